@@ -1,0 +1,69 @@
+"""Crash-safe storage of small state files, shared by ``keys.json`` and the vault.
+
+* :func:`atomic_write` writes a temp file beside the target (mode 0600), fsyncs it, renames
+  it over the target and fsyncs the directory: readers see the old file or the new one, never
+  a torn one, and a crash at any point leaves at worst a stray ``.<name>.*.tmp`` file.
+* :func:`locked` holds a ``flock`` on a sibling lock file: exclusive for a read-modify-write,
+  shared for a reader that must see several files consistently. Not reentrant: two locks on
+  the same file from one process (even one shared, one exclusive) deadlock.
+* :func:`file_sig` is a cheap "did it change?" signature; every atomic write changes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+Signature = tuple[int, int, int, int]
+
+
+def fsync_dir(path: Path) -> None:
+    """Make renames and unlinks in ``path`` durable."""
+    dir_fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically and durably; the file ends up mode 0600."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # 0600
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)  # the rename itself must survive a crash too
+
+
+@contextlib.contextmanager
+def locked(lock_path: Path, *, shared: bool = False) -> Iterator[None]:
+    """Hold an exclusive (or shared) flock on ``lock_path`` (created 0600, dir 0700)."""
+    lock_path = Path(lock_path)
+    lock_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the flock
+
+
+def file_sig(path: Path) -> Signature | None:
+    """(inode, mtime_ns, ctime_ns, size) of ``path``, or None if absent. A replace changes the
+    inode; ctime guards against a freed inode number being reused by a later write."""
+    with contextlib.suppress(FileNotFoundError):
+        st = os.stat(path)
+        return (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
+    return None

@@ -1,0 +1,26 @@
+"""``/v1/responses`` served through chat completions: the public face of the translators.
+
+Flow for ``POST /v1/responses``:
+
+1. ``validate_responses_request(body)``: 400s for bad or unsupported input.
+2. ``to_chat_request(body)``: the chat request routed to a provider like any other.
+3. Back to the Responses dialect:
+   - not streaming: ``from_chat_completion(completion, request=..., response_id=...,
+     created_at=...)`` gives the body;
+   - streaming: a ``ResponsesStreamTranslator`` turns chat chunks into named events.
+
+The work is split by direction: ``responses_request`` (request side),
+``responses_object`` (whole response) and ``responses_stream`` (events). Import from here.
+"""
+
+from behest_local.dialects.responses_object import from_chat_completion, response_usage
+from behest_local.dialects.responses_request import to_chat_request, validate_responses_request
+from behest_local.dialects.responses_stream import ResponsesStreamTranslator
+
+__all__ = [
+    "ResponsesStreamTranslator",
+    "from_chat_completion",
+    "response_usage",
+    "to_chat_request",
+    "validate_responses_request",
+]

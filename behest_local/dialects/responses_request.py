@@ -1,0 +1,415 @@
+"""``POST /v1/responses`` request side: validate the body and translate it to a chat request.
+
+Flow: the server parses the JSON body, calls ``validate_responses_request`` (400s come
+from here), then ``to_chat_request``; the resulting chat request goes through routing and
+a provider like any ``/v1/chat/completions`` call. The answer is translated back by
+``responses_stream`` (whole object or event stream).
+
+Only function tools are emulated. Features that need server-side state (stored
+responses, conversations, stored prompts, background runs) are refused with a 400 that
+says so, rather than silently ignored: a client relying on them would otherwise get
+answers computed without its context.
+
+Mapping rules follow the Chat ↔ Responses table in providers.md §5.4.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from behest_local.dialects._checks import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_metadata,
+    check_number,
+    check_object,
+    check_str,
+    check_stream_options,
+    reject_unknown,
+    require_body_object,
+    wrong_type,
+)
+from behest_local.errors import InvalidRequestError
+
+# Every top-level field of the SDK's ResponseCreateParams (openai-python 3.57), plus
+# `stream`. Anything else is a 400, as OpenAI does.
+_KNOWN_FIELDS = frozenset(
+    {
+        "access_programs", "background", "background_options", "context_management",
+        "conversation", "image", "include", "input", "instructions", "max_output_tokens",
+        "max_tool_calls", "metadata", "model", "moderation", "parallel_tool_calls",
+        "previous_response_id", "prompt", "prompt_cache_key", "prompt_cache_options",
+        "prompt_cache_retention", "reasoning", "safety_identifier", "service_tier", "store",
+        "stream", "stream_options", "temperature", "text", "tool_choice", "tools",
+        "top_logprobs", "top_p", "truncation", "user",
+    }
+)  # fmt: skip
+
+# Known fields that need state the local twin does not keep.
+_STATEFUL_FIELDS = {
+    "previous_response_id": "Chaining with 'previous_response_id' is not supported locally: responses are not "
+    "stored. Send the earlier turns in 'input' instead (append the previous response's 'output' items).",
+    "conversation": "Conversations are not supported locally: responses are not stored. "
+    "Send the earlier turns in 'input' instead.",
+    "prompt": "Stored prompt templates are not supported locally. Send 'instructions' and 'input' instead.",
+}
+
+# Chat parameters that keep their name and meaning across the two dialects.
+_CARRIED = ("model", "temperature", "top_p", "metadata", "user", "parallel_tool_calls",
+            "safety_identifier", "prompt_cache_key")  # fmt: skip
+
+_MESSAGE_ROLES = ("user", "assistant", "system", "developer")
+_TOOL_CHOICE_MODES = ("none", "auto", "required")
+_IMAGE_DETAILS = ("low", "high", "auto", "original")
+_REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+_TEXT_PART_TYPES = ("input_text", "output_text")
+
+
+def validate_responses_request(body: Any) -> dict:
+    """Check a ``/v1/responses`` body; return a shallow copy, otherwise unchanged.
+
+    Raises ``InvalidRequestError`` (400) naming the offending field in ``param``.
+    """
+    body = require_body_object(body)
+    reject_unknown(body, _KNOWN_FIELDS)
+    for field, message in _STATEFUL_FIELDS.items():
+        if body.get(field) is not None:
+            raise InvalidRequestError(message, param=field)
+    check_bool(body.get("background"), "background")
+    if body.get("background"):
+        raise InvalidRequestError(
+            "Background responses are not supported locally (they need stored responses to poll). "
+            "Omit 'background' or use 'stream': true.",
+            param="background",
+        )
+
+    if body.get("input") is None:
+        raise InvalidRequestError("Missing required parameter: 'input'.", param="input")
+    _check_input(body["input"])
+
+    for key in ("model", "instructions", "user", "safety_identifier", "prompt_cache_key", "service_tier"):
+        check_str(body.get(key), key)
+    for key in ("stream", "parallel_tool_calls", "store"):
+        check_bool(body.get(key), key)
+    check_int(body.get("max_output_tokens"), "max_output_tokens", minimum=1)
+    check_int(body.get("max_tool_calls"), "max_tool_calls", minimum=1)
+    check_int(body.get("top_logprobs"), "top_logprobs", minimum=0, maximum=20)
+    check_number(body.get("temperature"), "temperature", minimum=0, maximum=2)
+    check_number(body.get("top_p"), "top_p", minimum=0, maximum=1)
+    check_metadata(body.get("metadata"))
+    check_choice(body.get("truncation"), "truncation", ("auto", "disabled"))
+    # Responses' stream_options only has include_obfuscation (ResponseCreateParams.StreamOptions).
+    check_stream_options(body.get("stream_options"), body.get("stream"), ("include_obfuscation",))
+    _check_include(body.get("include"))
+    _check_reasoning(body.get("reasoning"))
+    _check_tools(body.get("tools"))
+    _check_tool_choice(body.get("tool_choice"))
+    _check_text(body.get("text"))
+    return dict(body)
+
+
+def to_chat_request(body: dict) -> dict:
+    """Translate a validated ``/v1/responses`` body into a chat completions request.
+
+    ``instructions`` becomes a leading system message; ``input`` items become messages;
+    tools and ``tool_choice`` are re-nested; ``max_output_tokens`` becomes
+    ``max_completion_tokens``; ``text.format`` becomes ``response_format``. When
+    streaming, ``stream_options.include_usage`` is forced on: the final
+    ``response.completed`` event must carry usage.
+    """
+    messages: list[dict] = []
+    if body.get("instructions") is not None:
+        messages.append({"role": "system", "content": body["instructions"]})
+    if isinstance(body["input"], str):
+        messages.append({"role": "user", "content": body["input"]})
+    else:
+        for item in body["input"]:
+            _append_item(messages, item)
+
+    chat: dict = {"messages": messages}
+    for key in _CARRIED:
+        if body.get(key) is not None:
+            chat[key] = body[key]
+    if body.get("max_output_tokens") is not None:
+        chat["max_completion_tokens"] = body["max_output_tokens"]
+    if body.get("tools"):
+        chat["tools"] = [_chat_tool(tool) for tool in body["tools"]]
+    if body.get("tool_choice") is not None:
+        chat["tool_choice"] = _chat_tool_choice(body["tool_choice"])
+    text = body.get("text") or {}
+    if text.get("format") is not None:
+        chat["response_format"] = _chat_response_format(text["format"])
+    if text.get("verbosity") is not None:
+        chat["verbosity"] = text["verbosity"]
+    effort = (body.get("reasoning") or {}).get("effort")
+    if effort is not None:
+        chat["reasoning_effort"] = effort
+    if body.get("stream"):
+        chat["stream"] = True
+        chat["stream_options"] = {"include_usage": True}
+    return chat
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _check_input(value: Any) -> None:
+    if isinstance(value, str):
+        return
+    if not isinstance(value, list):
+        raise wrong_type("input", "a string or an array of input items", value)
+    if not value:
+        raise InvalidRequestError("Invalid 'input': empty array. Expected at least one item.", param="input")
+    for i, item in enumerate(value):
+        _check_item(item, f"input[{i}]")
+
+
+def _check_item(item: Any, param: str) -> None:
+    if not isinstance(item, dict):
+        raise wrong_type(param, "an object", item)
+    kind = item.get("type", "message")
+    if kind == "message":
+        _check_message(item, param)
+    elif kind == "function_call":
+        for key in ("call_id", "name", "arguments"):
+            if not isinstance(item.get(key), str):
+                raise wrong_type(f"{param}.{key}", "a string", item.get(key))
+    elif kind == "function_call_output":
+        if not isinstance(item.get("call_id"), str):
+            raise wrong_type(f"{param}.call_id", "a string", item.get("call_id"))
+        _check_call_output(item.get("output"), f"{param}.output")
+    elif kind == "reasoning":
+        return  # replayed from an upstream's output; dropped in mapping (see _append_item)
+    elif kind == "item_reference":
+        raise InvalidRequestError(
+            "Item references are not supported locally: responses are not stored. Send the item itself.",
+            param=f"{param}.type",
+        )
+    else:
+        raise InvalidRequestError(
+            f"Input item type {kind!r} is not supported locally: only messages, 'function_call' and "
+            "'function_call_output' items are emulated.",
+            param=f"{param}.type",
+        )
+
+
+def _check_message(item: dict, param: str) -> None:
+    role = item.get("role")
+    if role not in _MESSAGE_ROLES:
+        raise InvalidRequestError(
+            f"Invalid value for '{param}.role': expected one of {', '.join(_MESSAGE_ROLES)}, but got {role!r}.",
+            param=f"{param}.role",
+        )
+    content = item.get("content")
+    if isinstance(content, str):
+        return
+    if not isinstance(content, list):
+        raise wrong_type(f"{param}.content", "a string or an array of content parts", content)
+    for j, part in enumerate(content):
+        _check_part(part, f"{param}.content[{j}]", role)
+
+
+def _check_part(part: Any, param: str, role: str) -> None:
+    if not isinstance(part, dict):
+        raise wrong_type(param, "an object", part)
+    kind = part.get("type")
+    if kind in _TEXT_PART_TYPES:
+        if not isinstance(part.get("text"), str):
+            raise wrong_type(f"{param}.text", "a string", part.get("text"))
+    elif kind == "refusal" and role == "assistant":
+        if not isinstance(part.get("refusal"), str):
+            raise wrong_type(f"{param}.refusal", "a string", part.get("refusal"))
+    elif kind == "input_image" and role != "assistant":
+        if part.get("file_id") is not None:
+            raise InvalidRequestError(
+                "Images by 'file_id' are not supported locally (there is no Files API); use 'image_url'.",
+                param=f"{param}.file_id",
+            )
+        if not isinstance(part.get("image_url"), str):
+            raise wrong_type(f"{param}.image_url", "a string", part.get("image_url"))
+        check_choice(part.get("detail"), f"{param}.detail", _IMAGE_DETAILS)
+    else:
+        expected = "'output_text', 'input_text' or 'refusal'"
+        if role != "assistant":
+            expected = "'input_text' or 'input_image'"
+        raise InvalidRequestError(
+            f"Content part type {kind!r} is not supported locally in a {role!r} message: expected {expected}.",
+            param=f"{param}.type",
+        )
+
+
+def _check_call_output(value: Any, param: str) -> None:
+    if isinstance(value, str):
+        return
+    if not isinstance(value, list):
+        raise wrong_type(param, "a string or an array of 'input_text' parts", value)
+    for j, part in enumerate(value):
+        if not (isinstance(part, dict) and part.get("type") == "input_text" and isinstance(part.get("text"), str)):
+            raise InvalidRequestError(
+                "Only text function call outputs are supported locally: expected 'input_text' parts.",
+                param=f"{param}[{j}]",
+            )
+
+
+def _check_include(value: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise wrong_type("include", "an array of strings", value)
+
+
+def _check_reasoning(value: Any) -> None:
+    check_object(value, "reasoning")
+    if value:
+        check_choice(value.get("effort"), "reasoning.effort", _REASONING_EFFORTS)
+
+
+def _check_tools(tools: Any) -> None:
+    if tools is None:
+        return
+    if not isinstance(tools, list):
+        raise wrong_type("tools", "an array", tools)
+    for i, tool in enumerate(tools):
+        param = f"tools[{i}]"
+        if not isinstance(tool, dict):
+            raise wrong_type(param, "an object", tool)
+        if tool.get("type") != "function":
+            raise InvalidRequestError(
+                f"Tool type {tool.get('type')!r} is not supported locally: only function tools "
+                "({'type': 'function', 'name': ...}) are emulated.",
+                param=f"{param}.type",
+            )
+        if "function" in tool:
+            # A chat-style nested tool sent to /v1/responses; OpenAI rejects it too.
+            raise InvalidRequestError(
+                "Function tools are flat in the Responses API: put 'name', 'parameters' and "
+                "'description' directly on the tool, not under 'function'.",
+                param=f"{param}.function",
+            )
+        if not isinstance(tool.get("name"), str) or not tool["name"]:
+            raise InvalidRequestError(f"Missing required parameter: '{param}.name'.", param=f"{param}.name")
+        check_str(tool.get("description"), f"{param}.description")
+        check_object(tool.get("parameters"), f"{param}.parameters")
+        check_bool(tool.get("strict"), f"{param}.strict")
+
+
+def _check_tool_choice(value: Any) -> None:
+    if value is None or value in _TOOL_CHOICE_MODES:
+        return
+    if isinstance(value, str):
+        check_choice(value, "tool_choice", _TOOL_CHOICE_MODES)
+    if not isinstance(value, dict):
+        raise wrong_type("tool_choice", "a string or an object", value)
+    if value.get("type") != "function":
+        raise InvalidRequestError(
+            f"tool_choice type {value.get('type')!r} is not supported locally: only 'none', 'auto', "
+            "'required' and {'type': 'function', 'name': ...} are emulated.",
+            param="tool_choice.type",
+        )
+    if not isinstance(value.get("name"), str) or not value["name"]:
+        raise InvalidRequestError("Missing required parameter: 'tool_choice.name'.", param="tool_choice.name")
+
+
+def _check_text(text: Any) -> None:
+    check_object(text, "text")
+    if not text:
+        return
+    check_choice(text.get("verbosity"), "text.verbosity", ("low", "medium", "high"))
+    fmt = text.get("format")
+    if fmt is None:
+        return
+    if not isinstance(fmt, dict):
+        raise wrong_type("text.format", "an object", fmt)
+    kind = fmt.get("type")
+    check_choice(kind, "text.format.type", ("text", "json_object", "json_schema"))
+    if kind is None:
+        raise InvalidRequestError("Missing required parameter: 'text.format.type'.", param="text.format.type")
+    if kind == "json_schema":
+        if not isinstance(fmt.get("name"), str) or not fmt["name"]:
+            raise InvalidRequestError("Missing required parameter: 'text.format.name'.", param="text.format.name")
+        if not isinstance(fmt.get("schema"), dict):
+            if fmt.get("schema") is None:
+                raise InvalidRequestError(
+                    "Missing required parameter: 'text.format.schema'.", param="text.format.schema"
+                )
+            raise wrong_type("text.format.schema", "an object", fmt["schema"])
+        check_str(fmt.get("description"), "text.format.description")
+        check_bool(fmt.get("strict"), "text.format.strict")
+
+
+# --------------------------------------------------------------------------- mapping
+
+
+def _append_item(messages: list[dict], item: dict) -> None:
+    kind = item.get("type", "message")
+    if kind == "message":
+        messages.append(_chat_message(item))
+    elif kind == "function_call":
+        call = {
+            "id": item["call_id"],
+            "type": "function",
+            "function": {"name": item["name"], "arguments": item["arguments"]},
+        }
+        # §5.4: function_call items are the assistant's tool_calls. A run of them, and a
+        # preceding assistant text message, form one chat assistant turn (a chat assistant
+        # message carries both content and tool_calls).
+        last = messages[-1] if messages else None
+        if last is not None and last["role"] == "assistant":
+            last.setdefault("tool_calls", []).append(call)
+        else:
+            messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
+    elif kind == "function_call_output":
+        output = item["output"]
+        if isinstance(output, list):
+            output = "".join(part["text"] for part in output)
+        messages.append({"role": "tool", "tool_call_id": item["call_id"], "content": output})
+    # "reasoning" items carry an upstream's encrypted reasoning state, which no chat
+    # provider can take: dropped, as chat-only bridges do.
+
+
+def _chat_message(item: dict) -> dict:
+    role, content = item["role"], item["content"]
+    if isinstance(content, str):
+        return {"role": role, "content": content}
+    if role == "assistant":
+        # Chat assistant content is one string; the response text is the concatenation
+        # of its output_text parts, so joining loses nothing.
+        texts = [p["text"] for p in content if p["type"] in _TEXT_PART_TYPES]
+        refusals = [p["refusal"] for p in content if p["type"] == "refusal"]
+        message: dict = {"role": "assistant", "content": "".join(texts) if texts else None}
+        if refusals:
+            message["refusal"] = "".join(refusals)
+        return message
+    return {"role": role, "content": [_chat_part(part) for part in content]}
+
+
+def _chat_part(part: dict) -> dict:
+    if part["type"] in _TEXT_PART_TYPES:
+        return {"type": "text", "text": part["text"]}
+    image: dict = {"url": part["image_url"]}
+    if part.get("detail") is not None:
+        image["detail"] = part["detail"]
+    return {"type": "image_url", "image_url": image}
+
+
+def _chat_tool(tool: dict) -> dict:
+    # §5.4: flat {type, name, description, parameters, strict} → nested under "function".
+    function = {k: tool[k] for k in ("name", "description", "parameters", "strict") if tool.get(k) is not None}
+    return {"type": "function", "function": function}
+
+
+def _chat_tool_choice(choice: Any) -> Any:
+    if isinstance(choice, str):
+        return choice
+    return {"type": "function", "function": {"name": choice["name"]}}
+
+
+def _chat_response_format(fmt: dict) -> dict:
+    if fmt["type"] != "json_schema":
+        return {"type": fmt["type"]}
+    schema = {k: fmt[k] for k in ("name", "description", "schema", "strict") if fmt.get(k) is not None}
+    return {"type": "json_schema", "json_schema": schema}
+
+
+__all__ = ["to_chat_request", "validate_responses_request"]

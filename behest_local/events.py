@@ -1,0 +1,91 @@
+"""Typed trace events: one frozen dataclass per phase an exchange goes through.
+
+An ``Exchange`` (``exchange.py``) records these as it moves through the gateway; the
+``TraceStore`` (``trace.py``) fans them out to subscribers (the headless line logger, the
+TUI, tests). Their fields are the public event API, so each is documented. Events carry
+only redacted data: no credential ever reaches one.
+
+Every event has ``exchange_id`` and ``at``, a monotonic timestamp in seconds from the
+store's clock, so timelines can be computed without wall-clock jumps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class TraceEvent:
+    exchange_id: str
+    """The exchange's request id (``req_…``), also sent as ``X-Request-Id``."""
+    at: float
+    """Monotonic time in seconds when the event happened."""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestReceived(TraceEvent):
+    method: str
+    path: str
+    client: str
+    """Peer address, ``host:port``."""
+    wall_time: float
+    """Unix time, for display and export."""
+    headers: tuple[tuple[str, str], ...] = ()
+    """Request headers with credentials redacted."""
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticated(TraceEvent):
+    tenant: str
+    project: str
+    credential: str
+    """How the caller authenticated, e.g. the API key's prefix; never the key."""
+    user: str | None = None
+    session: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Routed(TraceEvent):
+    requested_model: str | None
+    model: str
+    provider: str
+    reason: str
+    """Why this model and provider were chosen (shown in the TUI and logs)."""
+    stream: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamStarted(TraceEvent):
+    provider: str
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkSent(TraceEvent):
+    index: int
+    """0-based position of this event in the stream sent to the client."""
+    size: int
+    """Bytes written for this event, SSE framing included."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeFinished(TraceEvent):
+    status: int
+    duration: float
+    """Seconds from receipt to the last byte."""
+    ttft: float | None = None
+    """Seconds from receipt to the first stream event, for streams."""
+    chunks: int = 0
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeFailed(TraceEvent):
+    status: int
+    code: str | None
+    message: str
+    duration: float
+    cancelled: bool = False
+    """True when the client went away before the exchange completed."""
+    details: dict = field(default_factory=dict)

@@ -1,0 +1,181 @@
+"""The core object: one ``Exchange`` per request, moving through named phases.
+
+Middlewares and handlers fill the exchange in as the request proceeds (received →
+authenticated → routed → upstream → streaming → finished/failed) and every change is
+recorded as a typed event from ``events.py``, published through the ``TraceStore``. The
+exchange also keeps the summary subscribers need later (status, usage, chunk times) so
+the store's ring of recent exchanges can be shown without replaying events.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from behest_local import events as ev
+
+if TYPE_CHECKING:
+    from behest_local.trace import TraceStore
+
+# Headers whose values are credentials. Redacted before anything is recorded (Portkey's
+# log middleware does the same before broadcasting to live log clients).
+SECRET_HEADERS = frozenset(
+    {"authorization", "x-api-key", "x-goog-api-key", "api-key", "cookie", "set-cookie",
+     "proxy-authorization", "x-admin-secret"}
+)
+
+
+def redact_value(name: str, value: str) -> str:
+    """The value to record for header ``name``: credentials keep a short hint only."""
+    if name.lower() not in SECRET_HEADERS:
+        return value
+    scheme, _, token = value.partition(" ")
+    if token and scheme.lower() in {"bearer", "basic"}:
+        return f"{scheme} {_hint(token)}"
+    return _hint(value)
+
+
+def _hint(token: str) -> str:
+    # The first characters of a key identify its kind (behest_sk_live_, sk-ant-) without
+    # revealing anything usable; never more than 8 and never more than a third.
+    keep = min(8, len(token) // 3)
+    return f"{token[:keep]}…[redacted]"
+
+
+class Phase(str, Enum):
+    RECEIVED = "received"
+    AUTHENTICATED = "authenticated"
+    ROUTED = "routed"
+    UPSTREAM = "upstream"
+    STREAMING = "streaming"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+def new_request_id() -> str:
+    return "req_" + secrets.token_hex(12)
+
+
+def new_trace_id() -> str:
+    # W3C trace-context trace-id form (32 lowercase hex), so it can be correlated with
+    # traceparent headers in the user's own tracing later.
+    return secrets.token_hex(16)
+
+
+class Exchange:
+    """One request/response pair and everything the gateway learnt about it."""
+
+    __slots__ = (
+        "id", "trace_id", "method", "path", "started", "wall_time", "phase", "tenant",
+        "project", "credential", "user", "session", "requested_model", "model", "provider",
+        "stream", "status", "prompt_tokens", "completion_tokens", "chunk_times", "bytes_sent",
+        "ended", "error", "_store", "_clock",
+    )
+
+    def __init__(self, store: TraceStore, *, method: str, path: str) -> None:
+        self._store = store
+        self._clock: Callable[[], float] = store.clock
+        self.id = new_request_id()
+        self.trace_id = new_trace_id()
+        self.method = method
+        self.path = path
+        self.started = self._clock()
+        self.wall_time = store.wall_clock()
+        self.phase = Phase.RECEIVED
+        self.tenant: str | None = None
+        self.project: str | None = None
+        self.credential: str | None = None
+        self.user: str | None = None
+        self.session: str | None = None
+        self.requested_model: str | None = None
+        self.model: str | None = None
+        self.provider: str | None = None
+        self.stream = False
+        self.status: int | None = None
+        self.prompt_tokens: int | None = None
+        self.completion_tokens: int | None = None
+        self.chunk_times: list[float] = []
+        self.bytes_sent = 0
+        self.ended: float | None = None
+        self.error: str | None = None
+
+    # -- phases ---------------------------------------------------------------------
+
+    def received(self, *, client: str, headers: list[tuple[str, str]]) -> None:
+        redacted = tuple((k, redact_value(k, v)) for k, v in headers)
+        self._publish(ev.RequestReceived(self.id, self.started, self.method, self.path,
+                                         client, self.wall_time, redacted))
+
+    def authenticated(self, *, tenant: str, project: str, credential: str,
+                      user: str | None = None, session: str | None = None) -> None:
+        self.tenant, self.project, self.credential = tenant, project, credential
+        self.user, self.session = user, session
+        self.phase = Phase.AUTHENTICATED
+        self._publish(ev.Authenticated(self.id, self._clock(), tenant, project, credential,
+                                       user, session))
+
+    def routed(self, *, requested_model: str | None, model: str, provider: str, reason: str,
+               stream: bool) -> None:
+        self.requested_model, self.model, self.provider = requested_model, model, provider
+        self.stream = stream
+        self.phase = Phase.ROUTED
+        self._publish(ev.Routed(self.id, self._clock(), requested_model, model, provider,
+                                reason, stream))
+
+    def upstream_started(self) -> None:
+        self.phase = Phase.UPSTREAM
+        self._publish(ev.UpstreamStarted(self.id, self._clock(), self.provider or "?",
+                                         self.model or "?"))
+
+    def chunk_sent(self, size: int) -> None:
+        """Record one stream event written to the client. Hot path: keep it cheap."""
+        now = self._clock()
+        index = len(self.chunk_times)
+        self.chunk_times.append(now)
+        self.bytes_sent += size
+        if index == 0:
+            self.phase = Phase.STREAMING
+        self._publish(ev.ChunkSent(self.id, now, index, size))
+
+    def usage(self, prompt_tokens: int | None, completion_tokens: int | None) -> None:
+        self.prompt_tokens, self.completion_tokens = prompt_tokens, completion_tokens
+
+    def finish(self, status: int) -> None:
+        if self.ended is not None:
+            return
+        self.ended = self._clock()
+        self.status = status
+        self.phase = Phase.FINISHED
+        self._publish(ev.ExchangeFinished(
+            self.id, self.ended, status, self.ended - self.started, self.ttft,
+            len(self.chunk_times), self.prompt_tokens, self.completion_tokens))
+
+    def fail(self, status: int, *, code: str | None, message: str,
+             cancelled: bool = False, details: dict | None = None) -> None:
+        if self.ended is not None:
+            return
+        self.ended = self._clock()
+        self.status = status
+        self.error = message
+        self.phase = Phase.FAILED
+        self._publish(ev.ExchangeFailed(self.id, self.ended, status, code, message,
+                                        self.ended - self.started, cancelled, details or {}))
+
+    # -- derived --------------------------------------------------------------------
+
+    @property
+    def ttft(self) -> float | None:
+        return self.chunk_times[0] - self.started if self.chunk_times else None
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.ended is None else self.ended - self.started
+
+    def _publish(self, event: ev.TraceEvent) -> None:
+        self._store.publish(event, self)
+
+    def __repr__(self) -> str:
+        return (f"Exchange({self.id} {self.method} {self.path} phase={self.phase.value} "
+                f"status={self.status})")

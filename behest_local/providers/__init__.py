@@ -1,0 +1,1 @@
+"""Provider adapters: the upstreams a request can be relayed to."""

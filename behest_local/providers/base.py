@@ -1,0 +1,44 @@
+"""The provider contract: what the gateway asks of any model backend.
+
+The gateway speaks OpenAI chat completions internally. A provider receives a validated
+chat request (``ChatCall``) and returns a ``chat.completion`` dict, or an async iterator of
+``chat.completion.chunk`` dicts for streams (the usage chunk included when the request
+asked for it). Upstream failures are raised as ``errors.UpstreamError`` (before or during
+a stream) or ``errors.StreamDropped`` (connection lost mid-stream). Providers never import
+``server/``: they see dicts and dataclasses, never an aiohttp request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class ChatCall:
+    request: dict
+    """Validated OpenAI chat request; ``model`` is already the routed model."""
+    model: str
+    emulate: dict = field(default_factory=dict)
+    """Parsed ``x-behest-emulate`` directives (see providers/emulated/directives.py)."""
+
+
+class ChatProvider(Protocol):
+    name: str
+
+    async def complete(self, call: ChatCall) -> dict:
+        """A full ``chat.completion`` object."""
+        ...
+
+    def stream(self, call: ChatCall) -> AsyncIterator[dict]:
+        """``chat.completion.chunk`` objects, in order, without the ``[DONE]`` marker."""
+        ...
+
+    async def embed(self, body: dict, model: str) -> dict:
+        """An OpenAI embeddings response for a validated embeddings body."""
+        ...
+
+    def models(self) -> list[dict]:
+        """OpenAI model objects this provider serves."""
+        ...

@@ -1,0 +1,1 @@
+"""The built-in offline emulated model: deterministic replies composed from the prompt."""

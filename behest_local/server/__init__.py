@@ -1,0 +1,1 @@
+"""The aiohttp server: the HTTP face of the gateway (routes, middlewares, streaming)."""

@@ -1,0 +1,129 @@
+"""Handlers of the OpenAI-compatible data plane: chat, models, embeddings.
+
+Each handler reads and validates its body (``dialects/``), routes the model
+(``routing.resolve``), records the decision on the exchange, and calls the provider.
+Chat streams go through ``streaming.relay``; everything else is one JSON response.
+``/v1/completions`` and ``/v1/responses`` are translated to chat in
+``translated_routes.py``, reusing ``prepare_chat`` and ``chat_frames`` from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from behest_local import __version__, routing, sse
+from behest_local.dialects.chat import validate_chat_request
+from behest_local.errors import NotFoundError
+from behest_local.exchange import Exchange
+from behest_local.providers.base import ChatCall, ChatProvider
+from behest_local.providers.emulated import directives
+from behest_local.providers.emulated.embeddings import (
+    DEFAULT_EMBEDDING_MODEL,
+    validate_embeddings_request,
+)
+from behest_local.server.body import read_json
+from behest_local.server.keys import EXCHANGE, GATEWAY, PRINCIPAL
+from behest_local.server.render import json_response
+from behest_local.server.streaming import relay
+
+
+def prepare_chat(request: web.Request, body: dict) -> tuple[ChatProvider, ChatCall]:
+    """Route a validated chat body and build the provider call.
+
+    The project's system prompt goes first (Behest injects it ahead of the client's
+    messages); the routed model replaces the requested one. The gateway always asks the
+    provider for usage on streams, so every exchange is metered; ``chat_frames`` drops
+    the usage chunk again when the client did not ask for it.
+    """
+    principal = request[PRINCIPAL]
+    exchange = request[EXCHANGE]
+    emulate = directives.parse(request.headers.get(directives.HEADER))
+    target = routing.resolve(body.get("model"), principal.project)
+    stream = bool(body.get("stream"))
+    exchange.routed(requested_model=body.get("model"), model=target.model,
+                    provider=target.provider, reason=target.reason, stream=stream)
+    upstream = dict(body, model=target.model)
+    prompt = principal.project.system_prompt
+    if prompt:
+        upstream["messages"] = [{"role": "system", "content": prompt}, *body["messages"]]
+    if stream:
+        upstream["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
+    provider = request.app[GATEWAY].provider(target.provider)
+    exchange.upstream_started()
+    return provider, ChatCall(request=upstream, model=target.model, emulate=emulate)
+
+
+def wants_usage(body: dict) -> bool:
+    return bool((body.get("stream_options") or {}).get("include_usage"))
+
+
+async def chat_frames(chunks: AsyncIterator[dict], exchange: Exchange, *,
+                      include_usage: bool) -> AsyncIterator[bytes]:
+    """Encode chat chunks as SSE events, metering usage on the way past."""
+    async for chunk in chunks:
+        usage = chunk.get("usage")
+        if usage:
+            exchange.usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
+            if not include_usage:
+                continue
+        elif not include_usage:
+            chunk.pop("usage", None)
+        yield sse.encode_json(chunk)
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    body = validate_chat_request(await read_json(request))
+    provider, call = prepare_chat(request, body)
+    exchange = request[EXCHANGE]
+    if call.request.get("stream"):
+        frames = chat_frames(provider.stream(call), exchange, include_usage=wants_usage(body))
+        return await relay(request, frames, terminator=sse.DONE)
+    completion = await provider.complete(call)
+    usage = completion.get("usage") or {}
+    exchange.usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
+    return json_response(completion)
+
+
+async def embeddings(request: web.Request) -> web.Response:
+    raw = await read_json(request)
+    requested = raw.get("model") if isinstance(raw, dict) else None
+    model = requested if isinstance(requested, str) and requested not in ("", "default") \
+        else DEFAULT_EMBEDDING_MODEL
+    body = validate_embeddings_request(raw, model=model)
+    exchange = request[EXCHANGE]
+    exchange.routed(requested_model=requested, model=model, provider=routing.EMULATED,
+                    reason="embeddings are served by the emulated provider", stream=False)
+    exchange.upstream_started()
+    result = await request.app[GATEWAY].provider(routing.EMULATED).embed(body, model)
+    exchange.usage(result["usage"]["prompt_tokens"], 0)
+    return json_response(result)
+
+
+def _all_models(request: web.Request) -> list[dict]:
+    seen: dict[str, dict] = {}
+    for provider in request.app[GATEWAY].providers.values():
+        for model in provider.models():
+            seen.setdefault(model["id"], model)
+    return list(seen.values())
+
+
+async def list_models(request: web.Request) -> web.Response:
+    return json_response({"object": "list", "data": _all_models(request)})
+
+
+async def get_model(request: web.Request) -> web.Response:
+    model_id = request.match_info["model"]
+    for model in _all_models(request):
+        if model["id"] == model_id:
+            return json_response(model)
+    raise NotFoundError(f"The model '{model_id}' does not exist.", param="model",
+                        code="model_not_found")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY]
+    return json_response({"status": "ok", "version": __version__,
+                          "config": gateway.settings.source,
+                          "projects": [p.id for p in gateway.settings.projects]})

@@ -1,0 +1,46 @@
+"""Rendering responses: JSON bodies and OpenAI-format errors.
+
+Every error a data-plane client sees goes through ``error_response`` so that it is always
+``{"error": {"message", "type", "param", "code"}}`` JSON with the right status, never
+HTML or a stack trace. ``from_http_exception`` converts aiohttp's own exceptions (router
+404/405, body-size 413) into that shape.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from behest_local.errors import GatewayError, InvalidRequestError, NotFoundError
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def json_response(data: object, *, status: int = 200, headers: dict | None = None) -> web.Response:
+    return web.Response(body=_dumps(data).encode(), status=status, headers=headers,
+                        content_type="application/json")
+
+
+def error_response(error: GatewayError) -> web.Response:
+    return json_response(error.to_openai(), status=error.status, headers=error.headers)
+
+
+def from_http_exception(exc: web.HTTPException, request: web.Request, *,
+                        body_limit: int) -> GatewayError:
+    status = exc.status
+    if status == 404:
+        return NotFoundError(f"Unknown request URL: {request.method} {request.path}. Please check "
+                             "the URL for typos; behest-local serves the OpenAI API under /v1.",
+                             code="unknown_url")
+    if status == 405:
+        allowed = exc.headers.get("Allow", "")
+        return GatewayError(f"Method {request.method} is not allowed for {request.path}; "
+                            f"allowed: {allowed}.", status=405, type="invalid_request_error",
+                            code="method_not_allowed", headers={"Allow": allowed})
+    if status == 413:
+        return InvalidRequestError(f"Request body too large: the limit is {body_limit} bytes "
+                                   "(server.max_body_bytes in behest.toml).", status=413,
+                                   code="request_too_large")
+    return GatewayError(exc.reason or f"HTTP {status}", status=status,
+                        type="invalid_request_error" if status < 500 else "server_error")

@@ -1,0 +1,114 @@
+"""Relaying a stream to the client, event by event, never buffered.
+
+``relay`` pulls the first event before sending headers, so a failure before the first
+byte (an upstream 429, say) is still a proper HTTP error. After that, each SSE event is
+written with its own ``write`` call as soon as it exists and recorded on the exchange
+(``ChunkSent``). A failure mid-stream becomes a final OpenAI-format error event and a
+clean close; an emulated drop aborts the connection; a client that goes away stops the
+upstream at once (closing its generator cancels the upstream request).
+
+SSE headers: ``text/event-stream`` (WHATWG HTML §9.2), ``Cache-Control: no-cache,
+no-transform`` so intermediaries neither cache nor compress (RFC 9111 §5.2.2.6), and
+``X-Accel-Buffering: no``, which turns off nginx's proxy buffering for this response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from behest_local import sse
+from behest_local.errors import GatewayError, StreamDropped
+from behest_local.exchange import Exchange
+from behest_local.server.keys import EXCHANGE, GATEWAY
+
+log = logging.getLogger("behest_local.server")
+
+SSE_HEADERS = {
+    "Content-Type": "text/event-stream; charset=utf-8",
+    "Cache-Control": "no-cache, no-transform",
+    "X-Accel-Buffering": "no",
+    "Connection": "keep-alive",
+}
+
+
+def error_event(error: GatewayError) -> bytes:
+    """The in-stream error OpenAI sends once the status line has already said 200."""
+    return sse.encode_json(error.to_openai())
+
+
+async def relay(request: web.Request, frames: AsyncIterator[bytes], *,
+                terminator: bytes | None, on_error=error_event) -> web.StreamResponse:
+    """Stream ``frames`` (already SSE-encoded) to the client.
+
+    Args:
+        frames: one encoded SSE event per item, produced as the upstream delivers.
+        terminator: sent after the last frame (``data: [DONE]``), or None.
+        on_error: encodes a mid-stream ``GatewayError`` as the final event(s).
+    """
+    exchange: Exchange = request[EXCHANGE]
+    gateway = request.app[GATEWAY]
+    iterator = aiter(frames)
+    # Errors here propagate to the middleware: nothing is sent yet, so they get a status.
+    first = await anext(iterator, None)
+    # Never compressed: a compressor holds events back until its window fills. aiohttp
+    # compresses only when enable_compression() is called, which nothing here does.
+    response = web.StreamResponse(status=200, headers=SSE_HEADERS)
+    task = asyncio.current_task()
+    if task is not None:
+        gateway.streams.add(task)
+    try:
+        await response.prepare(request)
+        if first is not None:
+            await _send(response, exchange, first)
+            async for frame in iterator:
+                await _send(response, exchange, frame)
+        if terminator is not None:
+            await _send(response, exchange, terminator)
+        await response.write_eof()
+        exchange.finish(200)
+    except GatewayError as error:
+        exchange.fail(error.status, code=error.code, message=error.message,
+                      details={"mid_stream": True})
+        await _close_with(response, exchange, on_error(error))
+    except StreamDropped as drop:
+        exchange.fail(200, code="stream_dropped", message=str(drop))
+        if request.transport is not None:
+            request.transport.abort()  # no terminating chunk: the client sees a broken stream
+    except (ConnectionResetError, ConnectionError):
+        exchange.fail(499, code="client_closed", message="client disconnected mid-stream",
+                      cancelled=True)
+    except asyncio.CancelledError:
+        reason = "gateway shutting down" if gateway.closing else "client disconnected"
+        exchange.fail(499 if not gateway.closing else 503, code="cancelled", message=reason,
+                      cancelled=not gateway.closing)
+        if gateway.closing:
+            await _close_with(response, exchange, error_event(GatewayError(
+                "behest-local is shutting down; the stream was closed.", status=503,
+                code="shutting_down")), quiet=True)
+        raise
+    finally:
+        if task is not None:
+            gateway.streams.discard(task)
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    return response
+
+
+async def _send(response: web.StreamResponse, exchange: Exchange, frame: bytes) -> None:
+    await response.write(frame)
+    exchange.chunk_sent(len(frame))
+
+
+async def _close_with(response: web.StreamResponse, exchange: Exchange, frame: bytes,
+                      quiet: bool = False) -> None:
+    try:
+        await _send(response, exchange, frame)
+        await response.write_eof()
+    except (ConnectionError, RuntimeError):
+        if not quiet:
+            log.debug("client gone before the final error event of %s", exchange.id)

@@ -1,0 +1,156 @@
+"""The command line as a new user runs it: a real process, real signals, real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+PY = [sys.executable, "-m", "behest_local"]
+
+
+def run_cli(*args: str, home: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([*PY, *args, "--home", str(home)], capture_output=True, text=True,
+                          timeout=60)
+
+
+class Server:
+    """``behest-local serve --port 0`` in a subprocess, with its stdout read line by line."""
+
+    def __init__(self, home: Path, *extra: str) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen([*PY, "serve", "--port", "0", "--home", str(home), *extra],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env=env)
+        self.lines: list[str] = []
+        self.stderr = ""
+        self._cond = threading.Condition()
+        self._pumps = [threading.Thread(target=self._pump, daemon=True),
+                       threading.Thread(target=self._pump_stderr, daemon=True)]
+        for pump in self._pumps:
+            pump.start()
+        line = self.wait_for(r"listening on http://127\.0\.0\.1:(\d+)")
+        self.port = int(re.search(r":(\d+)$", line.strip()).group(1))
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def _pump(self) -> None:
+        for line in self.proc.stdout:
+            with self._cond:
+                self.lines.append(line)
+                self._cond.notify_all()
+
+    def _pump_stderr(self) -> None:
+        self.stderr = self.proc.stderr.read()
+
+    def wait_for(self, pattern: str, timeout: float = 20) -> str:
+        regex = re.compile(pattern)
+        with self._cond:
+            found = self._cond.wait_for(
+                lambda: next((l for l in self.lines if regex.search(l)), None), timeout)
+        assert found, f"no line matching {pattern!r} in {self.lines!r}"
+        return found
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.wait()
+
+    def wait(self) -> int:
+        code = self.proc.wait(timeout=15)
+        for pump in self._pumps:
+            pump.join(5)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        return code
+
+
+def post(url: str, body: dict, key: str | None, headers: dict | None = None):
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json", **(headers or {})})
+    if key:
+        request.add_header("Authorization", f"Bearer {key}")
+    return urllib.request.urlopen(request, timeout=20)
+
+
+def test_serve_keys_request_log_and_sigterm(tmp_path):
+    home = tmp_path / "state"
+    server = Server(home)
+    try:
+        banner = "".join(server.lines)
+        assert "project local" in banner and "keys create --project local" in banner
+        created = run_cli("keys", "create", "--project", "local", "--json", home=home)
+        assert created.returncode == 0, created.stderr
+        info = json.loads(created.stdout)
+        key = info["key"]
+        assert re.fullmatch(r"behest_sk_live_[0-9a-f]{32}", key) and info["project"] == "local"
+        # A key made by another process works at once, without a restart.
+        with post(server.url + "/v1/chat/completions",
+                  {"model": "gpt-4o", "messages": [{"role": "user", "content": "Hello"}]}, key) as r:
+            assert r.status == 200
+            assert json.load(r)["object"] == "chat.completion"
+        line = server.wait_for(r"200\s+POST\s+/v1/chat/completions")
+        assert "gpt-4o" in line and key not in line
+        listing = run_cli("keys", "list", home=home)
+        assert info["id"] in listing.stdout and key not in listing.stdout
+        revoked = run_cli("keys", "revoke", info["id"], home=home)
+        assert revoked.returncode == 0
+        with pytest.raises(urllib.error.HTTPError) as err:
+            post(server.url + "/v1/chat/completions",
+                 {"messages": [{"role": "user", "content": "Hello"}]}, key)
+        assert err.value.code == 401
+        assert json.load(err.value)["error"]["code"] == "invalid_api_key"
+    finally:
+        code = server.stop()
+    assert code == 0
+    assert key not in "".join(server.lines) + server.stderr
+    assert "0600" == oct((home / "keys.json").stat().st_mode & 0o777).replace("0o", "0")
+
+
+def test_sigterm_closes_an_inflight_stream(tmp_path):
+    home = tmp_path / "state"
+    server = Server(home)
+    key = json.loads(run_cli("keys", "create", "--json", home=home).stdout)["key"]
+    response = post(server.url + "/v1/chat/completions",
+                    {"stream": True, "messages": [{"role": "user", "content": "Tell me a long story"}]},
+                    key, headers={"x-behest-emulate": "tokens_per_second=5"})
+    with response:
+        first = response.readline()
+        assert first.startswith(b"data: ")
+        server.proc.send_signal(signal.SIGTERM)
+        rest = response.read()
+    assert b"shutting down" in rest and b"[DONE]" not in rest
+    assert server.wait() == 0
+
+
+def test_non_loopback_bind_is_refused_without_allow_remote(tmp_path):
+    result = subprocess.run([*PY, "serve", "--host", "0.0.0.0", "--port", "0", "--home",
+                             str(tmp_path)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert "--allow-remote" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unknown_project_for_keys_create(tmp_path):
+    result = run_cli("keys", "create", "--project", "nope", home=tmp_path)
+    assert result.returncode == 2
+    assert "unknown project 'nope'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_healthz_and_default_port_is_uncommon(tmp_path):
+    from behest_local.config import DEFAULT_PORT
+
+    assert DEFAULT_PORT not in (3000, 4000, 5173, 8000, 8080, 8787, 11434)
+    server = Server(tmp_path / "state")
+    try:
+        with urllib.request.urlopen(server.url + "/healthz", timeout=10) as r:
+            assert json.load(r)["status"] == "ok"
+    finally:
+        assert server.stop() == 0
