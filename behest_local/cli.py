@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     create = key_commands.add_parser("create", help="create a key (printed once)")
     create.add_argument("--project", default="local")
     create.add_argument("--json", action="store_true", help='print {"key": …, "project": …}')
+    create.add_argument("--legacy", action="store_true",
+                        help="make a v1.x-style bh_live_ key (what older SDKs and docs use)")
     _common(create)
     listing = key_commands.add_parser("list", help="list keys (prefixes only)")
     listing.add_argument("--project")
@@ -102,7 +104,7 @@ def _keys(args: argparse.Namespace) -> int:
             known = ", ".join(p.id for p in settings.projects)
             raise StartupError(f"unknown project {args.project!r} (configured in "
                                f"{settings.source}: {known})")
-        key, record = store.create(settings.project(args.project).id)
+        key, record = store.create(settings.project(args.project).id, legacy=args.legacy)
         if args.json:
             print(json.dumps({"key": key, "project": record.project, "id": record.id}))
         else:

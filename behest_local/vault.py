@@ -87,6 +87,10 @@ def _looks_like(key: str) -> str | None:
     return None
 
 
+def _an(label: str) -> str:
+    return f"{'an' if label[0] in 'AEIOU' else 'a'} {label}"
+
+
 def validate_provider_key(provider: str, key: str | Secret) -> None:
     """Check ``key`` has the shape of ``provider``'s keys; any non-empty string for providers
     not listed below. Raises BadKeyFormat saying what was expected (never quoting the key)."""
@@ -101,7 +105,7 @@ def validate_provider_key(provider: str, key: str | Secret) -> None:
         raise BadKeyFormat(f"a {label} key has no spaces or line breaks; paste just the key")
     other = _looks_like(k)
     if other not in (None, provider) and provider in ("openai", "anthropic", "openrouter", "google"):
-        raise BadKeyFormat(f"this looks like a {_LABELS[other]} key, not a {label} key: "
+        raise BadKeyFormat(f"this looks like {_an(_LABELS[other])} key, not {_an(label)} key: "
                            f"use `behest-local vault set {other}`")
     expected = {
         "openai": (k.startswith("sk-") and len(k) > 3, "an OpenAI key starts with sk- or sk-proj-"),
@@ -231,8 +235,7 @@ class Vault:
                              "with the passphrase: behest-local vault rekey", self.path,
                              self.key_path.name, PASSPHRASE_ENV)
         elif self._passphrase is None:
-            raise VaultLocked(f"{self.path} is sealed with a passphrase: set {PASSPHRASE_ENV} "
-                              "(or run the command in a terminal to be asked for it)")
+            raise VaultLocked(f"{self.path} is sealed with a passphrase: set {PASSPHRASE_ENV}")
         else:
             kek = derive_kek(self._passphrase.reveal(), kdf)
             if not hmac.compare_digest(kek_id(kek), kdf["kek_id"]):

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from behest_local.dialects._checks import (
+from behest_local.dialects.checks import (
     check_bool,
     check_int,
     check_number,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from behest_local.dialects._checks import (
+from behest_local.dialects.checks import (
     check_bool,
     check_choice,
     check_int,

@@ -7,6 +7,7 @@ counts as "not given" for every optional field, as OpenAI treats explicit nulls.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -56,10 +57,23 @@ def require_body_object(body: Any) -> dict:
 
 
 def reject_unknown(body: Mapping[str, Any], known: Collection[str]) -> None:
-    """OpenAI answers an unknown top-level key with 400 ``Unrecognized request argument``."""
+    """OpenAI answers an unknown top-level key with 400 ``Unrecognized request argument``.
+
+    A did-you-mean is added, since the usual cause is a typo (``max_token``).
+    """
     for key in body:
         if key not in known:
-            raise InvalidRequestError(f"Unrecognized request argument supplied: {key}", param=key)
+            close = difflib.get_close_matches(str(key), sorted(known), n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise InvalidRequestError(f"Unrecognized request argument supplied: {key}.{hint}",
+                                      param=key, code="unknown_parameter")
+
+
+def expect(value: Any, kinds: tuple[type, ...], param: str, what: str) -> None:
+    """A required value of one of ``kinds`` (``None`` is a wrong type here, not absence)."""
+    ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+    if not ok:
+        raise wrong_type(param, what, value)
 
 
 def is_int(value: Any) -> bool:

@@ -1,0 +1,118 @@
+"""Exchange phases, their events, redaction, and the trace store's fan-out."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+from behest_local import events as ev
+from behest_local.exchange import Exchange, Phase, redact_value
+from behest_local.headless import LineLogger
+from behest_local.trace import TraceStore
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make(store: TraceStore) -> Exchange:
+    return Exchange(store, method="POST", path="/v1/chat/completions")
+
+
+def test_phases_publish_typed_events_in_order():
+    clock = FakeClock()
+    store = TraceStore(clock=clock, wall_clock=lambda: 1_700_000_000.0)
+    seen: list = []
+    store.subscribe(lambda event, exchange: seen.append(event))
+    exchange = make(store)
+    exchange.received(client="127.0.0.1:5555", headers=[("Authorization", "Bearer behest_sk_live_" + "ab" * 16)])
+    exchange.authenticated(tenant="local", project="local", credential="behest_sk_live_ab…")
+    exchange.routed(requested_model=None, model="gemini-2.5-flash", provider="emulated",
+                    reason="default", stream=True)
+    exchange.upstream_started()
+    clock.now = 100.25
+    exchange.chunk_sent(40)
+    clock.now = 100.5
+    exchange.chunk_sent(60)
+    exchange.usage(10, 2)
+    clock.now = 101.0
+    exchange.finish(200)
+    assert [type(e) for e in seen] == [ev.RequestReceived, ev.Authenticated, ev.Routed,
+                                       ev.UpstreamStarted, ev.ChunkSent, ev.ChunkSent,
+                                       ev.ExchangeFinished]
+    finished = seen[-1]
+    assert finished.duration == 1.0 and finished.ttft == 0.25 and finished.chunks == 2
+    assert (finished.prompt_tokens, finished.completion_tokens) == (10, 2)
+    assert exchange.bytes_sent == 100 and exchange.phase is Phase.FINISHED
+    assert store.find(exchange.id) is exchange
+    header = seen[0].headers[0][1]
+    assert "ab" * 16 not in header and header.startswith("Bearer ")
+
+
+def test_finish_and_fail_happen_once():
+    store = TraceStore()
+    seen: list = []
+    store.subscribe(lambda event, exchange: seen.append(event))
+    exchange = make(store)
+    exchange.fail(500, code="x", message="boom")
+    exchange.finish(200)
+    assert [type(e) for e in seen] == [ev.ExchangeFailed]
+    assert exchange.status == 500 and exchange.phase is Phase.FAILED
+
+
+def test_redaction_of_credential_headers():
+    assert redact_value("X-Api-Key", "sk-ant-api03-secretsecretsecret").endswith("[redacted]")
+    assert "secretsecret" not in redact_value("x-goog-api-key", "AIzaSyA-secretsecretsecretsecret12")
+    assert redact_value("Content-Type", "application/json") == "application/json"
+
+
+def test_a_failing_subscriber_never_breaks_publishing(caplog):
+    store = TraceStore()
+    seen: list = []
+
+    def broken(event, exchange):
+        raise ValueError("subscriber bug")
+
+    store.subscribe(broken)
+    store.subscribe(lambda event, exchange: seen.append(event))
+    with caplog.at_level(logging.ERROR):
+        make(store).finish(200)
+        make(store).finish(200)
+    assert len(seen) == 2
+    assert sum("subscriber" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_unsubscribe_and_ring_capacity():
+    store = TraceStore(capacity=3)
+    seen: list = []
+    unsubscribe = store.subscribe(lambda event, exchange: seen.append(event))
+    for _ in range(5):
+        make(store).received(client="c", headers=[])
+    assert len(store.recent) == 3 and len(seen) == 5
+    unsubscribe()
+    make(store).received(client="c", headers=[])
+    assert len(seen) == 5
+
+
+def test_headless_logger_writes_one_line_per_finished_exchange():
+    out = io.StringIO()
+    store = TraceStore()
+    store.subscribe(LineLogger(out))
+    exchange = make(store)
+    exchange.received(client="c", headers=[])
+    exchange.authenticated(tenant="local", project="local", credential="k", user="u1")
+    exchange.routed(requested_model="gpt-4o", model="gpt-4o", provider="emulated", reason="r",
+                    stream=True)
+    exchange.chunk_sent(10)
+    exchange.usage(5, 7)
+    exchange.finish(200)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 1
+    line = lines[0]
+    for fragment in ("200", "POST", "/v1/chat/completions", "local/u1", "gpt-4o (emulated)",
+                     "stream 1 events", "5+7 tok", exchange.id):
+        assert fragment in line
