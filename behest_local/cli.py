@@ -74,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
+    # watchfiles logs every change it sees at INFO; the gateway reports what it reloads.
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)
     try:
         if args.command == "version":
             print(f"behest-local {__version__}")
