@@ -1,4 +1,5 @@
-"""Command line: ``behest-local [serve] …`` and ``behest-local keys …``.
+"""Command line: ``behest-local [serve] …``, ``keys …``, and (``config_cli``) ``init``,
+``config …`` and ``dashboard-token``.
 
 Parsing and exit codes only; the work is done by ``runtime`` (serving) and ``keys``
 (API keys). User errors print one line starting ``behest-local: error:`` and exit 2,
@@ -16,10 +17,13 @@ import sys
 from behest_local import __version__
 from behest_local.config import ConfigError, Settings
 from behest_local.home import resolve_home
+from behest_local.config_cli import ConfigCommandError, add_config_parsers, run_config_command
 from behest_local.keys import KeyStore, KeyStoreError
+from behest_local.fakes.cli import add_fake_parser, run_fake
+from behest_local.vault_cli import add_vault_parser, run_vault
 from behest_local.runtime import ServeOptions, StartupError, find_config, load_settings, serve
 
-COMMANDS = ("serve", "keys", "version")
+COMMANDS = ("serve", "keys", "vault", "version", "fake-upstream")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("ident", metavar="ID_OR_PREFIX")
     _common(revoke)
 
+    add_vault_parser(commands)
+    add_fake_parser(commands)
+    add_config_parsers(commands)
     commands.add_parser("version", help="print the version")
     return parser
 
@@ -82,11 +89,17 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "keys":
             return _keys(args)
+        if args.command == "fake-upstream":
+            return run_fake(args)
+        if args.command == "vault":
+            return run_vault(args, resolve_home(args.home))
+        if args.command in ("init", "config", "dashboard-token"):
+            return run_config_command(args)
         options = ServeOptions(home=resolve_home(args.home), config_path=find_config(args.config),
                                host=args.host, port=args.port, allow_remote=args.allow_remote,
                                headless=args.headless, max_body_bytes=args.max_body_bytes)
         return asyncio.run(serve(options))
-    except (StartupError, ConfigError, KeyStoreError) as exc:
+    except (StartupError, ConfigError, ConfigCommandError, KeyStoreError, OSError) as exc:
         print(f"behest-local: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

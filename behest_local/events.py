@@ -89,3 +89,57 @@ class ExchangeFailed(TraceEvent):
     cancelled: bool = False
     """True when the client went away before the exchange completed."""
     details: dict = field(default_factory=dict)
+
+
+# -- configuration events: not tied to an exchange ---------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigEvent:
+    """Something happened to the live configuration (``reload.LiveConfig.subscribe``)."""
+
+    at: float
+    """Monotonic time in seconds."""
+    source: str
+    """What changed: the ``behest.toml`` path, or the deployed layer's file."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigReloaded(ConfigEvent):
+    changed: tuple[str, ...] = ()
+    """Dotted keys whose effective value changed (``projects.local.provider_model``)."""
+    restart_required: tuple[str, ...] = ()
+    """Changed keys that apply only at the next start (``server.port`` …)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigRejected(ConfigEvent):
+    error: str = ""
+    """Every problem, one ``file:line: message`` (and ``hint:``) block each. The last good
+    configuration stays in force."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseStarted(TraceEvent):
+    """The response's status line and headers were sent (for a stream: before its first
+    event). Published by ``server/inspect_routes.py``'s ``on_response_prepare`` hook."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...] = ()
+    """Response headers with credentials redacted."""
+    streamed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeReported(TraceEvent):
+    """``behest-local probe`` measured this exchange's stream at the far end of the
+    user's proxy and reported back (``POST /_behest/exchanges/{id}/probe``)."""
+
+    verdict: str
+    """One-line verdict, e.g. "events left the gateway 40 ms apart but arrived together…"."""
+    level: str
+    """``ok``, ``warning`` or ``buffered``."""
+    client: tuple[float, ...] = ()
+    """Each event's arrival at the probe, seconds after the exchange started."""
+    findings: tuple[str, ...] = ()
+    """Further problems found (compression on SSE, missing anti-buffering headers…)."""

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from behest_local import events as ev
 
 if TYPE_CHECKING:
+    from behest_local.capture import Capture
     from behest_local.trace import TraceStore
 
 # Headers whose values are credentials. Redacted before anything is recorded (Portkey's
@@ -71,7 +72,7 @@ class Exchange:
         "id", "trace_id", "method", "path", "started", "wall_time", "phase", "tenant",
         "project", "credential", "user", "session", "requested_model", "model", "provider",
         "stream", "status", "prompt_tokens", "completion_tokens", "chunk_times", "bytes_sent",
-        "ended", "error", "_store", "_clock",
+        "ended", "error", "capture", "_store", "_clock",
     )
 
     def __init__(self, store: TraceStore, *, method: str, path: str) -> None:
@@ -100,6 +101,9 @@ class Exchange:
         self.bytes_sent = 0
         self.ended: float | None = None
         self.error: str | None = None
+        # Headers, bodies and raw stream events (capture.py), attached when the response
+        # is prepared by server/inspect_routes.py; None until then, or when not recorded.
+        self.capture: Capture | None = None
 
     # -- phases ---------------------------------------------------------------------
 

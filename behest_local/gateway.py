@@ -1,9 +1,11 @@
 """The gateway's long-lived state, built once by the runtime and shared by the app.
 
 A ``Gateway`` bundles what request handling needs: the current ``Settings`` snapshot,
-the API key store, the trace store and the provider registry. It lives on the aiohttp
-application under ``server.app.GATEWAY`` (no module globals). Replacing ``settings``
-swaps the snapshot atomically; each exchange keeps the one it started with.
+the API key store, the trace store and the provider registry, plus the control plane's
+state: the live configuration (``reload.LiveConfig``, which replaces ``settings`` on every
+reload or deploy), which providers have a vault key, and the dashboard token. It lives on
+the aiohttp application under ``server.keys.GATEWAY`` (no module globals). Replacing
+``settings`` swaps the snapshot atomically; each exchange keeps the one it started with.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from behest_local.config import Settings
+from behest_local.dashboard import DashboardTokens
 from behest_local.keys import KeyStore
+from behest_local.provider_keys import ProviderKeyIndex
 from behest_local.providers.base import ChatProvider
+from behest_local.reload import LiveConfig
 from behest_local.trace import TraceStore
 
 
@@ -28,6 +33,12 @@ class Gateway:
     streams: set[asyncio.Task] = field(default_factory=set)
     """Handler tasks currently relaying a stream; closed first at shutdown."""
     closing: bool = False
+    live: LiveConfig | None = None
+    """The configuration layers behind ``settings`` and their reloading."""
+    provider_keys: ProviderKeyIndex | None = None
+    """Which providers have a BYOK key (routing asks on every chat request)."""
+    dashboard: DashboardTokens | None = None
+    """The management API's credential."""
 
     def provider(self, name: str) -> ChatProvider:
         return self.providers[name]

@@ -1,33 +1,131 @@
-"""Model routing: which model and provider serve a request.
+"""Model routing: which model a chat request runs on, whose model it is, and who serves it.
 
-Behest's rules (reference/behest-api.md §4): a missing, empty or ``"default"`` model means
-the project's ``provider_model``, else the platform default ``gemini-2.5-flash``. Until
-real providers are configured every model is served by the emulated provider, so routing
-here only decides the model name and records why; provider inference from the model name
-arrives with the adapters.
+Behest's rules (reference/behest-api.md §4, the migration guide's "Common Migration
+Gotchas"), applied by ``server.openai_routes.prepare_chat`` with the request's settings
+snapshot:
+
+1. A missing, ``""`` or ``"default"`` model means the project's ``provider_model``, else the
+   platform default ``gemini-2.5-flash`` (served without a provider key).
+2. With a ``provider_model`` configured, a requested model of *another* provider is
+   ignored (the configured one runs, and the reason says so); one of the same provider
+   is honoured.
+3. The provider is inferred from the name: custom providers' ``prefixes`` first, then
+   ``gpt-``/``o1``/``o3``/``o4``/``chatgpt-`` → openai, ``claude-`` → anthropic,
+   ``gemini-`` → google, ``mistral-``/``codestral-``/``ministral-``/``pixtral-`` → mistral,
+   ``command-`` → cohere, ``openrouter/…`` or any ``vendor/model`` → openrouter.
+4. A model needing a provider key the vault lacks, or BYOK on the free plan, is served by
+   the emulated model when ``emulator.emulate_unconfigured`` is true (the default: offline
+   first), else fails as the cloud does: 422 ``PROVIDER_NOT_CONFIGURED`` or 403
+   ``BYOAK_REQUIRES_PRO``, in OpenAI's error shape.
+
+Until real provider adapters are wired, every model that passes these rules is served by
+the emulated provider too, and ``Target.reason`` records that.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from behest_local.config import DEFAULT_MODEL, ProjectConfig
+from behest_local.config.schema import DEFAULT_MODEL, ProjectConfig, Settings
+from behest_local.errors import GatewayError, InvalidRequestError
 
 EMULATED = "emulated"
+UNSPECIFIED = (None, "", "default")
+
+_PREFIXES = (
+    ("gpt-", "openai"), ("o1", "openai"), ("o3", "openai"), ("o4", "openai"),
+    ("chatgpt-", "openai"), ("claude-", "anthropic"), ("gemini-", "google"),
+    ("mistral-", "mistral"), ("codestral-", "mistral"), ("ministral-", "mistral"),
+    ("pixtral-", "mistral"), ("command-", "cohere"), ("openrouter/", "openrouter"),
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Target:
     provider: str
+    """Who serves the request: a key of ``Gateway.providers`` (``"emulated"`` for now)."""
     model: str
+    """The model the request runs on (and the ``model`` of the response)."""
     reason: str
+    """Why: the routing rule that applied and how the model is served (TUI, logs)."""
+    upstream: str | None = None
+    """The provider the model belongs to (``openai``, ``anthropic`` …), None if unknown."""
 
 
-def resolve(requested: object, project: ProjectConfig | None) -> Target:
-    """Pick the model and provider for ``requested`` (the body's ``model`` value)."""
+def provider_for_model(model: str, settings: Settings) -> str | None:
+    """The provider whose model ``model`` is, or None when no rule matches."""
+    for name, provider in settings.providers.items():
+        if any(model.startswith(prefix) for prefix in provider.prefixes):
+            return name
+    lowered = model.lower()
+    for prefix, provider_name in _PREFIXES:
+        if lowered.startswith(prefix):
+            return provider_name
+    return "openrouter" if "/" in model.strip("/") else None
+
+
+def resolve(requested: object, project: ProjectConfig | None, settings: Settings | None = None,
+            has_key: Callable[[str], bool] = lambda provider: False) -> Target:
+    """Route ``requested`` (the body's ``model`` value) for ``project``.
+
+    Args:
+        requested: the request's ``model`` (validated to be a string or absent).
+        project: the caller's project (its ``provider_model``).
+        settings: the request's settings snapshot (plan, providers, emulator knobs).
+        has_key: whether the vault holds a key for a provider name.
+
+    Raises:
+        GatewayError: only when ``emulator.emulate_unconfigured`` is false: 422
+            PROVIDER_NOT_CONFIGURED, 403 BYOAK_REQUIRES_PRO, or 400 model_not_found.
+    """
+    settings = settings or Settings()
     configured = project.provider_model if project else None
-    if requested is None or requested == "" or requested == "default":
-        if configured:
-            return Target(EMULATED, configured, "no model requested: the project's provider_model")
-        return Target(EMULATED, DEFAULT_MODEL, "no model requested: the platform default")
-    return Target(EMULATED, str(requested), "requested model, served by the emulated provider")
+    if requested in UNSPECIFIED:
+        model = configured or DEFAULT_MODEL
+        why = ("no model requested: the project's provider_model" if configured
+               else "no model requested: the platform default")
+    elif configured:
+        requested = str(requested)
+        wanted = provider_for_model(requested, settings)
+        have = provider_for_model(configured, settings)
+        if wanted == have:
+            model, why = requested, f"requested model honoured: same provider ({have}) as the " \
+                                    f"project's provider_model {configured}"
+        else:
+            model = configured
+            why = (f"requested {requested} ignored: the project's provider_model is {configured} "
+                   f"({have}), and Behest honours only models of the configured provider")
+    else:
+        model, why = str(requested), "requested model"
+    return _serve(model, why, settings, has_key)
+
+
+def _serve(model: str, why: str, settings: Settings, has_key: Callable[[str], bool]) -> Target:
+    provider = provider_for_model(model, settings)
+    lenient = settings.emulator.emulate_unconfigured
+    if model == DEFAULT_MODEL and provider == "google":
+        return Target(EMULATED, model, f"{why}; the platform's model: emulated", provider)
+    if provider is None:
+        if lenient:
+            return Target(EMULATED, model, f"{why}; no provider serves {model!r}: emulated")
+        raise InvalidRequestError(
+            f"The model `{model}` does not exist: no provider serves it. Use a model such as "
+            "gpt-4o, claude-sonnet-4-20250514 or gemini-2.5-pro, or add a custom provider with "
+            "prefixes in behest.toml.", param="model", code="model_not_found")
+    needs_key = settings.requires_key(provider)
+    if needs_key and settings.tenant.plan == "free":
+        if lenient:
+            return Target(EMULATED, model, f"{why}; free plan, BYOK needs Pro "
+                                           "(BYOAK_REQUIRES_PRO in the cloud): emulated", provider)
+        raise GatewayError("BYOAK requires a Pro subscription", status=403,
+                           type="invalid_request_error", code="BYOAK_REQUIRES_PRO", param="model")
+    if needs_key and not has_key(provider):
+        if lenient:
+            return Target(EMULATED, model, f"{why}; no {provider} key: emulated", provider)
+        raise InvalidRequestError(
+            f"Configure your {provider} API key in Provider Settings to use {model}",
+            status=422, param="model", code="PROVIDER_NOT_CONFIGURED")
+    served = f"{provider} key configured" if needs_key else f"custom provider {provider}"
+    return Target(EMULATED, model, f"{why}; {served}: emulated (real upstream calls are not "
+                                   "wired yet)", provider)

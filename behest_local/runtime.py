@@ -1,9 +1,12 @@
 """The composition root: build the gateway, serve it, shut it down cleanly.
 
-``build_gateway`` assembles state (settings, key store, trace store, providers);
-``serve`` binds the aiohttp app on loopback with an ``AppRunner`` (so the TUI can later
-share the same event loop), prints the banner, subscribes the headless logger, keeps the
-key store watching for keys made by other processes, and waits for Ctrl-C or SIGTERM.
+``build_gateway`` assembles state (settings and their layers, key store, trace store,
+providers, provider-key index, dashboard token); ``serve`` binds the aiohttp app on
+loopback with an ``AppRunner`` (so the TUI can later share the same event loop), prints
+the banner, subscribes the headless logger, keeps the key store watching for keys made
+by other processes, and waits for Ctrl-C or SIGTERM. ``start`` also runs the watchers of
+the configuration (``reload.LiveConfig``) and of the vault's provider keys, whatever the
+front end; ``RunningGateway.close`` stops them.
 Shutdown closes in-flight streams with a final error event, then the listener.
 """
 
@@ -15,17 +18,20 @@ import logging
 import os
 import signal
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
 
-from behest_local import __version__, config
+from behest_local import __version__
 from behest_local.config import Settings
+from behest_local.dashboard import DashboardTokens
 from behest_local.gateway import Gateway
 from behest_local.headless import LineLogger
 from behest_local.keys import KeyStore
+from behest_local.provider_keys import ProviderKeyIndex
 from behest_local.providers.emulated.provider import EmulatedProvider
+from behest_local.reload import Flags, LiveConfig
 from behest_local.routing import EMULATED
 from behest_local.server.app import make_app
 from behest_local.trace import TraceStore
@@ -58,16 +64,16 @@ def find_config(explicit: str | None) -> Path | None:
     return local if local.is_file() else None
 
 
+def live_config(options: ServeOptions, settings: Settings | None = None) -> LiveConfig:
+    """The configuration layers for ``options``: ``settings`` (else ``behest.toml`` or the
+    embedded default), the deployed layer in the state dir, the command-line flags."""
+    flags = Flags(host=options.host, port=options.port, max_body_bytes=options.max_body_bytes)
+    return LiveConfig(options.home, path=options.config_path, flags=flags, base=settings)
+
+
 def load_settings(options: ServeOptions) -> Settings:
-    settings = config.load(options.config_path) if options.config_path else Settings()
-    server = settings.server
-    if options.host is not None:
-        server = replace(server, host=options.host)
-    if options.port is not None:
-        server = replace(server, port=options.port)
-    if options.max_body_bytes is not None:
-        server = replace(server, max_body_bytes=options.max_body_bytes)
-    return replace(settings, server=server)
+    """The effective settings for ``options`` (raises ConfigError)."""
+    return live_config(options).settings
 
 
 def is_loopback(host: str) -> bool:
@@ -80,9 +86,24 @@ def is_loopback(host: str) -> bool:
 
 
 def build_gateway(settings: Settings, home: Path, *, store: TraceStore | None = None,
-                  keys: KeyStore | None = None) -> Gateway:
-    return Gateway(settings=settings, keys=keys or KeyStore(home), store=store or TraceStore(),
-                   providers={EMULATED: EmulatedProvider(settings.emulator)}, home=home)
+                  keys: KeyStore | None = None, live: LiveConfig | None = None) -> Gateway:
+    """The gateway's state. ``settings`` is the base layer (``behest.toml`` and flags) when
+    ``live`` is not given; the deployed layer of ``home`` goes on top either way."""
+    live = live or LiveConfig(home, base=settings)
+    gateway = Gateway(settings=live.settings, keys=keys or KeyStore(home),
+                      store=store or TraceStore(),
+                      providers={EMULATED: EmulatedProvider(live.settings.emulator)}, home=home,
+                      live=live, provider_keys=ProviderKeyIndex(home),
+                      dashboard=DashboardTokens(home))
+    live.on_change = lambda new: _apply_settings(gateway, new)
+    return gateway
+
+
+def _apply_settings(gateway: Gateway, settings: Settings) -> None:
+    """A reload or deploy: swap the snapshot (exchanges in flight keep theirs)."""
+    if settings.emulator != gateway.settings.emulator:
+        gateway.providers[EMULATED] = EmulatedProvider(settings.emulator)
+    gateway.settings = settings
 
 
 @dataclass(slots=True)
@@ -93,26 +114,43 @@ class RunningGateway:
     runner: web.AppRunner
     host: str
     port: int
+    watchers: list[asyncio.Task] = field(default_factory=list)
+    """Configuration and provider-key watchers, started with the gateway, stopped by close."""
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def url(self) -> str:
         shown = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{shown}:{self.port}"
 
+    def watch(self) -> None:
+        """Apply saved edits of behest.toml, deploys and vault changes while running (any
+        front end: headless or the TUI)."""
+        gateway = self.gateway
+        self.watchers += [
+            asyncio.create_task(gateway.live.watch(self.stopping), name="behest-local config watcher"),
+            asyncio.create_task(gateway.provider_keys.watch(self.stopping),
+                                name="behest-local provider-key watcher")]
+
     async def close(self) -> None:
+        self.stopping.set()
         await self.runner.cleanup()
+        for watcher in self.watchers:
+            watcher.cancel()
+        await asyncio.gather(*self.watchers, return_exceptions=True)
 
 
 async def start(options: ServeOptions, *, settings: Settings | None = None) -> RunningGateway:
     """Build the gateway and bind it. Raises ``StartupError`` for what the user must fix."""
-    settings = settings or load_settings(options)
+    live = live_config(options, settings)
+    settings = live.settings
     host = settings.server.host
     if not is_loopback(host) and not options.allow_remote:
         raise StartupError(
             f"refusing to bind {host}: behest-local listens on loopback only. Pass "
             "--allow-remote to expose it to other machines (anyone who can reach the port "
             "can then use your provider keys).")
-    gateway = build_gateway(settings, options.home)
+    gateway = build_gateway(settings, options.home, live=live)
     app = make_app(gateway)
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=3)
     await runner.setup()
@@ -123,7 +161,9 @@ async def start(options: ServeOptions, *, settings: Settings | None = None) -> R
         await runner.cleanup()
         raise StartupError(f"cannot listen on {host}:{settings.server.port}: {exc.strerror}. "
                            "Choose another port with --port (0 picks a free one).") from None
-    return RunningGateway(gateway, runner, host, runner.addresses[0][1])
+    running = RunningGateway(gateway, runner, host, runner.addresses[0][1])
+    running.watch()
+    return running
 
 
 async def serve(options: ServeOptions) -> int:
@@ -164,5 +204,7 @@ def _banner(gateway: Gateway, url: str) -> None:
         else:
             lines.append(f"  project {project.id}: no API key yet: run "
                          f"`behest-local keys create --project {project.id}`")
+    lines.append(f"  tenant {gateway.settings.tenant.id} ({gateway.settings.tenant.plan} plan); "
+                 "management API token: `behest-local dashboard-token`")
     lines.append(f"  OpenAI base URL: {url}/v1   (Ctrl-C to stop)")
     print("\n".join(lines), flush=True)

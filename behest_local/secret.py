@@ -17,6 +17,7 @@ from typing import Any, NoReturn, final
 from urllib.parse import quote, quote_plus
 
 MASK = "****"
+_NO_PICKLE = "a Secret cannot be pickled: pass it in memory, or re-read it from the vault"
 _MIN_LAST4 = 12  # show the last 4 characters only of values at least this long
 
 
@@ -73,13 +74,13 @@ class Secret:
         raise AttributeError("Secret is immutable")
 
     def __reduce_ex__(self, protocol: object) -> NoReturn:
-        raise TypeError("a Secret cannot be pickled: pass it in memory, or re-read it from the vault")
+        raise TypeError(_NO_PICKLE)
 
     def __reduce__(self) -> NoReturn:
-        raise TypeError("a Secret cannot be pickled: pass it in memory, or re-read it from the vault")
+        raise TypeError(_NO_PICKLE)
 
     def __getstate__(self) -> NoReturn:
-        raise TypeError("a Secret cannot be pickled: pass it in memory, or re-read it from the vault")
+        raise TypeError(_NO_PICKLE)
 
     def __copy__(self) -> Secret:
         return self  # immutable: copies may share

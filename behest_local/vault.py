@@ -14,7 +14,8 @@ the files can be left in is readable with the old or the new credential):
 
 * rekey to a passphrase: (1) write vault.json wrapped under the passphrase, then (2) delete
   vault.key. Crash before (1) completes: old vault.json and vault.key, old credential works.
-  Between (1) and (2): the passphrase works; the stale vault.key is deleted by the next write.
+  Between (1) and (2): the passphrase works; the stale vault.key stays (open warns about it;
+  delete it, or rekey again). Only rekey deletes vault.key: it may open a backup.
 * rekey to a (new) key file: (1) write vault.key.new, (2) write vault.json naming its
   ``kek_id``, (3) rename vault.key.new over vault.key. Before (2): old files, old credential
   works; the orphan is deleted by the next write. Between (2) and (3): readers find the key in
@@ -46,9 +47,9 @@ from behest_local.secret import Secret
 from behest_local.vault_crypto import (DEFAULT_SCRYPT_N, FORMAT_VERSION, PASSPHRASE_ENV,
                                        BadKeyFormat, VaultError, VaultLocked, VaultTampered,
                                        WrongPassphrase, derive_kek, dump_doc, kek_id,
-                                       key_file_bytes, keyfile_kdf, open_secret, parse_doc,
-                                       parse_key_file, scrypt_kdf, seal_secret, unwrap_data_key,
-                                       wrap_data_key)
+                                       key_file_bytes, keyfile_kdf, open_blob, open_secret,
+                                       parse_doc, parse_key_file, scrypt_kdf, seal_blob,
+                                       seal_secret, unwrap_data_key, wrap_data_key)
 
 __all__ = ["Vault", "VaultEntry", "VaultError", "WrongPassphrase", "VaultTampered", "VaultLocked",
            "BadKeyFormat", "validate_provider_key", "normalize_provider", "read_entries",
@@ -102,7 +103,7 @@ def validate_provider_key(provider: str, key: str | Secret) -> None:
     if label is None:
         return
     if any(c.isspace() for c in k):
-        raise BadKeyFormat(f"a {label} key has no spaces or line breaks; paste just the key")
+        raise BadKeyFormat(f"{_an(label)} key has no spaces or line breaks; paste just the key")
     other = _looks_like(k)
     if other not in (None, provider) and provider in ("openai", "anthropic", "openrouter", "google"):
         raise BadKeyFormat(f"this looks like {_an(_LABELS[other])} key, not {_an(label)} key: "
@@ -170,6 +171,7 @@ class _Txn:
     doc: dict
     data_key: bytes
     dirty: bool = True
+    drop_key_file: bool = False  # rekey to a passphrase: vault.key goes once vault.json is safe
 
 
 class Vault:
@@ -182,8 +184,7 @@ class Vault:
         self._lock_path = self.home / (VAULT_FILE + ".lock")
         self._passphrase = passphrase
         self._scrypt_n = scrypt_n
-        self._doc: dict | None = None
-        self._data_key = b""
+        self._state: tuple[dict | None, bytes] = (None, b"")  # (doc, data key), swapped whole
         self._sig: Signature | None = None
         self.created = False  # True if open() created the vault
         self.changed_at = 0.0  # time.time() when this object last applied a change; for UIs
@@ -240,6 +241,11 @@ class Vault:
             kek = derive_kek(self._passphrase.reveal(), kdf)
             if not hmac.compare_digest(kek_id(kek), kdf["kek_id"]):
                 raise WrongPassphrase()
+            if self.key_path.exists() and not self._warned:
+                self._warned = True
+                _log.warning("%s is not used: %s is sealed with the passphrase. Delete it unless "
+                             "an older copy of %s needs it", self.key_path, self.path.name,
+                             self.path.name)
         return unwrap_data_key(kek, doc)
 
     def _find_key(self, wanted: str) -> bytes | None:
@@ -278,8 +284,16 @@ class Vault:
 
     # -- state -------------------------------------------------------------------------------
 
+    @property
+    def _doc(self) -> dict | None:
+        return self._state[0]
+
+    @property
+    def _data_key(self) -> bytes:
+        return self._state[1]
+
     def _apply(self, doc: dict | None, data_key: bytes, sig: Signature | None) -> None:
-        self._doc, self._data_key, self._sig = doc, data_key, sig
+        self._state, self._sig = (doc, data_key), sig
         self.changed_at = time.time()
 
     def reload(self) -> bool:
@@ -323,11 +337,12 @@ class Vault:
             yield txn
             if txn.dirty:
                 atomic_write(self.path, dump_doc(txn.doc))
-                self._tidy(txn.doc)
+                self._tidy(txn.doc, drop_key_file=txn.drop_key_file)
             self._apply(txn.doc, txn.data_key, file_sig(self.path))
 
-    def _tidy(self, doc: dict) -> None:
-        """Finish an interrupted rekey and drop stray temp files. Caller holds the exclusive
+    def _tidy(self, doc: dict, *, drop_key_file: bool) -> None:
+        """Finish an interrupted rekey to a key file, drop orphans and stray temp files, and
+        (``drop_key_file``) the key file a passphrase replaces. Caller holds the exclusive
         lock, and ``doc`` is durably on disk."""
         new = self.home / NEW_KEY_FILE
         changed = False
@@ -339,8 +354,9 @@ class Vault:
                 else:
                     os.unlink(new)  # an orphan from a rekey that never switched
                 changed = True
-        else:
-            for path in (self.key_path, new):  # sealed with a passphrase: key files are stale
+        else:  # sealed with a passphrase. vault.key is kept unless rekey retires it: it
+            # may be all that opens a backup of an older vault.json
+            for path in (new, self.key_path) if drop_key_file else (new,):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(path)
                     changed = True
@@ -376,9 +392,10 @@ class Vault:
         """
         provider = normalize_provider(provider)
         self._reload_quietly()
-        if self._doc is None or provider not in self._doc["secrets"]:
+        doc, data_key = self._state
+        if doc is None or provider not in doc["secrets"]:
             return None
-        return Secret(open_secret(self._data_key, self._doc, provider))
+        return Secret(open_secret(data_key, doc, provider))
 
     def list(self) -> list[VaultEntry]:
         """Stored keys' metadata, by provider name."""
@@ -405,8 +422,29 @@ class Vault:
                 txn.doc["kdf"] = keyfile_kdf(kek)
             else:
                 txn.doc["kdf"], kek = scrypt_kdf(passphrase.reveal(), self._scrypt_n)
+                txn.drop_key_file = True
             txn.doc["wrapped_data_key"] = wrap_data_key(kek, txn.data_key, txn.doc)
         self._passphrase = passphrase  # the transaction wrote vault.json, then _tidy'd
+
+    def seal(self, purpose: str, plaintext: bytes) -> dict:
+        """Seal bytes that live in another file (the platform JWT signing key) with the data
+        key, bound to this vault and ``purpose``. Rekeying never invalidates the result."""
+        self._reload_quietly()
+        doc, data_key = self._state
+        if doc is None:
+            raise VaultError(f"{self.path} was removed: reopen the vault")
+        return seal_blob(data_key, doc, purpose, plaintext)
+
+    def unseal(self, purpose: str, sealed: dict) -> bytes:
+        """Open a :meth:`seal` result. Raises VaultError if another vault sealed it,
+        VaultTampered if it (or its purpose) was modified."""
+        self._reload_quietly()
+        doc, data_key = self._state
+        if not isinstance(sealed, dict) or not isinstance(sealed.get("vault_id"), str):
+            raise VaultTampered("a value sealed by the vault")
+        if doc is None or sealed["vault_id"] != doc["vault_id"]:
+            raise VaultError(f"sealed by another vault than {self.path} (it was replaced)")
+        return open_blob(data_key, doc, purpose, sealed)
 
     async def watch(self, stop: asyncio.Event | None = None) -> None:
         """Reload whenever vault.json changes, until ``stop`` is set (or cancelled); a 1 s tick

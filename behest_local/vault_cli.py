@@ -79,6 +79,8 @@ def _tty() -> bool:
 
 def _read_line(what: str) -> Secret:
     """One line from stdin, trailing newline removed."""
+    if sys.stdin is None:
+        raise _UserError(f"no stdin to read the {what} from")
     text = sys.stdin.read().rstrip("\r\n")
     if "\n" in text:
         raise _UserError(f"expected the {what} alone on one line of stdin")

@@ -19,6 +19,12 @@
   scrypt(passphrase, salt, n, r, p) (``scrypt``). ``kek_id`` (an HMAC of the KEK, inside the
   authenticated kdf block) tells "wrong passphrase / wrong key file" apart from "tampered".
 * ``rekey`` re-wraps the data key only, so the secrets never need re-encrypting.
+
+Limits, by design: an edited scrypt salt or cost reads as a wrong passphrase (the KEK changes
+either way); entries deleted from the file, or the whole file rolled back to an older copy, go
+unnoticed (there is no MAC over the set of entries); ``last4``/``added_at`` are checked when
+the secret is opened, not when listed; and since rekey keeps the data key, an old copy of
+vault.json plus the credential it was sealed with still opens today's secrets.
 """
 
 from __future__ import annotations
@@ -173,6 +179,29 @@ def open_secret(data_key: bytes, doc: dict, provider: str) -> str:
         return plaintext.decode("utf-8")
     except (InvalidTag, UnicodeDecodeError):
         raise VaultTampered() from None
+
+
+def blob_aad(doc: dict, purpose: str) -> bytes:
+    return b"behest-local vault blob\x00" + canonical([doc["version"], doc["vault_id"], purpose])
+
+
+def seal_blob(data_key: bytes, doc: dict, purpose: str, plaintext: bytes) -> dict:
+    """Seal bytes kept *outside* vault.json (the platform signing key) under the data key.
+    The associated data binds the ciphertext to this vault and to ``purpose``."""
+    nonce = os.urandom(_NONCE_LEN)
+    ct = AESGCM(data_key).encrypt(nonce, plaintext, blob_aad(doc, purpose))
+    return {"vault_id": doc["vault_id"], "nonce": b64e(nonce), "ciphertext": b64e(ct)}
+
+
+def open_blob(data_key: bytes, doc: dict, purpose: str, sealed: Any) -> bytes:
+    """Open a :func:`seal_blob` result. Raises VaultTampered if it or its purpose changed."""
+    if not isinstance(sealed, dict) or set(sealed) != {"vault_id", "nonce", "ciphertext"}:
+        raise VaultTampered("a value sealed by the vault")
+    try:
+        return AESGCM(data_key).decrypt(b64d(sealed["nonce"], length=_NONCE_LEN),
+                                        b64d(sealed["ciphertext"]), blob_aad(doc, purpose))
+    except InvalidTag:
+        raise VaultTampered("a value sealed by the vault") from None
 
 
 def parse_doc(raw: bytes, path: Path) -> dict:

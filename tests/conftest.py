@@ -131,3 +131,23 @@ async def gateway_client(aiohttp_client, tmp_path: Path, settings: Settings):
 
 def with_settings(**changes) -> Settings:
     return replace(TEST_SETTINGS, **changes)
+
+
+@pytest.fixture
+def make_gateway_client(aiohttp_client, tmp_path: Path):
+    """``await make_gateway_client(settings, home=…)``: an in-loop client of a gateway built
+    from ``settings``, with ``.key`` (project ``local``) and ``.dash`` (dashboard token)
+    authorization headers. A second client on the same ``home`` is a restarted gateway."""
+
+    async def make(settings: Settings = TEST_SETTINGS, *, home: Path | None = None):
+        home = home or tmp_path / "gw-home"
+        keys = KeyStore(home, scrypt_n=2**4)
+        gateway = build_gateway(settings, home, keys=keys)
+        client = await aiohttp_client(make_app(gateway))
+        key, _ = keys.create("local")
+        client.gateway = gateway
+        client.key = {"Authorization": f"Bearer {key}"}
+        client.dash = {"Authorization": f"Bearer {gateway.dashboard.create()}"}
+        return client
+
+    return make

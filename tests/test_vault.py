@@ -93,7 +93,7 @@ def test_round_trip(tmp_path):
 def test_file_modes_are_0600_and_no_temp_files_remain(filled):
     for name in (VAULT_FILE, KEY_FILE, VAULT_FILE + ".lock"):
         assert stat.S_IMODE((filled / name).stat().st_mode) == 0o600, name
-    assert sorted(p.name for p in filled.iterdir()) == sorted([KEY_FILE, VAULT_FILE, VAULT_FILE + ".lock"])
+    assert {p.name for p in filled.iterdir()} == {KEY_FILE, VAULT_FILE, VAULT_FILE + ".lock"}
     doc = doc_of(filled)
     assert doc["version"] == 1 and doc["kdf"]["type"] == "keyfile"
     assert set(doc["secrets"]["openai"]) == {"nonce", "ciphertext", "last4", "added_at"}
@@ -302,10 +302,12 @@ def count_steps(monkeypatch, crash_at: int | None) -> list[str]:
     return steps
 
 
-TO_PASSPHRASE = ["replace .vault.json.tmp", "unlink vault.key", "unlink vault.key.new"]
+TO_PASSPHRASE = ["replace .vault.json.tmp", "unlink vault.key.new", "unlink vault.key"]
 TO_KEYFILE = ["replace .vault.key.new.tmp", "replace .vault.json.tmp", "replace vault.key.new"]
-REKEYS = [(None, "passphrase-one", TO_PASSPHRASE), ("passphrase-one", "passphrase-two", TO_PASSPHRASE),
-          ("passphrase-two", None, TO_KEYFILE), (None, None, TO_KEYFILE)]
+REKEYS = [(None, "passphrase-one", TO_PASSPHRASE),  # (old, new credential; None = key file)
+          ("passphrase-one", "passphrase-two", TO_PASSPHRASE),
+          ("passphrase-two", None, TO_KEYFILE),
+          (None, None, TO_KEYFILE)]
 
 
 def _prepare(home: Path, old: str | None) -> dict[str, str]:
@@ -349,8 +351,25 @@ def test_interrupted_rekey_loses_no_key(tmp_path, monkeypatch, old, new, expecte
         vault.set("cohere", "cohere-key-123")
         names = {p.name for p in home.iterdir()}
         assert not any(n.endswith(".tmp") for n in names) and NEW_KEY_FILE not in names
-        assert (KEY_FILE in names) == (vault.mode == "keyfile")
+        if vault.mode == "keyfile":
+            assert KEY_FILE in names
+        else:  # a crash after the switch, before rekey deleted it, leaves the retired key file
+            assert (KEY_FILE in names) == (old is None)
         assert open_vault(home, credential).get("openai").reveal() == OPENAI
+
+
+def test_only_rekey_deletes_a_key_file(filled, caplog):
+    (filled / VAULT_FILE).rename(filled / "backup.json")  # sealed with vault.key
+    v = open_vault(filled, "passphrase-one")  # a new vault, sealed with the passphrase
+    assert v.created and v.mode == "passphrase"
+    v.set("openai", OPENAI)
+    assert (filled / KEY_FILE).exists()
+    with caplog.at_level(logging.WARNING, logger="behest_local.vault"):
+        open_vault(filled, "passphrase-one")
+    assert "vault.key is not used" in caplog.text
+    (filled / VAULT_FILE).rename(filled / "new.json")
+    (filled / "backup.json").rename(filled / VAULT_FILE)
+    assert open_vault(filled).get("anthropic").reveal() == ANTHROPIC  # the backup still opens
 
 
 def test_rekey_cycle(tmp_path):
@@ -388,7 +407,8 @@ def test_default_scrypt_cost(tmp_path):
     v = Vault.open(tmp_path, passphrase="passphrase-one")
     v.set("openai", OPENAI)
     kdf = doc_of(tmp_path)["kdf"]
-    assert (kdf["n"], kdf["r"], kdf["p"]) == (2**15, 8, 1) and len(base64.b64decode(kdf["salt"])) == 16
+    assert (kdf["n"], kdf["r"], kdf["p"]) == (2**15, 8, 1)
+    assert len(base64.b64decode(kdf["salt"])) == 16
     assert Vault.open(tmp_path, passphrase="passphrase-one").get("openai").reveal() == OPENAI
 
 
@@ -560,7 +580,8 @@ def test_key_formats():
         check(provider, Secret(key))
     bad = [
         ("openai", "pk-" + "x" * 30, "an OpenAI key starts with sk- or sk-proj-"),
-        ("openai", ANTHROPIC, "this looks like an Anthropic key, not an OpenAI key: use `behest-local vault set anthropic`"),
+        ("openai", ANTHROPIC,
+         "this looks like an Anthropic key, not an OpenAI key: use `behest-local vault set anthropic`"),
         ("openai", "sk-" + "x" * 20 + "\n", "no spaces or line breaks"),
         ("anthropic", OPENAI, "an Anthropic key starts with sk-ant-"),
         ("anthropic", GOOGLE, "looks like a Google (Gemini) key, not an Anthropic key"),

@@ -1,24 +1,38 @@
-"""Data-plane authentication: ``Authorization: Bearer <project API key>`` on every /v1 route.
+"""Data-plane authentication: ``Authorization: Bearer <API key or JWT>`` → ``Principal``.
 
-The key store's ``verify`` (SHA-256 lookup, slow hash checked once per key and cached)
-maps a key to its project; the request then runs as a ``Principal`` with the settings
-snapshot of this moment. Failures are 401 ``invalid_api_key`` in OpenAI's shape. Routes
-outside ``/v1`` (``/healthz``) and unknown URLs (which become 404) skip authentication.
-JWTs (Behest v1.5) join here in a later issue.
+Two credentials reach the data plane (reference/behest-api.md §1.4, §2, §7.8):
+
+* **Behest JWTs** (v1.5): minted by ``POST /v1/auth/mint`` or signed locally by an SDK with
+  a registered signing key. ``KeyRing.verify`` checks them (RS256 only, kid lookup,
+  ``exp``/``nbf``/``iat``, ``aud``, ``iss``: ``auth_jwt/verify.py``); the identity they
+  carry (tenant, project, user, role, tier, session) becomes the principal. Refusals are
+  401 ``invalid_token`` or ``token_expired`` (403 ``forbidden`` for a token of another
+  tenant or a signing key of another project), with RFC 6750 §3's ``WWW-Authenticate``.
+* **Project API keys** (v1.x): accepted unless the project sets ``strict_v15``, which
+  refuses them with 401 as the cloud does. ``X-End-User-Id`` names the user.
+
+``X-Session-Id`` (else the JWT's ``sid``) groups requests. Routes outside ``/v1`` and
+unknown URLs skip authentication; Behest's own routes (mint, JWKS, threads) go through
+``behest_errors.behest_guard`` so their errors have Behest's shape, and only threads need a
+principal (mint checks its API key itself, JWKS is public).
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from behest_local.errors import AuthenticationError
-from behest_local.keys import is_key_format
-from behest_local.server.keys import EXCHANGE, GATEWAY, PRINCIPAL
+from behest_local.auth_jwt import TokenError, looks_like_jwt
+from behest_local.config import ProjectConfig, Settings
+from behest_local.errors import AuthenticationError, GatewayError
+from behest_local.keys import KeyRecord, is_key_format
+from behest_local.server.behest_errors import behest_guard, is_behest_route
+from behest_local.server.keys import EXCHANGE, GATEWAY, KEYRING, PRINCIPAL
 from behest_local.server.principal import Principal
 
 MISSING = ("You didn't provide an API key. You need to provide your API key in an Authorization "
            "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY). Create one with "
            "`behest-local keys create --project local`.")
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="behest", error="invalid_token"'}
 
 
 def mask(token: str) -> str:
@@ -30,31 +44,89 @@ def mask(token: str) -> str:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler) -> web.StreamResponse:
+    if is_behest_route(request.path):
+        return await behest_guard(request, lambda: _behest_route(request, handler))
     if not request.path.startswith("/v1/") or request.match_info.http_exception is not None:
         return await handler(request)
     if request.method == "OPTIONS":
         return await handler(request)
-    gateway = request.app[GATEWAY]
+    authenticate(request)
+    return await handler(request)
+
+
+async def _behest_route(request: web.Request, handler) -> web.StreamResponse:
+    if request.path.startswith("/v1/threads") and request.method != "OPTIONS":
+        authenticate(request)
+    return await handler(request)
+
+
+def bearer_token(request: web.Request, *, missing: str = MISSING) -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.strip().partition(" ")
     token = token.strip()
     if not header or scheme.lower() != "bearer" or not token:
-        raise AuthenticationError(MISSING)
-    record = gateway.keys.verify(token) if is_key_format(token) else None
+        raise AuthenticationError(missing)
+    return token
+
+
+def verify_api_key(settings: Settings, record: KeyRecord | None,
+                   token: str) -> ProjectConfig:
+    """The project of a verified key record, or the 401 a client should see."""
     if record is None:
         raise AuthenticationError(
-            f"Incorrect API key provided: {mask(token)}. Keys look like behest_sk_live_…; list "
-            "yours with `behest-local keys list`.")
-    settings = gateway.settings
+            f"Incorrect API key provided: {mask(token)}. Keys look like behest_sk_live_… (list "
+            "yours with `behest-local keys list`) and tokens like eyJ… (POST /v1/auth/mint).")
     project = settings.project(record.project)
     if project is None:
         raise AuthenticationError(
             f"This API key belongs to project {record.project!r}, which is not configured in "
             f"{settings.source}.", code="project_not_found")
-    user = request.headers.get("X-End-User-Id") or None
-    session = request.headers.get("X-Session-Id") or None
-    principal = Principal(settings.tenant_id, project, record.prefix + "…", settings, user, session)
+    return project
+
+
+def authenticate(request: web.Request) -> Principal:
+    """Attach the caller's ``Principal`` to the request and the exchange, or raise."""
+    gateway = request.app[GATEWAY]
+    token = bearer_token(request)
+    settings = gateway.settings
+    if looks_like_jwt(token):
+        principal = _from_jwt(request, token, settings)
+    else:
+        record = gateway.keys.verify(token) if is_key_format(token) else None
+        project = verify_api_key(settings, record, token)
+        if project.strict_v15:
+            raise AuthenticationError(
+                f"Project {project.id!r} is strict_v15: API keys are not accepted on the data "
+                "plane. Mint a short-lived JWT with POST /v1/auth/mint (API key as Bearer) and "
+                "send that instead.", code="invalid_token", headers=_CHALLENGE)
+        principal = Principal(settings.tenant_id, project, record.prefix + "…", settings,
+                              request.headers.get("X-End-User-Id") or None,
+                              request.headers.get("X-Session-Id") or None)
     request[PRINCIPAL] = principal
-    request[EXCHANGE].authenticated(tenant=principal.tenant, project=project.id,
-                                    credential=principal.credential, user=user, session=session)
-    return await handler(request)
+    request[EXCHANGE].authenticated(tenant=principal.tenant, project=principal.project.id,
+                                    credential=principal.credential, user=principal.user,
+                                    session=principal.session)
+    return principal
+
+
+def _from_jwt(request: web.Request, token: str, settings: Settings) -> Principal:
+    ring = request.app.get(KEYRING)
+    if ring is None:
+        raise AuthenticationError("This gateway was built without JWT support.",
+                                  code="invalid_token")
+    try:
+        identity = ring.verify(token)
+    except TokenError as exc:
+        raise AuthenticationError(exc.message, status=exc.status, code=exc.code,
+                                  headers=_CHALLENGE if exc.status == 401 else None) from None
+    if identity.tenant != settings.tenant_id:
+        raise GatewayError(f"The token is for tenant {identity.tenant!r}; this gateway plays "
+                           f"tenant {settings.tenant_id!r} ([tenant] id in {settings.source}).",
+                           status=403, type="invalid_request_error", code="forbidden")
+    project = settings.project(identity.project)
+    if project is None or project.id != identity.project:
+        raise AuthenticationError(f"The token names project {identity.project!r}, which is not "
+                                  f"configured in {settings.source}.", code="project_not_found")
+    session = request.headers.get("X-Session-Id") or identity.session
+    return Principal(identity.tenant, project, identity.credential, settings, identity.user,
+                     session, identity.role, identity.tier, "jwt")

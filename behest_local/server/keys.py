@@ -8,10 +8,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from behest_local.auth_jwt import KeyRing
 from behest_local.exchange import Exchange
 from behest_local.gateway import Gateway
 from behest_local.server.principal import Principal
+from behest_local.threads import ThreadStore
 
 GATEWAY = web.AppKey("gateway", Gateway)
 EXCHANGE = web.RequestKey("exchange", Exchange)
 PRINCIPAL = web.RequestKey("principal", Principal)
+KEYRING = web.AppKey("keyring", KeyRing)
+"""JWT keys: the platform key and tenant signing keys (set by ``behest_routes``)."""
+THREADS = web.AppKey("threads", ThreadStore)
+"""The threads database (set by ``behest_routes``)."""

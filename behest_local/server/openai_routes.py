@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from behest_local import __version__, routing, sse
+from behest_local import __version__, routing, scripted, sse
 from behest_local.dialects.chat import validate_chat_request
-from behest_local.errors import NotFoundError
+from behest_local.errors import GatewayError, NotFoundError
 from behest_local.exchange import Exchange
 from behest_local.providers.base import ChatCall, ChatProvider
 from behest_local.providers.emulated import directives
@@ -27,30 +27,46 @@ from behest_local.server.body import read_json
 from behest_local.server.keys import EXCHANGE, GATEWAY, PRINCIPAL
 from behest_local.server.render import json_response
 from behest_local.server.streaming import relay
+from behest_local.server.thread_routes import begin_turn
 
 
 def prepare_chat(request: web.Request, body: dict) -> tuple[ChatProvider, ChatCall]:
     """Route a validated chat body and build the provider call.
 
-    The project's system prompt goes first (Behest injects it ahead of the client's
-    messages); the routed model replaces the requested one. The gateway always asks the
-    provider for usage on streams, so every exchange is metered; ``chat_frames`` drops
-    the usage chunk again when the client did not ask for it.
+    Routing (``routing.resolve``) uses the settings snapshot the request authenticated
+    with and the vault's provider-key index; a suspended project is refused (403). The
+    project's system prompt goes first (Behest injects it ahead of the client's
+    messages); the routed model replaces the requested one; a matching scripted reply of
+    the project pins the emulated model's answer. The gateway always asks the provider
+    for usage on streams, so every exchange is metered; ``chat_frames`` drops the usage
+    chunk again when the client did not ask for it.
     """
     principal = request[PRINCIPAL]
     exchange = request[EXCHANGE]
+    gateway = request.app[GATEWAY]
+    project = principal.project
+    if project.status != "active":
+        raise GatewayError(f"Project {project.id!r} is {project.status}: it accepts no requests "
+                           "(status in behest.toml).", status=403, type="invalid_request_error",
+                           code="forbidden")
     emulate = directives.parse(request.headers.get(directives.HEADER))
-    target = routing.resolve(body.get("model"), principal.project)
+    keys = gateway.provider_keys
+    target = routing.resolve(body.get("model"), project, principal.settings,
+                             keys.has if keys else lambda provider: False)
     stream = bool(body.get("stream"))
     exchange.routed(requested_model=body.get("model"), model=target.model,
                     provider=target.provider, reason=target.reason, stream=stream)
     upstream = dict(body, model=target.model)
-    prompt = principal.project.system_prompt
+    prompt = project.system_prompt
     if prompt:
         upstream["messages"] = [{"role": "system", "content": prompt}, *body["messages"]]
     if stream:
         upstream["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
-    provider = request.app[GATEWAY].provider(target.provider)
+    provider = gateway.provider(target.provider)
+    rule = scripted.find_rule(project.scripted, body["messages"]) \
+        if target.provider == routing.EMULATED else None
+    if rule is not None:
+        provider = scripted.ScriptedProvider(provider, rule)
     exchange.upstream_started()
     return provider, ChatCall(request=upstream, model=target.model, emulate=emulate)
 
@@ -75,12 +91,15 @@ async def chat_frames(chunks: AsyncIterator[dict], exchange: Exchange, *,
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     body = validate_chat_request(await read_json(request))
-    provider, call = prepare_chat(request, body)
+    turn = await begin_turn(request, body)  # X-Thread-Id: history in, reply recorded
+    provider, call = prepare_chat(request, turn.body)
     exchange = request[EXCHANGE]
     if call.request.get("stream"):
-        frames = chat_frames(provider.stream(call), exchange, include_usage=wants_usage(body))
+        frames = chat_frames(turn.tap(provider.stream(call)), exchange,
+                             include_usage=wants_usage(body))
         return await relay(request, frames, terminator=sse.DONE)
     completion = await provider.complete(call)
+    turn.record(completion)
     usage = completion.get("usage") or {}
     exchange.usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
     return json_response(completion)

@@ -1,4 +1,8 @@
-"""Who is calling: the identity the auth middleware attaches to a request."""
+"""Who is calling: the identity the auth middleware attaches to a request.
+
+API-key requests (v1.x) carry the user named by ``X-End-User-Id``; JWT requests (v1.5)
+carry the token's ``uid``, ``role``, ``tier`` and ``sid`` (``auth_jwt.Identity``).
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,13 @@ class Principal:
     tenant: str
     project: ProjectConfig
     credential: str
-    """A non-secret description of the credential (an API key's prefix)."""
+    """A non-secret description of the credential (an API key's prefix, a JWT's kid)."""
     settings: Settings
     """The settings snapshot this request runs with, start to finish."""
     user: str | None = None
     session: str | None = None
+    role: str = "user"
+    tier: int | None = None
+    """Behest tier number (1 free, 2 pro, 3 max) from the token; None when not stated."""
+    kind: str = "api_key"
+    """``api_key`` or ``jwt``."""

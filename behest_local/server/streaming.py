@@ -100,6 +100,8 @@ async def relay(request: web.Request, frames: AsyncIterator[bytes], *,
 
 
 async def _send(response: web.StreamResponse, exchange: Exchange, frame: bytes) -> None:
+    if exchange.capture is not None:  # before the write: its arrival, not its departure
+        exchange.capture.frame(frame)
     await response.write(frame)
     exchange.chunk_sent(len(frame))
 

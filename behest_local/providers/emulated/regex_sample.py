@@ -25,33 +25,36 @@ _ALPHABET = string.ascii_lowercase + string.ascii_uppercase + string.digits + " 
 # Open-ended repeats ("+", "*", "{2,}") get at most this many extra copies: enough to look
 # like data, short enough to stay within typical maxLength limits.
 _MAX_EXTRA_REPEATS = 3
-# A pattern nested deeper than this is not sampled: it is almost certainly adversarial.
+# Patterns nested deeper than this, or asking for longer strings, are not sampled: they are
+# almost certainly adversarial ("((a{1000}){1000}){1000}").
 _MAX_DEPTH = 40
+_MAX_OUTPUT = 10_000
 
 
 class _Unsupported(Exception):
     """The pattern uses a construct this sampler cannot reproduce."""
 
 
-def sample_pattern(pattern: str, rng: random.Random, *, minimal: bool = False) -> str | None:
+def sample_pattern(pattern: str, rng: random.Random, *, extra: int | None = None) -> str | None:
     """One string matching ``pattern`` (as ``re.search`` would), or None if unsure.
 
     Args:
         pattern: a regular expression in JSON Schema (ECMA 262, close to Python) syntax.
         rng: source of choices for classes, alternatives and repeat counts.
-        minimal: take the fewest repeats allowed, for tight ``maxLength`` limits.
+        extra: copies beyond the minimum for each repeat ("+", "{2,8}"); random (0-3) when
+            None. Callers vary it to meet ``minLength``/``maxLength``.
     """
     if sre_parser is None:
         return None
     try:
         parsed = sre_parser.parse(pattern)
-        return _emit(parsed, rng, {}, minimal, 0)
+        return _emit(parsed, rng, {}, extra, 0)
     except (re.error, _Unsupported, ValueError, OverflowError, RecursionError, IndexError, TypeError):
         # An unparseable or exotic pattern: the caller falls back to its own candidates.
         return None
 
 
-def _emit(items: object, rng: random.Random, groups: dict[int, str], minimal: bool, depth: int) -> str:
+def _emit(items: object, rng: random.Random, groups: dict[int, str], extra: int | None, depth: int) -> str:
     if depth > _MAX_DEPTH:
         raise _Unsupported
     out: list[str] = []
@@ -66,33 +69,38 @@ def _emit(items: object, rng: random.Random, groups: dict[int, str], minimal: bo
         elif name == "IN":
             out.append(_pick_from_class(av, rng))
         elif name == "BRANCH":
-            out.append(_emit(rng.choice(av[1]), rng, groups, minimal, depth + 1))
+            out.append(_emit(rng.choice(av[1]), rng, groups, extra, depth + 1))
         elif name == "SUBPATTERN":
             group, _add, _del, inner = av
-            text = _emit(inner, rng, groups, minimal, depth + 1)
+            text = _emit(inner, rng, groups, extra, depth + 1)
             if group is not None:
                 groups[group] = text
             out.append(text)
         elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
             low, high, inner = av
-            extra = 0 if minimal else rng.randint(0, _MAX_EXTRA_REPEATS)
-            count = min(low + extra, high) if high >= low else low
-            out.extend(_emit(inner, rng, groups, minimal, depth + 1) for _ in range(count))
+            more = rng.randint(0, _MAX_EXTRA_REPEATS) if extra is None else extra
+            count = min(low + more, high) if high >= low else low
+            if count > _MAX_OUTPUT:
+                raise _Unsupported
+            out.extend(_emit(inner, rng, groups, extra, depth + 1) for _ in range(count))
         elif name == "GROUPREF":
             out.append(groups.get(av, ""))
         elif name == "GROUPREF_EXISTS":
             group, yes, no = av
             branch = yes if group in groups else no
-            out.append(_emit(branch, rng, groups, minimal, depth + 1) if branch else "")
+            out.append(_emit(branch, rng, groups, extra, depth + 1) if branch else "")
         elif name == "ATOMIC_GROUP":
-            out.append(_emit(av, rng, groups, minimal, depth + 1))
+            out.append(_emit(av, rng, groups, extra, depth + 1))
         elif name in ("AT", "ASSERT", "ASSERT_NOT"):
             continue  # anchors and lookarounds consume nothing; the caller verifies
         elif name == "CATEGORY":
             out.append(_pick_from_class([(op, av)], rng))
         else:
             raise _Unsupported
-    return "".join(out)
+    text = "".join(out)
+    if len(text) > _MAX_OUTPUT:
+        raise _Unsupported
+    return text
 
 
 def _pick_from_class(items: list, rng: random.Random) -> str:

@@ -18,7 +18,7 @@ from fractions import Fraction
 from typing import Any
 from urllib.parse import unquote
 
-# Recursive schemas such as {"$ref": "#"} would otherwise recurse without consuming the value.
+# Deeper checks are assumed to pass: JSON values this deep are not the emulator's concern.
 _MAX_DEPTH = 64
 
 
@@ -142,7 +142,7 @@ def pattern_matches(pattern: str, text: str) -> bool:
         return False
 
 
-def conforms(value: Any, schema: Any, root: Any = None, _depth: int = 0) -> bool:
+def conforms(value: Any, schema: Any, root: Any = None, _path: frozenset = frozenset()) -> bool:
     """Whether ``value`` is valid against ``schema`` (best effort, see the module docstring).
 
     Args:
@@ -151,26 +151,29 @@ def conforms(value: Any, schema: Any, root: Any = None, _depth: int = 0) -> bool
         root: the document ``$ref`` pointers resolve against; ``schema`` itself by default.
     """
     root = schema if root is None else root
-    if schema is True or schema == {} or _depth > _MAX_DEPTH:
+    if schema is True or schema == {}:
         return True
     if schema is False:
         return False
-    if not isinstance(schema, dict):
+    # The same subschema applied again to the same value without descending into it is a
+    # reference cycle ({"anyOf": [{"$ref": "#"}]}): it can add no new constraint.
+    step = (id(schema), id(value))
+    if not isinstance(schema, dict) or step in _path or len(_path) > _MAX_DEPTH:
         return True
-    depth = _depth + 1
-    if "$ref" in schema and not conforms(value, resolve_ref(root, schema["$ref"]), root, depth):
+    path = _path | {step}
+    if "$ref" in schema and not conforms(value, resolve_ref(root, schema["$ref"]), root, path):
         return False
     return (
-        _check_generic(value, schema, root, depth)
-        and _check_combinators(value, schema, root, depth)
+        _check_generic(value, schema, root, path)
+        and _check_combinators(value, schema, root, path)
         and _check_number(value, schema)
         and _check_string(value, schema)
-        and _check_array(value, schema, root, depth)
-        and _check_object(value, schema, root, depth)
+        and _check_array(value, schema, root, path)
+        and _check_object(value, schema, root, path)
     )
 
 
-def _check_generic(value: Any, schema: dict, root: Any, depth: int) -> bool:
+def _check_generic(value: Any, schema: dict, root: Any, path: frozenset) -> bool:
     types = schema.get("type")
     if isinstance(types, str) and not json_type_of(value, types):
         return False
@@ -182,18 +185,18 @@ def _check_generic(value: Any, schema: dict, root: Any, depth: int) -> bool:
     return not (isinstance(enum, list) and not any(json_equal(value, option) for option in enum))
 
 
-def _check_combinators(value: Any, schema: dict, root: Any, depth: int) -> bool:
-    if not all(conforms(value, sub, root, depth) for sub in seq(schema, "allOf")):
+def _check_combinators(value: Any, schema: dict, root: Any, path: frozenset) -> bool:
+    if not all(conforms(value, sub, root, path) for sub in seq(schema, "allOf")):
         return False
-    if "anyOf" in schema and not any(conforms(value, sub, root, depth) for sub in seq(schema, "anyOf")):
+    if "anyOf" in schema and not any(conforms(value, sub, root, path) for sub in seq(schema, "anyOf")):
         return False
-    if "oneOf" in schema and sum(conforms(value, sub, root, depth) for sub in seq(schema, "oneOf")) != 1:
+    if "oneOf" in schema and sum(conforms(value, sub, root, path) for sub in seq(schema, "oneOf")) != 1:
         return False
-    if "not" in schema and conforms(value, schema["not"], root, depth):
+    if "not" in schema and conforms(value, schema["not"], root, path):
         return False
     if "if" in schema:
-        branch = "then" if conforms(value, schema["if"], root, depth) else "else"
-        if branch in schema and not conforms(value, schema[branch], root, depth):
+        branch = "then" if conforms(value, schema["if"], root, path) else "else"
+        if branch in schema and not conforms(value, schema[branch], root, path):
             return False
     return True
 
@@ -224,7 +227,7 @@ def _check_string(value: Any, schema: dict) -> bool:
     return not (isinstance(pattern, str) and not pattern_matches(pattern, value))
 
 
-def _check_array(value: Any, schema: dict, root: Any, depth: int) -> bool:
+def _check_array(value: Any, schema: dict, root: Any, path: frozenset) -> bool:
     if not isinstance(value, list):
         return True
     if not num(schema, "minItems", 0) <= len(value) <= num(schema, "maxItems", math.inf):
@@ -232,14 +235,14 @@ def _check_array(value: Any, schema: dict, root: Any, depth: int) -> bool:
     prefix, rest = array_item_schemas(schema)
     for index, item in enumerate(value):
         sub = prefix[index] if index < len(prefix) else rest
-        if not conforms(item, sub, root, depth):
+        if not conforms(item, sub, root, path):
             return False
     if schema.get("uniqueItems") is True and any(
         json_equal(value[i], value[j]) for i in range(len(value)) for j in range(i + 1, len(value))
     ):
         return False
     if "contains" in schema:
-        hits = sum(conforms(item, schema["contains"], root, depth) for item in value)
+        hits = sum(conforms(item, schema["contains"], root, path) for item in value)
         if not num(schema, "minContains", 1) <= hits <= num(schema, "maxContains", math.inf):
             return False
     return True
@@ -258,7 +261,7 @@ def array_item_schemas(schema: dict) -> tuple[list[Any], Any]:
     return [], schema.get("items", True)
 
 
-def _check_object(value: Any, schema: dict, root: Any, depth: int) -> bool:
+def _check_object(value: Any, schema: dict, root: Any, path: frozenset) -> bool:
     if not isinstance(value, dict):
         return True
     if any(name not in value for name in seq(schema, "required")):
@@ -271,16 +274,16 @@ def _check_object(value: Any, schema: dict, root: Any, depth: int) -> bool:
         matched = False
         if key in properties:
             matched = True
-            if not conforms(item, properties[key], root, depth):
+            if not conforms(item, properties[key], root, path):
                 return False
         for pattern, sub in patterns.items():
             if pattern_matches(pattern, key):
                 matched = True
-                if not conforms(item, sub, root, depth):
+                if not conforms(item, sub, root, path):
                     return False
-        if not matched and not conforms(item, schema.get("additionalProperties", True), root, depth):
+        if not matched and not conforms(item, schema.get("additionalProperties", True), root, path):
             return False
-        if "propertyNames" in schema and not conforms(key, schema["propertyNames"], root, depth):
+        if "propertyNames" in schema and not conforms(key, schema["propertyNames"], root, path):
             return False
     for key, needed in mapping(schema, "dependentRequired").items():
         if key in value and isinstance(needed, list) and any(name not in value for name in needed):

@@ -42,8 +42,13 @@ _HARD_DEPTH = 48
 # Typical array length when neither the schema nor the prompt says otherwise.
 _DEFAULT_ITEMS = 2
 _MAX_ITEMS_FROM_PROMPT = 10
-# Alternatives tried for one anyOf/oneOf before settling for the first attempt.
+# Client schemas are untrusted: a "minItems: 10**9" must not exhaust memory. Beyond this the
+# value is knowingly invalid.
+_MAX_ITEMS = 1000
+# Alternatives tried for one anyOf/oneOf before settling for the first attempt, in the
+# outermost few levels of nested branches.
 _BRANCH_TRIES = 4
+_RETRYING_BRANCH_LEVELS = 3
 # Subschemas a cost estimate may visit (see _Builder._cost).
 _COST_BUDGET = 400
 # Cheapest first: the order used to pick a type when a value must stop growing.
@@ -81,6 +86,10 @@ class _Builder:
         self.root = root
         self.rng = rng
         self.grow = grow
+        # anyOf/oneOf branches currently being built, one inside another. Branches can
+        # recurse without nesting the value ({"anyOf": [{"$ref": "#"}, ...]}), so depth
+        # alone would not stop them.
+        self.open_branches = 0
 
     def build(self, schema: Any, hints: Hints, depth: int) -> Any:
         if depth > _HARD_DEPTH or schema is False:
@@ -145,6 +154,8 @@ class _Builder:
         return ordered[hints.item % len(ordered)]
 
     def _branch(self, schema: dict, keyword: str, hints: Hints, depth: int) -> Any:
+        if self.open_branches > _HARD_DEPTH:
+            return None
         base = {k: v for k, v in schema.items() if k != keyword}
         branches = [merge(base, b) if isinstance(b, dict) else b for b in seq(schema, keyword)]
         if self._growing(depth):
@@ -153,10 +164,16 @@ class _Builder:
         else:
             budget = [_COST_BUDGET]
             order = sorted(range(len(branches)), key=lambda i: self._cost(branches[i], frozenset(), budget))
-        first: Any = None
-        for index in order[:_BRANCH_TRIES]:
-            candidate = self.build(branches[index], hints, depth)
-            first = candidate if index == order[0] else first
+        attempts: list[Any] = []
+        # Deeply nested branches get one try each, or retries would multiply exponentially.
+        tries = _BRANCH_TRIES if self.open_branches < _RETRYING_BRANCH_LEVELS else 1
+        for index in order[:tries]:
+            self.open_branches += 1
+            try:
+                candidate = self.build(branches[index], hints, depth)
+            finally:
+                self.open_branches -= 1
+            attempts.append(candidate)
             if keyword == "anyOf" and conforms(candidate, branches[index], self.root):
                 return candidate
             # oneOf: the value must match this branch and no other one; nudging the value
@@ -166,7 +183,7 @@ class _Builder:
                     exclusive = sum(conforms(variant, b, self.root) for b in branches) == 1
                     if exclusive and conforms(variant, branches[index], self.root):
                         return variant
-        return first
+        return attempts[0] if attempts else None
 
     def _is_null(self, schema: Any) -> bool:
         return isinstance(schema, dict) and schema.get("type") == "null"
@@ -275,7 +292,7 @@ class _Builder:
         extra = schema.get("additionalProperties", True)
         if extra is False:
             return
-        wanted = int(num(schema, "minProperties", 0) or 0)
+        wanted = int(min(num(schema, "minProperties", 0) or 0, _MAX_ITEMS))
         if not value and isinstance(extra, dict) and self._growing(depth):
             wanted = max(wanted, 1)
         names = [slug(n, "_") for n in (*hints.names, *hints.keywords)] + [f"key_{i}" for i in range(wanted + 1)]
@@ -304,8 +321,9 @@ class _Builder:
             item = self.build(sub, hints.for_item(hints.item + index + retries), depth + 1)
             if unique and any(json_equal(item, other) for other in items):
                 retries += 1
-                item = _distinct_variant(item, items, retries)
-                if item is None or not conforms(item, sub, self.root):
+                fresh = [v for v in _variants(item, retries) if not any(json_equal(v, o) for o in items)]
+                item = next((v for v in fresh if conforms(v, sub, self.root)), None)
+                if item is None:
                     continue
             items.append(item)
         return items
@@ -325,7 +343,7 @@ class _Builder:
             # Nested lists stay short so recursive trees do not grow as (names ** depth).
             preferred = self._preferred_length(hints)
             desired = max(desired, preferred if depth < 2 else min(preferred, _DEFAULT_ITEMS))
-        return int(min(max(desired, low), high))
+        return int(min(max(desired, low), high, _MAX_ITEMS))
 
 
 def _inferred_type(schema: dict) -> str:
@@ -351,15 +369,12 @@ def _nudged(value: Any) -> tuple[Any, ...]:
     return ()
 
 
-def _distinct_variant(item: Any, items: list, attempt: int) -> Any:
-    """A near copy of ``item`` that differs from every element of ``items`` (or None)."""
+def _variants(item: Any, attempt: int) -> tuple[Any, ...]:
+    """Near copies of a duplicate array item, for ``uniqueItems`` (the caller checks them)."""
     if isinstance(item, bool):
-        flipped = not item
-        return None if any(json_equal(flipped, other) for other in items) else flipped
+        return (not item,)
     if isinstance(item, (int, float)):
-        candidate = item + attempt
-    elif isinstance(item, str):
-        candidate = f"{item} {attempt + 1}"
-    else:
-        return None
-    return None if any(json_equal(candidate, other) for other in items) else candidate
+        return (item + attempt, item - attempt, item + attempt / 2, item - attempt / 2)
+    if isinstance(item, str):
+        return (f"{item} {attempt + 1}", f"{item}{attempt + 1}", f"{item[:-1]}{attempt + 1}")
+    return ()

@@ -22,22 +22,25 @@ _LOWER_BOUNDS = frozenset({"minimum", "exclusiveMinimum", "minLength", "minItems
 _UPPER_BOUNDS = frozenset({"maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties", "maxContains"})
 
 
-def flatten(schema: dict, root: Any, _depth: int = 0) -> dict:
+def flatten(schema: dict, root: Any, _seen: frozenset[str] = frozenset()) -> dict:
     """``schema`` with its top-level ``$ref`` and ``allOf`` resolved and merged in.
 
     Nested subschemas (properties, items) are left alone; they are flattened when the value
-    builder reaches them, which keeps recursive definitions finite.
+    builder reaches them, which keeps recursive definitions finite. A reference met again
+    while flattening (``{"allOf": [{"$ref": "#"}]}``) adds nothing new and is dropped.
     """
     for _ in range(_MAX_UNWRAP):
-        if isinstance(schema.get("$ref"), str):
-            target = resolve_ref(root, schema["$ref"])
+        ref = schema.get("$ref")
+        if isinstance(ref, str):
+            target = resolve_ref(root, ref) if ref not in _seen else {}
+            _seen = _seen | {ref}
             rest = {k: v for k, v in schema.items() if k != "$ref"}
             schema = merge(target, rest) if isinstance(target, dict) else rest
-        elif isinstance(schema.get("allOf"), list) and _depth < _MAX_UNWRAP:
+        elif isinstance(schema.get("allOf"), list):
             merged = {k: v for k, v in schema.items() if k != "allOf"}
             for part in schema["allOf"]:
                 if isinstance(part, dict):
-                    merged = merge(merged, flatten(part, root, _depth + 1))
+                    merged = merge(merged, flatten(part, root, _seen))
             schema = merged
         else:
             break

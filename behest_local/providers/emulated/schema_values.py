@@ -19,6 +19,10 @@ from behest_local.providers.emulated.prompt_cues import Hints, field_words
 from behest_local.providers.emulated.regex_sample import sample_pattern
 from behest_local.providers.emulated.schema_check import conforms, is_multiple_of, num, pattern_matches
 
+# Client schemas are untrusted: a "minLength: 10**9" must not exhaust memory. Beyond this the
+# value is knowingly invalid.
+_MAX_STRING = 100_000
+
 # Property-name words grouped by the kind of string they call for. The last word of a name
 # decides first ("home_city" is a place), then any other word.
 _STRING_ROLES = {
@@ -176,14 +180,16 @@ def _format_value(fmt: str, hints: Hints, rng: random.Random) -> str | None:
 
 def fit_length(text: str, low: int, high: float, hints: Hints) -> str:
     """``text`` cut or extended (with words from the prompt) to ``low..high`` characters."""
+    low = min(low, _MAX_STRING)
     if len(text) > high:
         cut = text[: int(high)]
         # Prefer ending on a word boundary when that keeps the string long enough.
         trimmed = cut.rsplit(" ", 1)[0] if " " in cut else cut
         text = trimmed if len(trimmed) >= low else cut
     filler = " ".join(hints.keywords) or "emulated value"
-    while len(text) < low:
-        text = f"{text} {filler}" if text else filler
+    if len(text) < low:
+        copies = (low - len(text)) // (len(filler) + 1) + 1
+        text = " ".join([text, *[filler] * copies]) if text else " ".join([filler] * copies)
     return text[: int(high)] if len(text) > high else text
 
 
@@ -212,8 +218,10 @@ def _string_for_pattern(pattern: str, base: str, low: int, high: float, rng: ran
             if fits(text):
                 return text
     sampled: str | None = None
-    for attempt in range(12):
-        sampled = sample_pattern(pattern, rng, minimal=attempt % 2 == 1) or sampled
+    # Random repeat counts first, then fixed ones sized to the length limits.
+    stretches = [None, 0, None, low, max(low - 1, 0), low // 2, None, 1, 2, None, 3, low // 3]
+    for extra in stretches:
+        sampled = sample_pattern(pattern, rng, extra=extra) or sampled
         if fits(sampled):
             return sampled  # type: ignore[return-value]
     return sampled if sampled is not None else fit_length(base, low, high, hints)

@@ -37,7 +37,7 @@ messages = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.text())
 def test_pieces_concatenate_back_to_the_text(text: str) -> None:
     pieces = split_tokens(text)
@@ -99,7 +99,7 @@ def test_tools_and_tool_calls_are_counted() -> None:
     assert count_prompt_tokens([*plain, call]) > count_prompt_tokens([*plain, no_call]) + 5
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(messages, st.one_of(st.none(), st.lists(json_values, max_size=3)))
 def test_prompt_count_never_raises_on_odd_shapes(msgs: list, tools: list | None) -> None:
     count = count_prompt_tokens(msgs, tools)

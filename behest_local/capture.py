@@ -1,0 +1,188 @@
+"""What the trace keeps of an exchange beyond its summary: headers, bodies, raw stream.
+
+The ``Exchange`` (exchange.py) holds the summary every subscriber needs; a ``Capture``
+hangs off it (``exchange.capture``) with the detail the TUI's detail view, the trace
+database and the exporters show: redacted request and response headers, the request
+and response bodies, and every stream event as sent with the moment it was handed to
+the relay (its arrival from upstream; ``exchange.chunk_times`` has its departure).
+
+It is filled at two points: ``server/inspect_routes.py``'s ``on_response_prepare`` hook
+creates it (headers, bodies) and ``server/streaming.py`` calls ``frame`` for each event.
+``frame`` is on the hot path, so it only appends; decoding, assembling and redacting
+happen when someone reads (``record.build_record``), off the request's path.
+
+Raw bytes stay private to this class and leave it only through ``redacted_*``: headers
+are redacted when recorded, bodies and frames when read (redacting a body before the
+first stream byte would add to time to first token, and stream secrets can only be
+found on the joined text anyway; see scrub.py). Memory is bounded twice: per exchange
+(``MAX_BODY``, ``MAX_STREAM``) and across all exchanges (``CaptureBudget``: the oldest
+captures give their bytes back once the total passes the budget).
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections import deque
+from collections.abc import Callable
+
+from behest_local import scrub
+
+MAX_BODY = 64 * 1024
+"""Bytes of a request or response body kept; the rest is counted, not kept."""
+MAX_STREAM = 128 * 1024
+"""Bytes of raw stream events kept per exchange; later events keep only their timing."""
+DEFAULT_BUDGET = 64 * 1024 * 1024
+"""Bytes held by all captures together before the oldest are released."""
+
+
+class CaptureBudget:
+    """A cap on the bytes all live captures hold, oldest released first.
+
+    ``charge`` is called from the hot path with each kept frame's size; it only adds,
+    unless the total passes ``limit``. Then the live captures are recounted (dead ones,
+    whose exchange left the trace ring, are dropped) and the oldest released until the
+    total is back under three quarters of the limit, so recounts stay rare.
+    """
+
+    def __init__(self, limit: int = DEFAULT_BUDGET) -> None:
+        self.limit = limit
+        self.used = 0
+        self.released = 0
+        self._held: deque[weakref.ref[Capture]] = deque()
+
+    def track(self, capture: Capture) -> None:
+        self._held.append(weakref.ref(capture))
+        if len(self._held) > 4096 and len(self._held) % 1024 == 0:
+            # Exchanges leave the ring silently; prune their dead references now and then.
+            self._held = deque(r for r in self._held if r() is not None)
+
+    def charge(self, n: int) -> None:
+        self.used += n
+        if self.used > self.limit:
+            self._shrink()
+
+    def _shrink(self) -> None:
+        live = [c for c in (r() for r in self._held) if c is not None]
+        self.used = sum(c.held_bytes for c in live)
+        target = self.limit * 3 // 4
+        index = 0
+        while self.used > target and index < len(live):
+            self.used -= live[index].release()
+            self.released += 1
+            index += 1
+        self._held = deque(weakref.ref(c) for c in live[index:])
+
+
+class Capture:
+    """Headers, bodies and raw stream events of one exchange (see the module docstring)."""
+
+    __slots__ = (
+        "request_headers", "response_headers", "response_status", "request_body_size",
+        "request_body_note", "response_body_size", "arrivals", "frame_bytes",
+        "frames_dropped", "responded", "released", "_request_body", "_response_body",
+        "_frames", "_known", "_clock", "_budget", "_lock", "__weakref__",
+    )
+
+    def __init__(self, clock: Callable[[], float], budget: CaptureBudget | None = None) -> None:
+        self._clock = clock
+        self._budget = budget
+        self._lock = threading.Lock()
+        self.request_headers: tuple[tuple[str, str], ...] = ()
+        self.response_headers: tuple[tuple[str, str], ...] = ()
+        self.response_status: int | None = None
+        self._request_body: bytes | None = None
+        self.request_body_size: int | None = None
+        self.request_body_note: str | None = None
+        """Why there is no request body, when there is none (e.g. rejected before reading)."""
+        self._response_body: bytes | None = None
+        self.response_body_size: int | None = None
+        self._known: tuple[str, ...] = ()
+        self._frames: list[bytes] = []
+        self.arrivals: list[float] = []
+        """Monotonic time each stream event reached the relay, before its write."""
+        self.frame_bytes = 0
+        self.frames_dropped = 0
+        self.responded = False
+        """True once the response headers were recorded (``ResponseStarted`` published)."""
+        self.released = False
+        if budget is not None:
+            budget.track(self)
+
+    # -- recording (gateway side) -----------------------------------------------------
+
+    def set_known_secrets(self, secrets: tuple[str, ...]) -> None:
+        """The credentials this request presented, so echoes of them are redacted too."""
+        self._known = tuple(s for s in secrets if len(s) >= scrub.MIN_KNOWN)
+
+    def request_body(self, raw: bytes | None, note: str | None = None) -> None:
+        if raw is None:
+            self.request_body_note = note
+            return
+        self.request_body_size = len(raw)
+        self._request_body = bytes(raw[:MAX_BODY])
+        self._charge(len(self._request_body))
+
+    def response_body(self, raw: bytes) -> None:
+        self.response_body_size = len(raw)
+        self._response_body = bytes(raw[:MAX_BODY])
+        self._charge(len(self._response_body))
+
+    def frame(self, data: bytes) -> None:
+        """One stream event about to be written. Hot path: append only."""
+        self.arrivals.append(self._clock())
+        size = len(data)
+        self.frame_bytes += size
+        if self.released or self.frame_bytes > MAX_STREAM:
+            self.frames_dropped += 1
+            return
+        self._frames.append(data)
+        if self._budget is not None:
+            self._budget.charge(size)
+
+    def _charge(self, n: int) -> None:
+        if self._budget is not None:
+            self._budget.charge(n)
+
+    # -- memory -----------------------------------------------------------------------
+
+    @property
+    def held_bytes(self) -> int:
+        frames = sum(len(f) for f in self._frames)
+        return frames + len(self._request_body or b"") + len(self._response_body or b"")
+
+    def release(self) -> int:
+        """Drop bodies and raw events (timings stay); returns the bytes given back."""
+        with self._lock:
+            freed = self.held_bytes
+            self.frames_dropped += len(self._frames)
+            self._frames = []
+            self._request_body = self._response_body = None
+            self.released = True
+        return freed
+
+    # -- reading (always redacted) ----------------------------------------------------
+
+    @property
+    def known(self) -> tuple[str, ...]:
+        return self._known
+
+    def redacted_request_body(self) -> str | None:
+        raw = self._request_body
+        return None if raw is None else scrub.redact_body(raw, self._known)
+
+    def redacted_response_body(self) -> str | None:
+        raw = self._response_body
+        return None if raw is None else scrub.redact_body(raw, self._known)
+
+    def raw_frames(self) -> list[bytes]:
+        """A snapshot of the kept frames, for ``record.build_record`` to decode and redact.
+
+        Never shown as is: the only caller redacts on the joined text before anything
+        leaves (scrub.redact_fragments)."""
+        with self._lock:
+            return list(self._frames)
+
+    def __repr__(self) -> str:  # no bodies, no secrets
+        return (f"Capture(status={self.response_status}, frames={len(self.arrivals)}, "
+                f"kept_bytes={self.frame_bytes}, released={self.released})")

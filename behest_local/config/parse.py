@@ -1,0 +1,228 @@
+"""Validation: raw TOML (or JSON) values → the schema's frozen dataclasses.
+
+The rules come from the dataclasses themselves: each field's type hint says what a value
+must be (``int``, ``str | None``, ``Literal[…]``, ``tuple[str, ...]``, a nested dataclass, an
+array of tables, a table of tables) and ``field(metadata=…)`` adds limits (``min``/``max``,
+``pattern``, ``url``, ``regex`` …). A ``Reader`` collects every ``Problem`` with its line
+instead of stopping at the first. ``apply`` layers a partial override (the deployed
+settings of the management API) onto an existing object with the same rules.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import MISSING, fields, is_dataclass, replace
+from typing import Any, Literal, Union
+from urllib.parse import urlsplit
+
+from behest_local.config.errors import Problem, did_you_mean, dotted
+from behest_local.config.locate import LineIndex, line_of
+from behest_local.errors import InvalidRequestError
+
+_BAD = object()  # a value that failed validation (its problem is already recorded)
+_ORIGIN = re.compile(r"(\*|https?://[A-Za-z0-9*.\-\[\]:]+(:\d{1,5})?)")
+
+
+@functools.cache
+def hints_of(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _optional(hint: Any) -> Any | None:
+    """``X`` for ``X | None``, else None."""
+    if typing.get_origin(hint) in (Union, types.UnionType):
+        rest = [a for a in typing.get_args(hint) if a is not type(None)]
+        return rest[0]
+    return None
+
+
+def describe(hint: Any) -> str:
+    """What a value of ``hint`` looks like, for "expected …" messages."""
+    inner = _optional(hint)
+    if inner is not None:
+        return describe(inner)
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if origin is tuple:
+        return "a list of tables" if is_dataclass(args[0]) else f"a list of {describe(args[0])[2:]}s"
+    if hint is bool:
+        return "true or false"
+    return {int: "an integer", float: "a number", str: "a string"}.get(hint, "a table")
+
+
+def kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"{str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    return "a table" if isinstance(value, dict) else ("a list" if isinstance(value, list)
+                                                      else type(value).__name__)
+
+
+class Reader:
+    """Converts raw values to schema objects, collecting problems (with lines) as it goes."""
+
+    def __init__(self, lines: LineIndex | None = None) -> None:
+        self.lines = lines or {}
+        self.problems: list[Problem] = []
+
+    def problem(self, path: tuple, message: str, hint: str | None = None) -> None:
+        self.problems.append(Problem(message, line_of(self.lines, path), hint))
+
+    def table(self, cls: type, raw: Any, path: tuple) -> Any:
+        """An instance of dataclass ``cls`` from table ``raw``, or None after problems."""
+        if not isinstance(raw, dict):
+            self.problem(path, f"{dotted(path)}: expected a table, got {kind(raw)}")
+            return None
+        hints, known = hints_of(cls), [f.name for f in fields(cls)]
+        values: dict[str, Any] = {}
+        failed = False
+        for key, item in raw.items():
+            if key not in hints or key == "source":
+                where = f"[{dotted(path)}]" if path else "the top level"
+                self.problem(path + (key,), f"unknown key {key!r} in {where}: expected one of "
+                             f"{', '.join(k for k in known if k != 'source')}",
+                             did_you_mean(key, known))
+                continue
+            value = self.value(hints[key], item, path + (key,), _meta(cls, key))
+            failed |= value is _BAD
+            if value is not _BAD:
+                values[key] = value
+        for f in fields(cls):
+            if f.name not in raw and f.default is MISSING and f.default_factory is MISSING:
+                self.problem(path, f"[{dotted(path)}] needs {f.name!r} ({describe(hints[f.name])})")
+                failed = True
+        return None if failed else cls(**values)
+
+    def apply(self, obj: Any, overrides: Mapping[str, Any], path: tuple) -> Any:
+        """``obj`` with the fields in ``overrides`` replaced (tables merged, not replaced)."""
+        hints, changes = hints_of(type(obj)), {}
+        for key, item in overrides.items():
+            if key not in hints:
+                self.problem(path + (key,), f"unknown setting {key!r}",
+                             did_you_mean(key, list(hints)))
+                continue
+            hint = hints[key]
+            if is_dataclass(hint) and isinstance(item, dict):
+                changes[key] = self.apply(getattr(obj, key), item, path + (key,))
+            elif _optional(hint) is not None and item in (None, ""):
+                changes[key] = None  # JSON null or "" clears an optional setting
+            else:
+                value = self.value(hint, item, path + (key,), _meta(type(obj), key))
+                if value is not _BAD:
+                    changes[key] = value
+        return replace(obj, **changes)
+
+    def value(self, hint: Any, raw: Any, path: tuple, meta: Mapping[str, Any]) -> Any:
+        inner = _optional(hint)
+        if inner is not None:
+            hint = inner
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
+        if origin is Literal:
+            if raw in args:
+                return raw
+            return self._bad(path, hint, raw, did_you_mean(raw, args) if isinstance(raw, str) else None)
+        if origin is tuple:
+            if not isinstance(raw, list):
+                return self._bad(path, hint, raw)
+            items = [self.value(args[0], item, path + (i,), meta) for i, item in enumerate(raw)]
+            return _BAD if any(i is _BAD for i in items) else tuple(items)
+        if origin is Mapping:
+            return self._mapping(args[1], raw, path)
+        if is_dataclass(hint):
+            out = self.table(hint, raw, path)
+            return _BAD if out is None else out
+        ok = (isinstance(raw, bool) if hint is bool else
+              isinstance(raw, int) and not isinstance(raw, bool) if hint is int else
+              isinstance(raw, (int, float)) and not isinstance(raw, bool) if hint is float else
+              isinstance(raw, str))
+        if not ok:
+            quoted = isinstance(raw, str) and hint in (int, float) and _number(raw)
+            return self._bad(path, hint, raw, "remove the quotes" if quoted else None, meta)
+        low, high = meta.get("min"), meta.get("max")
+        if (low is not None and raw < low) or (high is not None and raw > high):
+            return self._bad(path, hint, raw, None, meta)
+        return self._check(path, float(raw) if hint is float else raw, meta)
+
+    def _mapping(self, item_hint: Any, raw: Any, path: tuple) -> Any:
+        if not isinstance(raw, dict):
+            self.problem(path, f"{dotted(path)}: expected a table, got {kind(raw)}")
+            return _BAD
+        if item_hint is Any:
+            return types.MappingProxyType(dict(raw))
+        out = {key: self.table(item_hint, item, path + (key,)) for key, item in raw.items()}
+        return _BAD if None in out.values() else types.MappingProxyType(out)
+
+    def _bad(self, path: tuple, hint: Any, raw: Any, hint_text: str | None = None,
+             meta: Mapping[str, Any] = {}) -> Any:
+        self.problem(path, f"{dotted(path)}: expected {describe(hint)}{_range(meta)}, "
+                           f"got {kind(raw)}", hint_text)
+        return _BAD
+
+    def _check(self, path: tuple, value: Any, meta: Mapping[str, Any]) -> Any:
+        name = dotted(path)
+        if not isinstance(value, str):
+            return value
+        message = hint_text = None
+        if meta.get("nonempty") and not value.strip():
+            message = f"{name}: expected a non-empty string"
+        elif "pattern" in meta and not meta["pattern"].fullmatch(value):
+            message = f"{name}: {value!r} is not valid: expected {meta['expected']}"
+        elif meta.get("regex"):
+            try:
+                re.compile(value)
+            except re.error as exc:
+                message = f"{name}: not a valid regular expression: {exc}"
+                hint_text = "Python `re` syntax; search(), so no need for .* around it"
+        elif meta.get("url"):
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                message = f"{name}: expected an http:// or https:// URL, got {value!r}"
+        elif meta.get("origins"):
+            message, hint_text = _origin_problem(name, value)
+        elif meta.get("directives"):
+            from behest_local.providers.emulated import directives  # grammar lives there
+            try:
+                directives.parse(value)
+            except InvalidRequestError as exc:
+                message = f"{name}: {exc.message.replace(directives.HEADER + ': ', '')}"
+        if message:
+            self.problem(path, message, hint_text)
+            return _BAD
+        return value
+
+
+def _origin_problem(name: str, value: str) -> tuple[str | None, str | None]:
+    if value.endswith("/") and value != "/":
+        return (f"{name}: {value!r} ends with '/': an origin is scheme://host[:port] only",
+                f"use {value.rstrip('/')!r}")
+    if not _ORIGIN.fullmatch(value):
+        return (f"{name}: {value!r} is not an origin: expected scheme://host[:port] "
+                "(e.g. 'https://your-app.com', 'http://localhost:5173')", None)
+    return None, None
+
+
+def _range(meta: Mapping[str, Any]) -> str:
+    low, high = meta.get("min"), meta.get("max")
+    if low is not None and high is not None:
+        return f" from {low:g} to {high:g}"
+    return f" ≥ {low:g}" if low is not None else ""
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _meta(cls: type, name: str) -> Mapping[str, Any]:
+    return next(f.metadata for f in fields(cls) if f.name == name)

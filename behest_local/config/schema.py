@@ -1,0 +1,223 @@
+"""The configuration schema: every ``behest.toml`` table as a frozen dataclass.
+
+This module owns the *shape* of the configuration and nothing else: field names, types,
+defaults, limits (``field(metadata=…)``) and the attribute docstrings that double as the
+user reference (``behest.toml.example`` documents the same keys). ``parse.py`` validates
+TOML against these types, ``load.py`` adds the cross-field rules, and every ``Exchange``
+keeps the ``Settings`` object it started with, so a reload never changes a request in flight.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+from behest_local.config.slugs import SLUG_RE, slug_for
+
+DEFAULT_PORT = 7717
+"""Chosen to collide with no common dev tool (3000, 4000, 5173, 8000, 8080, 8787, 11434)."""
+DEFAULT_MODEL = "gemini-2.5-flash"
+"""Behest's platform default model (reference/behest-api.md §4)."""
+DEFAULT_MAX_BODY = 20 * 1024 * 1024
+PLANS = ("free", "pro", "business", "enterprise")
+FREE_PLAN_PROJECTS = 3
+"""Behest's free plan allows at most this many active projects."""
+BUILTIN_PROVIDERS = ("openai", "anthropic", "google", "mistral", "cohere", "openrouter")
+ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_ID = {"pattern": ID_RE, "expected": "1-64 letters, digits, '_', '.' or '-', starting with a "
+                                    "letter or digit"}
+PROVIDER_NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,31}")
+
+Plan = Literal["free", "pro", "business", "enterprise"]
+
+
+def _limits(low: float, high: float | None = None, **extra: Any) -> dict:
+    return {"min": low, "max": high, **extra}
+
+
+@dataclass(frozen=True, slots=True)
+class TenantConfig:
+    id: str = field(default="local", metadata=_ID)
+    """Your tenant id: ``$TENANT_ID`` in the management API's paths."""
+    plan: Plan = "pro"
+    """The Behest plan to emulate. ``free`` refuses BYOK provider keys (BYOAK_REQUIRES_PRO)
+    and allows at most 3 active projects; the others allow both."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    """Interface to bind. Anything but loopback also needs ``--allow-remote``."""
+    port: int = field(default=DEFAULT_PORT, metadata=_limits(0, 65535))
+    """TCP port; 0 takes a free one. A change applies at the next start."""
+    max_body_bytes: int = field(default=DEFAULT_MAX_BODY, metadata=_limits(1024))
+    """Largest accepted request body; larger ones get 413. A change applies at the next start."""
+
+
+@dataclass(frozen=True, slots=True)
+class EmulatorConfig:
+    first_token_ms: float = field(default=0.0, metadata=_limits(0, 600_000))
+    """Delay before the first streamed token of the emulated model."""
+    tokens_per_second: float = field(default=0.0, metadata=_limits(0))
+    """Streaming pace of the emulated model; 0 sends tokens as fast as possible."""
+    deploy_delay_s: float = field(default=0.0, metadata=_limits(0, 3600))
+    """Seconds between a deploy through the management API and its settings going live
+    (the cloud takes up to 30 s); 0 applies at once."""
+    emulate_unconfigured: bool = True
+    """Offline-first routing: a model whose provider has no key (or that the free plan may
+    not use) is served by the emulated model, and the exchange records why. ``false`` gives
+    the cloud's errors instead (PROVIDER_NOT_CONFIGURED, BYOAK_REQUIRES_PRO)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderConfig:
+    base_url: str | None = field(default=None, metadata={"url": True})
+    """Where this provider's OpenAI-style API lives. Required for a custom provider."""
+    timeout_s: float = field(default=600.0, metadata=_limits(0.1, 3600))
+    """Total time allowed for one upstream request (a whole stream included)."""
+    connect_timeout_s: float = field(default=10.0, metadata=_limits(0.1, 600))
+    """Time allowed to open the upstream connection."""
+    prefixes: tuple[str, ...] = field(default=(), metadata={"nonempty_items": True})
+    """Model-name prefixes routed to this provider, checked before the built-in rules
+    (e.g. ``["llama", "qwen"]`` for a local Ollama)."""
+    requires_key: bool | None = None
+    """Whether a vault key is needed. Default: true for the built-in providers, false for
+    custom ones (local servers such as Ollama, llama.cpp or vLLM need none)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitConfig:
+    rpm: int = field(default=60, metadata=_limits(1))
+    """Requests per minute for the whole project (Behest's default: 60)."""
+    user_rpm: int | None = field(default=None, metadata=_limits(1))
+    """Requests per minute per end user; default ``max(3, rpm // 10)``."""
+    ip_rpm: int = field(default=120, metadata=_limits(1))
+    """Requests per minute per client IP, checked before authentication."""
+
+
+@dataclass(frozen=True, slots=True)
+class TierLimits:
+    rpm: int | None = field(default=None, metadata=_limits(1))
+    """Requests per minute per user of this tier; unset keeps Behest's default."""
+    requests_per_day: int | None = field(default=None, metadata=_limits(1))
+    """Requests per day per user of this tier."""
+    tokens_per_day: int | None = field(default=None, metadata=_limits(1))
+    """Tokens per day per user of this tier."""
+
+
+@dataclass(frozen=True, slots=True)
+class TierOverrides:
+    free: TierLimits = field(default_factory=TierLimits)
+    """Tier 1 (Behest default: 10 RPM, 100 requests and 50k tokens a day)."""
+    pro: TierLimits = field(default_factory=TierLimits)
+    """Tier 2 (60 RPM, 10k requests and 2M tokens a day)."""
+    max: TierLimits = field(default_factory=TierLimits)
+    """Tier 3 (300 RPM, 100k requests and 20M tokens a day)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetConfig:
+    user_tokens_per_day: int = field(default=1_000_000, metadata=_limits(0))
+    """Tokens per end user per day (Behest's default: 1,000,000); 0 means no budget."""
+    user_tokens_per_month: int = field(default=0, metadata=_limits(0))
+    """Tokens per end user per calendar month; 0 (the default) means no budget."""
+    project_tokens_per_day: int = field(default=0, metadata=_limits(0))
+    """Tokens per day for the whole project; 0 (the default) means no budget."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallReply:
+    name: str = field(metadata={"nonempty": True})
+    """The function to call."""
+    arguments: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    """Its arguments, as a TOML table (sent as JSON text)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptedReply:
+    match: str = field(metadata={"regex": True})
+    """Python regex searched in the last user message; the first rule that matches wins."""
+    reply: str | None = None
+    """Reply with exactly this text."""
+    tool_call: ToolCallReply | None = None
+    """Reply with this tool call instead of text."""
+    emulate: str | None = field(default=None, metadata={"directives": True})
+    """Emulated failure or pacing, in the ``x-behest-emulate`` grammar (``"status=429;
+    retry_after=2"``, ``"drop_after=3"``). The request's own header wins over it."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectConfig:
+    name: str = field(metadata={"nonempty": True})
+    """Display name."""
+    id: str = field(metadata=_ID)
+    """``$PROJECT_ID`` in the management API; API keys belong to it. Default: the name."""
+    slug: str = field(default="", metadata={
+        "pattern": SLUG_RE, "expected": "Behest's {adjective}-{noun}-{3 digits} form, e.g. "
+                                        "'amber-fox-042'"})
+    """Behest's ``{adjective}-{noun}-{3 digits}`` host slug; derived from the id when unset,
+    so it survives restarts."""
+    status: Literal["active", "suspended"] = "active"
+    """``suspended`` refuses the project's requests (403), like a killed project."""
+    strict_v15: bool = False
+    """Refuse project API keys on the data plane (401), as Behest v1.5 does: clients must
+    send a JWT (minted with ``POST /v1/auth/mint`` or signed locally). Default: accepted,
+    for v1.x clients. Minting always takes the API key."""
+    provider_model: str | None = None
+    """The project's model: requests without one (or with ``"default"``) use it, and a
+    requested model of another provider is ignored. Unset: ``gemini-2.5-flash``."""
+    system_prompt: str | None = None
+    """Injected as the first system message of every chat request."""
+    cors_origins: tuple[str, ...] = field(default=(), metadata={"origins": True})
+    """Browser origins allowed to call this project (exact ``scheme://host[:port]``)."""
+    rate_limits: RateLimitConfig = field(default_factory=RateLimitConfig)
+    """Per-project request limits."""
+    tiers: TierOverrides = field(default_factory=TierOverrides)
+    """Overrides of the per-user tier limits."""
+    budgets: BudgetConfig = field(default_factory=BudgetConfig)
+    """Token budgets."""
+    scripted: tuple[ScriptedReply, ...] = ()
+    """Pinned replies of the emulated model, for your own tests (``[[projects.scripted]]``)."""
+
+    def __post_init__(self) -> None:
+        if not self.slug:  # derived, not random: the same id keeps the same slug forever
+            object.__setattr__(self, "slug", slug_for(self.id))
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    tenant: TenantConfig = field(default_factory=TenantConfig)
+    """The tenant this gateway plays."""
+    server: ServerConfig = field(default_factory=ServerConfig)
+    """The listener."""
+    emulator: EmulatorConfig = field(default_factory=EmulatorConfig)
+    """The emulated model and cloud behaviour."""
+    providers: Mapping[str, ProviderConfig] = field(default_factory=lambda: MappingProxyType({}))
+    """Per-provider overrides (``[providers.openai]``) and custom OpenAI-compatible
+    providers by name (``[providers.ollama]``)."""
+    projects: tuple[ProjectConfig, ...] = (ProjectConfig(name="local", id="local"),)
+    """Your projects. Without any, one project ``local`` exists."""
+    source: str = field(default="embedded default", compare=False)
+    """Where these settings were read from, for the banner and logs."""
+
+    @property
+    def tenant_id(self) -> str:
+        return self.tenant.id
+
+    def project(self, project_id: str) -> ProjectConfig | None:
+        """The project with this id (or, failing that, this name)."""
+        for project in self.projects:
+            if project.id == project_id:
+                return project
+        return next((p for p in self.projects if p.name == project_id), None)
+
+    def provider(self, name: str) -> ProviderConfig:
+        """``name``'s configuration, defaults included."""
+        return self.providers.get(name) or ProviderConfig()
+
+    def requires_key(self, name: str) -> bool:
+        configured = self.provider(name).requires_key
+        return name in BUILTIN_PROVIDERS if configured is None else configured

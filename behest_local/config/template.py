@@ -1,0 +1,105 @@
+"""The commented ``behest.toml`` that ``behest-local init`` writes.
+
+It documents every key (``behest.toml.example`` in the repository is this same text, and a
+test keeps the two equal and checks that each schema field appears in it). Active lines
+give a working configuration equal to the embedded default; everything else is shown
+commented out with its default value.
+"""
+
+TEMPLATE = '''\
+# behest.toml: configuration of behest-local, the local twin of the Behest AI gateway.
+#
+# behest-local reads ./behest.toml from the directory it starts in (or --config PATH, or
+# $BEHEST_CONFIG). Saved edits apply while the gateway runs, within a second; an invalid
+# edit is reported (file:line, with a hint) and the last good configuration stays in force.
+# Every key is optional. Unknown keys are errors.
+#
+#   behest-local config check     validate this file (exit 1 listing the problems)
+#   behest-local config show      the effective configuration, and where each value came from
+#
+# Settings changed through the management API (PUT /v1/projects/{id}/settings + deploy) are
+# kept in the state directory, never written here, and win over this file: `config show`
+# marks them "deployed via API", and `behest-local config reset` drops them.
+
+[tenant]
+id = "local"                # $TENANT_ID in the management API: /v1/tenants/{id}/providers/...
+plan = "pro"                # free | pro | business | enterprise. "free" refuses BYOK provider
+                            # keys (BYOAK_REQUIRES_PRO) and allows at most 3 active projects.
+
+[server]
+host = "127.0.0.1"          # loopback only unless you start with --allow-remote
+port = 7717                 # 0 picks a free port (applies at the next start)
+max_body_bytes = 20971520   # 20 MiB; larger request bodies get 413 (applies at the next start)
+
+[emulator]
+first_token_ms = 0          # delay before the emulated model's first token
+tokens_per_second = 0       # streaming pace; 0 = as fast as possible
+                            # (per request: the x-behest-emulate header)
+deploy_delay_s = 0          # seconds before a deploy through the management API goes live
+                            # (the cloud takes up to 30 s); 0 = at once
+emulate_unconfigured = true # offline first: a model whose provider has no key (or that the
+                            # free plan may not use) is answered by the emulated model, and the
+                            # request log says why. false = the cloud's errors instead:
+                            # 422 PROVIDER_NOT_CONFIGURED, 403 BYOAK_REQUIRES_PRO.
+
+# Providers. Keys never go here: store them in the encrypted vault
+# (`behest-local vault set openai`, or PUT /v1/tenants/{id}/providers/openai).
+# Built in: openai, anthropic, google, mistral, cohere, openrouter. Any other name is a
+# custom OpenAI-compatible provider and needs base_url.
+#
+# [providers.openai]
+# base_url = "https://api.openai.com/v1"   # override, e.g. for a proxy
+# timeout_s = 600                          # whole upstream request, streams included
+# connect_timeout_s = 10
+# prefixes = []                            # extra model-name prefixes routed here
+# requires_key = true                      # built-in providers need a vault key
+#
+# [providers.ollama]                       # a custom provider: a local Ollama server
+# base_url = "http://127.0.0.1:11434/v1"
+# prefixes = ["llama", "qwen", "phi"]      # models whose names start so are routed here
+# requires_key = false                     # the default for custom providers
+
+# Projects. Without any [[projects]], one project "local" exists. Create API keys with
+# `behest-local keys create --project ID`.
+[[projects]]
+name = "local"
+# id = "local"                 # $PROJECT_ID; default: the name
+# slug = "amber-fox-042"       # {adjective}-{noun}-{3 digits}; default: derived from the id
+# status = "active"            # or "suspended": its requests get 403
+# strict_v15 = false           # true: API keys are refused on the data plane (401), as in
+#                              # Behest v1.5; clients send a JWT (POST /v1/auth/mint)
+# provider_model = "gpt-4o"    # the project's model. Requests with no model, "" or "default"
+#                              # use it; a requested model of another provider is ignored,
+#                              # one of the same provider is honoured. Unset: gemini-2.5-flash.
+# system_prompt = "You are a helpful assistant."   # injected as the first system message
+# cors_origins = ["https://your-app.com", "http://localhost:5173"]   # scheme://host[:port]
+#
+# [projects.rate_limits]
+# rpm = 60                     # requests per minute, whole project
+# user_rpm = 6                 # per end user; default max(3, rpm // 10)
+# ip_rpm = 120                 # per client IP, before authentication
+#
+# [projects.tiers.free]        # per-user tier limits; unset keeps Behest's defaults
+# rpm = 10                     #   free: 10 RPM, 100 requests and 50k tokens a day
+# requests_per_day = 100       #   pro: 60 RPM, 10k requests, 2M tokens ([projects.tiers.pro])
+# tokens_per_day = 50000       #   max: 300 RPM, 100k requests, 20M tokens ([projects.tiers.max])
+#
+# [projects.budgets]            # token budgets; 0 means none
+# user_tokens_per_day = 1000000   # per end user (Behest's default)
+# user_tokens_per_month = 0
+# project_tokens_per_day = 0
+#
+# Scripted replies pin the emulated model's answer, for your own tests. The first rule whose
+# regex `match` is found in the last user message wins.
+# [[projects.scripted]]
+# match = "(?i)refund"
+# reply = "Refunds take 5 business days."
+#
+# [[projects.scripted]]
+# match = "weather in (Paris|London)"
+# tool_call = { name = "get_weather", arguments = { city = "Paris" } }
+#
+# [[projects.scripted]]
+# match = "trigger a rate limit"
+# emulate = "status=429; retry_after=2"     # the x-behest-emulate grammar
+'''

@@ -1,0 +1,85 @@
+"""``behest-local fake-upstream PROVIDER [--port N] [--key K]``: serve one fake upstream.
+
+For demos of a migration offline and for manual testing: the fake runs on loopback until
+interrupted, printing the base URL to give the provider's SDK (or behest-local's provider
+config). ``add_fake_parser`` and ``run_fake`` are what ``behest_local.cli`` wires in;
+``serve_fake`` is the coroutine behind them, with a ``stop`` event and a ``ready`` callback
+so tests can run it in-loop. Handler cancellation is on, so a client that disconnects is
+seen at once (``FakeState.disconnected``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable
+
+from aiohttp import web
+
+from behest_local.fakes import BASE_PATHS, PROVIDERS
+
+HOST = "127.0.0.1"  # loopback only: a fake has no business on the network
+
+
+def add_fake_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``fake-upstream`` command to ``subparsers`` (from ``add_subparsers``)."""
+    parser = subparsers.add_parser(
+        "fake-upstream", help="serve a provider's native API offline, scripted by the prompt",
+        description="Serve a fake OpenAI, Mistral, OpenRouter, Anthropic, Gemini or Cohere "
+                    "API on loopback. The last user message steers it: [tool], [tools N], "
+                    "[error S], [fail N], [truncate N], [slow MS], [hold N], [filter], "
+                    "[cached N], [think N] (see behest_local/fakes/__init__.py).")
+    parser.add_argument("provider", choices=sorted(PROVIDERS), metavar="PROVIDER",
+                        help="one of: " + ", ".join(sorted(PROVIDERS)))
+    parser.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
+    parser.add_argument("--key", help="the only API key accepted (default: any non-empty key)")
+    return parser
+
+
+def run_fake(args: argparse.Namespace) -> int:
+    """Run until interrupted; the exit code for ``cli.main``."""
+    try:
+        asyncio.run(serve_fake(args.provider, port=args.port, key=args.key))
+    except KeyboardInterrupt:
+        return 0
+    except OSError as exc:  # the port is taken, say
+        print(f"behest-local: error: cannot serve the fake {args.provider} upstream: {exc}",
+              file=sys.stderr)
+        return 2
+    return 0
+
+
+async def serve_fake(provider: str, *, port: int = 0, key: str | None = None,
+                     stop: asyncio.Event | None = None,
+                     ready: Callable[[str], None] | None = None) -> None:
+    """Serve ``provider``'s fake on loopback until ``stop`` is set (or forever)."""
+    app = PROVIDERS[provider](key=key)
+    runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, HOST, port)
+        await site.start()
+        bound = runner.addresses[0][1]
+        base_url = f"http://{HOST}:{bound}{BASE_PATHS[provider]}"
+        if ready is not None:
+            ready(base_url)
+        else:
+            accepts = "the key given with --key" if key else "any non-empty key"
+            print(f"fake {provider} upstream on {base_url} (accepts {accepts}); "
+                  "Ctrl-C to stop", flush=True)
+        await (stop.wait() if stop is not None else asyncio.Event().wait())
+    finally:
+        await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m behest_local.fakes.cli PROVIDER …`` (the same command, standalone)."""
+    parser = argparse.ArgumentParser(prog="behest-local")
+    add_fake_parser(parser.add_subparsers(dest="command", required=True))
+    return run_fake(parser.parse_args(["fake-upstream", *(sys.argv[1:] if argv is None
+                                                          else argv)]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""Which providers have a BYOK key in the vault: the only vault fact routing needs.
+
+Routing asks "does the tenant have an openai key?" on every chat request, and the hot path
+does no blocking I/O, so the answer is an in-memory ``frozenset`` kept fresh by
+:meth:`ProviderKeyIndex.watch` (a watchfiles task on ``vault.json``, reading the vault's
+metadata in a worker thread: no unlocking, no key decrypted) and refreshed directly by
+the management API after it stores or removes a key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+
+from behest_local.vault import VAULT_FILE, VaultError, read_entries
+
+log = logging.getLogger("behest_local.provider_keys")
+
+
+class ProviderKeyIndex:
+    """The set of provider names with a stored key."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = Path(home)
+        self.providers: frozenset[str] = frozenset()
+        self.refresh()
+
+    def has(self, provider: str) -> bool:
+        return provider in self.providers
+
+    def refresh(self) -> None:
+        """Re-read the vault's metadata (blocking: call off the event loop, or at startup)."""
+        try:
+            self.providers = frozenset(e.provider for e in read_entries(self.home))
+        except (VaultError, OSError, ValueError, KeyError) as exc:
+            log.warning("cannot read which provider keys the vault holds: %s", exc)
+
+    async def watch(self, stop: asyncio.Event | None = None) -> None:
+        """Refresh whenever ``vault.json`` changes, until ``stop`` is set."""
+        from watchfiles import awatch  # deferred: only the long-running server needs it
+
+        async for _ in awatch(self.home, stop_event=stop, recursive=False, debounce=50, step=10,
+                              watch_filter=lambda _c, path: os.path.basename(path) == VAULT_FILE):
+            await asyncio.to_thread(self.refresh)

@@ -1,0 +1,37 @@
+"""Transport for Anthropic's Messages API: base URL, endpoint per operation, auth headers.
+
+Auth is ``x-api-key`` plus the mandatory ``anthropic-version: 2023-06-01``
+(providers.md §6.1; anthropic-sdk-python ``_client.py``). The base URL follows the
+Anthropic SDK's ``base_url`` convention (no ``/v1``), so a value copied from SDK docs or a
+proxy's instructions works unchanged. Payloads are ``translate``'s; the key is taken per
+call and revealed only into the returned headers.
+"""
+
+from __future__ import annotations
+
+from behest_local.providers.anthropic import translate
+from behest_local.providers.openai_compat.shapes import UpstreamRequest, join_url, reveal
+from behest_local.secret import Secret
+
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+API_VERSION = "2023-06-01"
+PATHS = {"chat": "v1/messages", "models": "v1/models"}
+
+
+def request(op: str, payload: object, key: Secret | str | None, *, base_url: str | None = None,
+            headers: dict[str, str] | None = None) -> UpstreamRequest:
+    """The upstream request for ``op`` (``"chat"`` with a ``ChatCall``, or ``"models"``)."""
+    if op not in PATHS:
+        raise ValueError(f"anthropic has no {op!r} operation")
+    url = join_url(base_url or DEFAULT_BASE_URL, PATHS[op])
+    out = {"x-api-key": reveal(key), "anthropic-version": API_VERSION,
+           "Accept": "application/json"}
+    if op == "models":
+        out.update(headers or {})
+        return UpstreamRequest("GET", url, out)
+    body = translate.to_native(op, payload)
+    if body.get("stream"):
+        out["Accept"] = "text/event-stream"
+    out["Content-Type"] = "application/json"
+    out.update(headers or {})
+    return UpstreamRequest("POST", url, out, body)

@@ -1,0 +1,1 @@
+"""The Cohere v2 Chat adapter: transport, translation, stream translator."""

@@ -1,0 +1,1 @@
+"""The Gemini API (generativelanguage) adapter: transport, translation, stream translator."""

@@ -1,0 +1,117 @@
+"""Stream translator: Gemini ``streamGenerateContent?alt=sse`` events → OpenAI chunks.
+
+Each ``data:`` event is a GenerateContentResponse holding only the new parts
+(providers.md §7.4), and the stream has no terminator: the end of the body is the end.
+One ``Translator`` per stream, per §7.7 and the pitfalls it cites:
+
+* the first event opens every candidate with a role chunk (pitfall 6);
+* text parts → ``delta.content``; ``thought`` parts are skipped;
+* a ``functionCall`` part arrives whole → one tool-call delta with id, name and the full
+  arguments, at an index that counts calls per candidate *across* events (pitfall 2);
+* ``finish_reason`` appears only on the chunk for the event that carries ``finishReason``
+  (pitfall 4), and is ``tool_calls`` when the candidate made calls although Gemini says
+  ``STOP`` (pitfall 3); that event may have no parts at all (pitfall 5);
+* ``usageMetadata`` is a snapshot that may repeat: the last one wins (never summed); the
+  usage chunk goes out at end of body, since any event may still update it;
+* an event holding ``{"error": …}`` raises ``UpstreamError``.
+
+Gemini's raw-JSON mid-stream errors (not ``data:``-prefixed) are not SSE events, so
+``SSEDecoder`` skips them; the body then ends with no ``finishReason`` and ``finish()``
+reports the truncation.
+"""
+
+from __future__ import annotations
+
+from behest_local.providers.base import ChatCall
+from behest_local.providers.gemini.translate import finish_reason, native_error, tool_call, usage
+from behest_local.providers.openai_compat.shapes import (
+    ChunkFactory,
+    include_usage,
+    parse_event_json,
+    truncated,
+)
+from behest_local.sse import SSEEvent
+
+
+class _Candidate:
+    __slots__ = ("calls", "finished")
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.finished = False
+
+
+class Translator:
+    """Feed decoded SSE events; get OpenAI chunks. See the module docstring."""
+
+    def __init__(self, call: ChatCall) -> None:
+        self._chunks = ChunkFactory(call.model, include_usage=include_usage(call.request))
+        self._choices = max(1, call.request.get("n") or 1)
+        self._candidates: dict[int, _Candidate] = {}
+        self._started = False
+        self._closed = False
+        self.usage: dict | None = None
+        """The latest usage snapshot (OpenAI shape), whether or not the client asked."""
+
+    @property
+    def done(self) -> bool:
+        return bool(self._candidates) and all(c.finished for c in self._candidates.values())
+
+    def feed(self, event: SSEEvent) -> list[dict]:
+        data = parse_event_json(event.data, "gemini")
+        if isinstance(data.get("error"), dict):
+            raise native_error(data["error"])
+        out = self._open(data)
+        if data.get("usageMetadata"):
+            self.usage = usage(data["usageMetadata"])
+        candidates = data.get("candidates") or []
+        if not candidates and (data.get("promptFeedback") or {}).get("blockReason"):
+            # The prompt itself was blocked: no candidates at all (§7.3).
+            for index in range(self._choices):
+                self._candidates.setdefault(index, _Candidate()).finished = True
+                out.append(self._chunks.chunk({}, "content_filter", index))
+        for position, candidate in enumerate(candidates):
+            out += self._candidate(candidate.get("index", position), candidate)
+        return out
+
+    def finish(self) -> list[dict]:
+        """End of body: the usage chunk if asked for, or a truncation error."""
+        if self._closed:
+            return []
+        if not self.done:
+            raise truncated("gemini")
+        self._closed = True
+        if self._chunks.include_usage and self.usage is not None:
+            return [self._chunks.usage_chunk(self.usage)]
+        return []
+
+    def _open(self, data: dict) -> list[dict]:
+        if self._started:
+            return []
+        self._started = True
+        if data.get("responseId"):
+            self._chunks.id = data["responseId"]
+        if data.get("modelVersion"):
+            self._chunks.model = data["modelVersion"]
+        return [self._chunks.chunk({"role": "assistant", "content": ""}, index=i)
+                for i in range(self._choices)]
+
+    def _candidate(self, index: int, candidate: dict) -> list[dict]:
+        state = self._candidates.setdefault(index, _Candidate())
+        if state.finished:
+            return []
+        out = []
+        for part in (candidate.get("content") or {}).get("parts") or []:
+            if part.get("thought"):
+                continue
+            if part.get("text"):
+                out.append(self._chunks.chunk({"content": part["text"]}, index=index))
+            elif "functionCall" in part:
+                call = {"index": state.calls, **tool_call(part)}
+                state.calls += 1
+                out.append(self._chunks.chunk({"tool_calls": [call]}, index=index))
+        if candidate.get("finishReason"):
+            state.finished = True
+            reason = finish_reason(candidate["finishReason"], state.calls > 0)
+            out.append(self._chunks.chunk({}, reason, index=index))
+        return out

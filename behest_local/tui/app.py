@@ -1,0 +1,327 @@
+"""``BehestApp``: the Textual front end, one more subscriber of the trace store.
+
+It runs in the gateway's own process and event loop (tui/run.py), so it must never
+slow a request down. The contract, all in this module:
+
+* the only code on the request path is ``Feed.__call__`` (tui/feed.py): O(1), no
+  widgets;
+* a timer (``tick``, 0.1 s: at most 10 list refreshes a second, under the 20 the brief
+  allows) takes what changed and updates the list, the header and, for the selected
+  exchange only, the detail;
+* the detail's record (record.py: decoding and redaction) is built in a worker thread,
+  at most every ``DETAIL_EVERY`` seconds while its stream runs;
+* memory is the trace ring's: the list never holds more rows than the ring.
+
+The app only reads the store, the gateway object (vault state) and the trace database;
+it never imports ``server/`` or providers (style.md §3.3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.css.query import NoMatches
+from textual.widgets import DataTable, Footer, Input, TabbedContent
+
+from behest_local import export
+from behest_local.fixtures import FixtureError, save_fixture
+from behest_local.record import build_record
+from behest_local.trace import TraceStore
+from behest_local.tui.exchange_detail import TABS, ExchangeDetail
+from behest_local.tui.exchange_list import ExchangeList
+from behest_local.tui.feed import INTERNAL_PREFIX, Feed
+from behest_local.tui.filters import FilterBar, Filters
+from behest_local.tui.header import Gauge, HeaderState, StatusHeader, vault_summary
+
+DETAIL_EVERY = 0.25
+EVENT_TABS = ("message", "events")
+
+
+class BehestApp(App[int]):
+    """Live exchanges, their detail and stream timelines (see the module docstring)."""
+
+    CSS_PATH = Path(__file__).with_name("behest.tcss")  # absolute: subclasses live elsewhere
+    TITLE = "behest-local"
+    BINDINGS = [
+        Binding("q", "quit", "quit"),
+        Binding("ctrl+c", "quit", "quit", show=False, priority=True),
+        Binding("space", "pause", "pause"),
+        Binding("c", "clear", "clear"),
+        Binding("slash", "search", "search"),
+        Binding("e", "errors", "errors only"),
+        Binding("s", "status", "status"),
+        Binding("f", "follow", "follow"),
+        Binding("y", "copy_curl", "copy curl"),
+        Binding("x", "export", "export HAR"),
+        Binding("w", "fixture", "save fixture"),
+        *[Binding(str(n + 1), f"tab('{tab}')", tab, show=False) for n, tab in enumerate(TABS)],
+    ]
+
+    def __init__(self, store: TraceStore, *, url: str, gateway: object = None,
+                 home: Path | None = None, db=None, tick: float = 0.1,
+                 limits: Callable[[], Sequence[Gauge]] | None = None,
+                 notices: Sequence[str] = ()) -> None:
+        super().__init__()
+        self.store = store
+        self.url = url
+        self.gateway = gateway
+        self.home = home
+        self.db = db
+        self.tick = tick
+        self.limits = limits
+        self.notices = list(notices)
+        self.feed = Feed(capacity=store.recent.maxlen or 1000)
+        self.filters = Filters()
+        self.paused = False
+        self.vault_state = "vault: …"
+        self.detail_loads = 0
+        self._stale = False
+        self._unsubscribe: Callable[[], None] | None = None
+        self._unsubscribe_config: Callable[[], None] | None = None
+        self._shown_id: str | None = None
+        self._detail_at = 0.0
+        self._detail_cost = 0.0
+        self._detail_pending = False
+        self._cleared_after: float | None = None
+        self._header_version = -1
+
+    # -- layout and lifecycle ---------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(id="header")
+        yield FilterBar(id="filters")
+        yield ExchangeList(clock=self.store.clock, capacity=self.feed.capacity, id="exchanges")
+        yield ExchangeDetail(id="detail")
+        yield Footer()
+
+    @property
+    def exchanges(self) -> ExchangeList:
+        return self.query_one(ExchangeList)
+
+    @property
+    def detail(self) -> ExchangeDetail:
+        return self.query_one(ExchangeDetail)
+
+    def on_mount(self) -> None:
+        self._unsubscribe = self.store.subscribe(self.feed)
+        live = getattr(self.gateway, "live", None)  # reload.LiveConfig: config events
+        self._unsubscribe_config = live.subscribe(self.feed.config_event) if live else None
+        for exchange in self.store.recent:  # the gateway may have served requests already
+            if exchange.project:
+                self.feed.projects.add(exchange.project)
+        self.query_one(FilterBar).set_projects(self.feed.projects)
+        self.exchanges.rebuild(self._source(), self.filters)
+        self.set_interval(self.tick, self.refresh_feed)
+        self.set_interval(1.0, self.refresh_header)
+        self.set_interval(5.0, self.check_vault)
+        self.check_vault()
+        self.refresh_header()
+        self.exchanges.focus()
+        for notice in self.notices:
+            self.notify(notice, timeout=30)
+
+    def on_unmount(self) -> None:
+        for unsubscribe in (self._unsubscribe, self._unsubscribe_config):
+            if unsubscribe is not None:
+                unsubscribe()
+
+    def _source(self) -> list:
+        return [e for e in self.store.recent if not e.path.startswith(INTERNAL_PREFIX)]
+
+    # -- the refresh timer ------------------------------------------------------------
+
+    def refresh_feed(self) -> None:
+        """Apply what changed since the last tick. Public so tests can drive it."""
+        changed = self.feed.take()
+        if self.paused:
+            self._stale |= bool(changed)
+            return
+        try:
+            table = self.exchanges
+        except NoMatches:  # a last tick while the app shuts down
+            return
+        if not table.apply(changed, self.filters):
+            table.rebuild(self._source(), self.filters)
+        if self.feed.header_version != self._header_version:
+            self.query_one(FilterBar).set_projects(self.feed.projects)
+            self.refresh_header()
+        selected = table.selected_id
+        if selected is None:
+            return
+        if selected != self._shown_id:
+            self.load_detail(selected)
+        elif selected in changed or self._detail_pending:
+            # Never spend more than a fifth of the time rebuilding the detail, however
+            # long the stream has grown.
+            if time.monotonic() - self._detail_at >= max(DETAIL_EVERY, 5 * self._detail_cost):
+                self.load_detail(selected)
+            else:
+                self._detail_pending = True
+
+    def refresh_header(self) -> None:
+        self._header_version = self.feed.header_version
+        now = self.store.clock()
+        in_flight = sum(1 for e in self.store.recent
+                        if e.ended is None and not e.path.startswith(INTERNAL_PREFIX))
+        traces = None
+        if self.db is not None:
+            traces = f"traces: {self.db.error}" if self.db.error else "traces: saved"
+        self.query_one(StatusHeader).show(HeaderState(
+            url=self.url, config=self.feed.config, vault=self.vault_state,
+            rate=self.feed.rate.per_second(now), in_flight=in_flight, traces=traces,
+            gauges=tuple(self.limits()) if self.limits else (), paused=self.paused))
+
+    @work(exclusive=True, group="vault")
+    async def check_vault(self) -> None:
+        if self.gateway is None:
+            self.vault_state = "vault: -"
+            return
+        self.vault_state = await asyncio.to_thread(vault_summary, self.gateway)
+
+    # -- selection and detail ---------------------------------------------------------
+
+    @on(DataTable.RowHighlighted, "#exchanges")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        table = self.exchanges
+        table.follow = event.cursor_row >= table.row_count - 1
+        if event.row_key.value != self._shown_id:
+            self.load_detail(event.row_key.value)
+
+    def load_detail(self, exchange_id: str) -> None:
+        self._shown_id = exchange_id
+        self._detail_at = time.monotonic()
+        self._detail_pending = False
+        # A callable, not a coroutine: an exclusive worker replaced before it starts must
+        # not leave a never-awaited coroutine behind.
+        self.run_worker(partial(self._load, exchange_id), exclusive=True, group="detail")
+
+    async def record_of(self, exchange_id: str, *, events: bool = True) -> dict | None:
+        """The record of an exchange: live from the ring, else from the trace database.
+        Built in a thread: decoding and redacting a long stream must not hold the loop."""
+        exchange = self.store.find(exchange_id)
+        record = (await asyncio.to_thread(partial(build_record, exchange, events=events))
+                  if exchange else None)
+        if (record is None or record.get("released")) and self.db is not None:
+            stored = await asyncio.to_thread(self.db.get, exchange_id)
+            record = stored or record
+        return record
+
+    def probe_of(self, exchange_id: str, record: dict | None) -> dict | None:
+        event = self.feed.probes.get(exchange_id)
+        if event is not None:
+            return {"verdict": event.verdict, "level": event.level,
+                    "client": list(event.client), "findings": list(event.findings)}
+        return (record or {}).get("probe")
+
+    async def _load(self, exchange_id: str) -> None:
+        exchange = self.store.find(exchange_id)
+        # While a stream runs, decode its events only if they are on screen.
+        events = (exchange is None or exchange.ended is not None
+                  or self.detail.active in EVENT_TABS)
+        began = time.perf_counter()
+        record = await self.record_of(exchange_id, events=events)
+        self._detail_cost = time.perf_counter() - began
+        if exchange_id != self._shown_id:
+            return
+        self.detail.show(record, reason=self.feed.reasons.get(exchange_id),
+                         probe=self.probe_of(exchange_id, record))
+        self.detail_loads += 1
+
+    @on(TabbedContent.TabActivated, "#detail-tabs")
+    def _tab_opened(self, event: TabbedContent.TabActivated) -> None:
+        record = self.detail.record
+        if record and record.get("partial") and self.detail.active in EVENT_TABS:
+            self.load_detail(record["id"])
+
+    # -- actions ----------------------------------------------------------------------
+
+    @on(FilterBar.Changed)
+    def _filters_changed(self, event: FilterBar.Changed) -> None:
+        self.filters = replace(event.filters, after=self._cleared_after)
+        self.exchanges.rebuild(self._source(), self.filters)
+
+    def action_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    def action_errors(self) -> None:
+        bar = self.query_one(FilterBar)
+        bar.set_filters(replace(bar.filters, errors_only=not bar.filters.errors_only))
+
+    def action_status(self) -> None:
+        bar = self.query_one(FilterBar)
+        bar.set_filters(bar.filters.next_status())
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        if not self.paused and self._stale:
+            self._stale = False
+            self.exchanges.rebuild(self._source(), self.filters)
+        self.refresh_header()
+
+    def action_clear(self) -> None:
+        self._cleared_after = max((e.started for e in self.store.recent), default=None)
+        self.filters = replace(self.filters, after=self._cleared_after)
+        self.exchanges.rebuild(self._source(), self.filters)
+        self._shown_id = None
+        self.detail.show(None)
+
+    def action_follow(self) -> None:
+        table = self.exchanges
+        table.follow = True
+        if table.row_count:
+            table.move_cursor(row=table.row_count - 1)
+
+    def action_tab(self, tab: str) -> None:
+        self.detail.show_tab(tab)
+
+    async def action_copy_curl(self) -> None:
+        record = await self._selected_record()
+        if record is not None:
+            self.copy_to_clipboard(export.curl_command(record))
+            self.notify(f"copied curl for {record['id']} ($BEHEST_API_KEY stands in for "
+                        "the key)", timeout=4)
+
+    async def action_export(self) -> None:
+        ids = self.exchanges.shown_ids
+        records = [r for r in [await self.record_of(i) for i in ids] if r is not None]
+        directory = (self.home or Path.cwd()) / "exports"
+        path = directory / time.strftime("behest-%Y%m%d-%H%M%S.har")
+
+        def write() -> None:
+            directory.mkdir(parents=True, exist_ok=True)
+            with open(path, "w", encoding="utf-8") as out:
+                export.write_har(records, out)
+
+        try:
+            await asyncio.to_thread(write)
+        except OSError as exc:
+            self.notify(f"export failed: {exc}", severity="error")
+            return
+        self.notify(f"exported {len(records)} exchanges to {path}", timeout=8)
+
+    async def action_fixture(self) -> None:
+        record = await self._selected_record()
+        if record is None:
+            return
+        directory = (self.home or Path.cwd()) / "fixtures"
+        try:
+            path = await asyncio.to_thread(save_fixture, record, directory)
+        except (FixtureError, OSError) as exc:
+            self.notify(str(exc), severity="error", timeout=8)
+            return
+        self.notify(f"saved fixture {path}", timeout=8)
+
+    async def _selected_record(self) -> dict | None:
+        selected = self.exchanges.selected_id
+        if selected is None:
+            self.notify("select an exchange first", severity="warning", timeout=3)
+            return None
+        return await self.record_of(selected)

@@ -1,0 +1,104 @@
+"""The detail view of the selected exchange: overview, request, response, message,
+raw events and stream timeline, one tab each.
+
+It shows a record (record.py), which the app builds off the event loop for the one
+selected exchange, so everything here is already redacted and is exactly what an export
+of that exchange would contain. What each tab says is panes.py's. Long tabs are
+``Log`` widgets, which render only the lines on screen: a 128 KiB stream costs no more
+to display than a short one. Only the visible tab is rendered on each update; the
+others are marked stale and rendered when opened, so a running stream costs one tab's
+lines per refresh.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Log, Static, TabbedContent, TabPane
+
+from behest_local.tui import panes
+from behest_local.tui.timeline import TimelineView
+
+TABS = ("overview", "request", "response", "message", "events", "timeline")
+LOG_TABS = {"request": panes.request_lines, "response": panes.response_lines,
+            "message": panes.message_lines, "events": panes.events_lines}
+
+
+class ExchangeDetail(Vertical):
+    """Tabs showing one record; ``show`` replaces it."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.record: dict | None = None
+        self._reason: str | None = None
+        self._probe: dict | None = None
+        self._stale: set[str] = set()
+
+    def compose(self) -> ComposeResult:
+        yield Static("select an exchange", id="detail-title")
+        with TabbedContent(id="detail-tabs"):
+            with TabPane("overview", id="tab-overview"):
+                with VerticalScroll():
+                    yield Static(id="detail-overview")
+            for tab in LOG_TABS:
+                with TabPane(tab, id=f"tab-{tab}"):
+                    yield Log(id=f"detail-{tab}", auto_scroll=False)
+            with TabPane("timeline", id="tab-timeline"):
+                yield TimelineView(id="detail-timeline")
+
+    def show(self, record: dict | None, *, reason: str | None = None,
+             probe: dict | None = None) -> None:
+        self.record, self._reason, self._probe = record, reason, probe
+        title = self.query_one("#detail-title", Static)
+        if record is None:
+            title.update(Text("select an exchange", style="dim"))
+            self.query_one("#detail-overview", Static).update("")
+            for tab in LOG_TABS:
+                self.query_one(f"#detail-{tab}", Log).clear()
+            self.query_one(TimelineView).clear()
+            return
+        title.update(Text(f"{record['method']} {record['path']}  {record['id']}", style="bold"))
+        self._stale = set(TABS)
+        self._render_tab(self.active)
+
+    @property
+    def active(self) -> str:
+        return (self.query_one("#detail-tabs", TabbedContent).active or "tab-overview")[4:]
+
+    def show_tab(self, tab: str) -> None:
+        self.query_one("#detail-tabs", TabbedContent).active = f"tab-{tab}"
+        self._render_tab(tab)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self._render_tab(self.active)
+
+    def on_resize(self) -> None:
+        # Log lines are folded to the pane's width: a new width needs new lines.
+        if self.record is not None:
+            self._stale = set(TABS)
+            self._render_tab(self.active)
+
+    def _render_tab(self, tab: str) -> None:
+        record = self.record
+        if record is None or tab not in self._stale:
+            return
+        self._stale.discard(tab)
+        if tab == "timeline":
+            self.query_one(TimelineView).show(record, self._probe)
+        elif tab == "overview":
+            self.query_one("#detail-overview", Static).update(
+                panes.overview_text(record, self._reason, self._probe))
+        else:
+            log = self.query_one(f"#detail-{tab}", Log)
+            y = log.scroll_y  # keep the reader's place while a stream refreshes
+            log.clear()
+            log.write_lines(LOG_TABS[tab](record, _width(log, self)), scroll_end=False)
+            log.scroll_to(y=y, animate=False, immediate=True)
+
+
+def _width(log: Log, detail: ExchangeDetail) -> int:
+    # The scrollbar takes two columns; before the first layout the log has no size yet,
+    # so estimate from the detail's own width.
+    width = log.size.width - 2
+    return width if width > 20 else detail.size.width - 4

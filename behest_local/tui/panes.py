@@ -1,0 +1,159 @@
+"""What each detail tab says about a record: pure functions, no widgets.
+
+``overview_text`` is a short styled summary (a ``Static``); the other tabs can be long
+(64 KiB bodies, 128 KiB of stream events, thousands of timeline rows), so they are
+plain lines for a ``Log``, which renders only the lines on screen. Lines are cut to
+the pane's width here (``fold``), because a ``Log`` does not wrap and JSON has no
+spaces to wrap at; prose (the assistant's message) is wrapped at words.
+"""
+
+from __future__ import annotations
+
+import textwrap
+import time
+from collections.abc import Iterable
+
+from rich.text import Text
+
+from behest_local.timing import duration
+
+INDENT = 15
+
+
+def fold(lines: Iterable[str], width: int, indent: int = 0) -> list[str]:
+    """Cut each line to ``width`` columns, continuing on indented lines."""
+    width = max(width, indent + 20)
+    out: list[str] = []
+    for line in lines:
+        while len(line) > width:
+            out.append(line[:width])
+            line = " " * indent + line[width:]
+        out.append(line)
+    return out
+
+
+def _field(text: Text, label: str, value: object, style: str = "") -> None:
+    if value is None or value == "":
+        return
+    text.append(f"{label:>14}  ", style="dim")
+    text.append(f"{value}\n", style=style)
+
+
+def overview_text(record: dict, reason: str | None, probe: dict | None) -> Text:
+    text = Text()
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record["wall_time"]))
+    _field(text, "request", f"{record['method']} {record['path']}", "bold")
+    _field(text, "id", f"{record['id']}  trace {record['trace_id']}")
+    _field(text, "received", stamp)
+    status = record["status"]
+    _field(text, "status", "running…" if status is None else status,
+           "red" if record["error"] or (status or 0) >= 400 else "green")
+    _field(text, "error", record["error"], "red")
+    who = "/".join(p for p in (record["project"], record["user"], record["session"]) if p)
+    _field(text, "project", who or None)
+    _field(text, "credential", record["credential"])
+    if record["model"]:
+        requested = record["requested_model"]
+        arrow = f"{requested} → " if requested and requested != record["model"] else ""
+        _field(text, "model", f"{arrow}{record['model']} via {record['provider']}")
+    _field(text, "why", reason)
+    if record["stream"]:
+        _field(text, "stream", f"{record['chunks']} events, {record['bytes_sent']} bytes, "
+                               f"TTFT {duration(record['ttft'])}")
+    _field(text, "duration", duration(record["duration"]) if record["duration"] else None)
+    if record["prompt_tokens"] is not None:
+        _field(text, "tokens", f"{record['prompt_tokens']} prompt + "
+                               f"{record['completion_tokens'] or 0} completion")
+    if record.get("cost") is not None:
+        _field(text, "cost", f"${record['cost']:.6f}")
+    if probe:
+        _field(text, "probe", f"{probe['level']}: {probe['verdict']}",
+               "bold red" if probe["level"] == "buffered" else "")
+    if not record["recorded"]:
+        text.append("\nheaders and bodies were not recorded for this exchange\n", style="dim")
+    return text
+
+
+def _headers(headers: list) -> list[str]:
+    return [f"{name}: {value}" for name, value in headers] or ["(no headers recorded)"]
+
+
+def request_lines(record: dict, width: int) -> list[str]:
+    request = record["request"]
+    lines = _headers(request["headers"]) + [""]
+    if request["body"] is not None:
+        size = request["body_size"] or 0
+        cut = " (first 64 KiB)" if size > len(request["body"].encode()) else ""
+        lines += [f"body: {size} bytes{cut}", *request["body"].splitlines()]
+    else:
+        lines.append(request["body_note"] or "no body")
+    return fold(lines, width, 2)
+
+
+def response_lines(record: dict, width: int) -> list[str]:
+    response = record["response"]
+    lines = [f"HTTP {response['status'] or '…'}", *_headers(response["headers"]), ""]
+    if response["body"] is not None:
+        lines += response["body"].splitlines()
+    elif record["stream"]:
+        lines.append(f"a stream of {record['chunks']} events: see the message, events and "
+                     "timeline tabs")
+    return fold(lines, width, 2)
+
+
+def message_lines(record: dict, width: int) -> list[str]:
+    if record.get("partial"):
+        return ["decoding the stream…"]
+    message = record.get("message")
+    if not message:
+        return ["no assistant message (yet)"]
+    wrap = textwrap.TextWrapper(width=max(width, 20), replace_whitespace=False,
+                                drop_whitespace=False)
+    lines: list[str] = []
+    for choice in message["choices"]:
+        if len(message["choices"]) > 1:
+            lines.append(f"── choice {choice['index']}")
+        if choice["reasoning"]:
+            lines += ["reasoning:", *_prose(choice["reasoning"], wrap), ""]
+        lines.append(f"{choice['role']}:")
+        lines += _prose(choice["content"] or "", wrap)
+        for call in choice["tool_calls"]:
+            lines += ["", f"tool call {call['name']}  {call['id'] or ''}"]
+            lines += fold(call["arguments"].splitlines() or [""], width)
+        if choice["finish_reason"]:
+            lines += ["", f"finish_reason: {choice['finish_reason']}"]
+    usage = message.get("usage")
+    if usage:
+        lines.append(f"usage: {usage.get('prompt_tokens', usage.get('input_tokens'))} in, "
+                     f"{usage.get('completion_tokens', usage.get('output_tokens'))} out")
+    if message.get("error"):
+        lines += fold([f"error: {message['error']}"], width, 2)
+    return lines
+
+
+def _prose(text: str, wrap: textwrap.TextWrapper) -> list[str]:
+    out: list[str] = []
+    for paragraph in text.split("\n"):
+        out += wrap.wrap(paragraph) or [""]
+    return out
+
+
+def events_lines(record: dict, width: int) -> list[str]:
+    """Each event: its number, departure time, then its data as sent (folded)."""
+    if record.get("partial"):
+        return ["decoding the stream…"]
+    events = record["events"]
+    if not events:
+        return ["no stream events recorded"]
+    departures = record["timeline"]["departures"]
+    lines: list[str] = []
+    for n, event in enumerate(events):
+        at = departures[event["frame"]] if event["frame"] < len(departures) else None
+        when = "-" if at is None else f"{at * 1000:.1f}ms"
+        data = event["data"] if event["event"] == "message" else \
+            f"event: {event['event']}  {event['data']}"
+        lines += fold([f"{n:>4} {when:>9} {data}"], width, INDENT)
+    if record.get("events_dropped"):
+        lines.append(f"… {record['events_dropped']} more events not kept (the capture cap); "
+                     "their timings are complete")
+    return lines

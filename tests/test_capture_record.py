@@ -1,0 +1,111 @@
+"""What the trace keeps of an exchange (capture.py) and the record built from it
+(record.py, assemble.py, timing.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from behest_local import timing
+from behest_local.assemble import assemble_body, assemble_events
+from behest_local.capture import MAX_BODY, MAX_STREAM, Capture, CaptureBudget
+from behest_local.record import build_record
+from tests.trace_support import CANARY, CANARY_MARK, chunk, fake_exchange, make_store
+
+
+def test_a_streamed_record_has_events_message_and_both_timelines():
+    store, clock = make_store()
+    exchange = fake_exchange(store, clock, 1, stream=True, pieces=["Hel", "lo"], gap=0.05)
+    record = build_record(exchange)
+    assert record["id"] == exchange.id and record["stream"] and record["chunks"] == 4
+    assert [json.loads(e["data"])["choices"][0]["delta"].get("content") for e in
+            record["events"]] == ["", "Hel", "lo", None]
+    assert record["message"]["choices"][0]["content"] == "Hello"
+    assert record["message"]["choices"][0]["finish_reason"] == "stop"
+    times = record["timeline"]
+    assert len(times["departures"]) == len(times["arrivals"]) == 4
+    assert times["departures"][1] - times["departures"][0] == pytest.approx(0.05)
+
+
+def test_a_secret_echoed_across_events_is_redacted_in_events_message_and_bodies():
+    store, clock = make_store()
+    exchange = fake_exchange(
+        store, clock, 1, stream=True,
+        pieces=[" sk", "-proj", "-CANARY7f3a9b2c", "4d5e6f708192a3b4c5d6e7f8", " done"],
+        body={"messages": [{"role": "user", "content": f"repeat {CANARY}"}]},
+        headers=[("Authorization", f"Bearer {CANARY}"), ("x-api-key", CANARY)])
+    text = json.dumps(build_record(exchange))
+    assert CANARY_MARK not in text and "4d5e6f708192" not in text
+    assert "[redacted]" in text
+
+
+def test_body_and_stream_caps_keep_counts_but_not_the_excess():
+    capture = Capture(lambda: 0.0)
+    capture.request_body(b"x" * (MAX_BODY + 10))
+    assert capture.request_body_size == MAX_BODY + 10
+    assert len(capture.redacted_request_body()) == MAX_BODY
+    frame = chunk("y" * 1000)
+    for _ in range(MAX_STREAM // len(frame) + 5):
+        capture.frame(frame)
+    assert capture.frames_dropped >= 5
+    assert len(capture.arrivals) == MAX_STREAM // len(frame) + 5  # every timing kept
+
+
+def test_the_budget_releases_the_oldest_captures_first():
+    budget = CaptureBudget(limit=10_000)
+    old, new = Capture(lambda: 0.0, budget), Capture(lambda: 0.0, budget)
+    old.request_body(b"o" * 6000)
+    new.request_body(b"n" * 6000)
+    assert old.released and not new.released
+    assert old.redacted_request_body() is None and new.redacted_request_body() is not None
+    assert budget.used <= budget.limit
+
+
+def test_records_without_a_capture_still_have_the_summary():
+    store, clock = make_store()
+    exchange = fake_exchange(store, clock, 1)
+    exchange.capture = None
+    record = build_record(exchange)
+    assert record["recorded"] is False and record["status"] == 200
+    assert record["request"]["body"] is None
+
+
+def test_a_non_streamed_body_is_assembled_into_the_message():
+    store, clock = make_store()
+    record = build_record(fake_exchange(store, clock, 1, pieces=["Hi", " there"]))
+    assert record["message"]["choices"][0]["content"] == "Hi there"
+
+
+def test_tool_call_fragments_reassemble():
+    events = [{"choices": [{"index": 0, "delta": {"tool_calls": [
+        {"index": 0, "id": "call_1", "function": {"name": "get_weather", "arguments": ""}}]}}]},
+        {"choices": [{"index": 0, "delta": {"tool_calls": [
+            {"index": 0, "function": {"arguments": '{"city":'}}]}}]},
+        {"choices": [{"index": 0, "delta": {"tool_calls": [
+            {"index": 0, "function": {"arguments": '"Oslo"}'}}]}, "finish_reason": "tool_calls"}]}]
+    choice = assemble_events(events)["choices"][0]
+    assert choice["tool_calls"] == [{"id": "call_1", "name": "get_weather",
+                                     "arguments": '{"city":"Oslo"}'}]
+    assert choice["finish_reason"] == "tool_calls"
+
+
+def test_responses_api_events_and_objects_assemble_too():
+    events = [{"type": "response.output_text.delta", "delta": "Hel"},
+              {"type": "response.output_text.delta", "delta": "lo"},
+              {"type": "response.completed", "response": {"status": "completed",
+                                                          "usage": {"input_tokens": 3}}}]
+    message = assemble_events(events)
+    assert message["choices"][0]["content"] == "Hello" and message["usage"]["input_tokens"] == 3
+    body = {"output": [{"type": "message", "content": [{"type": "output_text", "text": "Hi"}]}],
+            "status": "completed"}
+    assert assemble_body(body)["choices"][0]["content"] == "Hi"
+
+
+def test_a_stall_is_a_gap_far_above_the_median():
+    departures = [0.1, 0.12, 0.14, 0.16, 1.5, 1.52, 1.54]
+    line = timing.build(departures, started=0.0)
+    assert [r.index for r in line.stalls] == [4]
+    assert line.ttft == 0.1
+    steady = timing.build([0.5 * i for i in range(10)], started=0.0)
+    assert steady.stalls == []  # slow but steady is not stalled

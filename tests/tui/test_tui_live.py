@@ -1,0 +1,209 @@
+"""The TUI with the real gateway in the same event loop, as ``behest-local`` runs it.
+
+Requests are real HTTP through aiohttp; the emulated model is paced with
+``x-behest-emulate`` so a stream is still running while the list is inspected. Tests
+synchronise on trace events (``EventWaiter``) and drive the refresh timer directly
+(``app.refresh_feed()``), never on sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+
+import aiohttp
+import pytest
+
+from behest_local.events import ChunkSent, ConfigRejected, ConfigReloaded, ExchangeFinished
+from behest_local.tui.app import BehestApp
+from behest_local.tui.run import run_tui
+from tests.conftest import TEST_SETTINGS
+from tests.trace_support import EventWaiter, rendered, settle, start_gateway
+
+SIZE = (120, 36)
+
+
+@pytest.fixture
+async def live(tmp_path):
+    running, key = await start_gateway(tmp_path / "home", TEST_SETTINGS)
+    waiter = EventWaiter()
+    running.gateway.store.subscribe(waiter)
+    yield running, key, waiter
+    await running.close()
+
+
+async def chat(running, key: str, *, stream: bool = True, pace: str = "tokens_per_second=40",
+               max_tokens: int = 12, headers: dict | None = None) -> str:
+    body = {"model": "gpt-4o-mini", "stream": stream, "max_tokens": max_tokens,
+            "messages": [{"role": "user", "content": "Count to twenty."}]}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(running.url + "/v1/chat/completions", json=body, headers={
+                "Authorization": f"Bearer {key}", "x-behest-emulate": pace,
+                **(headers or {})}) as resp:
+            await resp.read()
+            return resp.headers["X-Request-Id"]
+
+
+def cell(app, row_key: str, column: str) -> str:
+    return str(app.exchanges.get_cell(row_key, column)).strip()
+
+
+async def test_the_list_fills_and_updates_while_a_stream_runs(live):
+    running, key, waiter = live
+    app = BehestApp(running.gateway.store, url=running.url, gateway=running.gateway)
+    async with app.run_test(size=SIZE) as pilot:
+        task = asyncio.create_task(chat(running, key))
+        event = await waiter.wait(lambda e, _x: isinstance(e, ChunkSent) and e.index >= 3)
+        app.refresh_feed()
+        row = event.exchange_id
+        assert app.exchanges.shown_ids == [row]
+        assert cell(app, row, "progress").startswith("▶")  # running: count and elapsed
+        assert cell(app, row, "status") == "…"
+        assert "gpt-4o-mini@emulated" in cell(app, row, "model")
+        await settle(pilot)
+        assert row in str(app.query_one("#detail-title").render())  # the cursor follows
+        request_id = await task
+        assert request_id == row
+        await waiter.wait(lambda e, _x: isinstance(e, ExchangeFinished) and e.exchange_id == row)
+        app.refresh_feed()
+        assert cell(app, row, "status") == "200"
+        chunks = len(running.gateway.store.find(row).chunk_times)
+        assert cell(app, row, "progress") == f"✓ {chunks} ev"
+        await settle(pilot)
+        await pilot.press("6")
+        screen = rendered(app)
+        assert "TTFT" in screen and "departure" in screen and "arrival" in screen
+
+
+async def test_selection_shows_the_detail_and_its_timeline(live):
+    running, key, waiter = live
+    first = await chat(running, key, pace="tokens_per_second=0")
+    second = await chat(running, key, stream=False, pace="tokens_per_second=0")
+    app = BehestApp(running.gateway.store, url=running.url, gateway=running.gateway)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert second in str(app.query_one("#detail-title").render())
+        await pilot.press("up")
+        await settle(pilot)
+        assert first in str(app.query_one("#detail-title").render())
+        await pilot.press("4")
+        assert "assistant" in rendered(app)
+        await pilot.press("6")
+        assert "median gap" in rendered(app)
+        await pilot.press("2")
+        request = str(app.query_one("#detail-request").render())  # scrolls past the screen
+        assert "Authorization: Bearer behest_s…[redacted]" in request
+        assert '"max_tokens": 12' in request
+
+
+async def test_filters_narrow_the_list(live):
+    running, key, waiter = live
+    ok = await chat(running, key, stream=False, pace="tokens_per_second=0")
+    failed = await chat(running, key, stream=False, pace="status=503")
+    bad_key = await chat(running, "behest_sk_live_" + "0" * 32, stream=False)
+    app = BehestApp(running.gateway.store, url=running.url, gateway=running.gateway)
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.exchanges.shown_ids == [ok, failed, bad_key]
+        await pilot.press("e")  # the key binding; the rest drive the same actions directly
+        assert app.exchanges.shown_ids == [failed, bad_key]
+        for action in (app.action_errors, app.action_status, app.action_status,
+                       app.action_status):  # errors off; status: running → 2xx → 4xx
+            action()
+        await pilot.pause()
+        assert app.exchanges.shown_ids == [bad_key]
+        app.action_status()
+        await pilot.pause()
+        assert app.exchanges.shown_ids == [failed]  # 5xx
+        app.action_status()
+        app.query_one("#search").value = "503"
+        await pilot.pause()
+        assert app.exchanges.shown_ids == [failed]
+        app.query_one("#search").value = ""
+        app.query_one("#project").value = "local"
+        await pilot.pause()
+        assert app.exchanges.shown_ids == [ok, failed]  # the 401 never reached a project
+
+
+async def test_a_rejected_config_reload_shows_in_the_header(live):
+    running, key, waiter = live
+    app = BehestApp(running.gateway.store, url=running.url, gateway=running.gateway)
+    async with app.run_test(size=SIZE) as pilot:
+        assert running.url + "/v1" in rendered(app)
+        running.gateway.live._publish(ConfigRejected(
+            0.0, "/home/u/behest.toml", "behest.toml:7: projects.local.provider_model: "
+            "unknown model 'gpt-5o'\n  hint: did you mean 'gpt-4o'?"))
+        app.refresh_feed()
+        await pilot.pause()
+        header = rendered(app).splitlines()[0]
+        assert "config rejected" in header and "behest.toml:7" in header
+        assert "previous config" in rendered(app)
+        running.gateway.live._publish(ConfigReloaded(0.0, "/home/u/behest.toml",
+                                                     ("projects.local.provider_model",)))
+        app.refresh_feed()
+        await pilot.pause()
+        assert "config ok  reloaded behest.toml: 1 changed" in rendered(app)
+
+
+async def test_pause_holds_the_list_and_clear_empties_it(live):
+    running, key, waiter = live
+    await chat(running, key, stream=False, pace="tokens_per_second=0")
+    app = BehestApp(running.gateway.store, url=running.url, gateway=running.gateway)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("space")
+        later = await chat(running, key, stream=False, pace="tokens_per_second=0")
+        app.refresh_feed()
+        assert later not in app.exchanges.shown_ids and "PAUSED" in rendered(app)
+        await pilot.press("space")
+        assert later in app.exchanges.shown_ids
+        await pilot.press("c")
+        assert app.exchanges.shown_ids == []
+        newest = await chat(running, key, stream=False, pace="tokens_per_second=0")
+        app.refresh_feed()
+        assert app.exchanges.shown_ids == [newest]
+
+
+async def test_copy_as_curl_export_and_save_as_fixture(live, tmp_path):
+    running, key, waiter = live
+    request_id = await chat(running, key, pace="tokens_per_second=0")
+    app = BehestApp(running.gateway.store, url=running.url, gateway=running.gateway,
+                    home=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("y")
+        assert app.clipboard.startswith("curl -N ")
+        assert '"Authorization: Bearer $BEHEST_API_KEY"' in app.clipboard
+        assert key not in app.clipboard
+        await pilot.press("x")
+        await pilot.press("w")
+        await settle(pilot)
+        await pilot.pause()
+        har = json.loads(next((tmp_path / "exports").glob("*.har")).read_text())
+        assert [e["_behest"]["id"] for e in har["log"]["entries"]] == [request_id]
+        fixture = json.loads((tmp_path / "fixtures" / f"{request_id}.json").read_text())
+        assert fixture["dialect"] == "chat" and fixture["events"][-1]["data"] == "[DONE]"
+
+
+async def test_run_tui_shares_the_loop_logs_to_a_file_and_stops_on_sigterm(live, capsys):
+    running, key, waiter = live
+    mounted = asyncio.Event()
+
+    class Watched(BehestApp):
+        def on_mount(self) -> None:
+            super().on_mount()
+            mounted.set()
+
+    app = Watched(running.gateway.store, url=running.url, gateway=running.gateway)
+    task = asyncio.create_task(run_tui(running, app=app, headless=True))
+    await asyncio.wait_for(mounted.wait(), 10)
+    # The gateway keeps serving while the TUI runs in the same loop.
+    request_id = await chat(running, key, pace="tokens_per_second=0")
+    assert running.gateway.store.find(request_id).status == 200
+    logging.getLogger("behest_local.test").warning("shown as a toast, written to the log")
+    assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, None)  # run_tui's handler
+    os.kill(os.getpid(), signal.SIGTERM)
+    assert await asyncio.wait_for(task, 10) == 0
+    log = (running.gateway.home / "behest-local.log").read_text()
+    assert "shown as a toast, written to the log" in log
+    assert "shown as a toast" not in capsys.readouterr().err
