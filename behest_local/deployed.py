@@ -6,7 +6,7 @@ API's changes live here instead, and ``merge`` lays them over the file's setting
 deployed value wins, and ``config show`` says so). The document, written with tomli-w::
 
     version = 1
-    [created.<project id>]     # projects made with POST /v1/projects: name, slug, status, created_at
+    [created.<project id>]     # POST /v1/projects: name, slug, status, created_at
     [drafts.<project id>]      # updated_at, settings = {...}: PUT /v1/projects/{id}/settings
     [live.<project id>]        # deployed_at, settings = {...}: in force
     [pending.<project id>]     # deployed_at, live_at, settings: in force from live_at

@@ -19,6 +19,7 @@ from behest_local.dashboard import DashboardTokens
 from behest_local.keys import KeyStore
 from behest_local.provider_keys import ProviderKeyIndex
 from behest_local.providers.base import ChatProvider
+from behest_local.providers.http import HttpPool
 from behest_local.reload import LiveConfig
 from behest_local.trace import TraceStore
 
@@ -39,6 +40,10 @@ class Gateway:
     """Which providers have a BYOK key (routing asks on every chat request)."""
     dashboard: DashboardTokens | None = None
     """The management API's credential."""
+    http: HttpPool = field(default_factory=HttpPool)
+    """The pooled client session every upstream request goes through."""
+    vault: object | None = None
+    """The unlocked provider-key vault (``vault.Vault``), or None when it stays locked."""
 
     def provider(self, name: str) -> ChatProvider:
         return self.providers[name]

@@ -178,8 +178,12 @@ class LiveConfig:
         if self.path:
             names.add(self.path.name)
             dirs.add(str(self.path.resolve().parent))
+
+        def ours(_change: object, path: str) -> bool:
+            return os.path.basename(path) in names
+
         async for changes in awatch(*sorted(dirs), stop_event=stop, recursive=False, debounce=50,
-                                    step=10, watch_filter=lambda _c, p: os.path.basename(p) in names):
+                                    step=10, watch_filter=ours):
             touched = {os.path.basename(p) for _c, p in changes}
             if self.path and self.path.name in touched:
                 await self._reload_off_loop()

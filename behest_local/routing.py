@@ -18,8 +18,8 @@ snapshot:
    first), else fails as the cloud does: 422 ``PROVIDER_NOT_CONFIGURED`` or 403
    ``BYOAK_REQUIRES_PRO``, in OpenAI's error shape.
 
-Until real provider adapters are wired, every model that passes these rules is served by
-the emulated provider too, and ``Target.reason`` records that.
+A model that passes these rules is served by its provider's adapter
+(``providers/catalog.py``), with the key read from the vault for that request only.
 """
 
 from __future__ import annotations
@@ -126,6 +126,5 @@ def _serve(model: str, why: str, settings: Settings, has_key: Callable[[str], bo
         raise InvalidRequestError(
             f"Configure your {provider} API key in Provider Settings to use {model}",
             status=422, param="model", code="PROVIDER_NOT_CONFIGURED")
-    served = f"{provider} key configured" if needs_key else f"custom provider {provider}"
-    return Target(EMULATED, model, f"{why}; {served}: emulated (real upstream calls are not "
-                                   "wired yet)", provider)
+    served = f"{provider} key from the vault" if needs_key else f"custom provider {provider}"
+    return Target(provider, model, f"{why}; {served}", provider)

@@ -30,11 +30,15 @@ from behest_local.gateway import Gateway
 from behest_local.headless import LineLogger
 from behest_local.keys import KeyStore
 from behest_local.provider_keys import ProviderKeyIndex
+from behest_local.providers.catalog import build_upstreams
 from behest_local.providers.emulated.provider import EmulatedProvider
 from behest_local.reload import Flags, LiveConfig
 from behest_local.routing import EMULATED
+from behest_local.secret import Secret
 from behest_local.server.app import make_app
 from behest_local.trace import TraceStore
+from behest_local.errors import UpstreamError
+from behest_local.vault import PASSPHRASE_ENV, Vault, VaultError, VaultLocked
 
 log = logging.getLogger("behest_local")
 CONFIG_ENV = "BEHEST_CONFIG"
@@ -91,18 +95,49 @@ def build_gateway(settings: Settings, home: Path, *, store: TraceStore | None = 
     ``live`` is not given; the deployed layer of ``home`` goes on top either way."""
     live = live or LiveConfig(home, base=settings)
     gateway = Gateway(settings=live.settings, keys=keys or KeyStore(home),
-                      store=store or TraceStore(),
-                      providers={EMULATED: EmulatedProvider(live.settings.emulator)}, home=home,
+                      store=store or TraceStore(), providers={}, home=home,
                       live=live, provider_keys=ProviderKeyIndex(home),
                       dashboard=DashboardTokens(home))
+    gateway.providers = {EMULATED: EmulatedProvider(live.settings.emulator),
+                         **build_upstreams(live.settings, gateway.http, _key_source(gateway))}
     live.on_change = lambda new: _apply_settings(gateway, new)
     return gateway
 
 
+def _key_source(gateway: Gateway):
+    """Reads a provider key from the vault at request time, for that one request.
+
+    The vault is opened on first need (the routing layer only picks a real provider when
+    the vault lists a key for it) and re-read when another process changed it (a stat,
+    no read, when it did not), so ``behest-local vault set`` reaches a running gateway.
+    """
+    def key_for(provider: str) -> Secret | None:
+        vault = gateway.vault
+        if vault is None:
+            try:
+                vault = gateway.vault = Vault.open(gateway.home)
+            except VaultLocked:
+                raise UpstreamError(
+                    "The provider-key vault is sealed with a passphrase: start behest-local "
+                    f"with {PASSPHRASE_ENV} set to use your {provider} key.", status=503,
+                    type="server_error", code="vault_locked") from None
+            except VaultError as exc:
+                raise UpstreamError(f"The provider-key vault cannot be opened: {exc}",
+                                    status=500, code="vault_error") from None
+        else:
+            vault.reload()
+        return vault.get(provider)
+    return key_for
+
+
 def _apply_settings(gateway: Gateway, settings: Settings) -> None:
     """A reload or deploy: swap the snapshot (exchanges in flight keep theirs)."""
+    providers = dict(gateway.providers)
     if settings.emulator != gateway.settings.emulator:
-        gateway.providers[EMULATED] = EmulatedProvider(settings.emulator)
+        providers[EMULATED] = EmulatedProvider(settings.emulator)
+    if settings.providers != gateway.settings.providers:
+        providers.update(build_upstreams(settings, gateway.http, _key_source(gateway)))
+    gateway.providers = providers
     gateway.settings = settings
 
 
@@ -128,9 +163,12 @@ class RunningGateway:
         front end: headless or the TUI)."""
         gateway = self.gateway
         self.watchers += [
-            asyncio.create_task(gateway.live.watch(self.stopping), name="behest-local config watcher"),
+            asyncio.create_task(gateway.live.watch(self.stopping),
+                                name="behest-local config watcher"),
             asyncio.create_task(gateway.provider_keys.watch(self.stopping),
-                                name="behest-local provider-key watcher")]
+                                name="behest-local provider-key watcher"),
+            asyncio.create_task(gateway.keys.watch(self.stopping),
+                                name="behest-local API-key watcher")]
 
     async def close(self) -> None:
         self.stopping.set()
@@ -176,7 +214,6 @@ async def serve(options: ServeOptions) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    watcher = asyncio.create_task(gateway.keys.watch(stop), name="behest-local keys watcher")
     try:
         await stop.wait()
     finally:
@@ -184,8 +221,6 @@ async def serve(options: ServeOptions) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         await running.close()
-        watcher.cancel()
-        await asyncio.gather(watcher, return_exceptions=True)
     return 0
 
 

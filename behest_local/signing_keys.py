@@ -146,7 +146,8 @@ class SigningKeyStore:
             entries.append(entry)
         return jwk.private_pem(private), self._keys[kid]
 
-    def list(self, project: str | None = None, *, include_revoked: bool = False) -> list[SigningKey]:
+    def list(self, project: str | None = None, *,
+             include_revoked: bool = False) -> list[SigningKey]:
         """Keys in creation order, optionally of one project; active ones unless asked."""
         self._reload_quietly()
         return [k for k in self._keys.values()

@@ -4,7 +4,7 @@ Behest stores "the user message and the assistant's streamed response keyed by (
 thread_id)" whenever a chat request carries ``X-Thread-Id``, creates the thread lazily on
 first use, and keeps it "forever (until DELETE)" (reference/behest-api.md §1.5, §5.3).
 This module owns ``<state dir>/threads.sqlite3`` (0600, survives restarts) and the turn
-logic; ``server/thread_routes.py`` exposes ``/v1/threads*`` and starts a :class:`Turn` for
+logic; ``server/behest_routes.py`` exposes ``/v1/threads*`` and starts a :class:`Turn` for
 each chat request, which the chat handler (``openai_routes.chat_completions``) runs
 through: history in before the provider call, the reply recorded after it.
 
@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from behest_local.errors import GatewayError
 from behest_local.thread_turn import message_view, normalize
 
 THREADS_FILE = "threads.sqlite3"
@@ -140,17 +141,29 @@ class ThreadStore:
     # -- the event loop's side -------------------------------------------------------------
 
     async def _run(self, fn, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        except sqlite3.Error as exc:
+            raise GatewayError(f"The threads database {self.path} cannot be used: {exc}. Move "
+                               "it away to start afresh.", status=503,
+                               code="server_error") from None
 
-    def append_soon(self, key: ThreadKey, messages: list[dict]) -> Future:
+    def append_soon(self, key: ThreadKey, messages: list[dict]) -> Future | None:
         """Queue ``messages`` for ``key`` (creating the thread). Returns at once; a failure
         is logged. Later calls of this store see the write."""
-        future = self._pool.submit(self._append, key, [normalize(m) for m in messages])
+        try:
+            future = self._pool.submit(self._append, key, [normalize(m) for m in messages])
+        except RuntimeError:  # closed: the gateway is shutting down
+            _log.warning("thread %r: a turn finished after shutdown and was not recorded",
+                         key.thread)
+            return None
         future.add_done_callback(_log_failure)
         return future
 
     async def append(self, key: ThreadKey, messages: list[dict]) -> None:
-        await asyncio.wrap_future(self.append_soon(key, messages))
+        future = self.append_soon(key, messages)
+        if future is not None:
+            await asyncio.wrap_future(future)
 
     async def history(self, key: ThreadKey) -> list[dict]:
         """The thread's messages as the model saw them (empty for a new thread)."""

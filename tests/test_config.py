@@ -35,7 +35,8 @@ def test_good_config_reads_every_table():
     assert s.providers["ollama"].prefixes == ("llama", "qwen")
     assert not s.requires_key("ollama") and s.requires_key("openai")
     support, llm = s.projects
-    assert (support.id, support.slug, support.provider_model) == ("support", "amber-fox-042", "gpt-4o")
+    assert (support.id, support.slug, support.provider_model) == \
+        ("support", "amber-fox-042", "gpt-4o")
     assert support.system_prompt == "You are terse.\nAnswer in one line."
     assert support.cors_origins == ("https://your-app.com", "http://localhost:5173")
     assert support.rate_limits == RateLimitConfig(rpm=100, user_rpm=5)
@@ -204,8 +205,10 @@ _project = st.builds(
     scripted=st.lists(_rule, max_size=3).map(tuple))
 _settings = st.builds(
     Settings,
-    tenant=st.builds(TenantConfig, id=_ident, plan=st.sampled_from(["pro", "business", "enterprise"])),
-    server=st.builds(ServerConfig, port=st.integers(0, 65535), max_body_bytes=st.integers(1024, 10**9)),
+    tenant=st.builds(TenantConfig, id=_ident,
+                     plan=st.sampled_from(["pro", "business", "enterprise"])),
+    server=st.builds(ServerConfig, port=st.integers(0, 65535),
+                     max_body_bytes=st.integers(1024, 10**9)),
     emulator=st.builds(EmulatorConfig, first_token_ms=st.floats(0, 600_000),
                        tokens_per_second=st.floats(0, 1e6), deploy_delay_s=st.floats(0, 3600),
                        emulate_unconfigured=st.booleans()),

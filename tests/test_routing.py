@@ -40,13 +40,14 @@ KEYS = {"openai"}
 
 # requested model, project provider_model → routed model, upstream, reason fragment
 MATRIX = [
-    (None, None, "gemini-2.5-flash", "google", "no model requested: the platform default"),
-    ("", None, "gemini-2.5-flash", "google", "the platform's model"),
-    ("default", None, "gemini-2.5-flash", "google", "platform default"),
-    (None, "gpt-4o", "gpt-4o", "openai", "the project's provider_model; openai key configured"),
+    (None, None, "gemini-2.5-flash", "google",
+     "no model requested: the platform default; the platform's model: emulated"),
+    ("", None, "gemini-2.5-flash", "google", "the platform's model: emulated"),
+    ("default", None, "gemini-2.5-flash", "google", "platform default; the platform's model: emulated"),
+    (None, "gpt-4o", "gpt-4o", "openai", "the project's provider_model; openai key from the vault"),
     ("default", "claude-sonnet-4-20250514", "claude-sonnet-4-20250514", "anthropic",
      "no anthropic key: emulated"),
-    ("gpt-4o", None, "gpt-4o", "openai", "requested model; openai key configured"),
+    ("gpt-4o", None, "gpt-4o", "openai", "requested model; openai key from the vault"),
     ("claude-sonnet-4-20250514", None, "claude-sonnet-4-20250514", "anthropic",
      "no anthropic key: emulated"),
     ("gpt-4o-mini", "gpt-4o", "gpt-4o-mini", "openai",
@@ -64,7 +65,10 @@ MATRIX = [
 def test_routing_matrix_offline_first(requested, configured, model, upstream, why):
     project = ProjectConfig(name="p", id="p", provider_model=configured)
     target = resolve(requested, project, settings(), KEYS.__contains__)
-    assert (target.provider, target.model, target.upstream) == (EMULATED, model, upstream)
+    # Served by the provider's adapter when its key is there (or no key is needed),
+    # else by the emulated model, offline first.
+    served = EMULATED if "emulated" in why else upstream
+    assert (target.provider, target.model, target.upstream) == (served, model, upstream)
     assert why in target.reason
 
 

@@ -169,17 +169,18 @@ class EventWaiter:
 
 
 def screen_text(app) -> str:
-    """All text the app holds: rendered screen, every Static, DataTable cell and Input."""
-    from textual.widgets import DataTable, Input, Log, Static
+    """All text the app holds: rendered screen, every Static, Log, list row and Input."""
+    from textual.widgets import Input, Log, Static
+
+    from behest_local.tui.exchange_list import ExchangeList
 
     parts = [rendered(app)]
     for log in app.query(Log):
         parts.extend(log.lines)
+    for table in app.query(ExchangeList):
+        parts.extend(table.row_text(i) for i in table.shown_ids)
     for widget in app.query(Static):
         parts.append(str(widget.render()))
-    for table in app.query(DataTable):
-        for row in table.ordered_rows:
-            parts.extend(str(c) for c in table.get_row(row.key))
     for box in app.query(Input):
         parts.append(box.value)
     parts.append(app.clipboard)

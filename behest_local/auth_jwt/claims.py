@@ -133,8 +133,10 @@ class Identity:
 
     @property
     def credential(self) -> str:
-        """A non-secret description for traces: which key signed it, and how."""
-        return f"JWT {self.kid} ({'minted' if self.source == 'platform' else 'signed locally'})"
+        """A non-secret description for traces: which key signed it, how, role and tier."""
+        how = "minted" if self.source == "platform" else "signed locally"
+        tier = "" if self.tier is None else f", tier {tier_name(self.tier)}"
+        return f"JWT {self.kid} ({how}; role {self.role}{tier})"
 
 
 def identity_from(claims: dict[str, Any], *, kid: str, source: str) -> Identity:

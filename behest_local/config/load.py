@@ -70,7 +70,8 @@ def from_dict(raw: dict, path: Path | str | None = None, reader: Reader | None =
                            for p in projects]
         if not projects:
             reader.problem(("projects",), "projects: the list is empty: expected at least one "
-                           "[[projects]] table", "remove the key to get the default project 'local'")
+                           "[[projects]] table",
+                           "remove the key to get the default project 'local'")
     settings = reader.table(Settings, raw, ())
     if settings is not None:
         settings = check(settings, reader, explicit_slugs=_explicit_slugs(raw))

@@ -49,7 +49,8 @@ def describe(hint: Any) -> str:
     if origin is Literal:
         return "one of " + ", ".join(repr(a) for a in args)
     if origin is tuple:
-        return "a list of tables" if is_dataclass(args[0]) else f"a list of {describe(args[0])[2:]}s"
+        item = describe(args[0])[2:]  # "a string" → "string"
+        return "a list of tables" if is_dataclass(args[0]) else f"a list of {item}s"
     if hint is bool:
         return "true or false"
     return {int: "an integer", float: "a number", str: "a string"}.get(hint, "a table")
@@ -128,7 +129,8 @@ class Reader:
         if origin is Literal:
             if raw in args:
                 return raw
-            return self._bad(path, hint, raw, did_you_mean(raw, args) if isinstance(raw, str) else None)
+            close = did_you_mean(raw, args) if isinstance(raw, str) else None
+            return self._bad(path, hint, raw, close)
         if origin is tuple:
             if not isinstance(raw, list):
                 return self._bad(path, hint, raw)

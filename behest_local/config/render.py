@@ -44,7 +44,8 @@ class Row:
     """Dotted key, with projects named by id: ``projects.local.provider_model``."""
     value: Any
     layer: str
-    """``default``, ``behest.toml:LINE``, ``deployed via API``, ``created via API``, ``CLI flag``."""
+    """``default``, ``behest.toml:LINE``, ``deployed via API …``, ``created via API`` or
+    ``CLI flag``."""
     shadowed: Any = None
     """What ``behest.toml`` says, when a higher layer hides it."""
 

@@ -3,10 +3,11 @@
 Middleware order, outermost first: ``exchange_middleware`` (opens the Exchange, renders
 every error) → ``management_middleware`` (control-plane routes: dashboard token, Behest's
 flat errors; it calls their handlers itself) → ``auth_middleware`` (data plane: project
-API keys) → handler. CORS and rate limits slot in between in later issues (CORS outside
-auth: browsers send preflights without credentials, Fetch standard §4.8). The route
-table lists every endpoint the gateway serves; ``management.setup_routes`` adds Behest's
-management API.
+API keys and Behest JWTs; Behest's own routes get Behest's error shapes) → handler. CORS
+and rate limits slot in between in later issues (CORS outside auth: browsers send
+preflights without credentials, Fetch standard §4.8). The route table lists every
+endpoint the gateway serves; ``management.setup_routes`` adds Behest's management API,
+``setup_behest_routes`` mint, JWKS and threads.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def make_app(gateway: Gateway) -> web.Application:
     setup_routes(app)
     app.on_response_prepare.append(add_trace_headers)
     app.on_shutdown.append(_close_streams)
+    app.on_cleanup.append(_close_upstream_pool)
     return app
 
 
@@ -57,3 +59,7 @@ async def _close_streams(app: web.Application) -> None:
         task.cancel()
     if tasks:
         await asyncio.wait(tasks, timeout=2)
+
+
+async def _close_upstream_pool(app: web.Application) -> None:
+    await app[GATEWAY].http.close()

@@ -1,4 +1,4 @@
-"""Behest's v1.5 auth routes: mint and JWKS, plus the wiring of threads.
+"""Behest's own v1.5 routes (mint, JWKS, threads) and the chat hook behind ``X-Thread-Id``.
 
 ``setup_behest_routes(app)`` (called from ``app.setup_routes``) puts the JWT key ring and
 the threads database on the application (``server.keys.KEYRING``/``THREADS``), closes the
@@ -12,7 +12,16 @@ database on cleanup, and adds:
   platform key is unsealed once per process in a worker thread (made on first use).
 * ``GET /.well-known/jwks.json``: the RFC 7517 JWK Set of the platform key and every
   active tenant signing key, public, cacheable for the 5 minutes Kong caches it (§1.3).
-* ``/v1/threads*``: ``thread_routes``.
+* ``/v1/threads*`` (§1.5; JWT, or API key unless ``strict_v15``): ``GET /v1/threads``
+  (array, most recent first), ``GET /v1/threads/{id}`` (``id``, ``title``, ``created_at``,
+  ``last_message_at``, ``messages_count``), ``GET /v1/threads/{id}/messages`` (array of
+  ``{id, role, content, created_at…}``), ``DELETE /v1/threads/{id}`` (204); unknown → 404
+  ``not_found``. Scoped to (project, user): the JWT's ``uid``, or ``X-End-User-Id`` with an
+  API key, else ``default`` (the SDK's default user). Ids may contain ``/`` (the Python SDK
+  does not encode them), so ``{id}`` takes the rest of the path.
+
+``begin_turn`` is the chat handler's hook: with ``X-Thread-Id`` it loads the thread's
+history (off the loop, ``threads.ThreadStore``) and returns a ``thread_turn.Turn``.
 
 Errors: nested ``{"error": {"code", "message"}}`` on ``/v1/…``, flat on the legacy
 ``/auth/v1/…`` path (``behest_errors.behest_guard``, entered from ``auth.py``).
@@ -25,18 +34,22 @@ from __future__ import annotations
 from aiohttp import web
 
 from behest_local.auth_jwt import ClaimError, KeyRing, MintRequest, looks_like_jwt, mint
-from behest_local.errors import AuthenticationError, GatewayError, InvalidRequestError
+from behest_local.errors import (AuthenticationError, GatewayError, InvalidRequestError,
+                                 NotFoundError)
 from behest_local.keys import is_key_format
-from behest_local.server import thread_routes
 from behest_local.server.auth import bearer_token, verify_api_key
 from behest_local.server.body import read_json
-from behest_local.server.keys import EXCHANGE, GATEWAY, KEYRING, THREADS
+from behest_local.server.keys import EXCHANGE, GATEWAY, KEYRING, PRINCIPAL, THREADS
 from behest_local.server.render import json_response
-from behest_local.threads import THREADS_FILE, ThreadStore
+from behest_local.thread_turn import Turn
+from behest_local.threads import THREADS_FILE, ThreadKey, ThreadStore
 from behest_local.vault import VaultError
 
 MINT_MISSING = ("The mint endpoint needs your project API key: Authorization: Bearer "
                 "behest_sk_live_… (create one with `behest-local keys create --project local`).")
+THREAD_HEADER = "X-Thread-Id"
+DEFAULT_USER = "default"
+MAX_THREAD_ID = 255
 
 
 def setup_behest_routes(app: web.Application) -> None:
@@ -47,7 +60,10 @@ def setup_behest_routes(app: web.Application) -> None:
     app.router.add_post("/v1/auth/mint", mint_token)
     app.router.add_post("/auth/v1/auth/mint", mint_token)
     app.router.add_get("/.well-known/jwks.json", jwks)
-    thread_routes.setup(app)
+    app.router.add_get("/v1/threads", list_threads)
+    app.router.add_get("/v1/threads/{id:.+}/messages", thread_messages)
+    app.router.add_get("/v1/threads/{id:.+}", get_thread)
+    app.router.add_delete("/v1/threads/{id:.+}", delete_thread)
     app.on_cleanup.append(_close_threads)
 
 
@@ -87,3 +103,65 @@ async def mint_token(request: web.Request) -> web.Response:
 async def jwks(request: web.Request) -> web.Response:
     return json_response(request.app[KEYRING].jwks(),
                          headers={"Cache-Control": "public, max-age=300"})
+
+
+# -- threads ------------------------------------------------------------------------------
+
+
+def _check_id(thread: str, source: str) -> str:
+    if not thread or len(thread) > MAX_THREAD_ID or \
+            any(ord(c) < 0x20 or ord(c) == 0x7F for c in thread):
+        raise InvalidRequestError(f"{source} must be 1-{MAX_THREAD_ID} printable characters.",
+                                  code="validation_error", param=source)
+    return thread
+
+
+def _key(request: web.Request, thread: str) -> ThreadKey:
+    principal = request[PRINCIPAL]
+    return ThreadKey(principal.project.id, principal.user or DEFAULT_USER, thread)
+
+
+async def begin_turn(request: web.Request, body: dict) -> Turn:
+    """The thread turn of a validated chat body: a no-op ``Turn`` without ``X-Thread-Id``."""
+    thread = (request.headers.get(THREAD_HEADER) or "").strip()
+    store = request.app.get(THREADS)
+    if not thread or store is None:
+        return Turn(body)
+    key = _key(request, _check_id(thread, THREAD_HEADER))
+    return Turn.start(store, key, body, await store.history(key))
+
+
+def _missing(key: ThreadKey) -> NotFoundError:
+    return NotFoundError(f"Thread {key.thread!r} not found for user {key.user!r} of project "
+                         f"{key.project!r}. Threads are created by a chat request with "
+                         f"{THREAD_HEADER}.", code="not_found")
+
+
+async def list_threads(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    threads = await request.app[THREADS].list(principal.project.id,
+                                              principal.user or DEFAULT_USER)
+    return json_response(threads)
+
+
+async def get_thread(request: web.Request) -> web.Response:
+    key = _key(request, _check_id(request.match_info["id"], "id"))
+    thread = await request.app[THREADS].get(key)
+    if thread is None:
+        raise _missing(key)
+    return json_response(thread)
+
+
+async def thread_messages(request: web.Request) -> web.Response:
+    key = _key(request, _check_id(request.match_info["id"], "id"))
+    messages = await request.app[THREADS].messages(key)
+    if messages is None:
+        raise _missing(key)
+    return json_response(messages)
+
+
+async def delete_thread(request: web.Request) -> web.Response:
+    key = _key(request, _check_id(request.match_info["id"], "id"))
+    if not await request.app[THREADS].delete(key):
+        raise _missing(key)
+    return web.Response(status=204)

@@ -31,7 +31,7 @@ from behest_local.config.slugs import SLUG_RE, unique_slug
 from behest_local.deployed import SETTABLE
 from behest_local.routing import provider_for_model
 from behest_local.secret import Secret
-from behest_local.server.behest_errors import BehestAPIError, byoak_requires_pro
+from behest_local.server.behest_errors import UPGRADE_URL, BehestAPIError, byoak_requires_pro
 from behest_local.server.body import read_json
 from behest_local.server.keys import GATEWAY
 from behest_local.server.render import json_response
@@ -201,7 +201,7 @@ async def create_project(request: web.Request) -> web.Response:
     if settings.tenant.plan == "free" and active >= FREE_PLAN_PROJECTS:
         raise BehestAPIError(f"The free plan allows {FREE_PLAN_PROJECTS} active projects",
                              status=403, code="PROJECT_LIMIT_REACHED",
-                             upgrade_url="/settings/billing")
+                             upgrade_url=UPGRADE_URL)
     taken = {p.slug for p in settings.projects}
     project_id = "proj_" + secrets.token_hex(8)
     slug = body.get("slug") or unique_slug(project_id, taken)

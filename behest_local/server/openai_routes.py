@@ -23,11 +23,11 @@ from behest_local.providers.emulated.embeddings import (
     DEFAULT_EMBEDDING_MODEL,
     validate_embeddings_request,
 )
+from behest_local.server.behest_routes import begin_turn
 from behest_local.server.body import read_json
 from behest_local.server.keys import EXCHANGE, GATEWAY, PRINCIPAL
 from behest_local.server.render import json_response
 from behest_local.server.streaming import relay
-from behest_local.server.thread_routes import begin_turn
 
 
 def prepare_chat(request: web.Request, body: dict) -> tuple[ChatProvider, ChatCall]:

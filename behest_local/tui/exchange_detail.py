@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.widgets import Log, Static, TabbedContent, TabPane
 
 from behest_local.tui import panes
@@ -39,8 +39,7 @@ class ExchangeDetail(Vertical):
         yield Static("select an exchange", id="detail-title")
         with TabbedContent(id="detail-tabs"):
             with TabPane("overview", id="tab-overview"):
-                with VerticalScroll():
-                    yield Static(id="detail-overview")
+                yield Static(id="detail-overview")
             for tab in LOG_TABS:
                 with TabPane(tab, id=f"tab-{tab}"):
                     yield Log(id=f"detail-{tab}", auto_scroll=False)
@@ -52,13 +51,16 @@ class ExchangeDetail(Vertical):
         self.record, self._reason, self._probe = record, reason, probe
         title = self.query_one("#detail-title", Static)
         if record is None:
-            title.update(Text("select an exchange", style="dim"))
-            self.query_one("#detail-overview", Static).update("")
+            title.update(Text("select an exchange", style="dim"), layout=False)
+            self.query_one("#detail-overview", Static).update("", layout=False)
             for tab in LOG_TABS:
                 self.query_one(f"#detail-{tab}", Log).clear()
             self.query_one(TimelineView).clear()
             return
-        title.update(Text(f"{record['method']} {record['path']}  {record['id']}", style="bold"))
+        # layout=False throughout: these widgets have fixed heights (behest.tcss), and a
+        # layout pass re-arranges the whole screen, far dearer than repainting a widget.
+        title.update(Text(f"{record['method']} {record['path']}  {record['id']}", style="bold"),
+                     layout=False)
         self._stale = set(TABS)
         self._render_tab(self.active)
 
@@ -88,12 +90,14 @@ class ExchangeDetail(Vertical):
             self.query_one(TimelineView).show(record, self._probe)
         elif tab == "overview":
             self.query_one("#detail-overview", Static).update(
-                panes.overview_text(record, self._reason, self._probe))
+                panes.overview_text(record, self._reason, self._probe), layout=False)
         else:
             log = self.query_one(f"#detail-{tab}", Log)
             y = log.scroll_y  # keep the reader's place while a stream refreshes
             log.clear()
-            log.write_lines(LOG_TABS[tab](record, _width(log, self)), scroll_end=False)
+            lines = LOG_TABS[tab](record, _width(log, self))
+            # A Log drops empty lines (it splits each line again): keep them as a space.
+            log.write_lines([line or " " for line in lines], scroll_end=False)
             log.scroll_to(y=y, animate=False, immediate=True)
 
 

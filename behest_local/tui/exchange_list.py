@@ -1,128 +1,115 @@
-"""The live list of exchanges: one DataTable row per exchange, updated by the timer.
+"""The live list of exchanges: one line per exchange, updated by the refresh timer.
 
-Rows are keyed by request id and hold the summary the issue asks for: time, project
-and user, method and path, requested → routed model and provider, status, time to
-first token, duration, tokens, cost, and a progress cell for streams still running.
+Rows hold the summary the issue asks for: time, project and user, method and path,
+requested → routed model and provider, status, time to first token, duration,
+tokens, cost, and a progress cell for streams still running (row.py renders them).
 
-``apply`` is the only update path and is called by the app's refresh timer with the
-exchanges that changed since the last tick: each is re-rendered once, and only the
-cells whose text changed are written, so a 1,000-chunk stream costs one row update
-per tick. Running streams are re-rendered every tick as well (their elapsed time
-moves), which is bounded by how many streams run at once. The table never holds more
-rows than the trace ring (``capacity``): the oldest rows go first.
+This is a line-API widget (like Textual's ``Log``, or toolong's log view) rather than
+a ``DataTable``, because of what a refresh costs: a DataTable re-renders every visible
+cell whenever any cell changes, so a running stream repainted the whole table on
+every tick. Here each row's rendered line is cached by its text, and ``apply``
+repaints only the lines whose text changed: a 1,000-chunk stream is one line per
+tick. Running streams are re-rendered every tick (their elapsed time moves), which is
+bounded by how many streams run at once. The list never holds more rows than the
+trace ring (``capacity``); the oldest go first.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual.widgets import DataTable
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
-from behest_local.timing import duration
+from behest_local.tui.row import COLUMNS, header_line, row_cells, row_line
 
 if TYPE_CHECKING:
     from behest_local.exchange import Exchange
     from behest_local.tui.filters import Filters
 
-# (key, label, width). Widths fit a 120-column terminal with the scrollbar; cells are
-# cut with "…" to them (the detail view has everything in full). Cell padding is off and
-# each cell starts with one space instead: a column costs one separator, not two.
-COLUMNS = (("time", "Time", 9), ("who", "Project/user", 13), ("request", "Request", 26),
-           ("model", "Model → provider", 27), ("status", "St", 4), ("ttft", "TTFT", 6),
-           ("duration", "Time", 6), ("tokens", "Tokens", 8), ("cost", "Cost", 7),
-           ("progress", "Stream", 12))
-WIDTHS = {key: width for key, _, width in COLUMNS}
+WIDTH = sum(width for _, _, width in COLUMNS)
 
 
-def _fit(value: str, width: int, style: str = "") -> Text:
-    if len(value) > width - 1:
-        value = value[: width - 2] + "…"
-    return Text(" " + value, style=style, no_wrap=True)
+class ExchangeList(ScrollView, can_focus=True):
+    """The exchange list (see the module docstring). Line 0 is the column header."""
 
+    BINDINGS = [
+        Binding("up", "cursor(-1)", "up", show=False),
+        Binding("down", "cursor(1)", "down", show=False),
+        Binding("pageup", "cursor(-10)", show=False),
+        Binding("pagedown", "cursor(10)", show=False),
+        Binding("home", "first", show=False),
+        Binding("end", "last", show=False),
+    ]
+    COMPONENT_CLASSES = {"exchange-list--header", "exchange-list--cursor"}
+    DEFAULT_CSS = """
+    ExchangeList { background: $surface; }
+    ExchangeList > .exchange-list--header { text-style: bold; color: $text-accent; }
+    ExchangeList > .exchange-list--cursor { background: $block-cursor-background;
+                                            color: $block-cursor-foreground; }
+    ExchangeList:blur > .exchange-list--cursor { background: $block-cursor-blurred-background;
+                                                 color: $foreground; }
+    """
 
-def _status(exchange: Exchange) -> Text:
-    status = exchange.status
-    if status is None:
-        return _fit("…", 4, "dim")
-    style = "green" if status < 300 else "yellow" if status < 500 else "red"
-    if exchange.error and status < 400:  # a stream that failed after its 200
-        style = "red"
-    return _fit(str(status), 4, style)
+    class Highlighted(Message):
+        """The cursor moved to another exchange (or the list became empty: None)."""
 
-
-def _model(exchange: Exchange) -> str:
-    if not exchange.model:
-        return "-"
-    requested = exchange.requested_model
-    arrow = f"{requested}→" if requested and requested != exchange.model else ""
-    return f"{arrow}{exchange.model}@{exchange.provider}"
-
-
-def _progress(exchange: Exchange, now: float) -> Text:
-    if not exchange.stream:
-        return _fit("", 12)
-    count = len(exchange.chunk_times)
-    if exchange.ended is None:
-        return _fit(f"▶ {count} {duration(now - exchange.started)}", 12, "bold cyan")
-    if exchange.error:
-        return _fit(f"✗ {count} ev", 12, "red")
-    return _fit(f"✓ {count} ev", 12, "green")
-
-
-def row_cells(exchange: Exchange, now: float) -> tuple[Text, ...]:
-    """The cells of ``exchange``'s row, in ``COLUMNS`` order."""
-    clock = time.strftime("%H:%M:%S", time.localtime(exchange.wall_time))
-    who = exchange.project or "-"
-    if exchange.user:
-        who += f"/{exchange.user}"
-    tokens = "-"
-    if exchange.prompt_tokens is not None or exchange.completion_tokens is not None:
-        tokens = f"{exchange.prompt_tokens or 0}+{exchange.completion_tokens or 0}"
-    cost = getattr(exchange, "cost", None)
-    running = exchange.ended is None
-    w = WIDTHS
-    return (_fit(clock, w["time"]), _fit(who, w["who"]),
-            _fit(f"{exchange.method} {exchange.path}", w["request"]),
-            _fit(_model(exchange), w["model"]), _status(exchange),
-            _fit(duration(exchange.ttft) if exchange.stream else "-", w["ttft"]),
-            _fit("…" if running else duration(exchange.duration), w["duration"]),
-            _fit(tokens, w["tokens"]),
-            _fit(f"${cost:.4f}" if isinstance(cost, (int, float)) else "-", w["cost"]),
-            _progress(exchange, now))
-
-
-class ExchangeList(DataTable):
-    """The exchange table (see the module docstring)."""
+        def __init__(self, exchange_id: str | None) -> None:
+            super().__init__()
+            self.exchange_id = exchange_id
 
     def __init__(self, *, clock: Callable[[], float], capacity: int = 1000, **kwargs) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, cell_padding=0, **kwargs)
+        super().__init__(**kwargs)
         self.clock = clock
         self.capacity = capacity
         self.updates = 0
-        """How many times ``apply``/``rebuild`` changed the table (the coalescing test reads it)."""
+        """How many refreshes changed the list (the coalescing test reads it)."""
         self.follow = True
         """Keep the cursor on the newest row as rows arrive (until the user moves it)."""
-        self._row_text: dict[str, tuple] = {}
+        self.cursor_row = 0
+        self._ids: list[str] = []
+        self._texts: dict[str, tuple[Text, ...]] = {}
+        self._plain: dict[str, tuple[str, ...]] = {}
+        self._strips: dict[tuple[str, bool], Strip] = {}
         self._live: dict[str, Exchange] = {}
         self._newest = float("-inf")
-        self._keys = [key for key, _, _ in COLUMNS]
+        self._announced: str | None = None
 
-    def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
-            self.add_column(Text(" " + label), key=key, width=width)
+    # -- queries (the app and tests) --------------------------------------------------
 
     @property
     def shown_ids(self) -> list[str]:
-        return [row.key.value for row in self.ordered_rows]
+        return list(self._ids)
+
+    @property
+    def row_count(self) -> int:
+        return len(self._ids)
+
+    @property
+    def selected_id(self) -> str | None:
+        return self._ids[self.cursor_row] if self._ids else None
+
+    def row_text(self, exchange_id: str) -> str:
+        return "".join(self._plain[exchange_id])
+
+    def cell(self, exchange_id: str, column: str) -> str:
+        """A cell's text without its padding, e.g. ``cell(id, "status") == "200"``."""
+        index = [key for key, _, _ in COLUMNS].index(column)
+        return self._plain[exchange_id][index].strip()
+
+    # -- updates (the refresh timer) --------------------------------------------------
 
     def rebuild(self, exchanges: Iterable[Exchange], filters: Filters) -> None:
         """Show exactly the matching ``exchanges`` (oldest first)."""
         selected = self.selected_id
-        self.clear()
-        self._row_text.clear()
+        self._ids, self._texts, self._plain = [], {}, {}
+        self._strips.clear()
         self._live.clear()
         self._newest = float("-inf")
         now = self.clock()
@@ -131,29 +118,30 @@ class ExchangeList(DataTable):
                 self._add(exchange, now)
         self._trim()
         self.updates += 1
-        if selected in self._row_text and not self.follow:
-            self.move_cursor(row=self.get_row_index(selected))
-        elif self.row_count:
-            self.move_cursor(row=self.row_count - 1)
+        if selected in self._texts and not self.follow:
+            self._move(self._ids.index(selected))
+        else:
+            self._move(max(0, len(self._ids) - 1))
+        self._resize()
+        self.refresh()
 
     def apply(self, changed: dict[str, Exchange], filters: Filters) -> bool:
         """Update rows for ``changed`` exchanges and running streams.
 
-        Returns False when an exchange that starts matching is older than the newest
-        row (a stream that fails under "errors only"): appending it would break the
-        order, so the caller rebuilds instead.
+        Returns False when an exchange that starts matching is older than the newest row
+        (a stream that fails under "errors only"): appending it would break the order,
+        so the caller rebuilds instead.
         """
         now = self.clock()
-        touched = False
-        fresh = []
+        fresh, dirty, removed = [], [], False
         for exchange_id, exchange in {**self._live, **changed}.items():
             matches = filters.matches(exchange)
-            if exchange_id in self._row_text:
-                if matches:
-                    touched |= self._update(exchange, now)
-                else:
+            if exchange_id in self._texts:
+                if not matches:
                     self._remove(exchange_id)
-                    touched = True
+                    removed = True
+                elif self._update(exchange, now):
+                    dirty.append(exchange_id)
             elif matches:
                 fresh.append(exchange)
         fresh.sort(key=lambda e: e.started)
@@ -161,50 +149,125 @@ class ExchangeList(DataTable):
             return False
         for exchange in fresh:
             self._add(exchange, now)
-            touched = True
-        if touched:
-            self._trim()
-            self.updates += 1
-            if self.follow and self.row_count:
-                self.move_cursor(row=self.row_count - 1)
+        removed |= self._trim()
+        if not (fresh or dirty or removed):
+            return True
+        self.updates += 1
+        selected = self.selected_id
+        if self.follow or selected is None or selected not in self._texts:
+            self._move(max(0, len(self._ids) - 1))
+        if fresh or removed:
+            self._resize()
+            self.refresh()
+        else:
+            for exchange_id in dirty:
+                self._refresh_row(self._ids.index(exchange_id))
         return True
 
     def _add(self, exchange: Exchange, now: float) -> None:
-        cells = row_cells(exchange, now)
-        self.add_row(*cells, key=exchange.id)
-        self._row_text[exchange.id] = tuple(map(str, cells))
+        self._ids.append(exchange.id)
+        self._set(exchange, row_cells(exchange, now))
         self._newest = max(self._newest, exchange.started)
         if exchange.ended is None:
             self._live[exchange.id] = exchange
 
     def _update(self, exchange: Exchange, now: float) -> bool:
-        cells = row_cells(exchange, now)
-        texts = tuple(map(str, cells))
-        old = self._row_text[exchange.id]
         if exchange.ended is not None:
             self._live.pop(exchange.id, None)
-        if texts == old:
+        cells = row_cells(exchange, now)
+        if tuple(c.plain for c in cells) == self._plain[exchange.id]:
             return False
-        for key, cell, text, before in zip(self._keys, cells, texts, old):
-            if text != before:
-                self.update_cell(exchange.id, key, cell)
-        self._row_text[exchange.id] = texts
+        self._set(exchange, cells)
         return True
 
+    def _set(self, exchange: Exchange, cells: tuple[Text, ...]) -> None:
+        self._texts[exchange.id] = cells
+        self._plain[exchange.id] = tuple(c.plain for c in cells)
+        self._strips.pop((exchange.id, False), None)
+        self._strips.pop((exchange.id, True), None)
+
     def _remove(self, exchange_id: str) -> None:
-        self.remove_row(exchange_id)
-        del self._row_text[exchange_id]
-        self._live.pop(exchange_id, None)
+        self._ids.remove(exchange_id)
+        for table in (self._texts, self._plain, self._live):
+            table.pop(exchange_id, None)
+        self._strips.pop((exchange_id, False), None)
+        self._strips.pop((exchange_id, True), None)
 
-    def _trim(self) -> None:
-        while self.row_count > self.capacity:
-            self._remove(self.ordered_rows[0].key.value)
+    def _trim(self) -> bool:
+        excess = len(self._ids) - self.capacity
+        for exchange_id in self._ids[:max(0, excess)]:
+            self._remove(exchange_id)
+        return excess > 0
 
-    @property
-    def selected_id(self) -> str | None:
-        if not self.row_count:
-            return None
-        try:
-            return self.ordered_rows[self.cursor_row].key.value
-        except IndexError:
-            return None
+    # -- cursor -----------------------------------------------------------------------
+
+    def move_cursor(self, *, row: int) -> None:
+        self.follow = row >= len(self._ids) - 1
+        self._move(row)
+
+    def action_cursor(self, delta: int) -> None:
+        self.move_cursor(row=self.cursor_row + delta)
+
+    def action_first(self) -> None:
+        self.move_cursor(row=0)
+
+    def action_last(self) -> None:
+        self.move_cursor(row=len(self._ids) - 1)
+
+    def on_click(self, event: events.Click) -> None:
+        row = int(self.scroll_y) + event.y - 1
+        if event.y >= 1 and 0 <= row < len(self._ids):
+            self.move_cursor(row=row)
+
+    def _move(self, row: int) -> None:
+        row = max(0, min(row, len(self._ids) - 1))
+        if row != self.cursor_row:
+            old, self.cursor_row = self.cursor_row, row
+            self._refresh_row(old)
+            self._refresh_row(row)
+        if self._ids:
+            # Keep the cursor visible below the header line.
+            self.scroll_to_region(Region(0, row + 1, 1, 1), spacing=None, animate=False,
+                                  immediate=True, top=False)
+        if self.selected_id != self._announced:
+            self._announced = self.selected_id
+            self.post_message(self.Highlighted(self._announced))
+
+    # -- rendering --------------------------------------------------------------------
+
+    def _resize(self) -> None:
+        self.virtual_size = Size(WIDTH, len(self._ids) + 1)
+
+    def _refresh_row(self, row: int) -> None:
+        y = row + 1 - int(self.scroll_y)
+        if 1 <= y < self.size.height:
+            self.refresh(Region(0, y, self.size.width, 1))
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.size.width
+        if y == 0:
+            strip = Strip(header_line().render(self.app.console), WIDTH)
+            strip = strip.apply_style(self.get_component_rich_style("exchange-list--header"))
+        else:
+            row = scroll_y + y - 1
+            if row >= len(self._ids):
+                return Strip.blank(width, self.rich_style)
+            strip = self._row_strip(row)
+        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+
+    def _row_strip(self, row: int) -> Strip:
+        exchange_id = self._ids[row]
+        key = (exchange_id, row == self.cursor_row)
+        strip = self._strips.get(key)
+        if strip is None:
+            line = row_line(self._texts[exchange_id])
+            strip = Strip(line.render(self.app.console), WIDTH).apply_style(self.rich_style)
+            if key[1]:
+                strip = strip.apply_style(self.get_component_rich_style("exchange-list--cursor"))
+            self._strips[key] = strip
+        return strip
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()  # focus and theme changes restyle every line

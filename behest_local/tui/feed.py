@@ -36,6 +36,8 @@ class ConfigStatus:
     ok: bool | None = None
     """None until a reload happened (the config loaded at start is in force)."""
     message: str = "loaded at start"
+    detail: str | None = None
+    """A rejected config's whole error (every ``file:line`` problem), for a notification."""
 
 
 def config_status_of(event: ConfigEvent) -> ConfigStatus:
@@ -43,7 +45,9 @@ def config_status_of(event: ConfigEvent) -> ConfigStatus:
     name = Path(event.source).name if event.source else "config"
     if isinstance(event, ConfigRejected):
         first = (event.error or "invalid").strip().splitlines()[0]
-        return ConfigStatus(False, f"{first} (the previous config stays in force)")
+        if event.source and first.startswith(event.source):  # the header is one line
+            first = name + first[len(event.source):]
+        return ConfigStatus(False, f"previous config in force · {first}", event.error)
     changed = getattr(event, "changed", ())
     message = f"reloaded {name}" + (f": {len(changed)} changed" if changed else "")
     restart = getattr(event, "restart_required", ())

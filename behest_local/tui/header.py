@@ -39,7 +39,8 @@ def _bar(used: float, limit: float, width: int = 6) -> str:
 
 
 def header_text(state: HeaderState) -> Text:
-    text = Text()
+    # Never wrap: a long config error is cut with "…" rather than pushing line two away.
+    text = Text(no_wrap=True, overflow="ellipsis")
     text.append(f" behest-local {__version__} ", style="bold reverse")
     text.append(f"  {state.url}/v1  ", style="bold")
     config = state.config
@@ -95,4 +96,4 @@ class StatusHeader(Static):
         text = header_text(state)
         if text.markup != self._last:
             self._last = text.markup
-            self.update(text)
+            self.update(text, layout=False)  # fixed height: repaint, never re-layout

@@ -22,31 +22,37 @@ LEVEL_STYLE = {"ok": "green", "warning": "yellow", "buffered": "bold red"}
 
 
 def summary_text(line: timing.Timeline, record: dict, probe: dict | None) -> Text:
-    text = Text()
-    if probe:
-        text.append("probe: ", style="bold")
-        text.append(f"{probe['level'].upper()} ", style=LEVEL_STYLE.get(probe["level"], ""))
-        text.append(probe["verdict"] + "\n")
-        for finding in probe.get("findings") or []:
-            text.append(f"  - {finding}\n", style="dim")
+    """Two lines: the stream's shape, then the probe's verdict (or the capture note)."""
+    text = Text(no_wrap=True, overflow="ellipsis")
     if not line.rows:
         text.append("no stream events" if not record.get("stream") else "waiting for the "
                     "first event…", style="dim")
-        return text
-    stalls = line.stalls
-    text.append(f"TTFT {timing.duration(line.ttft)}", style="bold")
-    text.append(f" · {len(line.rows)} events · median gap {timing.ms(line.median_gap)} ms · "
-                f"max gap {timing.ms(line.max_gap)} ms · ")
-    if stalls:
-        worst = max(stalls, key=lambda r: r.gap or 0)
-        text.append(f"{len(stalls)} stall{'s' if len(stalls) > 1 else ''} (longest before "
-                    f"#{worst.index}: {timing.duration(worst.gap)})", style="bold yellow")
     else:
-        text.append("no stalls", style="green")
-    if record.get("events_dropped"):
-        text.append(f"\n{record['events_dropped']} later events kept timing only "
-                    "(capture cap)", style="dim")
+        stalls = line.stalls
+        text.append(f"TTFT {timing.duration(line.ttft)}", style="bold")
+        text.append(f" · {len(line.rows)} events · median gap {timing.ms(line.median_gap)} ms · "
+                    f"max gap {timing.ms(line.max_gap)} ms · ")
+        if stalls:
+            worst = max(stalls, key=lambda r: r.gap or 0)
+            text.append(f"{len(stalls)} stall{'s' if len(stalls) > 1 else ''} (longest before "
+                        f"#{worst.index}: {timing.duration(worst.gap)})", style="bold yellow")
+        else:
+            text.append("no stalls", style="green")
+    text.append("\n")
+    if probe:
+        text.append("probe: ", style="bold")
+        text.append(f"{probe['level'].upper()} ", style=LEVEL_STYLE.get(probe["level"], ""))
+        text.append(probe["verdict"])
+    elif record.get("events_dropped"):
+        text.append(f"{record['events_dropped']} later events kept timing only (capture cap)",
+                    style="dim")
     return text
+
+
+def probe_lines(probe: dict | None) -> list[str]:
+    if not probe or not probe.get("findings"):
+        return []
+    return [f"probe finding: {f}" for f in probe["findings"]] + [" "]
 
 
 def table_lines(line: timing.Timeline) -> list[str]:
@@ -94,7 +100,8 @@ class TimelineView(Vertical):
 
     def show(self, record: dict, probe: dict | None) -> None:
         line = timeline_of(record, probe)
-        self.query_one("#timeline-summary", Static).update(summary_text(line, record, probe))
+        summary = self.query_one("#timeline-summary", Static)
+        summary.update(summary_text(line, record, probe), layout=False)  # fixed height
         gaps = [round(g * 1000, 1) for g in line.gaps]  # float noise would look like jitter
         chart = self.query_one("#timeline-gaps", Sparkline)
         chart.data = gaps
@@ -103,10 +110,10 @@ class TimelineView(Vertical):
         y = table.scroll_y
         table.clear()
         if line.rows:
-            table.write_lines(table_lines(line), scroll_end=False)
+            table.write_lines(probe_lines(probe) + table_lines(line), scroll_end=False)
             table.scroll_to(y=y, animate=False, immediate=True)
 
     def clear(self) -> None:
-        self.query_one("#timeline-summary", Static).update("")
+        self.query_one("#timeline-summary", Static).update("", layout=False)
         self.query_one("#timeline-gaps", Sparkline).display = False
         self.query_one("#timeline-table", Log).clear()

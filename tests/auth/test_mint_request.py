@@ -30,7 +30,8 @@ def test_defaults_and_legacy_forms():
     ({"user_id": "u", "ttl": "900"}, "ttl"), ({"user_id": "u", "ttl": 900.0}, "ttl"),
     ({"user_id": "u", "ttl": True}, "ttl"), ({"user_id": "u", "tier": 0}, "tier"),
     ({"user_id": "u", "tier": "gold"}, "tier"), ({"user_id": "u", "tier": True}, "tier"),
-    ({"user_id": "u", "role": "regular"}, "role"), ({"user_id": "u", "session_id": 5}, "session_id"),
+    ({"user_id": "u", "role": "regular"}, "role"),
+    ({"user_id": "u", "session_id": 5}, "session_id"),
 ])
 def test_invalid_mint_bodies_name_the_field(body, param):
     with pytest.raises(ClaimError) as info:

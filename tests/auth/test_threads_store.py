@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import stat
 
+from behest_local.errors import GatewayError
 from behest_local.thread_turn import Turn
 from behest_local.threads import ThreadKey, ThreadStore
 
@@ -119,3 +120,17 @@ def test_no_thread_means_no_change():
     sentinel = object()
     assert turn.body is body and turn.tap(sentinel) is sentinel
     turn.record(completion("x"))  # no store: nothing to do
+
+
+async def test_an_unusable_database_is_a_clear_503(tmp_path):
+    path = tmp_path / "t.db"
+    path.write_bytes(b"this is not a database" * 100)
+    store = ThreadStore(path)
+    try:
+        await store.history(KEY)
+    except GatewayError as error:
+        assert error.status == 503 and str(path) in error.message
+    else:
+        raise AssertionError("a garbage file was read as a database")
+    await store.close()
+    assert store.append_soon(KEY, [U1]) is None  # closed: logged, not raised

@@ -9,7 +9,12 @@ import shutil
 
 import pytest
 
-from behest_local.config import EmulatorConfig, TenantConfig
+from dataclasses import replace
+from types import MappingProxyType
+
+from behest_local.config import EmulatorConfig, ProviderConfig, TenantConfig
+from behest_local.fakes import openai as fake_openai
+from behest_local.fakes.base import STATE
 from behest_local.events import ConfigReloaded, Routed
 from tests.conftest import with_settings
 
@@ -24,8 +29,11 @@ async def chat(client, **body):
     return resp.status, await resp.json()
 
 
-async def test_the_guides_byok_steps_in_order(make_gateway_client):
-    client = await make_gateway_client(STRICT)
+async def test_the_guides_byok_steps_in_order(make_gateway_client, aiohttp_server):
+    # Once the key is saved, gpt-4o goes to OpenAI itself: here a fake of it on loopback.
+    upstream = await aiohttp_server(fake_openai.make_app(key=OPENAI_KEY))
+    client = await make_gateway_client(replace(STRICT, providers=MappingProxyType({
+        "openai": ProviderConfig(base_url=str(upstream.make_url("/v1")))})))
     routed: list[Routed] = []
     client.gateway.store.subscribe(lambda e, x: routed.append(e) if isinstance(e, Routed) else None)
     # Before: the guide's "Model not found after switching" gotcha, in OpenAI's shape.
@@ -54,7 +62,8 @@ async def test_the_guides_byok_steps_in_order(make_gateway_client):
     assert (await chat(client))[1]["model"] == "gpt-4o"
     status, body = await chat(client, model="claude-sonnet-4-20250514")
     assert status == 200 and body["model"] == "gpt-4o"  # another provider's model is ignored
-    assert "ignored" in routed[-1].reason and "openai key configured" in routed[-1].reason
+    assert "ignored" in routed[-1].reason and "openai key from the vault" in routed[-1].reason
+    assert routed[-1].provider == "openai" and upstream.app[STATE].requests[-1].auth_ok
     assert (await chat(client, model="gpt-4o-mini"))[1]["model"] == "gpt-4o-mini"
     # The key is sealed in the vault; nothing in the state dir holds it in plaintext.
     for path in client.gateway.home.iterdir():
@@ -156,11 +165,11 @@ async def test_validation_messages_say_what_was_expected(make_gateway_client):
     resp = await client.put("/v1/projects/local/settings", json={"provider_modle": "x"},
                             headers=client.dash)
     assert "did you mean 'provider_model'?" in (await resp.json())["error"]
-    resp = await client.put("/v1/projects/local/settings", json={"cors_origins": ["https://a.com/"]},
-                            headers=client.dash)
+    resp = await client.put("/v1/projects/local/settings",
+                            json={"cors_origins": ["https://a.com/"]}, headers=client.dash)
     assert "ends with '/'" in (await resp.json())["error"]
-    resp = await client.post("/v1/projects", data=b"{", headers={**client.dash,
-                                                                  "Content-Type": "application/json"})
+    resp = await client.post("/v1/projects", data=b"{",
+                             headers={**client.dash, "Content-Type": "application/json"})
     assert resp.status == 400 and "could not parse the JSON" in (await resp.json())["error"]
 
 
@@ -219,7 +228,8 @@ async def test_projects_made_through_the_api_survive_a_restart(make_gateway_clie
 async def test_a_deploy_delay_emulates_propagation(make_gateway_client):
     client = await make_gateway_client(with_settings(emulator=EmulatorConfig(deploy_delay_s=0.2)))
     reloaded = asyncio.Event()
-    client.gateway.live.subscribe(lambda e: reloaded.set() if isinstance(e, ConfigReloaded) else None)
+    client.gateway.live.subscribe(
+        lambda event: reloaded.set() if isinstance(event, ConfigReloaded) else None)
     await client.put("/v1/projects/local/settings", json={"system_prompt": "Be brief."},
                      headers=client.dash)
     resp = await client.post("/v1/projects/local/settings/deploy", headers=client.dash)
@@ -254,3 +264,17 @@ async def test_settings_show_live_draft_and_a_discarded_draft(make_gateway_clien
     assert view["draft"] == {"rate_limits": {"rpm": 5}} and view["deployed_at"] is None
     assert (await client.delete(url + "/draft", headers=client.dash)).status == 204
     assert (await (await client.get(url, headers=client.dash)).json())["draft"] is None
+
+
+async def test_a_vault_sealed_with_a_passphrase_needs_it_at_start(make_gateway_client,
+                                                                   monkeypatch):
+    from behest_local.vault import Vault
+
+    monkeypatch.delenv("BEHEST_VAULT_PASSPHRASE", raising=False)
+    client = await make_gateway_client()
+    Vault.open(client.gateway.home, passphrase="correct horse battery", scrypt_n=2**4)
+    resp = await client.put("/v1/tenants/local/providers/openai", json={"api_key": OPENAI_KEY},
+                            headers=client.dash)
+    body = await resp.json()
+    assert resp.status == 503 and body["code"] == "VAULT_LOCKED" and body["retryable"] is False
+    assert "BEHEST_VAULT_PASSPHRASE" in body["error"]

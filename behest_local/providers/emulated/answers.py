@@ -29,8 +29,13 @@ from behest_local.providers.emulated.prompt_cues import (
     topic_of,
 )
 
-_GREETING = re.compile(r"^\W*(?:hello|hi|hey|hiya|howdy|greetings|good (?:morning|afternoon|evening)|yo|"
-                       r"hallo|bonjour|hola|how are you)\b", re.I)  # fmt: skip
+# Greeting words, stripped repeatedly; a message that is nothing else is a greeting.
+_GREETING_WORDS = re.compile(
+    r"^\W*(?:hello|hi|hey|hiya|howdy|greetings|good (?:morning|afternoon|evening|day)|yo|hallo|bonjour|hola|"
+    r"there|world|everyone|all|folks|friend|bot|assistant|how are you(?: doing)?(?: today)?|how's it going|what's up)"
+    r"\b\W*",
+    re.I,
+)
 _THANKS = re.compile(r"^\W*(?:thanks|thank you|thx|cheers|much appreciated)\b", re.I)
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
                  "nine": 9, "ten": 10, "a few": 3, "some": 3, "several": 4, "a couple of": 2}  # fmt: skip
@@ -55,7 +60,6 @@ _YES_NO = re.compile(r"^\W*(?:is|are|am|was|were|can|could|will|would|should|sha
 _WHAT_IS = re.compile(r"^\W*(?:what|who|where|when|which)\b|^\W*(?:define|explain|describe|tell me about)\b", re.I)
 _AUXILIARY = frozenset({"is", "are", "am", "was", "were", "can", "could", "will", "would", "should", "shall",
                         "may", "might", "must", "do", "does", "did", "has", "have", "had"})  # fmt: skip
-_SUBJECT_PRONOUNS = frozenset({"i", "you", "we", "they", "it", "he", "she", "this", "that", "there"})
 _DETERMINERS = frozenset({"the", "a", "an", "my", "your", "this", "that", "these", "those", "our", "their",
                           "his", "her", "its", "some", "any"})  # fmt: skip
 
@@ -113,7 +117,15 @@ def is_direct_message(text: str) -> bool:
     """Whether a message wants a reply in words even when tools are available (a dictated
     reply, a calculation, a greeting or thanks)."""
     return (literal_reply(text) is not None or find_calculation(text) is not None
-            or bool(_GREETING.match(text) and len(text.split()) <= 8) or bool(_THANKS.match(text)))  # fmt: skip
+            or _is_greeting(text) or bool(_THANKS.match(text)))  # fmt: skip
+
+
+def _is_greeting(text: str) -> bool:
+    """ "Hi there!" is a greeting; "Hello, what's the weather in Paris?" is a question."""
+    rest, stripped = text, 0
+    while (match := _GREETING_WORDS.match(rest)) and match.end() > 0:
+        rest, stripped = rest[match.end():], stripped + 1
+    return stripped > 0 and not rest.strip(" \t\n!.,?:;)(-")
 
 
 def _intent_answer(conversation: Conversation, rng: random.Random) -> str:
@@ -121,7 +133,7 @@ def _intent_answer(conversation: Conversation, rng: random.Random) -> str:
     if not user:
         images = "I can't see images while running offline. " if conversation.has_images else ""
         return f"{images}I'm the behest-local emulated model and I received no text to answer. {_PROVIDER_HINT}"
-    if _GREETING.match(user) and len(user.split()) <= 8:
+    if _is_greeting(user):
         return _greeting(rng)
     if _THANKS.match(user):
         return rng.choice(("You're welcome!", "Happy to help!", "Any time!")) + " (behest-local emulated model)"
@@ -180,7 +192,8 @@ def _subject(user: str) -> str:
 
 def _list_answer(user: str, rng: random.Random) -> str:
     match = _LIST.search(user)
-    assert match is not None  # checked by the caller
+    if match is None:
+        return _fallback(user, rng)
     raw = (match.group("n") or "3").lower()
     count = min(int(raw) if raw.isdigit() else _NUMBER_WORDS.get(raw, 3), 20) or 1
     rest = swap_person((match.group("rest") or match.group("bare")).strip())
@@ -310,6 +323,7 @@ def _fallback(user: str, rng: random.Random) -> str:
     return rng.choice((
         f'You said: "{focus}".{about} I\'m the behest-local emulated model running offline, so this is a '
         f"placeholder rather than a researched answer. {_PROVIDER_HINT}",
-        f"Noted: {swap_person(focus)}.{about} As the offline emulated model I can't give a full answer. {_PROVIDER_HINT}",
+        f"Noted: {swap_person(focus)}.{about} As the offline emulated model I can't give a full answer. "
+        f"{_PROVIDER_HINT}",
         f'Thanks for the message about {topic_of(user) or "this"}.{about} (Offline emulated reply from behest-local.)',
     ))  # fmt: skip

@@ -21,7 +21,9 @@ from behest_local.providers.emulated.prompt_cues import keywords
 # Words that may surround a calculation without making it something else.
 _MATH_WORDS = frozenset({"calculate", "compute", "evaluate", "solve", "result", "answer", "value", "equal",
                          "equals", "much", "many", "math", "number", "total", "sum", "whats"})  # fmt: skip
-_CUE = re.compile(r"\b(?:what(?:'s|’s| is| are)?|calculate|compute|evaluate|solve|how much|how many|equals?)\b|=", re.I)
+_CUE = re.compile(
+    r"\b(?:what(?:'s|’s| is| are)?|calculate|compute|evaluate|solve|how much|how many|equals?)\b|=", re.I
+)
 
 # Spelled-out operators, rewritten to symbols before the expression is cut out.
 _WORD_OPERATORS = (

@@ -78,7 +78,9 @@ def code_answer(text: str, rng: random.Random) -> str:
     param, py_body, js_body = known[1:] if known else ("data", None, None)
     shown = language if language in _NATIVE else "python"
     if shown == "python":
-        body = py_body or f"# Offline emulated answer: fill in the logic for: {task}.\n    result = data\n    return result"
+        body = py_body or (
+            f"# Offline emulated answer: fill in the logic for: {task}.\n    result = data\n    return result"
+        )
         code = f'def {name}({param}):\n    """{task[0].upper()}{task[1:]}."""\n    {body}\n'
         if known:
             code += f"\n\nprint({name}({_sample_argument(param)}))\n"
@@ -94,7 +96,8 @@ def code_answer(text: str, rng: random.Random) -> str:
     ))
     note = "" if known else "\n\nI'm the offline emulated model, so this is a skeleton rather than a finished solution."
     if language not in _NATIVE:
-        note += f"\n\n(The offline emulated model only sketches Python and JavaScript; port it to {_display(language)}.)"
+        note += (f"\n\n(The offline emulated model only sketches Python and JavaScript; "
+                 f"port it to {_display(language)}.)")
     return f"{lead}\n\n```{shown}\n{code.rstrip()}\n```{note}"
 
 

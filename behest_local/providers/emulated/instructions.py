@@ -27,8 +27,12 @@ _VERBATIM = re.compile(
     re.I | re.S,
 )
 # Sentence forms end with the instruction's own punctuation, which is not part of the text.
-_ONLY_WITH = re.compile(r"\b(?:respond|reply|answer|output)\s+(?:only|just)\s+with\s*:?\s*(?P<text>[^\n]+?)\s*[.!]?\s*$", re.I)
-_SHORT_SAY = re.compile(r"^\s*(?:please\s+)?(?:just\s+|only\s+)?say\s+(?P<text>[^\"“'`\n][^\n]{0,40}?)\s*[.!]?\s*$", re.I)
+_ONLY_WITH = re.compile(
+    r"\b(?:respond|reply|answer|output)\s+(?:only|just)\s+with\s*:?\s*(?P<text>[^\n]+?)\s*[.!]?\s*$", re.I
+)
+_SHORT_SAY = re.compile(
+    r"^\s*(?:please\s+)?(?:just\s+|only\s+)?say\s+(?P<text>[^\"“'`\n][^\n]{0,40}?)\s*[.!]?\s*$", re.I
+)
 _NOT_LITERAL = frozenset({"something", "anything", "a", "an", "the", "what", "how", "why", "me", "it", "that",
                           "this", "more", "hello to", "goodbye to", "hi to", "nothing", "yes or no"})  # fmt: skip
 _YES_OR_NO = re.compile(r"^(?:a\s+)?(?:simple\s+)?[\"']?(yes|no)[\"']?\s*(?:or|/)\s*[\"']?(yes|no)\b", re.I)
@@ -69,9 +73,10 @@ def literal_reply(user: str, instructions: str = "") -> str | None:
     match = _SHORT_SAY.match(user)
     if match:
         text = match.group("text")
-        first = text.split()[0].lower() if text.split() else ""
-        if len(text.split()) <= 4 and first not in _NOT_LITERAL and not any(p in text.lower() for p in _NOT_LITERAL
-                                                                            if " " in p):
+        words = text.lower().split()
+        # "Say something nice" or "say hello to Bob" describe a reply; "Say hi" dictates one.
+        describes = not words or words[0] in _NOT_LITERAL or any(p in text.lower() for p in _NOT_LITERAL if " " in p)
+        if len(words) <= 4 and not describes:
             return text
     match = _ALWAYS.search(instructions)
     return _quoted_text(match) if match else None

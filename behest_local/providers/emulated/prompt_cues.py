@@ -56,12 +56,16 @@ _PERSON_SWAP = {
 }  # fmt: skip
 
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
-_QUOTED = re.compile(r'"([^"\n]{1,200})"|“([^”\n]{1,200})”|(?<![\w])\'([^\'\n]{1,200})\'(?![\w])|`([^`\n]{1,200})`')
+_QUOTED = re.compile(
+    r'"([^"\n]{1,200})"|“([^”\n]{1,200})”|(?<![\w])\'([^\'\n]{1,200})\'(?![\w])|`([^`\n]{1,200})`'
+)
 _NUMBER = re.compile(r"(?<![\w.])(?:(?<![\w)\]])-)?\d+(?:,\d{3})*(?:\.\d+)?(?![\w])")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _URL = re.compile(r"https?://[^\s\"'<>)\]]+")
 _ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
-_PLACE_LEAD = re.compile(r"\b(?:in|from|to|at|near|visit|visiting|around|between|via|towards?|across)\s+(?:the\s+)?$", re.I)
+_PLACE_LEAD = re.compile(
+    r"\b(?:in|from|to|at|near|visit|visiting|around|between|via|towards?|across)\s+(?:the\s+)?$", re.I
+)
 _LIST_JOIN = re.compile(r"\s*(?:,|and|or|&|,\s*and|,\s*or)\s*", re.I)
 _SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
 
@@ -151,7 +155,8 @@ def place_names(text: str, names: list[str]) -> list[str]:
             continue
         start = previous_end + match.start()
         before = text[max(0, previous_end if previous_was_place else start - 30) : start]
-        is_place = bool(_PLACE_LEAD.search(before)) or (previous_was_place and bool(_LIST_JOIN.fullmatch(before)))
+        listed_after_place = previous_was_place and bool(_LIST_JOIN.fullmatch(before))
+        is_place = bool(_PLACE_LEAD.search(before)) or listed_after_place
         if is_place:
             places.append(name)
         previous_end, previous_was_place = previous_end + match.end(), is_place
@@ -303,7 +308,9 @@ class Hints:
         def first(values: tuple[str, ...]) -> tuple[str, ...]:
             return (name, *(v for v in values if v != name)) if name in values else values
 
-        return dataclasses.replace(self, names=first(self.names), places=first(self.places), people=first(self.people))
+        return dataclasses.replace(
+            self, names=first(self.names), places=first(self.places), people=first(self.people)
+        )
 
     def fact(self) -> tuple[bool, object]:
         """``(True, value)`` when a tool result has a key named like this field, else ``(False, None)``."""

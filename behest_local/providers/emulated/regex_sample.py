@@ -28,7 +28,7 @@ _MAX_EXTRA_REPEATS = 3
 # Patterns nested deeper than this, or asking for longer strings, are not sampled: they are
 # almost certainly adversarial ("((a{1000}){1000}){1000}").
 _MAX_DEPTH = 40
-_MAX_OUTPUT = 10_000
+_MAX_OUTPUT = 2_000
 
 
 class _Unsupported(Exception):
@@ -80,9 +80,13 @@ def _emit(items: object, rng: random.Random, groups: dict[int, str], extra: int 
             low, high, inner = av
             more = rng.randint(0, _MAX_EXTRA_REPEATS) if extra is None else extra
             count = min(low + more, high) if high >= low else low
-            if count > _MAX_OUTPUT:
-                raise _Unsupported
-            out.extend(_emit(inner, rng, groups, extra, depth + 1) for _ in range(count))
+            produced = 0
+            for _ in range(count):
+                piece = _emit(inner, rng, groups, extra, depth + 1)
+                produced += len(piece)
+                if produced > _MAX_OUTPUT:
+                    raise _Unsupported
+                out.append(piece)
         elif name == "GROUPREF":
             out.append(groups.get(av, ""))
         elif name == "GROUPREF_EXISTS":

@@ -59,6 +59,11 @@ _STRING_DEFAULTS = {
     "level": "medium", "difficulty": "medium", "severity": "low", "action": "none",
 }  # fmt: skip
 
+_FORMAT_ALIASES = {"idn-email": "email", "iri": "uri", "uri-reference": "uri", "iri-reference": "uri",
+                   "url": "uri", "idn-hostname": "hostname"}  # fmt: skip
+_FIXED_FORMATS = {"duration": "PT1H30M", "relative-json-pointer": "0", "regex": "^[a-z]+$",
+                  "uri-template": "https://example.com/{id}", "byte": "aGVsbG8="}  # fmt: skip
+
 # Plausible numbers per property-name word, used when the prompt offers none.
 _NUMBER_DEFAULTS = {
     "temperature": 21, "temp": 21, "age": 30, "year": 2025, "price": 19.99, "cost": 19.99,
@@ -68,6 +73,10 @@ _NUMBER_DEFAULTS = {
     "height": 175, "duration": 30, "minutes": 30, "hours": 2, "days": 7, "page": 1, "limit": 10,
     "humidity": 60, "speed": 12, "distance": 5, "population": 1000000, "priority": 1, "id": 1,
 }  # fmt: skip
+
+# Flag names whose natural default is false: nothing is deleted, failed or spam by default.
+_TROUBLE_FLAGS = frozenset({"deleted", "disabled", "archived", "spam", "error", "errors", "failed", "blocked",
+                            "deprecated", "banned", "expired", "overdue", "fraud", "flagged", "hidden"})  # fmt: skip
 
 # Numeric names that mean "the number the user wrote" rather than a measurement.
 _NUMBER_FROM_PROMPT = {"count", "number", "num", "n", "quantity", "qty", "amount", "total", "age",
@@ -122,7 +131,7 @@ def _meaningful_string(hints: Hints, rng: random.Random) -> str:
         person = hints.nth(hints.people) or name or "Alex Morgan"
         return person.split()[0] if word == "first" else person.split()[-1] if word == "last" else person
     if role == "title":
-        return hints.nth(hints.quoted) or name or (" ".join(hints.keywords[:3]).title() or "Untitled")
+        return hints.nth(hints.quoted) or name or (" ".join(hints.terms[:3]).title() or "Untitled")
     if role == "email":
         return hints.nth(hints.emails) or f"{slug(name or 'user', '.')}@example.com"
     if role == "url":
@@ -134,7 +143,8 @@ def _meaningful_string(hints: Hints, rng: random.Random) -> str:
     if role in ("date", "datetime", "time"):
         return _format_value(role.replace("datetime", "date-time"), hints, rng) or ""
     if role == "prose":
-        if word in _ANSWER_FIELDS and hints.answer:
+        # The text reply answers the question; after tool calls it also reports the results.
+        if hints.answer and (word in _ANSWER_FIELDS or hints.facts):
             return hints.answer
         return rng.choice(_PROSE_TEMPLATES[_PROSE_KIND.get(word, "")]).format(topic=topic)
     if role == "query":
@@ -153,29 +163,27 @@ def _meaningful_string(hints: Hints, rng: random.Random) -> str:
 
 def _format_value(fmt: str, hints: Hints, rng: random.Random) -> str | None:
     """A value for a ``format`` (None when the format is unknown)."""
-    date = hints.nth(hints.dates) or f"2025-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
-    clock = f"{rng.randint(8, 18):02d}:{rng.choice((0, 15, 30, 45)):02d}:00"
+    fmt = _FORMAT_ALIASES.get(fmt, fmt)
     name = hints.nth(hints.names) or "user"
-    values = {
-        "date": date,
-        "date-time": f"{date}T{clock}Z",
-        "time": f"{clock}Z",
-        "email": hints.nth(hints.emails) or f"{slug(name, '.')}@example.com",
-        "uri": hints.nth(hints.urls) or f"https://example.com/{slug(name)}",
-        "uuid": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-        "ipv4": f"192.0.2.{rng.randint(1, 254)}",
-        "ipv6": f"2001:db8::{rng.randint(1, 0xFFFF):x}",
-        "hostname": f"{slug(name)}.example.com",
-        "duration": "PT1H30M",
-        "json-pointer": f"/{slug(name)}",
-        "relative-json-pointer": "0",
-        "regex": "^[a-z]+$",
-        "uri-template": "https://example.com/{id}",
-        "byte": "aGVsbG8=",
-    }
-    aliases = {"idn-email": "email", "iri": "uri", "uri-reference": "uri", "iri-reference": "uri",
-               "url": "uri", "idn-hostname": "hostname"}  # fmt: skip
-    return values.get(aliases.get(fmt, fmt))
+    if fmt in ("date", "date-time", "time"):
+        date = hints.nth(hints.dates) or f"2025-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+        clock = f"{rng.randint(8, 18):02d}:{rng.choice((0, 15, 30, 45)):02d}:00"
+        return {"date": date, "date-time": f"{date}T{clock}Z", "time": f"{clock}Z"}[fmt]
+    if fmt == "email":
+        return hints.nth(hints.emails) or f"{slug(name, '.')}@example.com"
+    if fmt == "uri":
+        return hints.nth(hints.urls) or f"https://example.com/{slug(name)}"
+    if fmt == "uuid":
+        return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    if fmt == "ipv4":
+        return f"192.0.2.{rng.randint(1, 254)}"  # TEST-NET-1 (RFC 5737): never a real host
+    if fmt == "ipv6":
+        return f"2001:db8::{rng.randint(1, 0xFFFF):x}"  # documentation prefix (RFC 3849)
+    if fmt == "hostname":
+        return f"{slug(name)}.example.com"
+    if fmt == "json-pointer":
+        return f"/{slug(name)}"
+    return _FIXED_FORMATS.get(fmt)
 
 
 def fit_length(text: str, low: int, high: float, hints: Hints) -> str:
@@ -269,7 +277,8 @@ def _fallbacks(schema: dict, target: float, integer: bool) -> list[float]:
     if step and step > 0:
         centres = [c for c in (target, inside, low, high) if math.isfinite(c)] or [0.0]
         for centre in centres:
-            k = round(centre / step)
+            # Whole numbers stay in exact integer arithmetic: 10**30 / 7 as a float loses digits.
+            k = centre // step if isinstance(centre, int) and isinstance(step, int) else round(centre / step)
             for delta in (0, 1, -1, 2, -2, 3, -3):
                 value = (k + delta) * step
                 # Round away float noise (3 * 0.1 = 0.30000000000000004) when that stays a multiple.
@@ -279,5 +288,5 @@ def _fallbacks(schema: dict, target: float, integer: bool) -> list[float]:
 
 
 def boolean_for(hints: Hints) -> bool:
-    """Flags default to true: "is_available", "success" and the like read naturally that way."""
-    return True
+    """True for most flags ("is_available", "success"); false for ones that flag trouble."""
+    return not set(field_words(hints.field)) & _TROUBLE_FLAGS

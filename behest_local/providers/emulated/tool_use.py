@@ -43,7 +43,8 @@ def function_tools(tools: object) -> list[dict]:
     functions = []
     for tool in tools if isinstance(tools, list) else []:
         function = tool.get("function") if isinstance(tool, dict) else None
-        if isinstance(function, dict) and isinstance(function.get("name"), str) and tool.get("type", "function") == "function":
+        is_function = isinstance(tool, dict) and tool.get("type", "function") == "function"
+        if is_function and isinstance(function, dict) and isinstance(function.get("name"), str):
             functions.append(function)
     return functions
 
@@ -57,7 +58,8 @@ def _policy(tool_choice: object, functions: list[dict]) -> tuple[str, list[dict]
     kind = tool_choice.get("type")
     if kind == "allowed_tools":
         allowed = mapping(tool_choice, "allowed_tools")
-        names = {(t.get("function") or {}).get("name") or t.get("name") for t in allowed.get("tools", []) if isinstance(t, dict)}
+        listed = allowed.get("tools") if isinstance(allowed.get("tools"), list) else []
+        names = {mapping(t, "function").get("name") or t.get("name") for t in listed if isinstance(t, dict)}
         mode = allowed.get("mode") if allowed.get("mode") in ("auto", "required") else "auto"
         return mode, [f for f in functions if f["name"] in names] or functions
     named = mapping(tool_choice, "function").get("name") or mapping(tool_choice, "custom").get("name")

@@ -175,6 +175,11 @@ def test_auto_calls_the_matching_tool_with_schema_valid_arguments() -> None:
     jsonschema.validate(arguments, WEATHER["function"]["parameters"])
 
 
+def test_a_greeting_in_front_of_a_question_does_not_stop_the_call() -> None:
+    [(name, arguments)] = calls_of(user("Hello! What's the weather in Paris?", tools=[WEATHER]))
+    assert (name, arguments["city"]) == ("get_weather", "Paris")
+
+
 def test_auto_answers_in_text_when_no_tool_fits() -> None:
     assert "emulated" in text_of(user("Hello there", tools=[WEATHER, SEARCH]))
     assert "2 + 2 = 4" in text_of(user("What is 2 + 2?", tools=[WEATHER]))
@@ -188,7 +193,8 @@ def test_none_never_calls_and_named_always_calls_that_tool() -> None:
 
 
 def test_required_calls_the_best_match_even_for_small_talk() -> None:
-    [(name, _)] = calls_of(user("Please search the docs for rate limits", tools=[WEATHER, SEARCH], tool_choice="required"))
+    request = user("Please search the docs for rate limits", tools=[WEATHER, SEARCH], tool_choice="required")
+    [(name, _)] = calls_of(request)
     assert name == "search_docs"
     assert calls_of(user("Hello", tools=[WEATHER], tool_choice="required"))[0][0] == "get_weather"
 
@@ -270,7 +276,8 @@ def test_requested_keys_reads_lists_and_sketches() -> None:
 
 _WORDS = ["what", "is", "the", "weather", "in", "Paris", "hello", "list", "3", "ideas", "for", "Tokyo", "why",
           "how", "do", "I", "write", "python", "function", "summarize", ":", "translate", "?", "2", "+", "say",
-          "JSON", "keys", "name", "and", "age", "search", "docs", "repeat", "after", "me", "Marie", "Curie"]  # fmt: skip
+          "JSON", "keys", "name", "and", "age", "search", "docs", "repeat", "after", "me", "Marie",
+          "Curie"]  # fmt: skip
 prompts = st.one_of(st.text(max_size=80), st.lists(st.sampled_from(_WORDS), max_size=14).map(" ".join))
 contents = st.one_of(
     prompts, st.none(),

@@ -188,7 +188,8 @@ def test_name_field_uses_a_capitalized_phrase_and_enum_follows_the_prompt() -> N
 
 
 def test_sibling_numbers_take_successive_numbers_from_the_prompt() -> None:
-    schema = {"type": "object", "properties": {"a": {"type": "number"}, "b": {"type": "number"}}, "required": ["a", "b"]}
+    schema = {"type": "object", "properties": {"a": {"type": "number"}, "b": {"type": "number"}},
+              "required": ["a", "b"]}  # fmt: skip
     assert build(schema, Hints.from_text("What is 3 + 5?")) == {"a": 3, "b": 5}
 
 

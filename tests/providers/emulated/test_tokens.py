@@ -18,7 +18,9 @@ content_shapes = st.one_of(
     st.lists(
         st.one_of(
             st.fixed_dictionaries({"type": st.just("text"), "text": st.text(max_size=30)}),
-            st.fixed_dictionaries({"type": st.just("image_url"), "image_url": st.fixed_dictionaries({"url": st.text(max_size=10)})}),
+            st.fixed_dictionaries(
+                {"type": st.just("image_url"), "image_url": st.fixed_dictionaries({"url": st.text(max_size=10)})}
+            ),
             json_values,
         ),
         max_size=4,

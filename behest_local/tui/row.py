@@ -1,0 +1,97 @@
+"""One row of the exchange list: its cells and its line. Pure, no widgets.
+
+Columns have fixed widths that fit a 120-column terminal; cells are cut with "…" to
+them (the detail view has everything in full). Each cell starts with one space, which
+is all the separation the columns need.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+
+from behest_local.timing import duration
+
+if TYPE_CHECKING:
+    from behest_local.exchange import Exchange
+
+# (key, label, width)
+COLUMNS = (("time", "Time", 9), ("who", "Project/user", 13), ("request", "Request", 26),
+           ("model", "Model → provider", 27), ("status", "St", 4), ("ttft", "TTFT", 6),
+           ("duration", "Time", 6), ("tokens", "Tokens", 8), ("cost", "Cost", 7),
+           ("progress", "Stream", 12))
+WIDTHS = {key: width for key, _, width in COLUMNS}
+
+
+def _fit(value: str, width: int, style: str = "") -> Text:
+    if len(value) > width - 1:
+        value = value[: width - 2] + "…"
+    return Text(" " + value, style=style, no_wrap=True)
+
+
+def _status(exchange: Exchange) -> Text:
+    status = exchange.status
+    if status is None:
+        return _fit("…", WIDTHS["status"], "dim")
+    style = "green" if status < 300 else "yellow" if status < 500 else "red"
+    if exchange.error and status < 400:  # a stream that failed after its 200
+        style = "red"
+    return _fit(str(status), WIDTHS["status"], style)
+
+
+def _model(exchange: Exchange) -> str:
+    if not exchange.model:
+        return "-"
+    requested = exchange.requested_model
+    arrow = f"{requested}→" if requested and requested != exchange.model else ""
+    return f"{arrow}{exchange.model}@{exchange.provider}"
+
+
+def _progress(exchange: Exchange, now: float) -> Text:
+    width = WIDTHS["progress"]
+    if not exchange.stream:
+        return _fit("", width)
+    count = len(exchange.chunk_times)
+    if exchange.ended is None:
+        return _fit(f"▶ {count} {duration(now - exchange.started)}", width, "bold cyan")
+    if exchange.error:
+        return _fit(f"✗ {count} ev", width, "red")
+    return _fit(f"✓ {count} ev", width, "green")
+
+
+def row_cells(exchange: Exchange, now: float) -> tuple[Text, ...]:
+    """The cells of ``exchange``'s row, in ``COLUMNS`` order."""
+    clock = time.strftime("%H:%M:%S", time.localtime(exchange.wall_time))
+    who = exchange.project or "-"
+    if exchange.user:
+        who += f"/{exchange.user}"
+    tokens = "-"
+    if exchange.prompt_tokens is not None or exchange.completion_tokens is not None:
+        tokens = f"{exchange.prompt_tokens or 0}+{exchange.completion_tokens or 0}"
+    cost = getattr(exchange, "cost", None)
+    running = exchange.ended is None
+    w = WIDTHS
+    return (_fit(clock, w["time"]), _fit(who, w["who"]),
+            _fit(f"{exchange.method} {exchange.path}", w["request"]),
+            _fit(_model(exchange), w["model"]), _status(exchange),
+            _fit(duration(exchange.ttft) if exchange.stream else "-", w["ttft"]),
+            _fit("…" if running else duration(exchange.duration), w["duration"]),
+            _fit(tokens, w["tokens"]),
+            _fit(f"${cost:.4f}" if isinstance(cost, (int, float)) else "-", w["cost"]),
+            _progress(exchange, now))
+
+
+def row_line(cells: tuple[Text, ...]) -> Text:
+    """The cells padded to their columns, as one line."""
+    line = Text(no_wrap=True, end="")
+    for cell, (_, _, width) in zip(cells, COLUMNS):
+        piece = cell.copy()
+        piece.truncate(width, pad=True)
+        line.append_text(piece)
+    return line
+
+
+def header_line() -> Text:
+    return row_line(tuple(_fit(label, width) for _, label, width in COLUMNS))
