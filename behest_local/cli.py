@@ -20,10 +20,11 @@ from behest_local.home import resolve_home
 from behest_local.config_cli import ConfigCommandError, add_config_parsers, run_config_command
 from behest_local.keys import KeyStore, KeyStoreError
 from behest_local.fakes.cli import add_fake_parser, run_fake
+from behest_local.mint_cli import add_mint_parser, run_mint
+from behest_local.signing_keys_cli import add_signing_keys_parser, run_signing_keys
 from behest_local.vault_cli import add_vault_parser, run_vault
 from behest_local.runtime import ServeOptions, StartupError, find_config, load_settings, serve
 
-COMMANDS = ("serve", "keys", "vault", "version", "fake-upstream")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_vault_parser(commands)
     add_fake_parser(commands)
+    add_mint_parser(commands)
+    add_signing_keys_parser(commands)
     add_config_parsers(commands)
     commands.add_parser("version", help="print the version")
     return parser
@@ -89,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "keys":
             return _keys(args)
+        if args.command == "mint":
+            return run_mint(args)
+        if args.command == "signing-keys":
+            return run_signing_keys(args)
         if args.command == "fake-upstream":
             return run_fake(args)
         if args.command == "vault":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from contextvars import ContextVar
 from enum import Enum
 from typing import TYPE_CHECKING
 
@@ -55,6 +56,14 @@ class Phase(str, Enum):
     FAILED = "failed"
 
 
+CURRENT: ContextVar[Exchange | None] = ContextVar("behest_local_exchange", default=None)
+"""The exchange of the request being served on this task (set by ``exchange_middleware``).
+
+Only for code below the provider interface that has no exchange in hand, such as the
+upstream transport timing its waits (``provider_waited``); everything else is passed
+the exchange explicitly."""
+
+
 def new_request_id() -> str:
     return "req_" + secrets.token_hex(12)
 
@@ -72,7 +81,7 @@ class Exchange:
         "id", "trace_id", "method", "path", "started", "wall_time", "phase", "tenant",
         "project", "credential", "user", "session", "requested_model", "model", "provider",
         "stream", "status", "prompt_tokens", "completion_tokens", "chunk_times", "bytes_sent",
-        "ended", "error", "capture", "_store", "_clock",
+        "ended", "error", "capture", "provider_time", "_store", "_clock",
     )
 
     def __init__(self, store: TraceStore, *, method: str, path: str) -> None:
@@ -104,6 +113,10 @@ class Exchange:
         # Headers, bodies and raw stream events (capture.py), attached when the response
         # is prepared by server/inspect_routes.py; None until then, or when not recorded.
         self.capture: Capture | None = None
+        # Seconds spent waiting on the provider before the response headers (the upstream's
+        # answer, or a stream's first event); None when no provider was asked. Server-Timing
+        # (server/timing_header.py) subtracts it to show the gateway's own time.
+        self.provider_time: float | None = None
 
     # -- phases ---------------------------------------------------------------------
 
@@ -143,6 +156,10 @@ class Exchange:
             self.phase = Phase.STREAMING
         self._publish(ev.ChunkSent(self.id, now, index, size))
 
+    def provider_waited(self, seconds: float) -> None:
+        """Add ``seconds`` of waiting on the provider (before the response headers)."""
+        self.provider_time = (self.provider_time or 0.0) + seconds
+
     def usage(self, prompt_tokens: int | None, completion_tokens: int | None) -> None:
         self.prompt_tokens, self.completion_tokens = prompt_tokens, completion_tokens
 
@@ -172,6 +189,14 @@ class Exchange:
     @property
     def ttft(self) -> float | None:
         return self.chunk_times[0] - self.started if self.chunk_times else None
+
+    def elapsed(self) -> float:
+        """Seconds since the exchange started, on the trace store's clock."""
+        return self._clock() - self.started
+
+    def now(self) -> float:
+        """The trace store's clock (monotonic seconds), for timing spans of this exchange."""
+        return self._clock()
 
     @property
     def duration(self) -> float | None:

@@ -72,7 +72,9 @@ def har_entry(record: dict) -> dict:
         "httpVersion": "HTTP/1.1", "cookies": [],
         "headers": [{"name": k, "value": v} for k, v in record["request"]["headers"]],
         "queryString": [], "headersSize": -1,
-        "bodySize": record["request"]["body_size"] if record["request"]["body_size"] else 0,
+        # HAR 1.2: 0 for no body, -1 when unknown (a body the gateway never read).
+        "bodySize": record["request"]["body_size"] or
+        (0 if record["request"]["body_note"] in (None, "no body") else -1),
     }
     if record["request"]["body"] is not None:
         request["postData"] = {"mimeType": request_type, "params": [],

@@ -30,7 +30,7 @@ from statistics import median
 from behest_local.probe import ProbeResult
 
 SPREAD = 0.1
-HELD = 0.1
+HELD = 0.25  # below this, per-event delay is latency or scheduling noise, not buffering
 TOGETHER = 0.02
 
 CAUSES = [

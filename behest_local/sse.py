@@ -4,7 +4,10 @@ The encoder frames what the gateway sends (LF line endings only: the ``behest-ai
 SDK yields nothing for CRLF-framed streams). The decoder follows the WHATWG HTML
 "event stream interpretation" rules so it can read any upstream: LF, CR and CRLF line
 endings, comments (``:``), multi-line ``data``, ``event``/``id``/``retry`` fields, a
-leading BOM, and input split at arbitrary byte boundaries.
+leading BOM, and input split at arbitrary byte boundaries. An upstream that mixes other
+text into its stream (Gemini sends mid-stream errors as raw, multi-line JSON) can be read
+with ``SSEDecoder(raw_lines=True)``: lines the spec would ignore come back, in order, as
+``SSEEvent(raw=True)`` for the dialect's translator to interpret.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ class SSEEvent:
     event: str = "message"
     id: str | None = None
     retry: int | None = None
+    raw: bool = False
+    """A line that is not an SSE field (only from ``SSEDecoder(raw_lines=True)``): ``data``
+    holds the line as received, ``event`` is empty, and no event state changed."""
 
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -58,10 +64,17 @@ class SSEDecoder:
     Bytes are decoded as UTF-8 incrementally, so a multi-byte character split across
     two reads is handled. Invalid UTF-8 is replaced, never raised (the spec decodes with
     replacement).
+
+    ``raw_lines=True`` returns the lines the spec ignores (field names other than
+    ``data``/``event``/``id``/``retry``, such as a line of raw JSON) as ``raw`` events
+    instead of dropping them, and ``close`` returns an unterminated last line the same way;
+    everything else decodes exactly as without it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, raw_lines: bool = False) -> None:
         import codecs
+
+        self._raw_lines = raw_lines
 
         self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._buffer = ""
@@ -79,9 +92,15 @@ class SSEDecoder:
 
     def close(self) -> list[SSEEvent]:
         """End of stream. Per the spec an event without its terminating blank line is
-        discarded, so only already complete events were returned by ``feed``."""
-        self._consume(self._utf8.decode(b"", final=True))
-        return []
+        discarded, so only already complete events were returned by ``feed``; with
+        ``raw_lines`` an unterminated non-field last line is returned as a raw event."""
+        out = self._consume(self._utf8.decode(b"", final=True))
+        rest, self._buffer = self._buffer, ""
+        if self._raw_lines and rest.strip():
+            raw = self._line(rest)
+            if raw is not None and raw.raw:
+                out.append(raw)
+        return out
 
     def _consume(self, text: str) -> list[SSEEvent]:
         if not self._started and text:
@@ -136,6 +155,8 @@ class SSEDecoder:
         elif name == "retry":
             if value.isascii() and value.isdigit():
                 self._retry = int(value)
+        elif self._raw_lines:
+            return SSEEvent(line, "", raw=True)
         return None
 
     def _dispatch(self) -> SSEEvent | None:

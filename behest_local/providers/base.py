@@ -5,14 +5,15 @@ chat request (``ChatCall``) and returns a ``chat.completion`` dict, or an async 
 ``chat.completion.chunk`` dicts for streams (the usage chunk included when the request
 asked for it). Upstream failures are raised as ``errors.UpstreamError`` (before or during
 a stream) or ``errors.StreamDropped`` (connection lost mid-stream). Providers never import
-``server/``: they see dicts and dataclasses, never an aiohttp request.
+``server/``: they see dicts and dataclasses, never an aiohttp request. A provider whose
+model list lives upstream is also a ``ModelSource`` (``GET /v1/models`` awaits it).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,4 +42,13 @@ class ChatProvider(Protocol):
 
     def models(self) -> list[dict]:
         """OpenAI model objects this provider serves."""
+        ...
+
+
+@runtime_checkable
+class ModelSource(Protocol):
+    """A provider that fetches its models list (from an upstream, over the network)."""
+
+    async def fetch_models(self) -> list[dict]:
+        """OpenAI model objects; an unreachable upstream gives ``[]``, never an error."""
         ...

@@ -1,4 +1,4 @@
-"""Which ``ChatProvider`` serves each provider name that routing can produce.
+"""Which ``ChatProvider`` serves each provider name, each embeddings model, each listed model.
 
 Routing (``routing.py``) names providers the way Behest does (``openai``, ``anthropic``,
 ``google``, ``mistral``, ``cohere``, ``openrouter``, plus custom OpenAI-compatible
@@ -7,21 +7,39 @@ servers by their ``[providers.NAME]`` table); this module maps each name to an a
 profile) and builds one ``UpstreamProvider`` per name for the current settings. The
 runtime rebuilds the catalog when ``[providers]`` changes; exchanges in flight keep the
 provider objects they started with.
+
+Two data-plane questions are answered here too, next to the table they depend on:
+
+* ``route_embeddings``: ``POST /v1/embeddings`` goes to the model's provider when that
+  provider has an embeddings API and a usable key (OpenAI, Gemini, Mistral, Cohere, custom
+  servers), else to the emulated embeddings (offline first), with the same plan/key rules
+  chat routing applies;
+* ``list_models``: ``GET /v1/models`` is every usable provider's own list (fetched through
+  its adapter, cached, an unreachable one skipped) followed by the emulated models.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Mapping
 
 from behest_local.config.schema import BUILTIN_PROVIDERS, Settings
-from behest_local.providers.base import ChatProvider
+from behest_local.errors import GatewayError, InvalidRequestError
+from behest_local.providers.base import ChatProvider, ModelSource
 from behest_local.providers.http import HttpPool
-from behest_local.providers.registry import ADAPTERS
+from behest_local.providers.registry import ADAPTERS, Adapter
 from behest_local.providers.upstream import UpstreamProvider
+from behest_local.routing import EMULATED, Target, provider_for_model
 from behest_local.secret import Secret
 
 # Behest's provider names whose adapter is named differently.
 ADAPTER_OF = {"google": "gemini"}
+PROVIDER_OF = {adapter: name for name, adapter in ADAPTER_OF.items()}
+
+
+def adapter_for(name: str) -> Adapter:
+    """The adapter of a Behest provider name (custom providers: the ``custom`` profile)."""
+    return ADAPTERS.get(ADAPTER_OF.get(name, name)) or ADAPTERS["custom"]
 
 
 def build_upstreams(settings: Settings, pool: HttpPool,
@@ -30,7 +48,79 @@ def build_upstreams(settings: Settings, pool: HttpPool,
     names = list(BUILTIN_PROVIDERS) + [n for n in settings.providers if n not in BUILTIN_PROVIDERS]
     out: dict[str, ChatProvider] = {}
     for name in names:
-        adapter = ADAPTERS.get(ADAPTER_OF.get(name, name)) or ADAPTERS["custom"]
-        out[name] = UpstreamProvider(name, adapter, pool=pool, key_for=key_for,
+        out[name] = UpstreamProvider(name, adapter_for(name), pool=pool, key_for=key_for,
                                      config=settings.providers.get(name))
     return out
+
+
+def owner_of(model: str, settings: Settings) -> str | None:
+    """The provider whose model ``model`` is: routing's rules first, then the adapters'
+    model-name hints (``text-embedding-``, ``embed-`` …: embeddings models that chat
+    routing has no rule for), longest prefix winning."""
+    provider = provider_for_model(model, settings)
+    if provider is not None:
+        return provider
+    lowered, best = model.lower(), ("", None)
+    for adapter_name, adapter in ADAPTERS.items():
+        for prefix in adapter.model_prefixes:
+            if lowered.startswith(prefix) and len(prefix) > len(best[0]):
+                best = (prefix, PROVIDER_OF.get(adapter_name, adapter_name))
+    return best[1]
+
+
+def route_embeddings(requested: object, model: str, settings: Settings,
+                     has_key: Callable[[str], bool]) -> Target:
+    """Who embeds with ``model`` (``requested`` is the body's ``model`` as sent).
+
+    Raises:
+        GatewayError: only when ``emulator.emulate_unconfigured`` is false and the model's
+            provider needs a key: 403 BYOAK_REQUIRES_PRO on the free plan, 422
+            PROVIDER_NOT_CONFIGURED without a vault key (chat routing's rules).
+    """
+    if requested in (None, "", "default"):
+        return Target(EMULATED, model, "no model requested: the emulated embeddings")
+    provider = owner_of(model, settings)
+    if provider is None:
+        return Target(EMULATED, model, f"no provider serves {model!r}: emulated embeddings")
+    if "embed" not in adapter_for(provider).operations:
+        return Target(EMULATED, model, f"{provider} has no embeddings API: emulated", provider)
+    lenient = settings.emulator.emulate_unconfigured
+    needs_key = settings.requires_key(provider)
+    if needs_key and settings.tenant.plan == "free":
+        if lenient:
+            return Target(EMULATED, model, "free plan, BYOK needs Pro (BYOAK_REQUIRES_PRO in "
+                                           "the cloud): emulated embeddings", provider)
+        raise GatewayError("BYOAK requires a Pro subscription", status=403,
+                           type="invalid_request_error", code="BYOAK_REQUIRES_PRO", param="model")
+    if needs_key and not has_key(provider):
+        if lenient:
+            return Target(EMULATED, model, f"no {provider} key: emulated embeddings", provider)
+        raise InvalidRequestError(
+            f"Configure your {provider} API key in Provider Settings to use {model}",
+            status=422, param="model", code="PROVIDER_NOT_CONFIGURED")
+    served = f"{provider} key from the vault" if needs_key else f"custom provider {provider}"
+    return Target(provider, model, f"requested model; {served}", provider)
+
+
+def usable(name: str, settings: Settings, has_key: Callable[[str], bool]) -> bool:
+    """Whether routing would send a model of ``name`` upstream (so its models are listed)."""
+    if not settings.requires_key(name):
+        return name in settings.providers  # a keyless server the config names
+    return settings.tenant.plan != "free" and has_key(name)
+
+
+async def list_models(providers: Mapping[str, ChatProvider], settings: Settings,
+                      has_key: Callable[[str], bool]) -> list[dict]:
+    """OpenAI model objects: each usable provider's own list, then the emulated models
+    not already listed (first listing of an id wins). Providers are asked concurrently;
+    each fetch is bounded and failures are logged and skipped by the provider itself."""
+    sources = [p for name, p in providers.items()
+               if name != EMULATED and isinstance(p, ModelSource) and usable(name, settings, has_key)]
+    listed = await asyncio.gather(*(p.fetch_models() for p in sources))
+    emulated = providers.get(EMULATED)
+    listed.append(emulated.models() if emulated is not None else [])
+    seen: dict[str, dict] = {}
+    for models in listed:
+        for model in models:
+            seen.setdefault(model["id"], model)
+    return list(seen.values())

@@ -4,20 +4,35 @@ Per call: the provider's key is fetched from the vault at that moment (``key_for
 revealed only into the one request's headers (issue 3: "decrypted at request time"); the
 adapter (``registry.ADAPTERS``) builds the native request; the shared pooled session
 sends it; the answer is translated back to OpenAI chat. Streams are translated event by
-event as bytes arrive (``SSEDecoder`` → the adapter's stream ``Translator``), never
+event as bytes arrive (``SSEDecoder`` → the adapter's stream ``Translator``; a translator
+with ``raw_lines`` also gets the non-SSE lines, Gemini's raw JSON errors), never
 buffered. Closing the generator (client gone) releases the upstream response at once,
 which closes its connection. Failures become ``UpstreamError``: unreachable → 502,
 timeout → 504, a native error → its own status and message, a cut stream → 502.
+
+Timeouts, per provider (``[providers.NAME]``): ``connect_timeout_s`` to open the
+connection; ``timeout_s`` for the first byte of the answer *and* for every gap between
+two reads of a stream (aiohttp's ``sock_read``). There is no limit on the total, since
+a healthy stream may run for minutes. Before the first event a timeout is a 504; after
+it, the relay turns the same ``UpstreamError`` into an error event and a clean close.
+
+``fetch_models`` asks the provider for its own models list (the adapter's ``models``
+operation) with a short timeout and keeps the answer for ``MODELS_TTL_S`` (a failure for
+``MODELS_RETRY_S``); concurrent callers share one request.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
 import aiohttp
 
 from behest_local.errors import UpstreamError
+from behest_local.exchange import CURRENT
 from behest_local.providers.base import ChatCall
 from behest_local.providers.http import HttpPool
 from behest_local.providers.openai_compat.shapes import EmbedCall
@@ -27,6 +42,15 @@ from behest_local.sse import SSEDecoder
 
 if TYPE_CHECKING:
     from behest_local.config.schema import ProviderConfig
+
+log = logging.getLogger("behest_local.providers")
+
+MODELS_TTL_S = 600.0
+"""How long a provider's models list is reused."""
+MODELS_RETRY_S = 30.0
+"""How long a failed models fetch is remembered (no new attempt, no models listed)."""
+MODELS_TIMEOUT_S = 5.0
+"""Upper bound on one models fetch: ``GET /v1/models`` must not wait on a slow upstream."""
 
 
 class UpstreamProvider:
@@ -40,11 +64,16 @@ class UpstreamProvider:
         self._pool = pool
         self._key_for = key_for
         self.base_url = config.base_url if config and config.base_url else None
-        connect = config.connect_timeout_s if config else 10.0
-        idle = config.timeout_s if config else 600.0
+        connect = self.connect_timeout_s = config.connect_timeout_s if config else 10.0
+        idle = self.timeout_s = config.timeout_s if config else 600.0
         # sock_read bounds the wait for the first byte and every gap between chunks;
         # there is no total limit, since a healthy stream may run for minutes.
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=idle)
+        self._models_timeout = aiohttp.ClientTimeout(
+            total=min(idle, MODELS_TIMEOUT_S), sock_connect=min(connect, MODELS_TIMEOUT_S))
+        self._models: list[dict] = []
+        self._models_until = 0.0
+        self._models_fetch: asyncio.Task | None = None
 
     def __repr__(self) -> str:
         return f"UpstreamProvider({self.name!r}, base_url={self.base_url or self.adapter.default_base_url!r})"
@@ -67,20 +96,26 @@ class UpstreamProvider:
         key = self._key()
         request = self.adapter.request("chat", call, key, base_url=self.base_url)
         translator = self.adapter.translator(call)
-        decoder = SSEDecoder()
+        decoder = SSEDecoder(raw_lines=getattr(translator, "raw_lines", False))
         response = await self._open(request, key)
         del key, request  # nothing long-lived keeps the key or the headers it went into
+        started = False
         try:
             try:
                 async for data in response.content.iter_any():
+                    started = True
                     for event in decoder.feed(data):
                         for chunk in translator.feed(event):
                             yield chunk
+            except TimeoutError:  # before ClientConnectionError: aiohttp's is both
+                raise self._timed_out("between two stream events" if started
+                                      else "before its first stream event") from None
             except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
                 raise UpstreamError(f"The {self.name} stream was cut off: {_why(exc)}",
                                     status=502, code="upstream_stream_cut") from None
-            except TimeoutError:
-                raise _timeout(self.name, "between stream events") from None
+            for event in decoder.close():
+                for chunk in translator.feed(event):
+                    yield chunk
             for chunk in translator.finish():
                 yield chunk
         finally:
@@ -98,18 +133,62 @@ class UpstreamProvider:
         return self.adapter.from_native("embed", native, EmbedCall(body, model))
 
     def models(self) -> list[dict]:
-        return []
+        """The models list last fetched (``fetch_models``), possibly empty."""
+        return list(self._models)
+
+    async def fetch_models(self) -> list[dict]:
+        """The provider's models as OpenAI model objects, from cache while fresh.
+
+        Never raises for an upstream failure: it is logged and the list is empty until
+        ``MODELS_RETRY_S`` has passed (an unreachable provider must not break, or slow
+        down, every ``GET /v1/models``)."""
+        if "models" not in self.adapter.operations or time.monotonic() < self._models_until:
+            return self.models()
+        if self._models_fetch is None:
+            self._models_fetch = asyncio.create_task(self._refresh_models(),
+                                                     name=f"models of {self.name}")
+        # shield: one caller going away must not cancel the fetch the others wait on
+        return list(await asyncio.shield(self._models_fetch))
+
+    async def _refresh_models(self) -> list[dict]:
+        try:
+            key = self._key()
+            request = self.adapter.request("models", None, key, base_url=self.base_url)
+            native = await self._send_json(request, key, timeout=self._models_timeout)
+            del key, request
+            models = [m for m in self.adapter.from_native("models", native).get("data") or []
+                      if isinstance(m, dict) and isinstance(m.get("id"), str)]
+            self._models, self._models_until = models, time.monotonic() + MODELS_TTL_S
+        except (UpstreamError, ValueError, TypeError, AttributeError) as exc:
+            log.warning("models list of %s unavailable, skipped for %ds: %s", self.name,
+                        MODELS_RETRY_S, getattr(exc, "message", None) or _why(exc))
+            self._models, self._models_until = [], time.monotonic() + MODELS_RETRY_S
+        finally:
+            self._models_fetch = None
+        return self._models
 
     # -- transport ----------------------------------------------------------------------
 
-    async def _open(self, request, key: Secret | None) -> aiohttp.ClientResponse:
+    def _timed_out(self, when: str) -> UpstreamError:
+        return UpstreamError(
+            f"{self.name} sent nothing for {self.timeout_s:g} s {when} "
+            f"(providers.{self.name}.timeout_s in behest.toml).", status=504,
+            code="upstream_timeout")
+
+    async def _open(self, request, key: Secret | None,
+                    timeout: aiohttp.ClientTimeout | None = None) -> aiohttp.ClientResponse:
         session = self._pool.session()
         try:
             response = await session.request(request.method, request.url,
                                              headers=request.headers, json=request.json,
-                                             timeout=self._timeout)
+                                             timeout=timeout or self._timeout)
+        except aiohttp.ConnectionTimeoutError:
+            raise UpstreamError(
+                f"{self.name} did not accept a connection at {_origin(request.url)} within "
+                f"{self.connect_timeout_s:g} s (providers.{self.name}.connect_timeout_s in "
+                "behest.toml).", status=504, code="upstream_timeout") from None
         except TimeoutError:
-            raise _timeout(self.name, "waiting for a response") from None
+            raise self._timed_out("before answering") from None
         except aiohttp.ClientConnectionError as exc:
             raise UpstreamError(
                 f"Could not reach {self.name} at {_origin(request.url)}: {_why(exc)}. Check "
@@ -123,17 +202,22 @@ class UpstreamProvider:
             raise self.adapter.error(response.status, raw, response.headers, key=key)
         return response
 
-    async def _send_json(self, request, key: Secret | None) -> dict:
-        response = await self._open(request, key)
+    async def _send_json(self, request, key: Secret | None,
+                         timeout: aiohttp.ClientTimeout | None = None) -> dict:
+        exchange = CURRENT.get()  # the request's, for Server-Timing (server/timing_header.py)
+        started = exchange.now() if exchange is not None else 0.0
+        response = await self._open(request, key, timeout)
         try:
             return await response.json(content_type=None)
         except TimeoutError:
-            raise _timeout(self.name, "reading the response") from None
+            raise self._timed_out("while sending its response") from None
         except (ValueError, aiohttp.ClientError) as exc:
             raise UpstreamError(f"{self.name} sent a response that is not JSON ({_why(exc)}).",
                                 status=502, code="upstream_bad_response") from None
         finally:
             response.release()
+            if exchange is not None:
+                exchange.provider_waited(exchange.now() - started)
 
 
 def _unstreamed(call: ChatCall) -> ChatCall:
@@ -143,9 +227,6 @@ def _unstreamed(call: ChatCall) -> ChatCall:
     return ChatCall(request=request, model=call.model, emulate=call.emulate)
 
 
-def _timeout(name: str, when: str) -> UpstreamError:
-    return UpstreamError(f"{name} timed out {when} (providers.{name}.timeout_s in behest.toml).",
-                         status=504, code="upstream_timeout")
 
 
 def _origin(url: str) -> str:

@@ -16,7 +16,7 @@ import logging
 from aiohttp import web
 
 from behest_local.errors import GatewayError
-from behest_local.exchange import Exchange
+from behest_local.exchange import CURRENT, Exchange
 from behest_local.server.keys import EXCHANGE, GATEWAY
 from behest_local.server.render import error_response, from_http_exception
 
@@ -28,6 +28,7 @@ async def exchange_middleware(request: web.Request, handler) -> web.StreamRespon
     gateway = request.app[GATEWAY]
     exchange = Exchange(gateway.store, method=request.method, path=request.path)
     request[EXCHANGE] = exchange
+    token = CURRENT.set(exchange)
     peer = request.transport.get_extra_info("peername") if request.transport else None
     client = f"{peer[0]}:{peer[1]}" if peer else "?"
     exchange.received(client=client, headers=list(request.headers.items()))
@@ -51,6 +52,8 @@ async def exchange_middleware(request: web.Request, handler) -> web.StreamRespon
             "behest-local log has the details.", status=500, type="server_error",
             code="internal_error")
         return _failed(exchange, error)
+    finally:
+        CURRENT.reset(token)
     if exchange.ended is None:
         if response.status >= 400:
             exchange.fail(response.status, code=None, message=response.reason or "")

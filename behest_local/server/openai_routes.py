@@ -3,6 +3,7 @@
 Each handler reads and validates its body (``dialects/``), routes the model
 (``routing.resolve``), records the decision on the exchange, and calls the provider.
 Chat streams go through ``streaming.relay``; everything else is one JSON response.
+Embeddings and the models list ask ``providers.catalog`` which providers serve them.
 ``/v1/completions`` and ``/v1/responses`` are translated to chat in
 ``translated_routes.py``, reusing ``prepare_chat`` and ``chat_frames`` from here.
 """
@@ -15,8 +16,9 @@ from aiohttp import web
 
 from behest_local import __version__, routing, scripted, sse
 from behest_local.dialects.chat import validate_chat_request
-from behest_local.errors import GatewayError, NotFoundError
+from behest_local.errors import GatewayError, InvalidRequestError, NotFoundError
 from behest_local.exchange import Exchange
+from behest_local.providers import catalog
 from behest_local.providers.base import ChatCall, ChatProvider
 from behest_local.providers.emulated import directives
 from behest_local.providers.emulated.embeddings import (
@@ -106,35 +108,65 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
 
 
 async def embeddings(request: web.Request) -> web.Response:
+    """``POST /v1/embeddings``: the model's provider when it has an embeddings API and a
+    usable key (``catalog.route_embeddings``), else the emulated embeddings."""
     raw = await read_json(request)
     requested = raw.get("model") if isinstance(raw, dict) else None
     model = requested if isinstance(requested, str) and requested not in ("", "default") \
         else DEFAULT_EMBEDDING_MODEL
-    body = validate_embeddings_request(raw, model=model)
+    gateway = request.app[GATEWAY]
+    keys = gateway.provider_keys
+    target = catalog.route_embeddings(requested, model, _settings(request),
+                                      keys.has if keys else lambda provider: False)
+    if target.provider == routing.EMULATED:
+        body = validate_embeddings_request(raw, model=model)
+    else:
+        body = _upstream_embeddings_body(raw, model)
     exchange = request[EXCHANGE]
-    exchange.routed(requested_model=requested, model=model, provider=routing.EMULATED,
-                    reason="embeddings are served by the emulated provider", stream=False)
+    exchange.routed(requested_model=requested, model=target.model, provider=target.provider,
+                    reason=target.reason, stream=False)
     exchange.upstream_started()
-    result = await request.app[GATEWAY].provider(routing.EMULATED).embed(body, model)
-    exchange.usage(result["usage"]["prompt_tokens"], 0)
+    result = await gateway.provider(target.provider).embed(body, target.model)
+    usage = result.get("usage") or {}
+    exchange.usage(usage.get("prompt_tokens"), 0)
     return json_response(result)
 
 
-def _all_models(request: web.Request) -> list[dict]:
-    seen: dict[str, dict] = {}
-    for provider in request.app[GATEWAY].providers.values():
-        for model in provider.models():
-            seen.setdefault(model["id"], model)
-    return list(seen.values())
+def _upstream_embeddings_body(raw: object, model: str) -> dict:
+    """OpenAI's checks, except ``dimensions``: the upstream knows which of its models take
+    it and up to what size (the emulated check knows only OpenAI's)."""
+    dims = raw.get("dimensions") if isinstance(raw, dict) else None
+    if dims is None:
+        return validate_embeddings_request(raw, model=model)
+    if isinstance(dims, bool) or not isinstance(dims, int) or dims < 1:
+        raise InvalidRequestError(f"Invalid value for 'dimensions': {dims!r}; expected a "
+                                  "positive integer.", param="dimensions")
+    body = validate_embeddings_request({k: v for k, v in raw.items() if k != "dimensions"},
+                                       model=model)
+    return {**body, "dimensions": dims}
+
+
+async def _all_models(request: web.Request) -> list[dict]:
+    gateway = request.app[GATEWAY]
+    keys = gateway.provider_keys
+    return await catalog.list_models(gateway.providers, _settings(request),
+                                     keys.has if keys else lambda provider: False)
+
+
+def _settings(request: web.Request):
+    """The snapshot the caller authenticated with (the gateway's current one otherwise)."""
+    principal = request.get(PRINCIPAL)
+    return principal.settings if principal is not None else request.app[GATEWAY].settings
 
 
 async def list_models(request: web.Request) -> web.Response:
-    return json_response({"object": "list", "data": _all_models(request)})
+    """``GET /v1/models``: the models of every provider with a key, plus the emulated ones."""
+    return json_response({"object": "list", "data": await _all_models(request)})
 
 
 async def get_model(request: web.Request) -> web.Response:
     model_id = request.match_info["model"]
-    for model in _all_models(request):
+    for model in await _all_models(request):
         if model["id"] == model_id:
             return json_response(model)
     raise NotFoundError(f"The model '{model_id}' does not exist.", param="model",

@@ -53,7 +53,9 @@ async def relay(request: web.Request, frames: AsyncIterator[bytes], *,
     gateway = request.app[GATEWAY]
     iterator = aiter(frames)
     # Errors here propagate to the middleware: nothing is sent yet, so they get a status.
+    waiting = exchange.now()
     first = await anext(iterator, None)
+    exchange.provider_waited(exchange.now() - waiting)  # Server-Timing's "provider" part
     # Never compressed: a compressor holds events back until its window fills. aiohttp
     # compresses only when enable_compression() is called, which nothing here does.
     response = web.StreamResponse(status=200, headers=SSE_HEADERS)

@@ -11,7 +11,9 @@ slow a request down. The contract, all in this module:
   (exchange_list.py), and the detail's long tabs render only the lines on screen, so a
   refresh costs what changed on screen, not what the traffic was;
 * the detail's record (record.py: decoding and redaction) is built in a worker thread,
-  at most every ``DETAIL_EVERY`` seconds while its stream runs;
+  while its stream runs at most every ``DETAIL_EVERY`` seconds (or five times what the
+  last build cost, for long streams), and decodes the stream's events only when the
+  message or events tab is open;
 * memory is the trace ring's: the list never holds more rows than the ring.
 
 The app only reads the store, the gateway object (vault state) and the trace database;
@@ -38,7 +40,7 @@ from behest_local.trace import TraceStore
 from behest_local.tui.actions import ExportActions
 from behest_local.tui.exchange_detail import TABS, ExchangeDetail
 from behest_local.tui.exchange_list import ExchangeList
-from behest_local.tui.feed import INTERNAL_PREFIX, Feed
+from behest_local.tui.feed import INTERNAL_PREFIX, ConfigStatus, Feed
 from behest_local.tui.filters import FilterBar, Filters
 from behest_local.tui.header import Gauge, HeaderState, StatusHeader, vault_summary
 
@@ -57,6 +59,7 @@ class BehestApp(ExportActions, App[int]):
         Binding("space", "pause", "pause"),
         Binding("c", "clear", "clear"),
         Binding("slash", "search", "search"),
+        Binding("escape", "focus_list", "list", show=False),
         Binding("e", "errors", "errors only"),
         Binding("s", "status", "status"),
         Binding("f", "follow", "follow"),
@@ -116,6 +119,9 @@ class BehestApp(ExportActions, App[int]):
         self._unsubscribe = self.store.subscribe(self.feed)
         live = getattr(self.gateway, "live", None)  # reload.LiveConfig: config events
         self._unsubscribe_config = live.subscribe(self.feed.config_event) if live else None
+        source = getattr(getattr(self.gateway, "settings", None), "source", None)
+        if source:
+            self.feed.config = ConfigStatus(None, f"{source} (loaded at start)")
         for exchange in self.store.recent:  # the gateway may have served requests already
             if exchange.project:
                 self.feed.projects.add(exchange.project)
@@ -269,6 +275,10 @@ class BehestApp(ExportActions, App[int]):
 
     def action_search(self) -> None:
         self.query_one("#search", Input).focus()
+
+    @on(Input.Submitted, "#search")
+    def action_focus_list(self) -> None:
+        self.exchanges.focus()
 
     def action_errors(self) -> None:
         bar = self.query_one(FilterBar)

@@ -15,13 +15,19 @@ One ``Translator`` per stream, per §7.7 and the pitfalls it cites:
   usage chunk goes out at end of body, since any event may still update it;
 * an event holding ``{"error": …}`` raises ``UpstreamError``.
 
-Gemini's raw-JSON mid-stream errors (not ``data:``-prefixed) are not SSE events, so
-``SSEDecoder`` skips them; the body then ends with no ``finishReason`` and ``finish()``
-reports the truncation.
+Gemini's mid-stream errors are raw JSON, often pretty-printed over several lines and not
+``data:``-prefixed (§0: python-genai buffers such lines until the braces balance). The
+translator asks for them (``raw_lines``: the upstream loop then decodes with
+``SSEDecoder(raw_lines=True)``), gathers the raw lines until they parse as JSON (an
+object, or one wrapped in ``[...]``) and raises the error they carry with its own status
+and message. Raw text that never becomes JSON is reported at end of body, quoted.
 """
 
 from __future__ import annotations
 
+import json
+
+from behest_local.errors import UpstreamError
 from behest_local.providers.base import ChatCall
 from behest_local.providers.gemini.translate import finish_reason, native_error, tool_call, usage
 from behest_local.providers.openai_compat.shapes import (
@@ -41,8 +47,15 @@ class _Candidate:
         self.finished = False
 
 
+MAX_RAW = 64 * 1024
+"""Raw (non-SSE) text kept while waiting for it to become a JSON error body."""
+
+
 class Translator:
     """Feed decoded SSE events; get OpenAI chunks. See the module docstring."""
+
+    raw_lines = True
+    """Wants non-SSE lines as ``SSEEvent(raw=True)`` (see ``sse.SSEDecoder``)."""
 
     def __init__(self, call: ChatCall) -> None:
         self._chunks = ChunkFactory(call.model, include_usage=include_usage(call.request))
@@ -50,6 +63,7 @@ class Translator:
         self._candidates: dict[int, _Candidate] = {}
         self._started = False
         self._closed = False
+        self._raw: list[str] = []
         self.usage: dict | None = None
         """The latest usage snapshot (OpenAI shape), whether or not the client asked."""
 
@@ -58,6 +72,9 @@ class Translator:
         return bool(self._candidates) and all(c.finished for c in self._candidates.values())
 
     def feed(self, event: SSEEvent) -> list[dict]:
+        if event.raw:
+            self._raw_line(event.data)
+            return []
         data = parse_event_json(event.data, "gemini")
         if isinstance(data.get("error"), dict):
             raise native_error(data["error"])
@@ -78,12 +95,41 @@ class Translator:
         """End of body: the usage chunk if asked for, or a truncation error."""
         if self._closed:
             return []
+        if "".join(self._raw).strip():
+            text = " ".join(line.strip() for line in self._raw)
+            raise UpstreamError(f"gemini ended the stream with text that is not an event: "
+                                f"{text[:300]!r}", status=502, code="bad_upstream_event")
         if not self.done:
             raise truncated("gemini")
         self._closed = True
         if self._chunks.include_usage and self.usage is not None:
             return [self._chunks.usage_chunk(self.usage)]
         return []
+
+    def _raw_line(self, line: str) -> None:
+        """Gather raw lines; raise the error once they form a JSON body."""
+        self._raw.append(line)
+        text = "\n".join(self._raw).strip()
+        if not text:
+            self._raw.clear()
+            return
+        if len(text) > MAX_RAW:
+            raise UpstreamError(f"gemini sent non-event text mid-stream: {text[:300]!r}",
+                                status=502, code="bad_upstream_event")
+        if text[-1] not in "}]":
+            return
+        try:
+            body = json.loads(text)
+        except ValueError:
+            return  # not complete yet (a brace inside a string, more lines to come)
+        self._raw.clear()
+        if isinstance(body, list) and body:
+            body = body[0]
+        error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(error, dict):
+            raise native_error(error)
+        raise UpstreamError(f"gemini sent non-event JSON mid-stream: {text[:300]!r}",
+                            status=502, code="bad_upstream_event")
 
     def _open(self, data: dict) -> list[dict]:
         if self._started:

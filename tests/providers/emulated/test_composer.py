@@ -312,7 +312,7 @@ formats = st.one_of(st.none(), st.just({"type": "text"}), st.just({"type": "json
                     small_schemas.map(lambda s: {"type": "json_schema", "json_schema": {"name": "x", "schema": s}}))
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(messages, tools, tool_choices, formats, st.one_of(st.none(), st.integers()), st.integers(0, 3))
 def test_compose_never_raises_and_always_answers_in_a_valid_shape(
     msgs: list, tool_list: list, choice: str | None, response_format: dict | None, seed: int | None, index: int

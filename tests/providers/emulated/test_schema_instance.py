@@ -272,7 +272,7 @@ def _composite(children: st.SearchStrategy) -> st.SearchStrategy:
 generated_schemas = st.recursive(leaf_schemas, _composite, max_leaves=10)
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(generated_schemas, st.integers(0, 2**32), st.sampled_from(["", "Book a table in Lima for 4 people",
                                                                   "Email bob@x.io about the 2025-05-01 launch"]))
 def test_generated_schemas_are_satisfied(schema: dict, seed: int, prompt: str) -> None:

@@ -1,0 +1,199 @@
+"""Counting requests, tokens and dollars in calendar windows: the pure core of rate limits.
+
+Behest's Kong plugin counts in *fixed calendar windows*: one Redis key per UTC minute
+(``rpm:{tid}:{pid}:{YYYYMMDDHHMM}``), daily token counters kept 25 h, monthly budgets
+(reference/behest-api.md §3.2). ``Counters`` reproduces that: each counter is a
+``(key, Window)`` pair holding the index of its current window and the amount used in it,
+so a counter silently restarts from zero when its minute, day or month rolls over.
+
+This module owns the arithmetic and nothing else: no HTTP, no configuration. Which limits
+apply to a request is ``tiers.py``'s decision, turning a refusal into a 429/402 is
+``server/limits.py``'s. The clock is injected (Unix seconds, windows are UTC-aligned), so
+tests move time by hand and never sleep.
+
+**Exact under concurrency.** ``admit`` checks every limit and then increments every request
+counter in one synchronous call. asyncio runs one callback at a time and nothing here
+awaits, so N concurrent requests against a limit of N admit exactly N and refuse the
+N+1st; no lock is needed, and none would help a coroutine that awaited in between.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Literal
+
+Unit = Literal["requests", "tokens", "cost_usd"]
+
+
+class Window(str, Enum):
+    MINUTE = "minute"
+    DAY = "day"
+    MONTH = "month"
+    TOTAL = "total"
+    """Never resets (a session's lifetime budget)."""
+
+
+def window_span(window: Window, now: float) -> tuple[int, float]:
+    """The index of the window containing ``now`` and the Unix time it ends."""
+    if window is Window.MINUTE:
+        index = int(now // 60)
+        return index, (index + 1) * 60.0
+    if window is Window.DAY:
+        index = int(now // 86_400)
+        return index, (index + 1) * 86_400.0
+    if window is Window.MONTH:
+        day = datetime.fromtimestamp(now, timezone.utc)
+        index = day.year * 12 + day.month - 1
+        year, month = divmod(index + 1, 12)
+        return index, datetime(year, month + 1, 1, tzinfo=timezone.utc).timestamp()
+    return 0, math.inf
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """One limit on one counter. ``key`` identifies the counter together with ``window``."""
+
+    name: str
+    """Stable identifier, e.g. ``project_rpm``, ``user_tokens_per_day`` (used in details)."""
+    key: Hashable
+    window: Window
+    limit: float
+    unit: Unit
+    scope: str
+    """Whose counter: ``ip``, ``project``, ``user`` or ``session``."""
+    subject: str = ""
+    """Human name of the counted party, e.g. ``user 'alice' of project 'local'``."""
+    setting: str = ""
+    """The configuration key that sets this limit, for messages."""
+    tier: str | None = None
+    """The tier whose table set this limit, when one did."""
+
+    @property
+    def counts_requests(self) -> bool:
+        return self.unit == "requests"
+
+
+@dataclass(frozen=True, slots=True)
+class LimitState:
+    """A limit and its counter after the request: what ``x-ratelimit-*`` headers report."""
+
+    limit: Limit
+    used: float
+    reset_at: float
+
+    @property
+    def remaining(self) -> float:
+        return max(0.0, self.limit.limit - self.used)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    admitted: bool
+    """False when a limit refused the request (even if the caller chose not to enforce)."""
+    states: tuple[LimitState, ...]
+    refused: LimitState | None = None
+    retry_after: float = 0.0
+    """Seconds until the refusing limit's window ends (0 when admitted)."""
+
+
+class Counters:
+    """Window counters keyed by ``(key, window)``, bounded in number (oldest dropped first).
+
+    Args:
+        clock: Unix time in seconds; injectable.
+        max_counters: counters kept before the least recently touched are forgotten.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.time, *,
+                 max_counters: int = 200_000) -> None:
+        self.clock = clock
+        self.max_counters = max_counters
+        self._counts: dict[tuple[Hashable, Window], list] = {}
+
+    def used(self, key: Hashable, window: Window, *, now: float | None = None) -> float:
+        """The amount counted in the current window of ``(key, window)``."""
+        index, _ = window_span(window, self.clock() if now is None else now)
+        entry = self._counts.get((key, window))
+        return entry[1] if entry is not None and entry[0] == index else 0
+
+    def add(self, key: Hashable, window: Window, amount: float, *,
+            at: float | None = None) -> None:
+        """Count ``amount`` in the window containing ``at`` (default: now). An amount for a
+        window older than the counter's current one is ignored (it has already reset)."""
+        index, _ = window_span(window, self.clock() if at is None else at)
+        slot = (key, window)
+        entry = self._counts.pop(slot, None)
+        if entry is None or entry[0] < index:
+            entry = [index, 0]
+        if entry[0] == index:
+            entry[1] += amount
+        self._counts[slot] = entry  # re-inserted last: the dict's order is recency
+        if len(self._counts) > self.max_counters:
+            for stale in list(self._counts)[: len(self._counts) - self.max_counters]:
+                del self._counts[stale]
+
+    def admit(self, limits: Sequence[Limit], *, take: bool = True,
+              enforce: bool = True) -> Verdict:
+        """Check ``limits`` in order and, when all pass (or ``enforce`` is false), count one
+        request on each request limit. Token and dollar limits are checked, never taken
+        here: their amount is known only after the response (``add``).
+
+        A request limit of N refuses when N are already counted; a token or dollar budget
+        refuses once it is spent (used ≥ limit), as Kong's daily counters do.
+        """
+        now = self.clock()
+        refused: LimitState | None = None
+        spans = [window_span(limit.window, now) for limit in limits]
+        before = [self.used(limit.key, limit.window, now=now) for limit in limits]
+        for limit, (_, reset_at), used in zip(limits, spans, before):
+            over = used + 1 > limit.limit if limit.counts_requests else used >= limit.limit
+            if over:
+                refused = LimitState(limit, used, reset_at)
+                break
+        count = take and (refused is None or not enforce)
+        states = []
+        for limit, (_, reset_at), used in zip(limits, spans, before):
+            if count and limit.counts_requests:
+                self.add(limit.key, limit.window, 1, at=now)
+                used += 1
+            states.append(LimitState(limit, used, reset_at))
+        retry = max(0.0, refused.reset_at - now) if refused is not None else 0.0
+        return Verdict(refused is None, tuple(states), refused, retry)
+
+    def __len__(self) -> int:
+        return len(self._counts)
+
+
+def binding(states: Sequence[LimitState], unit: Unit) -> LimitState | None:
+    """The state of ``unit`` closest to refusing (least remaining; sooner reset on ties)."""
+    candidates = [s for s in states if s.limit.unit == unit]
+    if not candidates:
+        return None
+    return min(candidates, key=lambda s: (s.remaining, s.reset_at))
+
+
+def duration_text(seconds: float) -> str:
+    """OpenAI's ``x-ratelimit-reset-*`` format: ``12ms``, ``1s``, ``6m0s``, ``2s81ms``."""
+    if math.isinf(seconds):
+        return "0s"
+    total_ms = max(0, round(seconds * 1000))
+    if total_ms < 1000:
+        return f"{total_ms}ms"
+    hours, rest = divmod(total_ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, millis = divmod(rest, 1000)
+    out = f"{hours}h" if hours else ""
+    out += f"{minutes}m" if hours or minutes else ""
+    out += f"{secs}s"
+    return out + (f"{millis}ms" if millis else "")
+
+
+def retry_after_seconds(seconds: float) -> int:
+    """``Retry-After`` as RFC 9110 §10.2.3 delay-seconds: a non-negative integer, rounded up
+    so a client that waits exactly that long lands in the next window (at least 1)."""
+    return max(1, math.ceil(seconds - 1e-9))
