@@ -20,6 +20,8 @@ from behest_local.home import resolve_home
 from behest_local.config_cli import ConfigCommandError, add_config_parsers, run_config_command
 from behest_local.keys import KeyStore, KeyStoreError
 from behest_local.fakes.cli import add_fake_parser, run_fake
+from behest_local.probe_cli import add_probe_parser, run_probe
+from behest_local.traces_cli import add_traces_parser, run_traces
 from behest_local.mint_cli import add_mint_parser, run_mint
 from behest_local.signing_keys_cli import add_signing_keys_parser, run_signing_keys
 from behest_local.vault_cli import add_vault_parser, run_vault
@@ -63,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(revoke)
 
     add_vault_parser(commands)
+    add_probe_parser(commands)
+    add_traces_parser(commands, common=_common)
     add_fake_parser(commands)
     add_mint_parser(commands)
     add_signing_keys_parser(commands)
@@ -92,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "keys":
             return _keys(args)
+        if args.command == "probe":
+            return run_probe(args)
+        if args.command == "traces":
+            return run_traces(args, resolve_home(args.home))
         if args.command == "mint":
             return run_mint(args)
         if args.command == "signing-keys":

@@ -143,3 +143,21 @@ class ProbeReported(TraceEvent):
     """Each event's arrival at the probe, seconds after the exchange started."""
     findings: tuple[str, ...] = ()
     """Further problems found (compression on SSE, missing anti-buffering headers…)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CorsRefused(TraceEvent):
+    """A browser origin was refused by the CORS policy (``server/cors.py``): the browser
+    blocks the page from this response, so this event says what to add and where."""
+
+    origin: str
+    """The request's ``Origin`` header."""
+    project: str | None
+    """The project whose policy refused it; None when no project could be told apart (a
+    preflight without a slug host is checked against every project's list)."""
+    allowed: tuple[str, ...]
+    """The origins that policy allows (the dashboard origin included)."""
+    reason: str
+    """What failed and how to fix it, e.g. "origin … is not in cors_origins of project …"."""
+    preflight: bool = False
+    """True for a refused ``OPTIONS`` preflight, False for an actual request."""

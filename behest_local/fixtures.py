@@ -89,14 +89,19 @@ def fixture_from_record(record: dict) -> dict:
             "request": request, "status": record["status"], "events": events}
 
 
+def fixture_path(directory: Path, name: str) -> Path:
+    """``directory/<name>.json``; the name is checked, so a request naming a fixture (a
+    replay directive) can never reach outside ``directory``."""
+    if not _NAME.fullmatch(name) or ".." in name:
+        raise FixtureError(f"fixture name {name!r}: use letters, digits, '.', '_' or '-'.")
+    return Path(directory) / f"{name}.json"
+
+
 def save_fixture(record: dict, directory: Path, name: str | None = None) -> Path:
     """Write ``record``'s fixture as ``directory/<name>.json`` (default: the exchange id)."""
-    name = name or record["id"]
-    if not _NAME.fullmatch(name):
-        raise FixtureError(f"fixture name {name!r}: use letters, digits, '.', '_' or '-'.")
+    path = fixture_path(directory, name or record["id"])
     document = fixture_from_record(record)
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{name}.json"
     path.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return path
 

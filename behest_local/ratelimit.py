@@ -19,6 +19,7 @@ N+1st; no lock is needed, and none would help a coroutine that awaited in betwee
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable, Hashable, Sequence
@@ -133,8 +134,9 @@ class Counters:
         if entry[0] == index:
             entry[1] += amount
         self._counts[slot] = entry  # re-inserted last: the dict's order is recency
-        if len(self._counts) > self.max_counters:
-            for stale in list(self._counts)[: len(self._counts) - self.max_counters]:
+        if len(self._counts) > self.max_counters:  # forget the oldest 1% at once: O(1) amortised
+            excess = len(self._counts) - self.max_counters + self.max_counters // 100
+            for stale in list(itertools.islice(self._counts, excess)):
                 del self._counts[stale]
 
     def admit(self, limits: Sequence[Limit], *, take: bool = True,
@@ -150,14 +152,14 @@ class Counters:
         refused: LimitState | None = None
         spans = [window_span(limit.window, now) for limit in limits]
         before = [self.used(limit.key, limit.window, now=now) for limit in limits]
-        for limit, (_, reset_at), used in zip(limits, spans, before):
+        for limit, (_, reset_at), used in zip(limits, spans, before, strict=True):
             over = used + 1 > limit.limit if limit.counts_requests else used >= limit.limit
             if over:
                 refused = LimitState(limit, used, reset_at)
                 break
         count = take and (refused is None or not enforce)
         states = []
-        for limit, (_, reset_at), used in zip(limits, spans, before):
+        for limit, (_, reset_at), used in zip(limits, spans, before, strict=True):
             if count and limit.counts_requests:
                 self.add(limit.key, limit.window, 1, at=now)
                 used += 1

@@ -71,6 +71,8 @@ class LiveConfig:
         self.settings, self.labels = self._compose(self.file_settings)
         self.on_change = on_change
         self._subscribers: list[Callable[[ConfigEvent], None]] = []
+        self.rejected: str | None = None
+        """The error of the last rejected edit while it is in the way; None once fixed."""
         self._timer: asyncio.TimerHandle | None = None
 
     def subscribe(self, subscriber: Callable[[ConfigEvent], None]) -> Callable[[], None]:
@@ -122,6 +124,7 @@ class LiveConfig:
         return True
 
     def _reject(self, source: str, error: ConfigError) -> bool:
+        self.rejected = str(error)
         log.error("configuration not applied, the last good one stays in force:\n%s", error)
         self._publish(ConfigRejected(time.monotonic(), source, str(error)))
         return False
@@ -129,7 +132,11 @@ class LiveConfig:
     def _swap(self, settings: Settings, labels: dict[tuple, str], *, source: str) -> None:
         old, self.settings, self.labels = self.settings, settings, labels
         changed = changed_keys(old, settings)
+        recovered, self.rejected = self.rejected is not None, None
         if not changed:
+            if recovered:  # the broken edit was repaired back to what is in force
+                log.info("%s is valid again; the configuration in force is unchanged", source)
+                self._publish(ConfigReloaded(time.monotonic(), source, (), ()))
             return
         self.on_change(settings)
         restart = tuple(k for k in changed if k in RESTART_KEYS)

@@ -37,6 +37,7 @@ from behest_local.routing import EMULATED
 from behest_local.secret import Secret
 from behest_local.server.app import make_app
 from behest_local.trace import TraceStore
+from behest_local.trace_db import TraceDB
 from behest_local.errors import UpstreamError
 from behest_local.vault import PASSPHRASE_ENV, Vault, VaultError, VaultLocked
 
@@ -205,26 +206,42 @@ async def start(options: ServeOptions, *, settings: Settings | None = None) -> R
 
 
 async def serve(options: ServeOptions) -> int:
-    """Run until Ctrl-C or SIGTERM: the ``behest-local serve`` command."""
+    """Run until Ctrl-C or SIGTERM (or ``q`` in the TUI): the ``behest-local serve`` command.
+
+    The TUI is the front end when stdout is a terminal and ``--headless`` was not given;
+    otherwise one log line per request. Either way exchanges persist to the trace store.
+    """
     running = await start(options)
     gateway = running.gateway
-    gateway.store.subscribe(LineLogger())
-    _banner(gateway, running.url)
+    db = TraceDB.open(options.home)
+    gateway.store.subscribe(db.subscriber)
+    use_tui = not options.headless and sys.stdout.isatty()
+    lines = banner_lines(gateway, running.url)
+    print("\n".join(lines), flush=True)  # stays in the scrollback after the TUI exits
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        if use_tui:
+            from behest_local.tui import run_tui  # deferred: headless never loads Textual
+
+            await run_tui(running, db=db, notices=())
+        else:
+            gateway.store.subscribe(LineLogger())
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
     finally:
         print("behest-local: shutting down", flush=True)
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+        if not use_tui:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
         await running.close()
+        await asyncio.to_thread(db.close)
     return 0
 
 
-def _banner(gateway: Gateway, url: str) -> None:
+def banner_lines(gateway: Gateway, url: str) -> list[str]:
+    """What ``serve`` prints first: URL, config, state dir, each project's key hint."""
     lines = [f"behest-local {__version__} listening on {url}",
              f"  config: {gateway.settings.source}   state: {gateway.home}"]
     for project in gateway.settings.projects:
@@ -242,4 +259,4 @@ def _banner(gateway: Gateway, url: str) -> None:
     lines.append(f"  tenant {gateway.settings.tenant.id} ({gateway.settings.tenant.plan} plan); "
                  "management API token: `behest-local dashboard-token`")
     lines.append(f"  OpenAI base URL: {url}/v1   (Ctrl-C to stop)")
-    print("\n".join(lines), flush=True)
+    return lines

@@ -5,9 +5,13 @@ looks (never into behest-local's own environment):
 
 * LiteLLM: ``pip install 'litellm[proxy]'`` into ``bench/.venvs/litellm``; started as
   ``litellm --config … --num_workers 1`` with one model (``openai/bench-model`` at the fake
-  upstream's ``api_base``), no master key and no database, which is how a user first runs
-  it locally. ``LITELLM_LOCAL_MODEL_COST_MAP`` keeps it off the network at start.
-* Portkey: ``npm install @portkey-ai/gateway`` into ``bench/node_modules``; started as
+  upstream's ``api_base``) and no database, which is how a user first runs
+  it locally, with a master key (without one, LiteLLM ≥ 1.108 refuses to start) that every
+  request presents. ``LITELLM_LOCAL_MODEL_COST_MAP`` keeps it off the network at start.
+* Portkey: ``npm install`` of ``bench/package.json`` into ``bench/node_modules``: the
+  gateway, with ``@hono/node-server`` pinned to 1.14.1 (later versions, 1.14.2 included,
+  make its streamed responses fail with ``TypeError: immutable``: they hand the upstream's
+  immutable fetch headers to ``updateHeaders``; Portkey-AI/gateway#1389); started as
   ``node …/build/start-server.js --port=P --headless``; each request names the provider
   and the upstream in Portkey's headers (``x-portkey-provider: openai``,
   ``x-portkey-custom-host``), as its docs show for OpenAI-compatible servers.
@@ -19,6 +23,7 @@ reason, and the table says so.
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -66,10 +71,12 @@ def start_litellm(logs: Path, upstream: Target, workdir: Path) -> Target | Unava
     config.write_text(LITELLM_CONFIG.format(model=MODEL,
                                             upstream=upstream.base_url.removesuffix("/v1")))
     port = procs.free_port()
+    master_key = "sk-bench-" + secrets.token_hex(16)
     proc = procs.spawn("litellm", [str(script), "--config", str(config), "--host", "127.0.0.1",
                                    "--port", str(port), "--num_workers", "1"],
                        logs / "litellm.log",
-                       env={"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR",
+                       env={"LITELLM_MASTER_KEY": master_key,
+                            "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR",
                             "LITELLM_TELEMETRY": "False", "DISABLE_ADMIN_UI": "True",
                             "NO_DOCS": "True"})
     try:
@@ -79,7 +86,7 @@ def start_litellm(logs: Path, upstream: Target, workdir: Path) -> Target | Unava
         return Unavailable("litellm", f"installed ({version}) but did not start: "
                                       f"{_first_line(exc)}")
     return Target("litellm", f"http://127.0.0.1:{port}/v1", proc=proc, version=version,
-                  headers={"Authorization": "Bearer sk-bench"})
+                  headers={"Authorization": f"Bearer {master_key}"})
 
 
 def start_portkey(logs: Path, upstream: Target) -> Target | Unavailable:
@@ -114,8 +121,9 @@ def install(which: tuple[str, ...] = ("litellm", "portkey")) -> dict[str, str]:
             results["litellm"] = f"failed: {exc}"
     if "portkey" in which:
         try:
-            subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(HERE),
-                            "@portkey-ai/gateway"], check=True, timeout=1800)
+            # bench/package.json: the gateway, with @hono/node-server pinned (see there)
+            subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(HERE)],
+                           check=True, timeout=1800)
             results["portkey"] = "ok"
         except (OSError, subprocess.SubprocessError) as exc:
             results["portkey"] = f"failed: {exc}"

@@ -71,6 +71,10 @@ class Proc:
         """Resident memory of the process and its descendants, in MiB (``/proc``)."""
         return sum(_rss_kb(pid) for pid in [self.pid, *_descendants(self.pid)]) / 1024
 
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system) used so far by the process and its descendants."""
+        return sum(_cpu_s(pid) for pid in [self.pid, *_descendants(self.pid)])
+
     def stop(self, timeout: float = 5.0) -> None:
         if not self.alive():
             return
@@ -89,14 +93,16 @@ class Proc:
 
 
 def spawn(name: str, argv: list[str], log: Path, *, env: dict | None = None,
-          cwd: Path | None = None, stdin=subprocess.DEVNULL, stdout=None) -> Proc:
-    """Start ``argv`` in its own process group (so ``stop`` reaches its children too)."""
+          cwd: Path | None = None, stdin=subprocess.DEVNULL, stdout=None,
+          stderr=None) -> Proc:
+    """Start ``argv`` in its own process group (so ``stop`` reaches its children too);
+    ``stdout``/``stderr`` default to the log file."""
     log.parent.mkdir(parents=True, exist_ok=True)
     handle = open(log, "wb")  # noqa: SIM115 - owned by the child from here on
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     spawned = time.perf_counter()
     popen = subprocess.Popen(argv, stdin=stdin, stdout=stdout if stdout is not None else handle,
-                             stderr=handle, env={**os.environ, "PYTHONPATH": path, **(env or {})},
+                             stderr=stderr if stderr is not None else handle, env={**os.environ, "PYTHONPATH": path, **(env or {})},
                              cwd=cwd, start_new_session=True)
     handle.close()
     return Proc(name, popen, log, spawned)
@@ -141,6 +147,14 @@ def _rss_kb(pid: int) -> int:
     except OSError:
         pass
     return 0
+
+
+def _cpu_s(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _descendants(root: int) -> list[int]:

@@ -7,11 +7,13 @@ chunk is one ``write`` of the server (aiohttp frames every ``StreamResponse.writ
 own chunk). And at 1,000 concurrent streams the client must stay cheap, or its own delays
 would be counted as the gateway's stalls.
 
-One ``RawConnection`` carries requests one after another (keep-alive). ``request()``
-returns a ``Reply``; for a stream it also records, per event carrying the fake upstream's
-``#seq:time_ns;`` stamp, the time its last byte arrived (``time.time_ns()`` at the read,
-on the upstream's clock: same machine), and how many stamped events each read and each
-HTTP chunk completed.
+``ReplyParser`` reads one response incrementally, one ``feed`` per TCP read. For every
+event carrying the fake upstream's ``#seq:time_ns;`` stamp it records when its last byte
+arrived (``time.time_ns()`` at the read, the upstream's clock: same machine), and how
+many stamped events each read and each HTTP chunk completed. ``RawConnection`` parses
+live on a keep-alive connection (sequential requests); ``StreamRecorder`` only records
+``(time, bytes)`` per read while a stream runs and parses afterwards, which keeps the
+client cheap at 1,000 concurrent streams.
 """
 
 from __future__ import annotations
@@ -45,65 +47,34 @@ class Reply:
     """HTTP chunks (server writes) that carried more than one stamped event."""
 
 
-class RawConnection(asyncio.Protocol):
-    """One keep-alive connection; ``request`` may be awaited again once it returned."""
+class ReplyParser:
+    """Incremental parser of one response; ``feed(data, now)`` once per TCP read."""
 
-    def __init__(self) -> None:
-        self.transport: asyncio.Transport | None = None
-        self._reply: Reply | None = None
-        self._done: asyncio.Future | None = None
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+        self.done = False
         self._buf = bytearray()
-        self._state = "idle"
+        self._state = "head"
         self._length = 0  # body bytes expected (content-length) or left in this chunk
-        self._chunked = False
         self._chunk_events = 0
         self._sse = bytearray()
-        self.closed = asyncio.get_running_loop().create_future()
 
-    @classmethod
-    async def open(cls, host: str, port: int) -> RawConnection:
-        loop = asyncio.get_running_loop()
-        _, protocol = await loop.create_connection(cls, host, port)
-        return protocol
-
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-
-    def connection_lost(self, exc) -> None:
-        if self._done is not None and not self._done.done():
-            if self._state == "until-eof":
-                self._finish()
-            else:
-                self._done.set_exception(ConnectionError(f"connection lost in {self._state}"))
-        if not self.closed.done():
-            self.closed.set_result(None)
-
-    def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
-
-    async def request(self, method: str, path: str, *, host: str, headers: dict[str, str],
-                      body: bytes = b"") -> Reply:
-        lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", f"Content-Length: {len(body)}"]
-        lines += [f"{k}: {v}" for k, v in headers.items()]
-        self._reply = Reply()
-        self._done = asyncio.get_running_loop().create_future()
-        self._state, self._buf, self._sse = "head", bytearray(), bytearray()
-        self._reply.sent_ns = time.time_ns()
-        self.transport.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
-        return await self._done
+    def eof(self) -> None:
+        """The connection closed: the end of an ``until-eof`` body, else an error."""
+        if not self.done:
+            if self._state != "until-eof":
+                raise ConnectionError(f"connection closed while reading the {self._state}")
+            self._finish(self.reply.end_ns or time.time_ns())
 
     # -- parsing ---------------------------------------------------------------------
 
-    def data_received(self, data: bytes) -> None:
-        reply = self._reply
-        if reply is None or self._done is None or self._done.done():
-            return
-        now = time.time_ns()
+    def feed(self, data: bytes, now: int) -> None:
+        reply = self.reply
         reply.reads += 1
+        reply.end_ns = now
         self._buf += data
         completed = 0
-        while self._buf and not self._done.done():
+        while self._buf and not self.done:
             if self._state == "head":
                 if not self._parse_head(now):
                     break
@@ -113,7 +84,7 @@ class RawConnection(asyncio.Protocol):
                 self._length -= len(take)
                 completed += self._body(take, now)
                 if self._length == 0:
-                    self._finish()
+                    self._finish(now)
             elif self._state == "until-eof":
                 completed += self._body(bytes(self._buf), now)
                 self._buf.clear()
@@ -133,7 +104,7 @@ class RawConnection(asyncio.Protocol):
             return False
         head = bytes(self._buf[:end]).decode("latin-1").split("\r\n")
         del self._buf[:end + 4]
-        reply = self._reply
+        reply = self.reply
         reply.status = int(head[0].split()[1])
         reply.head_ns = now
         for line in head[1:]:
@@ -144,7 +115,7 @@ class RawConnection(asyncio.Protocol):
         elif "content-length" in reply.headers:
             self._state, self._length = "length", int(reply.headers["content-length"])
             if self._length == 0:
-                self._finish()
+                self._finish(now)
         else:
             self._state = "until-eof"
         return True
@@ -168,7 +139,7 @@ class RawConnection(asyncio.Protocol):
             self._chunk_events += len(STAMP.findall(take))
             if self._length == 0:
                 self._state = "chunk-end"
-                reply = self._reply
+                reply = self.reply
                 reply.chunks += 1
                 reply.max_events_per_chunk = max(reply.max_events_per_chunk, self._chunk_events)
                 if self._chunk_events > 1:
@@ -178,14 +149,14 @@ class RawConnection(asyncio.Protocol):
             return False, 0
         del self._buf[:2]
         if self._state == "trailer":
-            self._finish()
+            self._finish(now)
         else:
             self._state = "chunk-size"
         return True, 0
 
     def _body(self, data: bytes, now: int) -> int:
         """Append body bytes; stamped SSE events completed by them get arrival ``now``."""
-        reply = self._reply
+        reply = self.reply
         reply.body += data
         if not reply.headers.get("content-type", "").startswith("text/event-stream"):
             return 0
@@ -200,8 +171,100 @@ class RawConnection(asyncio.Protocol):
             reply.events.append((int(seq), int(sent), now))
         return len(stamps)
 
-    def _finish(self) -> None:
-        self._reply.end_ns = time.time_ns()
+    def _finish(self, now: int) -> None:
+        self.reply.end_ns = now
         self._state = "idle"
-        if not self._done.done():
-            self._done.set_result(self._reply)
+        self.done = True
+
+
+class RawConnection(asyncio.Protocol):
+    """One keep-alive connection, parsed live; ``request`` may be awaited again once it
+    returned. For non-streamed requests (scenario b)."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self._parser: ReplyParser | None = None
+        self._done: asyncio.Future | None = None
+
+    @classmethod
+    async def open(cls, host: str, port: int) -> RawConnection:
+        _, protocol = await asyncio.get_running_loop().create_connection(cls, host, port)
+        return protocol
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        parser = self._parser
+        if parser is None or self._done is None or self._done.done():
+            return
+        try:
+            parser.feed(data, time.time_ns())
+        except (ValueError, IndexError) as exc:
+            self._done.set_exception(ConnectionError(f"unparseable response: {exc}"))
+            return
+        if parser.done:
+            self._done.set_result(parser.reply)
+
+    def connection_lost(self, exc) -> None:
+        if self._done is not None and not self._done.done():
+            try:
+                self._parser.eof()
+                self._done.set_result(self._parser.reply)
+            except ConnectionError as error:
+                self._done.set_exception(error)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    async def request(self, method: str, path: str, *, host: str, headers: dict[str, str],
+                      body: bytes = b"") -> Reply:
+        reply = Reply(sent_ns=time.time_ns())
+        self._parser = ReplyParser(reply)
+        self._done = asyncio.get_running_loop().create_future()
+        self.transport.write(encode_request(method, path, host, headers, body))
+        return await self._done
+
+
+class StreamRecorder(asyncio.Protocol):
+    """One request on a ``Connection: close`` connection whose reads are only recorded
+    (time, bytes) while it runs and parsed afterwards (``Reply`` via ``ReplyParser``): the
+    cheapest client there is, for many concurrent streams."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.reads: list[tuple[int, bytes]] = []
+        self.closed: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.sent_ns = 0
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.reads.append((time.time_ns(), data))
+
+    def connection_lost(self, exc) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def send(self, method: str, path: str, *, host: str, headers: dict[str, str],
+             body: bytes) -> None:
+        self.sent_ns = time.time_ns()
+        self.transport.write(encode_request(method, path, host,
+                                            {**headers, "Connection": "close"}, body))
+
+    def reply(self) -> Reply:
+        """Parse what was recorded; raises ``ConnectionError`` for a cut-off response."""
+        parser = ReplyParser(Reply(sent_ns=self.sent_ns))
+        for now, data in self.reads:
+            parser.feed(data, now)
+        parser.eof()
+        return parser.reply
+
+
+def encode_request(method: str, path: str, host: str, headers: dict[str, str],
+                   body: bytes) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", f"Content-Length: {len(body)}"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body

@@ -15,7 +15,6 @@ A ``Target`` is where a client sends its requests: a base URL, the headers it ne
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -45,6 +44,9 @@ name = "bench"
 rpm = 100000000
 user_rpm = 100000000
 ip_rpm = 100000000
+
+[projects.budgets]          # no token budget: a long run must not exhaust one
+user_tokens_per_day = 0
 """
 
 
@@ -165,7 +167,3 @@ def raise_fd_limit() -> int:
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "").lower() in ("1", "true", "yes")

@@ -10,7 +10,8 @@ aiohttp low-level handler (no router, no middlewares), answers encoded once at s
   before the write, so a client on this machine can measure each event's relay delay and
   see whether two events arrived merged. The last carries ``finish_reason: "stop"``; one
   pace later come the usage chunk (when ``stream_options.include_usage``) and ``[DONE]``.
-  Events are paced from the stream's start, so a late wake-up does not shift later events.
+  Events are paced from the stream's start, so a late wake-up does not shift later events,
+  and sent from timer callbacks (no task per event), so 1,000 streams stay cheap.
 * ``GET /healthz`` and ``GET …/models`` for readiness checks.
 
 It prints ``listening on http://127.0.0.1:PORT`` once bound, and stops on SIGTERM/SIGINT,
@@ -80,22 +81,40 @@ def make_handler(pace_s: float) -> Callable[[web.BaseRequest], Awaitable[web.Str
 
 async def _stream(request: web.BaseRequest, count: int, usage: bool,
                   pace_s: float) -> web.StreamResponse:
+    """Paced events from timer callbacks, each framed as one HTTP chunk and written straight
+    to the transport: no task switch per event, so 1,000 streams (50,000 events a second)
+    stay cheap. The bytes on the wire are what ``StreamResponse.write`` would send."""
     response = web.StreamResponse(headers=SSE_HEADERS)
+    response.enable_chunked_encoding()
     await response.prepare(request)
+    transport = request.transport
     loop = asyncio.get_running_loop()
+    finished: asyncio.Future[bool] = loop.create_future()
     start = loop.time()
+    timer: asyncio.TimerHandle | None = None
+
+    def send(seq: int) -> None:
+        nonlocal timer
+        if transport is None or transport.is_closing():
+            finished.set_result(False)
+            return
+        data = stamped_event(seq, seq == count - 1)
+        transport.write(b"%x\r\n%b\r\n" % (len(data), data))
+        if seq + 1 < count:
+            timer = loop.call_at(start + (seq + 1) * pace_s, send, seq + 1)
+        else:
+            timer = loop.call_at(start + count * pace_s, finished.set_result, True)
+
+    send(0)
     try:
-        for seq in range(count):
-            if seq:
-                delay = start + seq * pace_s - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            await response.write(stamped_event(seq, seq == count - 1))
-        await asyncio.sleep(max(0.0, start + count * pace_s - loop.time()))
-        await response.write((USAGE if usage else b"") + DONE)
-        await response.write_eof()
+        if await finished:
+            await response.write((USAGE if usage else b"") + DONE)
+            await response.write_eof()
     except (ConnectionError, RuntimeError):
         pass  # the client (a gateway) went away: nothing to finish
+    finally:
+        if timer is not None:
+            timer.cancel()
     return response
 
 

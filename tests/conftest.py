@@ -25,7 +25,9 @@ from behest_local.server.app import make_app
 
 TEST_SETTINGS = Settings(
     server=ServerConfig(port=0, max_body_bytes=1024 * 1024),
-    emulator=EmulatorConfig(),
+    # Counted and reported, never refused: the suite shares one live gateway and one
+    # loopback IP. Limit tests turn enforcement on (tests/server/test_limits.py).
+    emulator=EmulatorConfig(enforce_limits=False),
     projects=(ProjectConfig(name="local", id="local"),
               ProjectConfig(name="prompted", id="prompted", provider_model="gpt-4o-mini",
                             system_prompt="You are terse.")),

@@ -12,9 +12,10 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from behest_local import config
-from behest_local.config import (BudgetConfig, ConfigError, EmulatorConfig, ProjectConfig,
-                                 ProviderConfig, RateLimitConfig, ScriptedReply, ServerConfig,
-                                 Settings, TenantConfig, TierLimits, TierOverrides, ToolCallReply)
+from behest_local.config import (BudgetConfig, ConfigError, EmulatorConfig, ModelPrice,
+                                 ProjectConfig, ProviderConfig, RateLimitConfig, ScriptedReply,
+                                 ServerConfig, Settings, TenantConfig, TierLimits, TierOverrides,
+                                 ToolCallReply)
 from behest_local.config.locate import index_lines, line_of
 from behest_local.config.render import to_toml
 from behest_local.config.slugs import SLUG_RE, slug_for, unique_slug
@@ -138,7 +139,7 @@ def test_the_template_documents_every_key():
     schema: set[str] = set()
     for cls in (Settings, TenantConfig, ServerConfig, EmulatorConfig, ProviderConfig,
                 ProjectConfig, RateLimitConfig, TierOverrides, TierLimits, BudgetConfig,
-                ScriptedReply, ToolCallReply):
+                ScriptedReply, ToolCallReply, ModelPrice):
         _schema_keys(cls, schema)
     missing = {key for key in schema
                if not re.search(rf"(\b{key} = |[.\[]{key}[.\]])", TEMPLATE)}
@@ -240,7 +241,7 @@ def _tables(data: dict, path: tuple = ()):
 @given(_settings, st.data(), st.text(string.ascii_lowercase + "_", min_size=1, max_size=12))
 def test_an_unknown_key_anywhere_is_rejected_by_name(s, data, key):
     doc = to_toml(s)
-    tables = [t for t in _tables(doc) if not (t[0] and t[0][0] == "providers" and len(t[0]) == 1)]
+    tables = [t for t in _tables(doc) if not (t[0] and t[0][0] in ("providers", "prices") and len(t[0]) == 1)]
     path, table = data.draw(st.sampled_from(tables))
     if key in table or (path == () and key in ("tenant_id",)):
         return
@@ -248,3 +249,12 @@ def test_an_unknown_key_anywhere_is_rejected_by_name(s, data, key):
     with pytest.raises(ConfigError) as info:
         config.loads(tomli_w.dumps(doc), "behest.toml")
     assert f"unknown key {key!r}" in str(info.value)
+
+
+def test_toml_that_ends_mid_value_names_the_last_line(tmp_path):
+    path = tmp_path / "behest.toml"
+    path.write_text("[server]\nport = 0\noops = [\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        config.load(path)
+    assert f"{path}:3: not valid TOML" in str(info.value)
+    assert "end of the file" in str(info.value)

@@ -13,7 +13,8 @@ from datetime import datetime
 import pytest
 
 from behest_local import export
-from behest_local.fixtures import FixtureError, load_fixture, replay_chunks, save_fixture
+from behest_local.fixtures import (FixtureError, fixture_path, load_fixture, replay_chunks,
+                                   save_fixture)
 from behest_local.record import build_record
 from behest_local.trace_db import DB_FILE, TraceDB
 from behest_local.traces_cli import add_traces_parser, run_traces
@@ -159,3 +160,6 @@ def test_fixture_errors_name_the_problem(tmp_path):
         load_fixture(bad)
     with pytest.raises(FixtureError, match="no such fixture"):
         load_fixture(tmp_path / "missing.json")
+    for name in ("../secrets", "a/b", "..", ""):
+        with pytest.raises(FixtureError, match="fixture name"):
+            fixture_path(tmp_path, name)

@@ -205,3 +205,19 @@ async def test_a_stream_in_flight_keeps_the_settings_it_started_with(watched):
         assert {json.loads(e)["model"] for e in events[:-1]} == {"gpt-4o"}
         assert exchange.status == 200
         assert (await chat(session, watched))["model"] == "claude-sonnet-4-20250514"
+
+
+def test_repairing_a_broken_edit_back_to_the_old_text_clears_the_error(tmp_path, toml, caplog):
+    """The user undoes a bad edit: nothing changes, but the error in force must go away."""
+    events = []
+    live = LiveConfig(tmp_path / "home", path=toml)
+    live.subscribe(events.append)
+    toml.write_text("oops = [\n", encoding="utf-8")
+    assert not live.reload_file() and live.rejected
+    write(toml)
+    with caplog.at_level("INFO"):
+        assert live.reload_file()
+    assert live.rejected is None
+    assert [type(e) for e in events] == [ConfigRejected, ConfigReloaded]
+    assert events[-1].changed == ()
+    assert any("valid again" in r.getMessage() for r in caplog.records)

@@ -11,13 +11,14 @@ from behest_local.config.errors import ConfigError, Problem
 from behest_local.config.load import check, from_dict, load, loads
 from behest_local.config.schema import (BUILTIN_PROVIDERS, DEFAULT_MAX_BODY, DEFAULT_MODEL,
                                         DEFAULT_PORT, FREE_PLAN_PROJECTS, PLANS, BudgetConfig,
-                                        EmulatorConfig, ProjectConfig, ProviderConfig,
+                                        EmulatorConfig, ModelPrice, ProjectConfig, ProviderConfig,
                                         RateLimitConfig, ScriptedReply, ServerConfig, Settings,
                                         TenantConfig, TierLimits, TierOverrides, ToolCallReply)
 
 __all__ = [
     "BUILTIN_PROVIDERS", "DEFAULT_MAX_BODY", "DEFAULT_MODEL", "DEFAULT_PORT",
-    "FREE_PLAN_PROJECTS", "PLANS", "BudgetConfig", "ConfigError", "EmulatorConfig", "Problem",
+    "FREE_PLAN_PROJECTS", "PLANS", "BudgetConfig", "ConfigError", "EmulatorConfig",
+    "ModelPrice", "Problem",
     "ProjectConfig", "ProviderConfig", "RateLimitConfig", "ScriptedReply", "ServerConfig",
     "Settings", "TenantConfig", "TierLimits", "TierOverrides", "ToolCallReply", "check",
     "from_dict", "load", "loads",

@@ -49,8 +49,12 @@ def loads(text: str, path: Path | str | None = None) -> Settings:
     except tomllib.TOMLDecodeError as exc:
         found = _TOML_AT.search(str(exc))
         message = _TOML_AT.sub("", str(exc)).strip()
-        raise ConfigError(f"not valid TOML: {message}", path=path,
-                          line=int(found.group(1)) if found else None,
+        line = int(found.group(1)) if found else None
+        if line is None and "end of document" in message:
+            # tomllib names no line for a document that ends mid-value: that is the last one.
+            line = max(1, len(text.rstrip("\n").splitlines()))
+            message = message.replace("(at end of document)", "").strip() + " at the end of the file"
+        raise ConfigError(f"not valid TOML: {message}", path=path, line=line,
                           hint="strings need quotes, tables are [name], lists are [a, b]") from None
     return from_dict(raw, path, Reader(index_lines(text)))
 

@@ -24,7 +24,8 @@ from behest_local.config.locate import LineIndex, line_of
 from behest_local.errors import InvalidRequestError
 
 _BAD = object()  # a value that failed validation (its problem is already recorded)
-_ORIGIN = re.compile(r"(\*|https?://[A-Za-z0-9*.\-\[\]:]+(:\d{1,5})?)")
+_ORIGIN = re.compile(r"(\*|https?://[A-Za-z0-9*.\-\[\]:]+(:\d{1,5})?"
+                     r"|(chrome|moz|safari-web)-extension://[A-Za-z0-9.\-]+)")
 
 
 @functools.cache
@@ -207,7 +208,8 @@ def _origin_problem(name: str, value: str) -> tuple[str | None, str | None]:
                 f"use {value.rstrip('/')!r}")
     if not _ORIGIN.fullmatch(value):
         return (f"{name}: {value!r} is not an origin: expected scheme://host[:port] "
-                "(e.g. 'https://your-app.com', 'http://localhost:5173')", None)
+                "(e.g. 'https://your-app.com', 'http://localhost:5173', "
+                "'https://*.vercel.app', 'chrome-extension://<id>')", None)
     return None, None
 
 

@@ -10,6 +10,7 @@ higher layer hides a value set in ``behest.toml`` the comment says what the file
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from typing import Any
@@ -19,6 +20,7 @@ import tomli_w
 from behest_local.config.locate import LineIndex
 from behest_local.config.schema import Settings
 
+_BARE = re.compile(r"[A-Za-z0-9_-]+")
 LAYERS = ("default", "behest.toml", "deployed via API", "CLI flag")
 
 
@@ -118,7 +120,10 @@ def _walk(obj: Any, path: tuple, settings: Settings, layers: Layers) -> Iterator
 
 
 def _header(path: tuple, settings: Settings) -> str:
-    return ".".join(str(p) for p in path if not isinstance(p, int))
+    # A key that is not a TOML bare key (a model name like "gpt-4.1" under [prices]) is
+    # quoted, as TOML 1.0 §Keys requires.
+    return ".".join(str(p) if _BARE.fullmatch(str(p)) else json.dumps(str(p))
+                    for p in path if not isinstance(p, int))
 
 
 def _row(path: tuple, value: Any, settings: Settings, layers: Layers) -> Row:

@@ -70,6 +70,17 @@ class EmulatorConfig:
     """Offline-first routing: a model whose provider has no key (or that the free plan may
     not use) is served by the emulated model, and the exchange records why. ``false`` gives
     the cloud's errors instead (PROVIDER_NOT_CONFIGURED, BYOAK_REQUIRES_PRO)."""
+    enforce_limits: bool = True
+    """Refuse requests over the cloud's rate limits, daily quotas and token budgets (429,
+    402). ``false``: still count them and report them (``x-ratelimit-*`` headers,
+    ``/v1/usage``), but never refuse."""
+    quota_status: Literal[402, 429] = 402
+    """Status of a spent daily quota or budget: 402 ``quota_exceeded`` (the v1.5 docs) or 429
+    ``budget_exceeded`` (the v1.x docs and the legacy SDK's BudgetExceededError). Both say
+    ``x-should-retry: false``."""
+    dashboard_origin: str = field(default="https://behest.ai", metadata={"origins": True})
+    """The dashboard's browser origin, allowed by every project's CORS policy (the cloud
+    allows its dashboard on each new project) and the only origin of the management API."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +107,13 @@ class RateLimitConfig:
     """Requests per minute per end user; default ``max(3, rpm // 10)``."""
     ip_rpm: int = field(default=120, metadata=_limits(1))
     """Requests per minute per client IP, checked before authentication."""
+    use_tiers: bool = True
+    """Per-user limits follow the tier table (``tiers``) for requests with a tier (a JWT's
+    ``tier`` claim, ``default_tier``; every user on the free plan). ``false``: everyone gets
+    the rate-limiting page's ``user_rpm`` and ``budgets`` instead."""
+    default_tier: Literal["none", "free", "pro", "max"] = "none"
+    """The tier of requests that carry none (API keys, tokens minted without one). ``none``:
+    they get ``user_rpm`` and ``budgets.user_tokens_per_day``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +144,22 @@ class BudgetConfig:
     """Tokens per end user per calendar month; 0 (the default) means no budget."""
     project_tokens_per_day: int = field(default=0, metadata=_limits(0))
     """Tokens per day for the whole project; 0 (the default) means no budget."""
+    session_tokens: int = field(default=0, metadata=_limits(0))
+    """Tokens per session (``X-Session-Id`` or the JWT's ``sid``) over its life; 0: none."""
+    session_cost_usd: float = field(default=0.0, metadata=_limits(0))
+    """Dollars per session over its life (priced by ``[prices]``); 0: none."""
+    user_cost_usd_per_day: float = field(default=0.0, metadata=_limits(0))
+    """Dollars per end user per day; 0: none."""
+    project_cost_usd_per_month: float = field(default=0.0, metadata=_limits(0))
+    """Dollars per calendar month for the whole project; 0: none."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPrice:
+    input: float = field(metadata=_limits(0))
+    """USD per million prompt (input) tokens."""
+    output: float = field(metadata=_limits(0))
+    """USD per million completion (output) tokens."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +206,9 @@ class ProjectConfig:
     system_prompt: str | None = None
     """Injected as the first system message of every chat request."""
     cors_origins: tuple[str, ...] = field(default=(), metadata={"origins": True})
-    """Browser origins allowed to call this project (exact ``scheme://host[:port]``)."""
+    """Browser origins allowed to call this project: exact ``scheme://host[:port]``, a
+    pattern whose ``*`` stands for part of one DNS label (``https://*.vercel.app``), an
+    extension (``chrome-extension://ID``), or ``*`` (any origin, never with credentials)."""
     rate_limits: RateLimitConfig = field(default_factory=RateLimitConfig)
     """Per-project request limits."""
     tiers: TierOverrides = field(default_factory=TierOverrides)
@@ -200,6 +236,9 @@ class Settings:
     providers by name (``[providers.ollama]``)."""
     projects: tuple[ProjectConfig, ...] = (ProjectConfig(name="local", id="local"),)
     """Your projects. Without any, one project ``local`` exists."""
+    prices: Mapping[str, ModelPrice] = field(default_factory=lambda: MappingProxyType({}))
+    """Model prices (USD per million tokens) by model name or name prefix, over the bundled
+    offline table (``finops/prices.py``); the longest matching name wins."""
     source: str = field(default="embedded default", compare=False)
     """Where these settings were read from, for the banner and logs."""
 

@@ -41,6 +41,13 @@ emulate_unconfigured = true # offline first: a model whose provider has no key (
                             # free plan may not use) is answered by the emulated model, and the
                             # request log says why. false = the cloud's errors instead:
                             # 422 PROVIDER_NOT_CONFIGURED, 403 BYOAK_REQUIRES_PRO.
+enforce_limits = true       # refuse requests over the cloud's rate limits, daily quotas and
+                            # token budgets (429/402); false = count and report them only
+                            # (x-ratelimit-* headers, GET /v1/usage)
+quota_status = 402          # a spent daily quota or budget: 402 quota_exceeded (v1.5 docs)
+                            # or 429 budget_exceeded (v1.x docs); both x-should-retry: false
+dashboard_origin = "https://behest.ai"   # the dashboard's browser origin: allowed by every
+                            # project's CORS policy, the only one on the management API
 
 # Providers. Keys never go here: store them in the encrypted vault
 # (`behest-local vault set openai`, or PUT /v1/tenants/{id}/providers/openai).
@@ -72,12 +79,18 @@ name = "local"
 #                              # use it; a requested model of another provider is ignored,
 #                              # one of the same provider is honoured. Unset: gemini-2.5-flash.
 # system_prompt = "You are a helpful assistant."   # injected as the first system message
-# cors_origins = ["https://your-app.com", "http://localhost:5173"]   # scheme://host[:port]
+# cors_origins = ["https://your-app.com", "http://localhost:5173", "https://*.vercel.app"]
+#                              # exact scheme://host[:port] (no trailing slash); "*" in a host
+#                              # stands for part of one DNS label; chrome-extension://ID too
 #
 # [projects.rate_limits]
 # rpm = 60                     # requests per minute, whole project
 # user_rpm = 6                 # per end user; default max(3, rpm // 10)
 # ip_rpm = 120                 # per client IP, before authentication
+# use_tiers = true             # per-user limits from the tier table below for requests with
+#                              # a tier (JWT tier claim; every user on the free plan);
+#                              # false = user_rpm and [projects.budgets] for everyone
+# default_tier = "none"        # tier of requests without one (API keys): none|free|pro|max
 #
 # [projects.tiers.free]        # per-user tier limits; unset keeps Behest's defaults
 # rpm = 10                     #   free: 10 RPM, 100 requests and 50k tokens a day
@@ -88,6 +101,10 @@ name = "local"
 # user_tokens_per_day = 1000000   # per end user (Behest's default)
 # user_tokens_per_month = 0
 # project_tokens_per_day = 0
+# session_tokens = 0            # per session (X-Session-Id or the JWT's sid), over its life
+# session_cost_usd = 0.0        # dollar budgets, priced by [prices]
+# user_cost_usd_per_day = 0.0
+# project_cost_usd_per_month = 0.0
 #
 # Scripted replies pin the emulated model's answer, for your own tests. The first rule whose
 # regex `match` is found in the last user message wins.
@@ -102,4 +119,11 @@ name = "local"
 # [[projects.scripted]]
 # match = "trigger a rate limit"
 # emulate = "status=429; retry_after=2"     # the x-behest-emulate grammar
+
+# Prices, in USD per million tokens: the cost in GET /v1/usage and /v1/billing/usage and the
+# dollar budgets. A bundled table covers common OpenAI, Anthropic, Google, Mistral and Cohere
+# models offline; add or override by model name or name prefix (the longest match wins):
+# [prices."gpt-4o"]
+#   input = 2.5
+#   output = 10.0
 '''

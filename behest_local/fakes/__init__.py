@@ -1,7 +1,8 @@
 """Fake upstreams: each provider's native API, served offline, scripted by the prompt.
 
-One aiohttp app per dialect (``make_app(key=…)`` in ``openai`` — with ``flavor="mistral"``
-or ``"openrouter"`` —, ``anthropic``, ``gemini``, ``cohere``), speaking the provider's own
+One aiohttp app per dialect (``make_app(key=…)`` in ``openai`` — with ``flavor="mistral"``,
+``"openrouter"`` or ``"ollama"`` (a local server: no auth) —, ``anthropic``, ``gemini``,
+``cohere``), speaking the provider's own
 wire format as ``shared/reference/providers.md`` describes it: native auth checks, native
 error bodies and statuses, native stream framing. They serve the adapter and SDK tests,
 and users who want to demo a migration offline (``behest-local fake-upstream PROVIDER``,
@@ -66,14 +67,15 @@ PROVIDERS: dict[str, Callable[..., web.Application]] = {
     "openai": partial(openai.make_app, flavor="openai"),
     "mistral": partial(openai.make_app, flavor="mistral"),
     "openrouter": partial(openai.make_app, flavor="openrouter"),
+    "ollama": partial(openai.make_app, flavor="ollama"),
     "anthropic": anthropic.make_app,
     "gemini": gemini.make_app,
     "cohere": cohere.make_app,
 }
 """Provider name → ``make_app(key=None)``."""
 
-BASE_PATHS = {"openai": "/v1", "mistral": "/v1", "openrouter": "/api/v1", "anthropic": "",
-              "gemini": "", "cohere": ""}
+BASE_PATHS = {"openai": "/v1", "mistral": "/v1", "openrouter": "/api/v1", "ollama": "/v1",
+              "anthropic": "", "gemini": "", "cohere": ""}
 """What each SDK's (and adapter's) ``base_url`` appends to the fake's origin."""
 
 __all__ = ["BASE_PATHS", "PROVIDERS", "STATE", "FakeState", "RecordedRequest"]

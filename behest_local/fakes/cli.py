@@ -26,8 +26,8 @@ def add_fake_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``fake-upstream`` command to ``subparsers`` (from ``add_subparsers``)."""
     parser = subparsers.add_parser(
         "fake-upstream", help="serve a provider's native API offline, scripted by the prompt",
-        description="Serve a fake OpenAI, Mistral, OpenRouter, Anthropic, Gemini or Cohere "
-                    "API on loopback. The last user message steers it: [tool], [tools N], "
+        description="Serve a fake OpenAI, Mistral, OpenRouter, Anthropic, Gemini, Cohere "
+                    "or Ollama (a local OpenAI-compatible server) API on loopback. The last user message steers it: [tool], [tools N], "
                     "[error S], [fail N], [truncate N], [slow MS], [hold N], [filter], "
                     "[cached N], [think N] (see behest_local/fakes/__init__.py).")
     parser.add_argument("provider", choices=sorted(PROVIDERS), metavar="PROVIDER",
@@ -65,7 +65,8 @@ async def serve_fake(provider: str, *, port: int = 0, key: str | None = None,
         if ready is not None:
             ready(base_url)
         else:
-            accepts = "the key given with --key" if key else "any non-empty key"
+            accepts = ("any key or none" if provider == "ollama" else
+                       "the key given with --key" if key else "any non-empty key")
             print(f"fake {provider} upstream on {base_url} (accepts {accepts}); "
                   "Ctrl-C to stop", flush=True)
         await (stop.wait() if stop is not None else asyncio.Event().wait())

@@ -55,6 +55,12 @@ def error(status: int, message: str | None = None, reason: str | None = None) ->
     if reason:
         body["error"]["details"] = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
                                      "reason": reason, "domain": "googleapis.com"}]
+    if status == 429:  # no Retry-After header: the delay rides in a RetryInfo detail
+        body["error"]["details"] = [
+            {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [
+                {"quotaMetric": "generativelanguage.googleapis.com/generate_content_requests",
+                 "quotaId": "GenerateRequestsPerMinutePerProjectPerModel"}]},
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1.5s"}]
     return json_response(body, status)
 
 

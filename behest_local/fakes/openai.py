@@ -1,8 +1,10 @@
-"""Fake OpenAI-compatible upstream: OpenAI itself, or its Mistral and OpenRouter flavours.
+"""Fake OpenAI-compatible upstream: OpenAI itself, its Mistral and OpenRouter flavours, or
+a local server (Ollama).
 
-``make_app(key=…, flavor="openai"|"mistral"|"openrouter")`` serves ``POST …/chat/completions``,
-``POST …/embeddings`` (not OpenRouter) and ``GET …/models`` under ``/v1`` (OpenRouter:
-``/api/v1``), with Bearer auth. Replies follow the prompt script (``fakes/__init__``).
+``make_app(key=…, flavor="openai"|"mistral"|"openrouter"|"ollama")`` serves ``POST
+…/chat/completions``, ``POST …/embeddings`` (not OpenRouter) and ``GET …/models`` under
+``/v1`` (OpenRouter: ``/api/v1``), with Bearer auth. Replies follow the prompt script
+(``fakes/__init__``).
 
 Per flavour, the wire details of providers.md that clients and translators trip on:
 
@@ -17,6 +19,9 @@ Per flavour, the wire details of providers.md that clients and translators trip 
 * OpenRouter (§10): ``: OPENROUTER PROCESSING`` comment lines before the first token,
   ``provider`` and ``native_finish_reason`` fields, numeric ``error.code``, and a mid-stream
   failure as a chunk with a top-level ``error`` and ``finish_reason: "error"``.
+* Ollama (its ``/v1`` OpenAI compatibility): no authentication at all (any key or none is
+  accepted, as a local server does), models ``owned_by: "library"``; otherwise OpenAI's
+  wire format.
 """
 
 from __future__ import annotations
@@ -41,10 +46,15 @@ from behest_local.fakes.openai_wire import (
 )
 from behest_local.providers.emulated.tokens import count_tokens
 
-FLAVORS = ("openai", "mistral", "openrouter")
+FLAVORS = ("openai", "mistral", "openrouter", "ollama")
 MODELS = {"openai": ("gpt-4o-mini", "gpt-4o", "text-embedding-3-small"),
           "mistral": ("mistral-small-latest", "mistral-large-latest", "mistral-embed"),
-          "openrouter": ("anthropic/claude-sonnet-4.5", "openai/gpt-4o-mini")}
+          "openrouter": ("anthropic/claude-sonnet-4.5", "openai/gpt-4o-mini"),
+          "ollama": ("llama3.2:latest", "nomic-embed-text:latest")}
+OWNERS = {"ollama": "library"}
+# Mistral's EmbeddingRequest fields (mistralai's models/embeddingrequest.py): others are a 422.
+MISTRAL_EMBED_FIELDS = frozenset({"model", "input", "metadata", "output_dimension",
+                                  "output_dtype", "encoding_format"})
 NINE = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
@@ -68,7 +78,8 @@ class _Handlers:
     async def _authorise(self, request: web.Request, body: object) -> web.Response | None:
         state = request.app[STATE]
         header = request.headers.get("Authorization", "")
-        ok = state.accepts(header[7:] if header.startswith("Bearer ") else None)
+        ok = self.flavor == "ollama" or state.accepts(
+            header[7:] if header.startswith("Bearer ") else None)
         state.record(request, body, ok)
         return None if ok else json_response(error_body(self.flavor, 401), 401)
 
@@ -76,7 +87,8 @@ class _Handlers:
         if (denied := await self._authorise(request, None)) is not None:
             return denied
         return json_response({"object": "list", "data": [
-            {"id": m, "object": "model", "created": 1_735_689_600, "owned_by": self.flavor}
+            {"id": m, "object": "model", "created": 1_735_689_600,
+             "owned_by": OWNERS.get(self.flavor, self.flavor)}
             for m in MODELS[self.flavor]]})
 
     async def embeddings(self, request: web.Request) -> web.Response:
@@ -85,8 +97,15 @@ class _Handlers:
             return denied
         if not isinstance(body, dict) or "input" not in body:
             return json_response(error_body(self.flavor, 400, "'input' is required"), 400)
+        if self.flavor == "mistral" and (unknown := set(body) - MISTRAL_EMBED_FIELDS):
+            detail = [{"type": "extra_forbidden", "loc": ["body", k], "msg":
+                       "Extra inputs are not permitted", "input": body[k]} for k in sorted(unknown)]
+            return json_response({"object": "error", "message": {"detail": detail},
+                                  "type": "invalid_request_error", "param": None, "code": None},
+                                 422)
         texts = [body["input"]] if isinstance(body["input"], str) else list(body["input"])
-        dims = int(body.get("dimensions") or 8)
+        dims = int(body.get("output_dimension" if self.flavor == "mistral" else "dimensions")
+                   or 8)
         data = []
         for i, text in enumerate(texts):
             vector = fake_vector(str(text), dims)

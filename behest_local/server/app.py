@@ -1,13 +1,17 @@
 """``make_app``: the one place that knows how the aiohttp application is wired.
 
 Middleware order, outermost first: ``exchange_middleware`` (opens the Exchange, renders
-every error) → ``management_middleware`` (control-plane routes: dashboard token, Behest's
-flat errors; it calls their handlers itself) → ``auth_middleware`` (data plane: project
-API keys and Behest JWTs; Behest's own routes get Behest's error shapes) → handler. CORS
-and rate limits slot in between in later issues (CORS outside auth: browsers send
-preflights without credentials, Fetch standard §4.8). The route table lists every
-endpoint the gateway serves; ``management.setup_routes`` adds Behest's management API,
-``setup_behest_routes`` mint, JWKS and threads.
+every error) → ``cors_middleware`` (answers preflights before anything can refuse them:
+browsers send them without credentials, Fetch standard §4.8) → ``management_middleware``
+(control-plane routes: dashboard token, Behest's flat errors; it calls their handlers
+itself) → ``ip_limit_middleware`` (the per-IP safety limit, before JWT validation as in the
+cloud) → ``auth_middleware`` (data plane: project API keys and Behest JWTs; Behest's own
+routes get Behest's error shapes) → ``limits_middleware`` (project, user, tier, quota and
+budget limits of the authenticated caller) → handler. CORS and rate-limit headers are set
+on ``on_response_prepare``, so streams and errors carry them too. The route table lists
+every endpoint the gateway serves; ``management.setup_routes`` adds Behest's management
+API, ``setup_behest_routes`` mint, JWKS and threads, ``setup_usage`` the usage endpoints
+(and the usage store's lifetime).
 """
 
 from __future__ import annotations
@@ -21,18 +25,26 @@ from behest_local.server import management, openai_routes, translated_routes
 from behest_local.server.auth import auth_middleware
 from behest_local.server.behest_errors import management_middleware
 from behest_local.server.behest_routes import setup_behest_routes
+from behest_local.server.inspect_routes import setup_inspect_routes
+from behest_local.server.cors import cors_middleware, setup_cors
 from behest_local.server.keys import GATEWAY
+from behest_local.server.limits import ip_limit_middleware, limits_middleware, setup_limits
 from behest_local.server.middleware import add_trace_headers, exchange_middleware
+from behest_local.server.usage_routes import setup_usage
 
 
 def make_app(gateway: Gateway) -> web.Application:
     app = web.Application(
-        middlewares=[exchange_middleware, management_middleware, auth_middleware],
+        middlewares=[exchange_middleware, cors_middleware, management_middleware,
+                     ip_limit_middleware, auth_middleware, limits_middleware],
         client_max_size=gateway.settings.server.max_body_bytes,
     )
     app[GATEWAY] = gateway
     setup_routes(app)
     app.on_response_prepare.append(add_trace_headers)
+    setup_inspect_routes(app)  # after add_trace_headers: recorded headers include X-Request-Id
+    setup_cors(app)
+    setup_limits(app)
     app.on_shutdown.append(_close_streams)
     app.on_cleanup.append(_close_upstream_pool)
     return app
@@ -48,6 +60,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/v1/models/{model:.+}", openai_routes.get_model)
     management.setup_routes(app)
     setup_behest_routes(app)
+    setup_usage(app)
 
 
 async def _close_streams(app: web.Application) -> None:

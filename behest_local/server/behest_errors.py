@@ -147,8 +147,8 @@ LEGACY_PREFIX = "/auth/v1/"
 
 def is_behest_route(path: str) -> bool:
     """True for the Behest (non-OpenAI) routes of the data and auth planes."""
-    return (path.startswith(("/v1/auth/", "/v1/threads/", LEGACY_PREFIX))
-            or path in ("/v1/threads", "/.well-known/jwks.json"))
+    return (path.startswith(("/v1/auth/", "/v1/threads/", "/v1/billing/", LEGACY_PREFIX))
+            or path in ("/v1/threads", "/v1/usage", "/.well-known/jwks.json"))
 
 
 def nested_body(error: GatewayError) -> dict:

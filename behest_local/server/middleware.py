@@ -25,6 +25,8 @@ log = logging.getLogger("behest_local.server")
 
 @web.middleware
 async def exchange_middleware(request: web.Request, handler) -> web.StreamResponse:
+    if request.path.startswith("/_behest/"):  # self-inspection (probe, TUI): not traced
+        return await handler(request)
     gateway = request.app[GATEWAY]
     exchange = Exchange(gateway.store, method=request.method, path=request.path)
     request[EXCHANGE] = exchange

@@ -18,6 +18,7 @@ from behest_local import __version__, routing, scripted, sse
 from behest_local.dialects.chat import validate_chat_request
 from behest_local.errors import GatewayError, InvalidRequestError, NotFoundError
 from behest_local.exchange import Exchange
+from behest_local.finops.recorder import StreamMeter, estimate_completion
 from behest_local.providers import catalog
 from behest_local.providers.base import ChatCall, ChatProvider
 from behest_local.providers.emulated import directives
@@ -78,17 +79,23 @@ def wants_usage(body: dict) -> bool:
 
 
 async def chat_frames(chunks: AsyncIterator[dict], exchange: Exchange, *,
-                      include_usage: bool) -> AsyncIterator[bytes]:
-    """Encode chat chunks as SSE events, metering usage on the way past."""
+                      include_usage: bool, meter: StreamMeter | None = None
+                      ) -> AsyncIterator[bytes]:
+    """Encode chat chunks as SSE events, metering usage on the way past. Without a usage
+    chunk from the provider (or before it), ``meter`` counts what was sent."""
     async for chunk in chunks:
         usage = chunk.get("usage")
         if usage:
             exchange.usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
+            if meter is not None:
+                meter.reported()
             if not include_usage:
                 continue
         elif not include_usage:
             chunk.pop("usage", None)
         yield sse.encode_json(chunk)
+        if meter is not None:  # after the event is written: counting never delays it
+            meter.count(chunk)
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
@@ -97,13 +104,16 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     provider, call = prepare_chat(request, turn.body)
     exchange = request[EXCHANGE]
     if call.request.get("stream"):
+        meter = StreamMeter(exchange, call.request["messages"], call.request.get("tools"))
         frames = chat_frames(turn.tap(provider.stream(call)), exchange,
-                             include_usage=wants_usage(body))
+                             include_usage=wants_usage(body), meter=meter)
         return await relay(request, frames, terminator=sse.DONE)
     completion = await provider.complete(call)
     turn.record(completion)
     usage = completion.get("usage") or {}
     exchange.usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
+    if not usage:  # a provider that reports none: count it (finops/recorder.py)
+        estimate_completion(exchange, call.request["messages"], completion)
     return json_response(completion)
 
 

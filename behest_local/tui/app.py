@@ -256,8 +256,11 @@ class BehestApp(ExportActions, App[int]):
         self._detail_cost = time.perf_counter() - began
         if exchange_id != self._shown_id:
             return
-        self.detail.show(record, reason=self.feed.reasons.get(exchange_id),
-                         probe=self.probe_of(exchange_id, record))
+        try:
+            self.detail.show(record, reason=self.feed.reasons.get(exchange_id),
+                             probe=self.probe_of(exchange_id, record))
+        except NoMatches:  # the record arrived while the app was shutting down
+            return
         self.detail_loads += 1
 
     @on(TabbedContent.TabActivated, "#detail-tabs")

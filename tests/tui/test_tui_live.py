@@ -17,7 +17,7 @@ import signal
 import aiohttp
 import pytest
 
-from behest_local.events import ChunkSent, ConfigRejected, ConfigReloaded, ExchangeFinished
+from behest_local.events import ChunkSent, ExchangeFinished
 from behest_local.tui.app import BehestApp
 from behest_local.tui.run import run_tui
 from tests.conftest import TEST_SETTINGS
@@ -48,31 +48,38 @@ async def chat(running, key: str, *, stream: bool = True, pace: str = "tokens_pe
 
 
 def cell(app, row_key: str, column: str) -> str:
-    return str(app.exchanges.get_cell(row_key, column)).strip()
+    return app.exchanges.cell(row_key, column)
 
 
 async def test_the_list_fills_and_updates_while_a_stream_runs(live):
     running, key, waiter = live
     app = BehestApp(running.gateway.store, url=running.url, gateway=running.gateway)
+    mid_stream: dict = {}
+
+    def look(event, exchange) -> None:
+        # Inside the gateway's publish of the 4th event: the stream is certainly running,
+        # however late the test itself gets to run on a loaded machine.
+        if isinstance(event, ChunkSent) and event.index == 3:
+            app.refresh_feed()
+            mid_stream.update(ids=app.exchanges.shown_ids, id=exchange.id,
+                              progress=app.exchanges.cell(exchange.id, "progress"),
+                              status=app.exchanges.cell(exchange.id, "status"),
+                              model=app.exchanges.cell(exchange.id, "model"))
+
     async with app.run_test(size=SIZE) as pilot:
-        task = asyncio.create_task(chat(running, key))
-        event = await waiter.wait(lambda e, _x: isinstance(e, ChunkSent) and e.index >= 3)
-        app.refresh_feed()
-        row = event.exchange_id
-        assert app.exchanges.shown_ids == [row]
-        assert cell(app, row, "progress").startswith("▶")  # running: count and elapsed
-        assert cell(app, row, "status") == "…"
-        assert "gpt-4o-mini@emulated" in cell(app, row, "model")
-        await settle(pilot)
-        assert row in str(app.query_one("#detail-title").render())  # the cursor follows
-        request_id = await task
-        assert request_id == row
+        running.gateway.store.subscribe(look)
+        row = await chat(running, key)
+        assert mid_stream["ids"] == [row] and mid_stream["id"] == row
+        assert mid_stream["progress"].startswith("▶ 4 ")  # running: count and elapsed
+        assert mid_stream["status"] == "…"
+        assert "gpt-4o-mini@emulated" in mid_stream["model"]
         await waiter.wait(lambda e, _x: isinstance(e, ExchangeFinished) and e.exchange_id == row)
         app.refresh_feed()
-        assert cell(app, row, "status") == "200"
+        assert app.exchanges.cell(row, "status") == "200"
         chunks = len(running.gateway.store.find(row).chunk_times)
-        assert cell(app, row, "progress") == f"✓ {chunks} ev"
+        assert app.exchanges.cell(row, "progress") == f"✓ {chunks} ev"
         await settle(pilot)
+        assert row in str(app.query_one("#detail-title").render())  # the cursor followed
         await pilot.press("6")
         screen = rendered(app)
         assert "TTFT" in screen and "departure" in screen and "arrival" in screen
@@ -94,7 +101,7 @@ async def test_selection_shows_the_detail_and_its_timeline(live):
         await pilot.press("6")
         assert "median gap" in rendered(app)
         await pilot.press("2")
-        request = str(app.query_one("#detail-request").render())  # scrolls past the screen
+        request = "\n".join(app.query_one("#detail-request").lines)  # scrolls past the screen
         assert "Authorization: Bearer behest_s…[redacted]" in request
         assert '"max_tokens": 12' in request
 
@@ -127,24 +134,30 @@ async def test_filters_narrow_the_list(live):
         assert app.exchanges.shown_ids == [ok, failed]  # the 401 never reached a project
 
 
-async def test_a_rejected_config_reload_shows_in_the_header(live):
+async def test_a_rejected_config_reload_shows_in_the_header(live, tmp_path):
+    """Through the real reloader (reload.LiveConfig): a bad save keeps the old config and
+    says so in the header, with the whole error in a toast; the next good save clears it."""
     running, key, waiter = live
+    toml = tmp_path / "behest.toml"
+    live_config = running.gateway.live
+    live_config.path = toml  # as if the gateway had been started with --config behest.toml
     app = BehestApp(running.gateway.store, url=running.url, gateway=running.gateway)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         assert running.url + "/v1" in rendered(app)
-        running.gateway.live._publish(ConfigRejected(
-            0.0, "/home/u/behest.toml", "behest.toml:7: projects.local.provider_model: "
-            "unknown model 'gpt-5o'\n  hint: did you mean 'gpt-4o'?"))
+        toml.write_text('[server]\nport = "x"\n[projcts.local]\n')
+        assert live_config.reload_file() is False
         app.refresh_feed()
-        await pilot.pause()
-        header = rendered(app).splitlines()[0]
-        assert "config rejected" in header and "behest.toml:7" in header
-        assert "previous config" in rendered(app)
-        running.gateway.live._publish(ConfigReloaded(0.0, "/home/u/behest.toml",
-                                                     ("projects.local.provider_model",)))
+        await settle(pilot)
+        screen = rendered(app)
+        header = screen.splitlines()[0]
+        assert "config rejected" in header and "previous config in force" in header
+        assert "behest.toml:2" in header
+        assert "did you mean 'projects'?" in screen  # the whole error, in a toast
+        toml.write_text("[server]\nport = 7717\n")
+        assert live_config.reload_file() is True
         app.refresh_feed()
-        await pilot.pause()
-        assert "config ok  reloaded behest.toml: 1 changed" in rendered(app)
+        await settle(pilot)
+        assert "config ok  reloaded behest.toml" in rendered(app)
 
 
 async def test_pause_holds_the_list_and_clear_empties_it(live):

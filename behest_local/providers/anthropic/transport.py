@@ -15,7 +15,8 @@ from behest_local.secret import Secret
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
-PATHS = {"chat": "v1/messages", "models": "v1/models"}
+# The models list pages at 20 by default; 1000 is its maximum page (one request lists all).
+PATHS = {"chat": "v1/messages", "models": "v1/models?limit=1000"}
 
 
 def request(op: str, payload: object, key: Secret | str | None, *, base_url: str | None = None,

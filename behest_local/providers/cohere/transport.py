@@ -13,7 +13,8 @@ from behest_local.providers.openai_compat.shapes import UpstreamRequest, join_ur
 from behest_local.secret import Secret
 
 DEFAULT_BASE_URL = "https://api.cohere.com"
-PATHS = {"chat": "v2/chat", "embed": "v2/embed", "models": "v1/models"}
+# The models list pages at 20 by default; 1000 is its maximum page (one request lists all).
+PATHS = {"chat": "v2/chat", "embed": "v2/embed", "models": "v1/models?page_size=1000"}
 
 
 def request(op: str, payload: object, key: Secret | str | None, *, base_url: str | None = None,

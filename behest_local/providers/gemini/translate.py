@@ -21,6 +21,7 @@ Choices where the APIs differ (pitfalls of §12):
 from __future__ import annotations
 
 import json
+import math
 import mimetypes
 from collections.abc import Mapping
 
@@ -264,8 +265,25 @@ def native_error(error: Mapping, status: int | None = None,
                  headers: Mapping[str, str] | None = None) -> UpstreamError:
     code = error.get("code")
     status = status or (code if isinstance(code, int) and 400 <= code < 600 else 502)
-    reasons = {d.get("reason") for d in error.get("details") or () if isinstance(d, dict)}
-    if "API_KEY_INVALID" in reasons:
+    details = [d for d in error.get("details") or () if isinstance(d, dict)]
+    if "API_KEY_INVALID" in {d.get("reason") for d in details}:
         status = 401  # Gemini's 400 for a bad key is what OpenAI clients know as 401 (§7.5)
+    headers = dict(headers or {})
+    delay = retry_delay(details)
+    if delay is not None and not any(k.lower() == "retry-after" for k in headers):
+        headers["Retry-After"] = delay  # so OpenAI clients' back-off sees Google's advice
     return shapes.upstream_error(status, str(error.get("message") or ""),
                                  code=error.get("status"), headers=headers)
+
+
+def retry_delay(details: list[dict]) -> str | None:
+    """Whole seconds from a ``google.rpc.RetryInfo`` detail (``"retryDelay": "37.5s"``), which
+    is how Gemini's 429 says when to retry (it sends no ``Retry-After`` header)."""
+    for detail in details:
+        if str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
+            text = str(detail.get("retryDelay") or "").removesuffix("s")
+            try:
+                return str(max(0, math.ceil(float(text))))
+            except ValueError:
+                return None
+    return None

@@ -30,7 +30,8 @@ def request(op: str, payload: object, key: Secret | str | None, *, base_url: str
     out = {"x-goog-api-key": reveal(key), "Accept": "application/json"}
     if op == "models":
         out.update(headers or {})
-        return UpstreamRequest("GET", join_url(root, "models"), out)
+        # 50 per page by default, more models than that exist: ask for the largest page.
+        return UpstreamRequest("GET", join_url(root, "models?pageSize=1000"), out)
     model = quote(translate.model_name(payload.model), safe="-._")
     if op == "embed":
         path = f"models/{model}:batchEmbedContents"

@@ -7,7 +7,8 @@ profiles need rewriting, both from providers.md:
   tool-call ids that are not 9 alphanumerics, so only its known fields are sent, ``seed``
   becomes ``random_seed``, ``max_completion_tokens`` becomes ``max_tokens``, and foreign
   tool-call ids are rewritten by a stable hash (the same id maps to the same 9 characters in
-  the assistant turn and in its tool result, with no state kept between requests).
+  the assistant turn and in its tool result, with no state kept between requests);
+  embeddings send ``dimensions`` as ``output_dimension`` and only its known fields.
 * OpenRouter (§10) reports errors with a numeric ``code``.
 
 Responses are normalised so the client always sees OpenAI's shape: ``model_length`` →
@@ -43,6 +44,8 @@ MISTRAL_MESSAGE_FIELDS = {
     "assistant": ("role", "content", "tool_calls", "prefix"),
     "tool": ("role", "content", "tool_call_id", "name"),
 }
+MISTRAL_EMBED_FIELDS = frozenset({"model", "input", "metadata", "output_dimension",
+                                  "output_dtype", "encoding_format"})
 MISTRAL_ID = re.compile(r"^[A-Za-z0-9]{9}$")
 _ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
@@ -52,7 +55,8 @@ FINISH_REASONS = {"model_length": "length"}
 def to_native(op: str, payload, profile) -> dict:
     """The JSON body for ``op`` (``"chat"`` or ``"embed"``)."""
     if op == "embed":
-        return {**payload.body, "model": payload.model}
+        body = {**payload.body, "model": payload.model}
+        return mistral_embed_body(body) if profile.strict_fields else body
     body = {**payload.request, "model": payload.model}
     if body.get("stream") and profile.usage_always_on:
         # Ask for usage even if the client did not, so the gateway can record it; the stream
@@ -76,6 +80,15 @@ def mistral_body(body: dict) -> dict:
         body["tool_choice"] = "any"  # equivalent, and accepted by every Mistral model (§9.2)
     out = {k: v for k, v in body.items() if k in MISTRAL_FIELDS}
     out["messages"] = [_mistral_message(m) for m in body["messages"]]
+    return out
+
+
+def mistral_embed_body(body: dict) -> dict:
+    """Mistral's EmbeddingRequest: ``dimensions`` is ``output_dimension``, and ``user`` (not
+    a field there) would be a 422 ``extra_forbidden``."""
+    out = {k: v for k, v in body.items() if k in MISTRAL_EMBED_FIELDS}
+    if body.get("dimensions") is not None:
+        out["output_dimension"] = body["dimensions"]
     return out
 
 

@@ -154,4 +154,4 @@ def test_transport_paths_and_header_auth():
     assert up.headers["x-goog-api-key"] == "AIza-secret" and "key=" not in up.url
     assert "AIza-secret" not in repr(up)
     up = transport.request("models", None, "k")
-    assert (up.method, up.url) == ("GET", "https://generativelanguage.googleapis.com/v1beta/models")
+    assert (up.method, up.url) == ("GET", "https://generativelanguage.googleapis.com/v1beta/models?pageSize=1000")

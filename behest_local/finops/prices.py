@@ -1,0 +1,109 @@
+"""The price of tokens, offline: a bundled table per model, overridable in ``[prices]``.
+
+Cost is what the FinOps side reports (``GET /v1/usage``, ``/v1/billing/usage``) and what
+the dollar budgets (``budgets.*_cost_usd*``) count. The bundled prices are the providers'
+public list prices in USD per million tokens for standard (non-batch, non-cached) input and
+output, as published in 2025; they make the numbers plausible with no network. A user's
+``[prices."model"]`` table replaces or adds entries (``ModelPrice``: ``input``, ``output``).
+
+Lookup is by *longest prefix*: ``claude-sonnet-4-20250514`` is priced by
+``claude-sonnet-4``, ``gpt-4o-mini-2024-07-18`` by ``gpt-4o-mini``. Names are compared in
+lower case with ``.`` read as ``-`` (``claude-opus-4.6`` = ``claude-opus-4-6``) and any
+routing prefix (``openai/``, ``anthropic/``, ``gemini/``, ``openrouter/vendor/``) removed.
+A model with no entry costs 0 and is reported as unpriced, never guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from behest_local.config import ModelPrice
+
+BUNDLED: dict[str, tuple[float, float]] = {
+    # OpenAI
+    "gpt-5": (1.25, 10.0), "gpt-5-mini": (0.25, 2.0), "gpt-5-nano": (0.05, 0.40),
+    "gpt-4.1": (2.0, 8.0), "gpt-4.1-mini": (0.40, 1.60), "gpt-4.1-nano": (0.10, 0.40),
+    "gpt-4o": (2.50, 10.0), "gpt-4o-mini": (0.15, 0.60), "chatgpt-4o": (5.0, 15.0),
+    "gpt-4-turbo": (10.0, 30.0), "gpt-4": (30.0, 60.0), "gpt-3.5-turbo": (0.50, 1.50),
+    "o1": (15.0, 60.0), "o1-mini": (1.10, 4.40), "o3": (2.0, 8.0), "o3-mini": (1.10, 4.40),
+    "o4-mini": (1.10, 4.40),
+    "text-embedding-3-small": (0.02, 0.0), "text-embedding-3-large": (0.13, 0.0),
+    "text-embedding-ada-002": (0.10, 0.0),
+    # Anthropic
+    "claude-opus-4": (15.0, 75.0), "claude-opus-4-5": (5.0, 25.0),
+    "claude-opus-4-6": (5.0, 25.0), "claude-sonnet-4": (3.0, 15.0),
+    "claude-haiku-4-5": (1.0, 5.0), "claude-3-7-sonnet": (3.0, 15.0),
+    "claude-3-5-sonnet": (3.0, 15.0), "claude-3-5-haiku": (0.80, 4.0),
+    "claude-3-opus": (15.0, 75.0), "claude-3-haiku": (0.25, 1.25),
+    # Google
+    "gemini-2.5-pro": (1.25, 10.0), "gemini-2.5-flash": (0.30, 2.50),
+    "gemini-2.5-flash-lite": (0.10, 0.40), "gemini-2.0-flash": (0.10, 0.40),
+    "gemini-2.0-flash-lite": (0.075, 0.30), "gemini-1.5-pro": (1.25, 5.0),
+    "gemini-1.5-flash": (0.075, 0.30),
+    # Mistral
+    "mistral-large": (2.0, 6.0), "mistral-medium": (0.40, 2.0), "mistral-small": (0.10, 0.30),
+    "codestral": (0.30, 0.90), "open-mistral-nemo": (0.15, 0.15), "ministral-8b": (0.10, 0.10),
+    # Cohere
+    "command-a": (2.50, 10.0), "command-r-plus": (2.50, 10.0), "command-r": (0.15, 0.60),
+    "command-r7b": (0.0375, 0.15),
+}
+"""USD per million (input, output) tokens, keyed by model name or prefix."""
+
+_ROUTING_PREFIXES = ("openai/", "anthropic/", "gemini/", "google/", "mistral/", "cohere/")
+
+
+def normalize(model: str) -> str:
+    name = model.strip().lower()
+    if name.startswith("openrouter/"):
+        name = name[len("openrouter/"):]
+    for prefix in _ROUTING_PREFIXES:
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+            break
+    if "/" in name:  # vendor/model (OpenRouter style): the vendor's own model name
+        name = name.rsplit("/", 1)[1]
+    return name.replace(".", "-")
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    input: float
+    """USD per million input tokens."""
+    output: float
+    """USD per million output tokens."""
+    source: str
+    """Which entry priced it: ``bundled:<name>`` or ``config:<name>``."""
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (prompt_tokens * self.input + completion_tokens * self.output) / 1_000_000
+
+
+class PriceTable:
+    """The bundled prices with ``overrides`` (``Settings.prices``) laid over them."""
+
+    def __init__(self, overrides: Mapping[str, ModelPrice] | None = None) -> None:
+        self._entries: dict[str, Price] = {
+            normalize(name): Price(i, o, f"bundled:{name}") for name, (i, o) in BUNDLED.items()}
+        for name, price in (overrides or {}).items():
+            self._entries[normalize(name)] = Price(price.input, price.output, f"config:{name}")
+        self._cache: dict[str, Price | None] = {}
+
+    def lookup(self, model: str | None) -> Price | None:
+        """The price of ``model`` (longest matching prefix), or None when unpriced."""
+        if not model:
+            return None
+        if model in self._cache:
+            return self._cache[model]
+        name = normalize(model)
+        best = max((key for key in self._entries if name.startswith(key)), key=len,
+                   default=None)
+        price = self._entries[best] if best is not None else None
+        if len(self._cache) < 4096:
+            self._cache[model] = price
+        return price
+
+    def cost(self, model: str | None, prompt_tokens: int, completion_tokens: int) -> float:
+        price = self.lookup(model)
+        return 0.0 if price is None else price.cost(prompt_tokens, completion_tokens)
+

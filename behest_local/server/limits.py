@@ -1,0 +1,167 @@
+"""Rate limits, daily quotas and budgets on the wire: 429, 402 and ``x-ratelimit-*``.
+
+**Placement** (``server/app.py``): exchange → cors → management → **ip_limit** → auth →
+**limits** → handler.
+
+* ``ip_limit_middleware`` runs *before* authentication: the rate-limiting page applies the
+  per-IP safety limit "before JWT validation" (reference §3.2), so a flood of bad tokens
+  meets 429s without a signature being checked, as in the cloud. Every data-plane and
+  auth-plane request counts (``/v1/…``, ``/auth/v1/…``, JWKS; the v1.5 SDK's mint per
+  call included). Preflights never reach it (CORS answers them first) and the control
+  plane's management routes are answered before it. Its limit is the slug host's project
+  ``rate_limits.ip_rpm``, or the largest of the projects' when the host names none: it is
+  checked before anyone is known, and every local client shares 127.0.0.1.
+* ``limits_middleware`` runs *after* authentication: project RPM, per-user RPM and the
+  tier, quota and budget limits (``tiers.request_limits``) need the principal. Inference
+  routes count toward them; other authenticated routes only report them.
+
+**Refusals.** A per-minute limit answers 429 ``rate_limited`` with ``Retry-After`` in
+integer seconds (RFC 9110 §10.2.3), ``retry-after-ms`` (which OpenAI's SDKs read first) and
+``x-should-retry: true``. A spent daily, monthly or session quota or budget answers 402
+``quota_exceeded`` ("do not retry", reference §3.3) with ``x-should-retry: false``, which
+OpenAI's SDKs obey (peers.md §4c); ``emulator.quota_status = 429`` answers 429
+``budget_exceeded`` instead, the v1.x contract (§7.14). Bodies: OpenAI's envelope plus
+Behest's ``details`` on OpenAI routes, Behest's nested ``{"error": {code, message,
+details}}`` on Behest's routes. ``emulator.enforce_limits = false`` counts and reports
+everything and refuses nothing.
+
+**Headers.** ``add_limit_headers`` (``on_response_prepare``: JSON, errors and streams)
+writes OpenAI's ``x-ratelimit-limit|remaining|reset-requests|tokens`` (peers.md §4a) for
+the limit closest to refusing: the tightest request limit and the tightest token quota.
+"""
+
+from __future__ import annotations
+
+import math
+
+from aiohttp import web
+
+from behest_local.cors_policy import project_for_host
+from behest_local.errors import GatewayError
+from behest_local.finops.recorder import INFERENCE_PATHS
+from behest_local.finops.window import iso
+from behest_local.ratelimit import (Counters, LimitState, Window, binding, duration_text,
+                                    retry_after_seconds)
+from behest_local.server.behest_errors import is_behest_route
+from behest_local.server.cors import applies
+from behest_local.server.keys import EXCHANGE, GATEWAY, PRINCIPAL
+from behest_local.server.render import json_response
+from behest_local.tiers import (IP_RPM, describe, detail_names, effective_tier, ip_limits,
+                                request_limits)
+
+COUNTERS = web.AppKey("limit_counters", Counters)
+STATES = web.RequestKey("limit_states", list)
+"""The limits checked for this request and their counters after it (for the headers)."""
+
+
+def setup_limits(app: web.Application) -> Counters:
+    """The counters (on the trace store's wall clock, so one injected clock drives both)
+    and the header hook; the two middlewares go in the middleware list."""
+    counters = app[COUNTERS] = Counters(app[GATEWAY].store.wall_clock)
+    app.on_response_prepare.append(add_limit_headers)
+    return counters
+
+
+@web.middleware
+async def ip_limit_middleware(request: web.Request, handler) -> web.StreamResponse:
+    if not applies(request.path) or request.method == "OPTIONS":
+        return await handler(request)
+    settings = request.app[GATEWAY].settings
+    host_project = project_for_host(settings.projects, request.host)
+    rpm = host_project.rate_limits.ip_rpm if host_project is not None else max(
+        (p.rate_limits.ip_rpm for p in settings.projects), default=IP_RPM)
+    enforce = settings.emulator.enforce_limits
+    verdict = request.app[COUNTERS].admit(ip_limits(request.remote or "?", rpm),
+                                          enforce=enforce)
+    request[STATES] = list(verdict.states)
+    if verdict.refused is not None and enforce:
+        return refusal(request, verdict.refused, verdict.retry_after)
+    return await handler(request)
+
+
+@web.middleware
+async def limits_middleware(request: web.Request, handler) -> web.StreamResponse:
+    principal = request.get(PRINCIPAL)
+    if principal is None:
+        return await handler(request)
+    settings = principal.settings
+    tier = effective_tier(principal.project, settings.tenant.plan, principal.tier)
+    limits = request_limits(principal.project, user=principal.user,
+                            session=principal.session, tier=tier)
+    inference = request.path in INFERENCE_PATHS and request.method == "POST"
+    enforce = settings.emulator.enforce_limits
+    verdict = request.app[COUNTERS].admit(limits, take=inference, enforce=enforce)
+    request[STATES] = request.get(STATES, []) + list(verdict.states)
+    if inference and verdict.refused is not None and enforce:
+        return refusal(request, verdict.refused, verdict.retry_after)
+    return await handler(request)
+
+
+def _amount(value: float, unit: str) -> str:
+    return f"${value:.4f}" if unit == "cost_usd" else str(_number(value))
+
+
+def refusal(request: web.Request, state: LimitState, retry_after: float) -> web.Response:
+    """The 429 or 402 for ``state``'s limit, in the route's error shape."""
+    limit, settings = state.limit, request.app[GATEWAY].settings
+    per, this = detail_names(limit)
+    used, cap = _number(state.used), _number(limit.limit)
+    details = {"tier": limit.tier, "scope": limit.scope, "limit_name": limit.name,
+               "limit": {per: cap}, "usage": {this: used}, "setting": limit.setting,
+               "resets_at": None if math.isinf(state.reset_at) else iso(state.reset_at)}
+    tier_text = f" (tier {limit.tier})" if limit.tier else ""
+    principal = request.get(PRINCIPAL)
+    pid = principal.project.id if principal is not None else "<project>"
+    where = f"{limit.setting} of the project: behest.toml, or PUT /v1/projects/{pid}/settings"
+    headers: dict[str, str] = {}
+    if limit.window is Window.MINUTE:
+        status, code, kind = 429, "rate_limited", "requests"
+        wait = retry_after_seconds(retry_after)
+        details["retry_after"] = wait
+        message = (f"Rate limit reached for {limit.subject} on {describe(limit)}{tier_text}: "
+                   f"limit {_amount(cap, limit.unit)}, used {_amount(used, limit.unit)}. "
+                   f"Please try again in {wait}s. (The limit is {where}.)")
+        headers.update({"Retry-After": str(wait), "retry-after-ms": str(math.ceil(
+            retry_after * 1000)), "x-should-retry": "true"})
+    else:
+        status = settings.emulator.quota_status
+        code = "quota_exceeded" if status == 402 else "budget_exceeded"
+        kind = "insufficient_quota"
+        period = {Window.DAY: "daily", Window.MONTH: "monthly", Window.TOTAL: "session"}
+        noun = {"tokens": "token", "requests": "request", "cost_usd": "spending (USD)"}
+        what = f"{period[limit.window]} {noun[limit.unit]} limit"
+        resets = f" It resets at {details['resets_at']}." if details["resets_at"] else ""
+        tier_name = f" for tier '{limit.tier}'" if limit.tier else ""
+        message = (f"{limit.subject[0].upper()}{limit.subject[1:]} has exceeded the {what}"
+                   f"{tier_name}: limit {_amount(cap, limit.unit)}, used "
+                   f"{_amount(used, limit.unit)}.{resets} Do not retry before then. "
+                   f"(The limit is {where}.)")
+        headers["x-should-retry"] = "false"
+        if status == 429 and details["resets_at"]:
+            headers["Retry-After"] = str(retry_after_seconds(retry_after))
+    request[EXCHANGE].fail(status, code=code, message=message, details=details)
+    if is_behest_route(request.path):
+        body: dict = {"error": {"code": code, "message": message, "details": details}}
+    else:
+        body = GatewayError(message, status=status, type=kind, code=code).to_openai()
+        body["error"]["details"] = details
+    return json_response(body, status=status, headers=headers)
+
+
+def _number(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else round(value, 6)
+
+
+async def add_limit_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: OpenAI's rate-limit headers for the binding limits."""
+    states = [s for s in request.get(STATES, ()) if not math.isinf(s.reset_at)]
+    if not states:
+        return
+    now = request.app[COUNTERS].clock()
+    for unit, suffix in (("requests", "requests"), ("tokens", "tokens")):
+        state = binding(states, unit)
+        if state is None:
+            continue
+        response.headers[f"x-ratelimit-limit-{suffix}"] = str(int(state.limit.limit))
+        response.headers[f"x-ratelimit-remaining-{suffix}"] = str(int(state.remaining))
+        response.headers[f"x-ratelimit-reset-{suffix}"] = duration_text(state.reset_at - now)

@@ -1,0 +1,200 @@
+"""The machine, the versions, and the markdown table of a run, with issue 9's targets.
+
+Absolute figures per target in columns, behest-local's ratios and the target it is held
+to on the right, and whether the target holds. Cells a target could not produce say
+why (``not installed: …``, ``error: …``). Nothing here measures; it only formats.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+
+COLUMNS = ("direct", "bare", "behest", "litellm", "portkey")
+TITLES = {"direct": "direct", "bare": "bare aiohttp proxy", "behest": "behest-local",
+          "litellm": "LiteLLM", "portkey": "Portkey"}
+
+
+def machine(versions: dict[str, str]) -> list[str]:
+    """Markdown lines describing where the run happened."""
+    model = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    lines = [f"- machine: {os.cpu_count()} cores ({usable} usable), {model}, "
+             f"{platform.system()} {platform.release()}",
+             f"- Python {platform.python_version()} ({sys.implementation.name}), "
+             f"aiohttp {aiohttp.__version__}, asyncio default event loop"]
+    node = shutil.which("node")
+    if node:
+        out = subprocess.run([node, "--version"], capture_output=True, text=True, check=False)
+        lines.append(f"- node {out.stdout.strip()}")
+    lines += [f"- {name}: {version}" for name, version in versions.items()]
+    return lines
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
+def _num(value, digits: int = 2, suffix: str = "") -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, (int, float)) and abs(value) >= 1000:
+        return f"{value:,.0f}{suffix}"
+    return f"{value:.{digits}f}{suffix}"
+
+
+def _signed(value) -> str:
+    return "–" if value is None else f"{value:+.2f}"
+
+
+def _cell(results: dict, name: str, unavailable: dict[str, str], render,
+          notes: list[str], where: str) -> str:
+    if name in unavailable:
+        return "n/a"
+    row = results.get(name)
+    if row is None:
+        return "–"
+    if isinstance(row, dict) and row.get("error"):
+        notes.append(f"{where}, {TITLES[name]}: " + str(row["error"]).replace("|", "/")[:300])
+        return f"error ({len(notes)})"
+    return render(row)
+
+
+def _verdict(ok: bool | None) -> str:
+    return "–" if ok is None else ("yes" if ok else "**no**")
+
+
+def table(r: dict, unavailable: dict[str, str]) -> list[str]:
+    """The results table, then its notes; ``r`` maps scenario letters to their results."""
+    notes: list[str] = []
+    head = ("| | measure | " + " | ".join(TITLES[c] for c in COLUMNS)
+            + " | behest-local ratio | target | holds |")
+    lines = [head, "|" + "---|" * (len(COLUMNS) + 5)]
+
+    def row(scenario, label, data, render, ratio="", target="", ok=None):
+        cells = [_cell(data, c, unavailable, render, notes, f"{scenario} {label}")
+                 for c in COLUMNS]
+        lines.append(f"| {scenario} | {label} | " + " | ".join(cells)
+                     + f" | {ratio} | {target} | {_verdict(ok)} |")
+
+    a = r.get("a") or {}
+    rps = {k: v.get("rps") for k, v in a.items() if isinstance(v, dict)}
+    ratio_bare = _ratio(rps.get("behest"), rps.get("bare"))
+    ratio_portkey = _ratio(rps.get("behest"), rps.get("portkey"))
+    ok_a = None if ratio_bare is None else (ratio_bare >= 0.5 and (ratio_portkey is None
+                                                                  or ratio_portkey >= 2.5))
+    if a:
+        row("a", "req/s, 16 connections (median of rounds)", a, lambda v: _num(v["rps"], 0),
+            f"{_x(ratio_bare)} bare, {_x(ratio_portkey)} Portkey",
+            "≥ 0.5× bare, ≥ 2.5× Portkey", ok_a)
+        cpu = {k: v.get("cpu_us") for k, v in a.items() if isinstance(v, dict)}
+        row("a", "CPU time of the target process per request, µs", a,
+            lambda v: _num(v.get("cpu_us"), 0),
+            f"{_x(_ratio(cpu.get('behest'), cpu.get('bare')))} bare's")
+
+    b = r.get("b") or {}
+    beh_b = b.get("behest") or {}
+    if b:
+        row("b", "latency p50, concurrency 1, ms (added vs direct)", b,
+            lambda v: f"{_num(v['p50_ms'])} ({_signed(v.get('added_p50_ms'))})",
+            f"added {_signed(beh_b.get('added_p50_ms'))} ms", "added p50 ≤ 0.5 ms",
+            _le(beh_b.get("added_p50_ms"), 0.5))
+        row("b", "latency p99, concurrency 1, ms (added vs direct)", b,
+            lambda v: f"{_num(v['p99_ms'])} ({_signed(v.get('added_p99_ms'))})",
+            f"added {_signed(beh_b.get('added_p99_ms'))} ms", "added p99 ≤ 2 ms",
+            _le(beh_b.get("added_p99_ms"), 2.0))
+    if beh_b.get("server_timing_p50_ms") is not None:
+        row("b", "Server-Timing `gateway` p50 / p99, ms", {"behest": beh_b},
+            lambda v: f"{_num(v['server_timing_p50_ms'], 3)} / "
+                      f"{_num(v['server_timing_p99_ms'], 3)}", "the gateway's own account")
+
+    c = r.get("c") or {}
+    beh_c = c.get("behest") or {}
+    if c:
+        row("c", "per-event relay delay p50, ms (added vs direct)", c,
+            lambda v: f"{_num(v['p50_ms'])} ({_signed(v.get('added_p50_ms'))})",
+            f"added {_signed(beh_c.get('added_p50_ms'))} ms")
+        row("c", "per-event relay delay p99, ms (added vs direct)", c,
+            lambda v: f"{_num(v['p99_ms'])} ({_signed(v.get('added_p99_ms'))})",
+            f"added {_signed(beh_c.get('added_p99_ms'))} ms", "added p99 ≤ 0.5 ms",
+            _le(beh_c.get("added_p99_ms"), 0.5))
+        merged_ok = None if "merged_chunks" not in beh_c else (
+            beh_c["merged_chunks"] == 0 and beh_c["missing"] == 0)
+        row("c", "merged: HTTP chunks (server writes) with > 1 event, of all", c,
+            lambda v: f"{v['merged_chunks']}/{v['chunks']}"
+                      + (f", {v['missing']} lost" if v["missing"] else ""),
+            f"{beh_c.get('events', 0)} events checked", "none merged", merged_ok)
+        row("c", "TCP reads with > 1 event, of all (client side)", c,
+            lambda v: f"{v['merged_reads']}/{v['reads']}")
+        cpu = {k: v.get("cpu_us") for k, v in c.items() if isinstance(v, dict)}
+        row("c", "CPU time of the target process per event, µs", c,
+            lambda v: _num(v.get("cpu_us"), 0),
+            f"{_x(_ratio(cpu.get('behest'), cpu.get('bare')))} bare's")
+
+    d = r.get("d") or {}
+    for level in sorted({n for v in d.values() if isinstance(v, dict) for n in v
+                         if isinstance(n, int)}):
+        cells = {k: (v.get(level) or {"skipped": True}) for k, v in d.items()}
+        beh = cells.get("behest") or {}
+        ok = None if "stalled" not in beh else beh["stalled"] + beh["failed"] == 0
+        row("d", f"{level:,} streams × 64 at 20 ms: stalled / failed (max gap ms)", cells,
+            lambda v: "not run: all stalled at a lower level" if v.get("skipped") else
+            f"{v['stalled']} / {v['failed']} ({_num(v['max_gap_ms'], 0)})",
+            "", "none stalled" if level == 1000 else "", ok if level == 1000 else None)
+
+    e = r.get("e") or {}
+    beh_e = e.get("behest") or {}
+    if e:
+        row("e", "idle RSS, MiB (headless)", e, lambda v: _num(v.get("rss_mb"), 1), "",
+            "≤ 80 MiB", _le(beh_e.get("rss_mb"), 80))
+        row("e", "start-to-ready, s (spawn → first answer)", e,
+            lambda v: _num(v.get("ready_s")), "", "≤ 1.5 s", _le(beh_e.get("ready_s"), 1.5))
+
+    f = r.get("f") or {}
+    if f.get("unavailable"):
+        notes.append(f"f, behest-local with the TUI: {f['unavailable']}")
+        lines.append(f"| f | req/s with the TUI on a pty vs headless | | | TUI not runnable "
+                     f"({len(notes)}) | | | | ≥ 0.7× headless | – |")
+    elif f:
+        ratio = _ratio(f.get("tui_rps"), f.get("headless_rps"))
+        lines.append(f"| f | req/s with the TUI on a pty vs headless | | | "
+                     f"{_num(f.get('tui_rps'), 0)} vs {_num(f.get('headless_rps'), 0)} | | | "
+                     f"{_x(ratio)} headless | ≥ 0.7× headless | {_verdict(_ge(ratio, 0.7))} |")
+    if unavailable:
+        lines += ["", "Not measured (n/a):"]
+        lines += [f"- {TITLES.get(k, k)}: {why}" for k, why in unavailable.items()]
+    if notes:
+        lines += ["", "Errors:"] + [f"{i}. {note}" for i, note in enumerate(notes, 1)]
+    return lines
+
+
+def _ratio(a, b) -> float | None:
+    return None if not a or not b else a / b
+
+
+def _x(value) -> str:
+    return "–" if value is None else f"{value:.2f}×"
+
+
+def _le(value, limit) -> bool | None:
+    return None if value is None else value <= limit
+
+
+def _ge(value, limit) -> bool | None:
+    return None if value is None else value >= limit

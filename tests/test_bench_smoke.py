@@ -1,0 +1,74 @@
+"""Smoke test of the benchmark harness (``bench/``), so it cannot rot between hand runs.
+
+The real measurements are run by hand (``python -m bench``); this starts the same three
+processes a run starts (the fake upstream, the bare proxy, behest-local through its CLI
+with a generated ``behest.toml`` and API key), pushes a handful of requests and short
+streams through each with the harness's own clients, and renders the table. Tiny sizes:
+it checks that the pieces fit, not how fast they are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bench import report, scenarios, targets
+
+pytestmark = pytest.mark.timeout(60)
+
+TINY = scenarios.Plan(rounds=1, seconds=1, latency_requests=5, streams_per_round=1,
+                      chunks=8, fanout=(4,), fanout_rounds=1)
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("bench")
+    logs = workdir / "logs"
+    started: list[targets.Target] = []
+    try:
+        upstream = targets.start_upstream(logs, pace_ms=5)
+        started.append(upstream)
+        started.append(targets.start_bare(logs, upstream))
+        started.append(targets.start_behest(logs, targets.BehestSetup.create(workdir, upstream)))
+        yield started
+    finally:
+        for target in reversed(started):
+            target.stop()
+
+
+def test_every_target_answers_correctly(running):
+    for target in running:
+        assert asyncio.run(scenarios.preflight(target)) is None, target.name
+
+
+def test_latency_and_relay_scenarios_measure_every_target(running):
+    latency = asyncio.run(scenarios.latency(running, TINY))
+    relay = asyncio.run(scenarios.relay(running, TINY))
+    for target in running:
+        assert latency[target.name]["n"] == TINY.latency_requests
+        assert latency[target.name]["p50_ms"] > 0
+        row = relay[target.name]
+        assert row["events"] == TINY.chunks and row["missing"] == 0
+        assert row["merged_chunks"] == 0  # every event its own write, gateway included
+        assert row["chunks"] >= TINY.chunks
+    assert "added_p99_ms" in relay["behest"] and "added_p50_ms" in latency["behest"]
+
+
+def test_fanout_counts_streams_and_the_table_renders(running):
+    fanout = asyncio.run(scenarios.fanout(running, TINY))
+    for target in running:
+        level = fanout[target.name][4]
+        assert level["n"] == 4 and level["failed"] == 0
+    behest = running[-1]
+    e = {"behest": {"rss_mb": behest.proc.rss_mb(), "ready_s": behest.proc.ready_s}}
+    lines = report.table({"d": fanout, "e": e}, {"litellm": "not run", "portkey": "not run"})
+    text = "\n".join(lines)
+    assert "| d | 4 streams" in text and "behest-local" in text
+    assert e["behest"]["rss_mb"] > 10 and e["behest"]["ready_s"] > 0
+
+
+def test_stamped_events_survive_the_gateway(running):
+    reply = asyncio.run(scenarios.load.one_stream(running[-1], chunks=3))
+    assert [seq for seq, _, _ in reply.events] == [0, 1, 2]
+    assert all(arrived >= sent for _, sent, arrived in reply.events)
