@@ -122,6 +122,13 @@ class Counters:
         entry = self._counts.get((key, window))
         return entry[1] if entry is not None and entry[0] == index else 0
 
+    def current(self, window: Window, *, now: float | None = None
+                ) -> list[tuple[Hashable, float]]:
+        """Every ``(key, amount)`` counted in the current ``window`` (for live gauges)."""
+        index, _ = window_span(window, self.clock() if now is None else now)
+        return [(key, entry[1]) for (key, win), entry in list(self._counts.items())
+                if win is window and entry[0] == index and entry[1]]
+
     def add(self, key: Hashable, window: Window, amount: float, *,
             at: float | None = None) -> None:
         """Count ``amount`` in the window containing ``at`` (default: now). An amount for a

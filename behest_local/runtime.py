@@ -36,6 +36,7 @@ from behest_local.reload import Flags, LiveConfig
 from behest_local.routing import EMULATED
 from behest_local.secret import Secret
 from behest_local.server.app import make_app
+from behest_local.server.limits import rpm_gauges
 from behest_local.trace import TraceStore
 from behest_local.trace_db import TraceDB
 from behest_local.errors import UpstreamError
@@ -99,7 +100,8 @@ def build_gateway(settings: Settings, home: Path, *, store: TraceStore | None = 
                       store=store or TraceStore(), providers={}, home=home,
                       live=live, provider_keys=ProviderKeyIndex(home),
                       dashboard=DashboardTokens(home))
-    gateway.providers = {EMULATED: EmulatedProvider(live.settings.emulator),
+    gateway.providers = {EMULATED: EmulatedProvider(live.settings.emulator,
+                                                      fixtures_dir=home / "fixtures"),
                          **build_upstreams(live.settings, gateway.http, _key_source(gateway))}
     live.on_change = lambda new: _apply_settings(gateway, new)
     return gateway
@@ -135,7 +137,8 @@ def _apply_settings(gateway: Gateway, settings: Settings) -> None:
     """A reload or deploy: swap the snapshot (exchanges in flight keep theirs)."""
     providers = dict(gateway.providers)
     if settings.emulator != gateway.settings.emulator:
-        providers[EMULATED] = EmulatedProvider(settings.emulator)
+        providers[EMULATED] = EmulatedProvider(settings.emulator,
+                                               fixtures_dir=gateway.home / "fixtures")
     if settings.providers != gateway.settings.providers:
         providers.update(build_upstreams(settings, gateway.http, _key_source(gateway)))
     gateway.providers = providers
@@ -224,7 +227,8 @@ async def serve(options: ServeOptions) -> int:
         if use_tui:
             from behest_local.tui import run_tui  # deferred: headless never loads Textual
 
-            await run_tui(running, db=db, notices=())
+            await run_tui(running, db=db, notices=(),
+                          limits=lambda: rpm_gauges(running.runner.app))
         else:
             gateway.store.subscribe(LineLogger())
             for sig in (signal.SIGINT, signal.SIGTERM):

@@ -51,6 +51,21 @@ def load_average() -> str:
         return "?"
 
 
+def busy_warning(load_before: str) -> str | None:
+    """A caveat for the table when other work was running: the 1-minute load average
+    above a quarter of the cores means the targets competed for CPU with it."""
+    try:
+        load1 = float(load_before.split()[0])
+    except (ValueError, IndexError):
+        return None
+    cores = os.cpu_count() or 1
+    if load1 <= cores / 4:
+        return None
+    return (f"**Caveat: the machine was busy** (load average {load1:.1f} on {cores} cores before "
+            "the run): absolute figures are noisy and low; CPU time per request/event and the "
+            "ratios of interleaved rounds are the steadier readings. Repeat on a quiet machine.")
+
+
 def _num(value, digits: int = 2, suffix: str = "") -> str:
     if value is None:
         return "–"
@@ -142,14 +157,18 @@ def table(r: dict, unavailable: dict[str, str]) -> list[str]:
             f"{beh_c.get('events', 0)} events checked", "none merged", merged_ok)
         row("c", "TCP reads with > 1 event, of all (client side)", c,
             lambda v: f"{v['merged_reads']}/{v['reads']}")
-        cpu = {k: v.get("cpu_us") for k, v in c.items() if isinstance(v, dict)}
-        row("c", "CPU time of the target process per event, µs", c,
-            lambda v: _num(v.get("cpu_us"), 0),
-            f"{_x(_ratio(cpu.get('behest'), cpu.get('bare')))} bare's")
 
     d = r.get("d") or {}
-    for level in sorted({n for v in d.values() if isinstance(v, dict) for n in v
-                         if isinstance(n, int)}):
+    levels = sorted({n for v in d.values() if isinstance(v, dict) for n in v
+                     if isinstance(n, int)})
+    if levels:
+        first = {k: (v.get(levels[0]) or {}) if isinstance(v, dict) else v
+                 for k, v in d.items()}
+        cpu = {k: v.get("cpu_us") for k, v in first.items() if isinstance(v, dict)}
+        row("d", f"CPU time of the target process per event at {levels[0]:,} streams, µs",
+            first, lambda v: _num(v.get("cpu_us"), 0),
+            f"{_x(_ratio(cpu.get('behest'), cpu.get('bare')))} bare's")
+    for level in levels:
         cells = {k: (v.get(level) or {"skipped": True}) for k, v in d.items()}
         beh = cells.get("behest") or {}
         ok = None if "stalled" not in beh else beh["stalled"] + beh["failed"] == 0

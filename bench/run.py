@@ -168,6 +168,9 @@ def render(results: dict, unavailable: dict[str, str], plan: scenarios.Plan,
     lines += report.machine(versions)
     lines += [f"- load average before / after: {load_before} / {report.load_average()}",
               f"- plan: {plan}", ""]
+    busy = report.busy_warning(load_before)
+    if busy:
+        lines += [busy, ""]
     lines += report.table(results, unavailable)
     f = results.get("f") or {}
     if f.get("how"):

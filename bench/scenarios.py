@@ -10,10 +10,11 @@ of load from elsewhere on the machine hits every target alike rather than one.
   work shares the machine, since it counts only the target's own cycles;
 * b ``latency``: sequential requests; p50/p99 per target, added = target − direct;
 * c ``relay``: single streams paced at 20 ms; per event, arrival − the upstream's stamp;
-  added p50/p99 against direct; CPU time per event; merged events counted per HTTP chunk
-  (one chunk is one ``write`` of the server) and per TCP read (the client's view);
+  added p50/p99 against direct; merged events counted per HTTP chunk (one chunk is one
+  ``write`` of the server) and per TCP read (the client's view);
 * d ``fanout``: N concurrent streams of 64 events at 20 ms; a stream stalls if two of its
-  events arrive more than 200 ms apart; a failed or short stream counts as failed;
+  events arrive more than 200 ms apart; a failed or short stream counts as failed; the
+  target's CPU time per relayed event at each level;
 * e (in ``run``) and f (``tui``, ``run``) reuse these.
 """
 
@@ -149,21 +150,17 @@ async def relay(targets: list[Target], plan: Plan) -> dict:
     counts: dict[str, dict] = {t.name: dict(events=0, reads=0, merged_reads=0, max_per_read=0,
                                             chunks=0, merged_chunks=0, max_per_chunk=0,
                                             missing=0) for t in targets}
-    cpu_s: dict[str, float] = {t.name: 0.0 for t in targets}
     errors: dict[str, str] = {}
     for _ in range(plan.rounds):
         for target in targets:
             if target.name in errors:
                 continue
             for _ in range(plan.streams_per_round):
-                before = target.proc.cpu_s() if target.proc else 0.0
                 try:
                     reply = await load.one_stream(target, chunks=plan.chunks, timeout=60)
                 except Exception as exc:  # noqa: BLE001
                     errors[target.name] = str(exc)[:200]
                     break
-                if target.proc:
-                    cpu_s[target.name] += target.proc.cpu_s() - before
                 delays[target.name] += [(arrived - sent) / 1e6
                                         for _, sent, arrived in reply.events]
                 c = counts[target.name]
@@ -181,9 +178,7 @@ async def relay(targets: list[Target], plan: Plan) -> dict:
         if name in errors:
             out[name] = {"error": errors[name]}
             continue
-        row = {"p50_ms": pct(values, 0.5), "p99_ms": pct(values, 0.99), **counts[name],
-               "cpu_us": cpu_s[name] / counts[name]["events"] * 1e6 if counts[name]["events"]
-               else None}
+        row = {"p50_ms": pct(values, 0.5), "p99_ms": pct(values, 0.99), **counts[name]}
         if direct and name != "direct":
             row["added_p50_ms"] = row["p50_ms"] - pct(direct, 0.5)
             row["added_p99_ms"] = row["p99_ms"] - pct(direct, 0.99)
@@ -199,9 +194,13 @@ async def fanout(targets: list[Target], plan: Plan) -> dict:
         levels: dict[int, dict] = {}
         for count in plan.fanout:
             timeout = plan.chunks * 0.02 + 60
+            before = target.proc.cpu_s() if target.proc else 0.0
             results = await load.streams(target, count=count, chunks=plan.chunks,
                                          timeout=timeout)
             levels[count] = summarize_streams(results, plan.chunks)
+            events = sum(len(r.events) for r in results if not isinstance(r, BaseException))
+            if target.proc and events:
+                levels[count]["cpu_us"] = (target.proc.cpu_s() - before) / events * 1e6
             if levels[count]["stalled"] + levels[count]["failed"] == count:
                 break
         out[target.name] = levels
@@ -230,7 +229,7 @@ def summarize_streams(results: list, chunks: int) -> dict:
         stalled += biggest > STALL_MS
         spans.append((result.sent_ns, result.end_ns))
     return {"n": len(results), "stalled": stalled, "failed": failed, "max_gap_ms": worst,
-            "p99_gap_ms": pct(gaps, 0.99), "peak": peak_overlap(spans), "error": first_error}
+            "p99_gap_ms": pct(gaps, 0.99), "peak": peak_overlap(spans), "first_error": first_error}
 
 
 def peak_overlap(spans: list[tuple[int, int]]) -> int:

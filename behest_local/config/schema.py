@@ -88,7 +88,9 @@ class ProviderConfig:
     base_url: str | None = field(default=None, metadata={"url": True})
     """Where this provider's OpenAI-style API lives. Required for a custom provider."""
     timeout_s: float = field(default=600.0, metadata=_limits(0.1, 3600))
-    """Total time allowed for one upstream request (a whole stream included)."""
+    """Longest wait for the upstream's first byte, and for each gap between stream chunks
+    (no limit on a whole stream: a healthy one may run for minutes). Exceeded: 504 before
+    the first byte, an in-stream error event after it."""
     connect_timeout_s: float = field(default=10.0, metadata=_limits(0.1, 600))
     """Time allowed to open the upstream connection."""
     prefixes: tuple[str, ...] = field(default=(), metadata={"nonempty_items": True})

@@ -56,7 +56,7 @@ dashboard_origin = "https://behest.ai"   # the dashboard's browser origin: allow
 #
 # [providers.openai]
 # base_url = "https://api.openai.com/v1"   # override, e.g. for a proxy
-# timeout_s = 600                          # whole upstream request, streams included
+# timeout_s = 600                          # first byte, and each gap between stream chunks
 # connect_timeout_s = 10
 # prefixes = []                            # extra model-name prefixes routed here
 # requires_key = true                      # built-in providers need a vault key

@@ -1,7 +1,9 @@
 """Token FinOps: what each request cost, kept, and reported.
 
 ``prices`` prices a model's tokens offline (bundled table, ``[prices]`` overrides),
-``recorder`` turns finished exchanges into usage records and budget counts, ``store``
-keeps them in SQLite under the state dir off the event loop, ``window`` parses the usage
-endpoints' time ranges. The HTTP side is ``server/usage_routes.py``.
+``recorder`` turns finished exchanges into usage records and budget counts (and counts
+streams whose provider reports no usage), ``store`` keeps the records in SQLite under the
+state dir off the event loop, ``reports`` holds the SQL behind the usage endpoints, and
+``window`` parses their time ranges. The HTTP side is ``server/usage_routes.py``; the
+limits the counts feed are ``tiers.py`` and ``server/limits.py``.
 """

@@ -165,3 +165,21 @@ async def add_limit_headers(request: web.Request, response: web.StreamResponse) 
         response.headers[f"x-ratelimit-limit-{suffix}"] = str(int(state.limit.limit))
         response.headers[f"x-ratelimit-remaining-{suffix}"] = str(int(state.remaining))
         response.headers[f"x-ratelimit-reset-{suffix}"] = duration_text(state.reset_at - now)
+
+
+def rpm_gauges(app: web.Application, *, busiest_users: int = 2) -> list[tuple[str, float, float]]:
+    """``(label, used, limit)`` for each project's requests this minute against its RPM, and
+    for its busiest users against theirs: what the TUI header draws as gauges."""
+    counters, settings = app[COUNTERS], app[GATEWAY].settings
+    minute = counters.current(Window.MINUTE)
+    gauges: list[tuple[str, float, float]] = []
+    for project in settings.projects:
+        rpm = project.rate_limits.rpm
+        gauges.append((f"{project.id} rpm",
+                       counters.used(("requests", "project", project.id), Window.MINUTE), rpm))
+        users = sorted(((key[3], used) for key, used in minute
+                        if isinstance(key, tuple) and len(key) == 4 and key[:3] ==
+                        ("requests", "user", project.id)), key=lambda kv: -kv[1])
+        user_rpm = project.rate_limits.user_rpm or max(3, rpm // 10)
+        gauges += [(f"{project.id}/{user}", used, user_rpm) for user, used in users[:busiest_users]]
+    return gauges

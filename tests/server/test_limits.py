@@ -237,3 +237,18 @@ async def test_session_and_dollar_budgets(gateway):
     error = (await resp.json())["error"]
     assert resp.status == 402 and error["details"]["limit_name"] == "project_cost_usd_per_month"
     assert "$0.0010" in error["message"]
+
+
+async def test_rpm_gauges_show_each_project_and_its_busiest_users(make_gateway_client):
+    """What the TUI header draws: requests this minute against the project's and users' RPM."""
+    from behest_local.server.limits import rpm_gauges
+
+    client = await make_gateway_client()
+    for user in ("ann", "ann", "bob"):
+        resp = await client.post("/v1/chat/completions", headers={
+            **client.key, "X-End-User-Id": user}, json={
+            "messages": [{"role": "user", "content": "Hi"}]})
+        assert resp.status == 200
+    gauges = {label: (used, limit) for label, used, limit in rpm_gauges(client.app)}
+    assert gauges["local rpm"][0] == 3
+    assert gauges["local/ann"][0] == 2 and gauges["local/bob"][0] == 1

@@ -13,14 +13,17 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from pathlib import Path
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from behest_local.config import EmulatorConfig
-from behest_local.errors import StreamDropped, UpstreamError
+from behest_local.errors import InvalidRequestError, StreamDropped, UpstreamError
+from behest_local.fixtures import FixtureError, fixture_path, load_fixture, replay_chunks
 from behest_local.providers.base import ChatCall
 from behest_local.providers.emulated import embeddings
 from behest_local.providers.emulated.composer import Reply, compose
+from behest_local.providers.emulated.directives import HEADER as directives_header
 from behest_local.providers.emulated.tokens import count_prompt_tokens, count_tokens, split_tokens
 
 # Model ids listed by GET /v1/models (any other id is served too).
@@ -81,8 +84,11 @@ class EmulatedProvider:
 
     name = "emulated"
 
-    def __init__(self, config: EmulatorConfig | None = None) -> None:
+    def __init__(self, config: EmulatorConfig | None = None, *,
+                 fixtures_dir: Path | None = None) -> None:
         self.config = config or EmulatorConfig()
+        self.fixtures_dir = fixtures_dir
+        """Where ``replay=NAME`` finds saved fixtures (``<state dir>/fixtures``)."""
 
     # -- non-streaming ----------------------------------------------------------------
 
@@ -90,6 +96,9 @@ class EmulatedProvider:
         directives = call.emulate
         if "status" in directives:
             raise emulated_error(directives["status"], directives)
+        if "replay" in directives:
+            raise InvalidRequestError("x-behest-emulate: replay= plays a recorded stream; send "
+                                      "the request with \"stream\": true.", param="stream")
         delay = directives.get("first_token_ms", self.config.first_token_ms)
         if delay:
             await asyncio.sleep(delay / 1000)
@@ -113,6 +122,10 @@ class EmulatedProvider:
         directives = call.emulate
         if "status" in directives:
             raise emulated_error(directives["status"], directives)
+        if "replay" in directives:
+            async for chunk in self._replay(call, directives):
+                yield chunk
+            return
         request = call.request
         choices = self._choices(request)
         base = {"id": _completion_id(), "object": "chat.completion.chunk",
@@ -130,6 +143,24 @@ class EmulatedProvider:
         for index, frame in enumerate(frames):
             await pacer.before(index)
             yield frame
+
+    async def _replay(self, call: ChatCall, directives: dict) -> AsyncIterator[dict]:
+        """A saved stream (``fixtures.py``) at its recorded pace: a real upstream's timing
+        turned into a deterministic test."""
+        if self.fixtures_dir is None:
+            raise InvalidRequestError("x-behest-emulate: replay= needs a state directory",
+                                      param=directives_header)
+        try:
+            path = fixture_path(self.fixtures_dir, directives["replay"])
+            # A small file, read off the event loop all the same.
+            fixture = await asyncio.to_thread(load_fixture, path)
+            chunks = replay_chunks(fixture, speed=directives.get("replay_speed", 1.0),
+                                   model=call.model)
+            async for chunk in chunks:
+                yield chunk
+        except FixtureError as exc:
+            raise InvalidRequestError(f"x-behest-emulate: {exc}", param=directives_header,
+                                      code="fixture_not_usable") from None
 
     # -- other endpoints --------------------------------------------------------------
 
