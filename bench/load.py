@@ -135,7 +135,8 @@ async def latency(target: Target, *, count: int, seconds: float) -> list[Reply]:
             reply = await asyncio.wait_for(connection.request(
                 "POST", path, host=f"127.0.0.1:{target.port}", headers=headers, body=body), 30)
             if reply.status != 200:
-                raise RuntimeError(f"{target.name}: HTTP {reply.status}: {bytes(reply.body)[:300]!r}")
+                raise RuntimeError(f"{target.name}: HTTP {reply.status}: "
+                                   f"{bytes(reply.body)[:300]!r}")
             replies.append(reply)
     finally:
         connection.close()

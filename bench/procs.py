@@ -102,7 +102,8 @@ def spawn(name: str, argv: list[str], log: Path, *, env: dict | None = None,
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     spawned = time.perf_counter()
     popen = subprocess.Popen(argv, stdin=stdin, stdout=stdout if stdout is not None else handle,
-                             stderr=stderr if stderr is not None else handle, env={**os.environ, "PYTHONPATH": path, **(env or {})},
+                             stderr=stderr if stderr is not None else handle,
+                             env={**os.environ, "PYTHONPATH": path, **(env or {})},
                              cwd=cwd, start_new_session=True)
     handle.close()
     return Proc(name, popen, log, spawned)

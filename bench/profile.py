@@ -30,7 +30,8 @@ from bench.run import RESULTS
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.profile",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("scenario", choices=("a", "c"))
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--interval", type=float, default=0.0005, help="sampling interval, s")

@@ -66,7 +66,8 @@ class PassThrough:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.proxy", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.proxy",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--upstream", required=True, help="base URL, e.g. http://127.0.0.1:9000")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)

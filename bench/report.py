@@ -172,9 +172,10 @@ def table(r: dict, unavailable: dict[str, str]) -> list[str]:
         cells = {k: (v.get(level) or {"skipped": True}) for k, v in d.items()}
         beh = cells.get("behest") or {}
         ok = None if "stalled" not in beh else beh["stalled"] + beh["failed"] == 0
-        row("d", f"{level:,} streams × 64 at 20 ms: stalled / failed (max gap ms)", cells,
+        row("d", f"{level:,} streams × 64 at 20 ms: stalled / failed (max gap ms; most "
+                 "open at once)", cells,
             lambda v: "not run: all stalled at a lower level" if v.get("skipped") else
-            f"{v['stalled']} / {v['failed']} ({_num(v['max_gap_ms'], 0)})",
+            f"{v['stalled']} / {v['failed']} ({_num(v['max_gap_ms'], 0)}; {v['peak']:,})",
             "", "none stalled" if level == 1000 else "", ok if level == 1000 else None)
 
     e = r.get("e") or {}

@@ -20,7 +20,6 @@ of load from elsewhere on the machine hits every target alike rather than one.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import statistics
 from dataclasses import dataclass
@@ -43,15 +42,14 @@ class Plan:
     streams_per_round: int
     chunks: int
     fanout: tuple[int, ...]
-    fanout_rounds: int
 
     @classmethod
     def make(cls, quick: bool) -> Plan:
         if quick:
             return cls(rounds=2, seconds=3, latency_requests=150, streams_per_round=1,
-                       chunks=64, fanout=(128, 256, 512, 1000), fanout_rounds=1)
+                       chunks=64, fanout=(128, 256, 512, 1000))
         return cls(rounds=5, seconds=10, latency_requests=400, streams_per_round=2,
-                   chunks=64, fanout=(128, 256, 512, 1000), fanout_rounds=1)
+                   chunks=64, fanout=(128, 256, 512, 1000))
 
 
 def pct(values: list[float], q: float) -> float | None:
@@ -240,11 +238,6 @@ def peak_overlap(spans: list[tuple[int, int]]) -> int:
         now += step
         peak = max(peak, now)
     return peak
-
-
-def run_async(coro):
-    return asyncio.run(coro)
-
 
 async def preflight(target: Target, chunks: int = 4) -> str | None:
     """Why ``target`` cannot be measured (a wrong answer is no benchmark), or None."""

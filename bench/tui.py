@@ -27,7 +27,6 @@ import struct
 import sys
 import termios
 import threading
-import time
 from pathlib import Path
 
 from bench import procs
@@ -117,13 +116,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", required=True)
     args = parser.parse_args(argv)
     return asyncio.run(_serve_with_tui(args))
-
-
-def wait_drawn(terminal: Terminal, seconds: float) -> int:
-    """Bytes the TUI drew during the next ``seconds`` (a sign it kept rendering)."""
-    before = terminal.received
-    time.sleep(seconds)
-    return terminal.received - before
 
 
 if __name__ == "__main__":

@@ -143,11 +143,13 @@ async def serve(handler: Callable[[web.BaseRequest], Awaitable[web.StreamRespons
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.upstream", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.upstream",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--pace-ms", type=float, default=20.0, help="gap between stream events")
-    parser.add_argument("--lifetime", type=float, default=3600.0, help="exit after this many seconds")
+    parser.add_argument("--lifetime", type=float, default=3600.0,
+                        help="exit after this many seconds")
     return parser.parse_args(argv)
 
 

@@ -18,7 +18,7 @@ from bench import report, scenarios, targets
 pytestmark = pytest.mark.timeout(60)
 
 TINY = scenarios.Plan(rounds=1, seconds=1, latency_requests=5, streams_per_round=1,
-                      chunks=8, fanout=(4,), fanout_rounds=1)
+                      chunks=8, fanout=(4,))
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ from behest_local.server.auth import auth_middleware
 from behest_local.server.behest_errors import management_middleware
 from behest_local.server.behest_routes import setup_behest_routes
 from behest_local.server.inspect_routes import setup_inspect_routes
+from behest_local.server.timing_header import add_server_timing
 from behest_local.server.cors import cors_middleware, setup_cors
 from behest_local.server.keys import GATEWAY
 from behest_local.server.limits import ip_limit_middleware, limits_middleware, setup_limits
@@ -42,6 +43,7 @@ def make_app(gateway: Gateway) -> web.Application:
     app[GATEWAY] = gateway
     setup_routes(app)
     app.on_response_prepare.append(add_trace_headers)
+    app.on_response_prepare.append(add_server_timing)  # before the capture: traces show it
     setup_inspect_routes(app)  # after add_trace_headers: recorded headers include X-Request-Id
     setup_cors(app)
     setup_limits(app)
