@@ -33,7 +33,7 @@ def generate() -> rsa.RSAPrivateKey:
 
 
 def private_pem(key: rsa.RSAPrivateKey) -> Secret:
-    """PKCS#8 PEM (``BEGIN PRIVATE KEY``), the form the Behest dashboard hands out."""
+    """The unencrypted PKCS#8 PEM form, which the Behest dashboard hands out."""
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
     return Secret(pem.decode("ascii"))

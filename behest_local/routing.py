@@ -113,16 +113,29 @@ def _serve(model: str, why: str, settings: Settings, has_key: Callable[[str], bo
             f"The model `{model}` does not exist: no provider serves it. Use a model such as "
             "gpt-4o, claude-sonnet-4-20250514 or gemini-2.5-pro, or add a custom provider with "
             "prefixes in behest.toml.", param="model", code="model_not_found")
+    return keyed(model, why, provider, settings, has_key)
+
+
+def keyed(model: str, why: str, provider: str, settings: Settings,
+          has_key: Callable[[str], bool], *, fallback: str = "emulated") -> Target:
+    """The key and plan rules for a model of ``provider`` (chat and embeddings alike).
+
+    Served by the provider when it needs no key or the vault has one; otherwise, offline
+    first, by the emulated model (``fallback`` names it in the reason), or, with
+    ``emulate_unconfigured = false``, refused as the cloud refuses it.
+    """
+    lenient = settings.emulator.emulate_unconfigured
     needs_key = settings.requires_key(provider)
     if needs_key and settings.tenant.plan == "free":
         if lenient:
             return Target(EMULATED, model, f"{why}; free plan, BYOK needs Pro "
-                                           "(BYOAK_REQUIRES_PRO in the cloud): emulated", provider)
+                                           f"(BYOAK_REQUIRES_PRO in the cloud): {fallback}",
+                          provider)
         raise GatewayError("BYOAK requires a Pro subscription", status=403,
                            type="invalid_request_error", code="BYOAK_REQUIRES_PRO", param="model")
     if needs_key and not has_key(provider):
         if lenient:
-            return Target(EMULATED, model, f"{why}; no {provider} key: emulated", provider)
+            return Target(EMULATED, model, f"{why}; no {provider} key: {fallback}", provider)
         raise InvalidRequestError(
             f"Configure your {provider} API key in Provider Settings to use {model}",
             status=422, param="model", code="PROVIDER_NOT_CONFIGURED")

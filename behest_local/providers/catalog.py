@@ -24,12 +24,11 @@ import asyncio
 from collections.abc import Callable, Mapping
 
 from behest_local.config.schema import BUILTIN_PROVIDERS, Settings
-from behest_local.errors import GatewayError, InvalidRequestError
 from behest_local.providers.base import ChatProvider, ModelSource
 from behest_local.providers.http import HttpPool
 from behest_local.providers.registry import ADAPTERS, Adapter
 from behest_local.providers.upstream import UpstreamProvider
-from behest_local.routing import EMULATED, Target, provider_for_model
+from behest_local.routing import EMULATED, Target, keyed, provider_for_model
 from behest_local.secret import Secret
 
 # Behest's provider names whose adapter is named differently.
@@ -84,22 +83,8 @@ def route_embeddings(requested: object, model: str, settings: Settings,
         return Target(EMULATED, model, f"no provider serves {model!r}: emulated embeddings")
     if "embed" not in adapter_for(provider).operations:
         return Target(EMULATED, model, f"{provider} has no embeddings API: emulated", provider)
-    lenient = settings.emulator.emulate_unconfigured
-    needs_key = settings.requires_key(provider)
-    if needs_key and settings.tenant.plan == "free":
-        if lenient:
-            return Target(EMULATED, model, "free plan, BYOK needs Pro (BYOAK_REQUIRES_PRO in "
-                                           "the cloud): emulated embeddings", provider)
-        raise GatewayError("BYOAK requires a Pro subscription", status=403,
-                           type="invalid_request_error", code="BYOAK_REQUIRES_PRO", param="model")
-    if needs_key and not has_key(provider):
-        if lenient:
-            return Target(EMULATED, model, f"no {provider} key: emulated embeddings", provider)
-        raise InvalidRequestError(
-            f"Configure your {provider} API key in Provider Settings to use {model}",
-            status=422, param="model", code="PROVIDER_NOT_CONFIGURED")
-    served = f"{provider} key from the vault" if needs_key else f"custom provider {provider}"
-    return Target(provider, model, f"requested model; {served}", provider)
+    return keyed(model, "requested model", provider, settings, has_key,
+                 fallback="emulated embeddings")
 
 
 def usable(name: str, settings: Settings, has_key: Callable[[str], bool]) -> bool:
