@@ -241,9 +241,11 @@ async def test_session_and_dollar_budgets(gateway):
 
 async def test_rpm_gauges_show_each_project_and_its_busiest_users(make_gateway_client):
     """What the TUI header draws: requests this minute against the project's and users' RPM."""
-    from behest_local.server.limits import rpm_gauges
+    from behest_local.server.limits import COUNTERS, rpm_gauges
 
     client = await make_gateway_client()
+    # Windows are calendar minutes: a fixed clock keeps all three requests in one of them.
+    client.app[COUNTERS].clock = lambda: 1_767_225_630.0
     for user in ("ann", "ann", "bob"):
         resp = await client.post("/v1/chat/completions", headers={
             **client.key, "X-End-User-Id": user}, json={
