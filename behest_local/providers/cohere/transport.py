@@ -9,7 +9,8 @@ The base URL follows the Cohere SDK's ``base_url`` convention (host only). Paylo
 from __future__ import annotations
 
 from behest_local.providers.cohere import translate
-from behest_local.providers.openai_compat.shapes import UpstreamRequest, join_url, reveal
+from behest_local.providers.openai_compat.shapes import (UpstreamRequest, join_url,
+                                                       native_request, reveal)
 from behest_local.secret import Secret
 
 DEFAULT_BASE_URL = "https://api.cohere.com"
@@ -23,13 +24,5 @@ def request(op: str, payload: object, key: Secret | str | None, *, base_url: str
     if op not in PATHS:
         raise ValueError(f"cohere has no {op!r} operation")
     url = join_url(base_url or DEFAULT_BASE_URL, PATHS[op])
-    out = {"Authorization": f"Bearer {reveal(key)}", "Accept": "application/json"}
-    if op == "models":
-        out.update(headers or {})
-        return UpstreamRequest("GET", url, out)
-    body = translate.to_native(op, payload)
-    if body.get("stream"):
-        out["Accept"] = "text/event-stream"
-    out["Content-Type"] = "application/json"
-    out.update(headers or {})
-    return UpstreamRequest("POST", url, out, body)
+    auth = {"Authorization": f"Bearer {reveal(key)}"}
+    return native_request(op, url, auth, payload, translate.to_native, headers)

@@ -256,3 +256,20 @@ def truncated(provider: str) -> UpstreamError:
     to a truncated upstream stream, report it)."""
     return UpstreamError(f"{provider} closed the stream before it finished", status=502,
                          code="upstream_stream_truncated")
+
+
+def native_request(op: str, url: str, auth: dict[str, str], payload: object,
+                   to_native, headers: dict[str, str] | None = None) -> UpstreamRequest:
+    """The request of a provider whose every operation is one fixed path: ``models`` is a
+    GET, the rest POST ``to_native(op, payload)``, asking for SSE when the body streams.
+    ``auth`` carries the revealed key; ``headers`` (config extras) are applied last."""
+    out = {**auth, "Accept": "application/json"}
+    if op == "models":
+        out.update(headers or {})
+        return UpstreamRequest("GET", url, out)
+    body = to_native(op, payload)
+    if body.get("stream"):
+        out["Accept"] = "text/event-stream"
+    out["Content-Type"] = "application/json"
+    out.update(headers or {})
+    return UpstreamRequest("POST", url, out, body)
