@@ -4,29 +4,34 @@
 Parsing and exit codes only; the work is done by ``runtime`` (serving) and ``keys``
 (API keys). User errors print one line starting ``behest-local: error:`` and exit 2,
 never a traceback.
+
+Start-up time is part of the product (``serve`` must answer within a second of being
+spawned), so this module and the ``*_cli`` modules whose parsers it builds import only
+the standard library at the top: each command imports its own machinery in its handler,
+and ``--help`` or ``keys list`` never load the server, aiohttp or the crypto libraries.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
-import logging
+import importlib
 import sys
+from typing import TYPE_CHECKING
 
 from behest_local import __version__
-from behest_local.config import ConfigError, Settings
-from behest_local.home import resolve_home
-from behest_local.config_cli import ConfigCommandError, add_config_parsers, run_config_command
-from behest_local.keys import KeyStore, KeyStoreError
-from behest_local.fakes.cli import add_fake_parser, run_fake
-from behest_local.probe_cli import add_probe_parser, run_probe
-from behest_local.traces_cli import add_traces_parser, run_traces
-from behest_local.mint_cli import add_mint_parser, run_mint
-from behest_local.signing_keys_cli import add_signing_keys_parser, run_signing_keys
-from behest_local.vault_cli import add_vault_parser, run_vault
-from behest_local.runtime import ServeOptions, StartupError, find_config, load_settings, serve
+from behest_local.config_cli import ConfigCommandError, add_config_parsers
+from behest_local.fake_upstream_cli import add_fake_parser
+from behest_local.mint_cli import add_mint_parser
+from behest_local.probe_cli import add_probe_parser
+from behest_local.signing_keys_cli import add_signing_keys_parser
+from behest_local.traces_cli import add_traces_parser
+from behest_local.vault_cli import add_vault_parser
 
+if TYPE_CHECKING:
+    from behest_local.config import Settings
+
+LOOPS = ("auto", "asyncio", "uvloop")
+"""``serve --loop``: ``auto`` is uvloop when it is installed, else asyncio's own loop."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--headless", action="store_true",
                      help="log one line per request instead of the TUI")
     run.add_argument("--max-body-bytes", type=int, help="largest accepted request body")
+    run.add_argument("--loop", choices=LOOPS, default="auto",
+                     help="event loop: uvloop (faster) or asyncio's; auto (the default) is "
+                          "uvloop when installed")
     _common(run)
 
     keys = commands.add_parser("keys", help="create, list and revoke project API keys")
@@ -86,49 +94,101 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "serve")
     args = build_parser().parse_args(argv)
+    import logging  # after parsing: --help and usage errors never need it
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
     # watchfiles logs every change it sees at INFO; the gateway reports what it reloads.
     logging.getLogger("watchfiles").setLevel(logging.WARNING)
     try:
-        if args.command == "version":
-            print(f"behest-local {__version__}")
-            return 0
-        if args.command == "keys":
-            return _keys(args)
-        if args.command == "probe":
-            return run_probe(args)
-        if args.command == "traces":
-            return run_traces(args, resolve_home(args.home))
-        if args.command == "mint":
-            return run_mint(args)
-        if args.command == "signing-keys":
-            return run_signing_keys(args)
-        if args.command == "fake-upstream":
-            return run_fake(args)
-        if args.command == "vault":
-            return run_vault(args, resolve_home(args.home))
-        if args.command in ("init", "config", "dashboard-token"):
-            return run_config_command(args)
-        options = ServeOptions(home=resolve_home(args.home), config_path=find_config(args.config),
-                               host=args.host, port=args.port, allow_remote=args.allow_remote,
-                               headless=args.headless, max_body_bytes=args.max_body_bytes)
-        return asyncio.run(serve(options))
-    except (StartupError, ConfigError, ConfigCommandError, KeyStoreError, OSError) as exc:
-        print(f"behest-local: error: {exc}", file=sys.stderr)
-        return 2
+        return _run(args)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        if not _is_user_error(exc):
+            raise
+        print(f"behest-local: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Dispatch to the command's handler, which imports what it needs."""
+    command = args.command
+    if command == "version":
+        print(f"behest-local {__version__}")
+        return 0
+    if command == "keys":
+        return _keys(args)
+    if command in ("init", "config", "dashboard-token"):
+        from behest_local.config_cli import run_config_command
+
+        return run_config_command(args)
+    if command in _HANDLERS:
+        module, name, with_home = _HANDLERS[command]
+        handler = getattr(importlib.import_module(module), name)
+        if not with_home:
+            return handler(args)
+        from behest_local.home import resolve_home
+
+        return handler(args, resolve_home(args.home))
+    return _serve(args)
+
+
+_HANDLERS = {
+    "probe": ("behest_local.probe_cli", "run_probe", False),
+    "traces": ("behest_local.traces_cli", "run_traces", True),
+    "mint": ("behest_local.mint_cli", "run_mint", False),
+    "signing-keys": ("behest_local.signing_keys_cli", "run_signing_keys", False),
+    "fake-upstream": ("behest_local.fake_upstream_cli", "run_fake", False),
+    "vault": ("behest_local.vault_cli", "run_vault", True),
+}
+"""Command -> (module, handler, whether the handler takes the resolved state dir)."""
+
+
+_USER_ERRORS = (("behest_local.runtime", "StartupError"), ("behest_local.config", "ConfigError"),
+                ("behest_local.keys", "KeyStoreError"))
+"""Besides ``OSError`` and ``ConfigCommandError``: what commands raise for the user to fix."""
+
+
+def _is_user_error(exc: Exception) -> bool:
+    """Printed as one line, exit 2. A class whose module was never imported cannot have
+    been raised, so this looks the classes up in ``sys.modules`` instead of importing the
+    server's modules for a command that did not load them."""
+    if isinstance(exc, (OSError, ConfigCommandError)):
+        return True
+    return any(isinstance(exc, getattr(sys.modules[module], name))
+               for module, name in _USER_ERRORS if module in sys.modules)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from behest_local.home import resolve_home
+    from behest_local.runtime import ServeOptions, find_config, run
+
+    options = ServeOptions(home=resolve_home(args.home), config_path=find_config(args.config),
+                           host=args.host, port=args.port, allow_remote=args.allow_remote,
+                           headless=args.headless, max_body_bytes=args.max_body_bytes,
+                           loop=args.loop)
+    return run(options)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    from behest_local.home import resolve_home
+    from behest_local.runtime import ServeOptions, find_config, load_settings
+
     path = find_config(args.config)
     return load_settings(ServeOptions(home=resolve_home(args.home), config_path=path))
 
 
 def _keys(args: argparse.Namespace) -> int:
+    import json
+
+    from behest_local.home import resolve_home
+    from behest_local.keys import KeyStore
+
     store = KeyStore(resolve_home(args.home))
     if args.keys_command == "create":
+        from behest_local.runtime import StartupError  # with the settings: list needs neither
+
         settings = _settings(args)
         if settings.project(args.project) is None:
             known = ", ".join(p.id for p in settings.projects)

@@ -13,16 +13,6 @@ import json
 import sys
 from pathlib import Path
 
-from behest_local import config
-from behest_local.config import ConfigError
-from behest_local.config.locate import index_lines
-from behest_local.config.render import Layers, show
-from behest_local.config.template import TEMPLATE
-from behest_local.dashboard import DashboardTokens
-from behest_local.deployed import DeployedStore
-from behest_local.home import resolve_home
-from behest_local.reload import Flags
-
 COMMANDS = ("init", "config", "dashboard-token")
 
 
@@ -64,6 +54,12 @@ def _paths(parser: argparse.ArgumentParser) -> None:
 
 
 def run_config_command(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: the CLI builds every command's parser on each run.
+    from behest_local.config.locate import index_lines
+    from behest_local.config.render import Layers, show
+    from behest_local.deployed import DeployedStore
+    from behest_local.home import resolve_home
+    from behest_local.reload import Flags
     from behest_local.runtime import ServeOptions, find_config, live_config  # the composition root
 
     if args.command == "init":
@@ -98,6 +94,8 @@ def run_config_command(args: argparse.Namespace) -> int:
 
 
 def _init(path: Path, *, force: bool) -> int:
+    from behest_local.config.template import TEMPLATE
+
     if path.is_dir():
         path = path / "behest.toml"
     if path.exists() and not force:
@@ -112,6 +110,9 @@ def _init(path: Path, *, force: bool) -> int:
 
 
 def _check(path: Path | None) -> int:
+    from behest_local import config
+    from behest_local.config import ConfigError
+
     if path is None:
         raise ConfigCommandError("no behest.toml here: pass a path, or create one with "
                                  "`behest-local init`")
@@ -128,6 +129,10 @@ def _check(path: Path | None) -> int:
 
 
 def _dashboard_token(args: argparse.Namespace, path: Path | None) -> int:
+    from behest_local import config
+    from behest_local.dashboard import DashboardTokens
+    from behest_local.home import resolve_home
+
     home = resolve_home(args.home)
     tenant = (config.load(path) if path else config.Settings()).tenant.id
     token = DashboardTokens(home).create()

@@ -62,6 +62,14 @@ class UpstreamStarted(TraceEvent):
 
 @dataclass(frozen=True, slots=True)
 class ChunkSent(TraceEvent):
+    """A stream event was written to the client: progress for live views.
+
+    Published for a stream's first event (its time to first token) and then for the
+    first event of each ``exchange.PROGRESS_S`` seconds, not for every event: a
+    subscriber runs synchronously on the request's task, and thousands of events a second
+    would each pay for every subscriber. Every event's departure is in
+    ``Exchange.chunk_times`` (and its size in ``bytes_sent``) all the same."""
+
     index: int
     """0-based position of this event in the stream sent to the client."""
     size: int

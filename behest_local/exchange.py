@@ -9,7 +9,7 @@ the store's ring of recent exchanges can be shown without replaying events.
 
 from __future__ import annotations
 
-import secrets
+import random
 from collections.abc import Callable
 from contextvars import ContextVar
 from enum import Enum
@@ -56,6 +56,10 @@ class Phase(str, Enum):
     FAILED = "failed"
 
 
+PROGRESS_S = 0.25
+"""A stream publishes at most one ``ChunkSent`` per this many seconds after its first: live
+views refresh at this pace (the TUI's detail every 0.25 s); every event's time is kept."""
+
 CURRENT: ContextVar[Exchange | None] = ContextVar("behest_local_exchange", default=None)
 """The exchange of the request being served on this task (set by ``exchange_middleware``).
 
@@ -64,14 +68,18 @@ upstream transport timing its waits (``provider_waited``); everything else is pa
 the exchange explicitly."""
 
 
+# Request and trace ids identify, they do not authenticate: the random module's generator
+# (seeded from os.urandom, reseeded after fork) makes them as unique as ``secrets`` would,
+# without a getrandom syscall per request that releases the GIL and may wait to retake it.
+
 def new_request_id() -> str:
-    return "req_" + secrets.token_hex(12)
+    return "req_%024x" % random.getrandbits(96)
 
 
 def new_trace_id() -> str:
-    # W3C trace-context trace-id form (32 lowercase hex), so it can be correlated with
-    # traceparent headers in the user's own tracing later.
-    return secrets.token_hex(16)
+    # W3C trace-context trace-id form (32 lowercase hex, not all zero), so it can be
+    # correlated with traceparent headers in the user's own tracing later.
+    return "%032x" % (random.getrandbits(128) or 1)
 
 
 class Exchange:
@@ -81,7 +89,7 @@ class Exchange:
         "id", "trace_id", "method", "path", "started", "wall_time", "phase", "tenant",
         "project", "credential", "user", "session", "requested_model", "model", "provider",
         "stream", "status", "prompt_tokens", "completion_tokens", "chunk_times", "bytes_sent",
-        "ended", "error", "capture", "provider_time", "_store", "_clock",
+        "ended", "error", "capture", "provider_time", "settle", "_store", "_clock",
     )
 
     def __init__(self, store: TraceStore, *, method: str, path: str) -> None:
@@ -117,6 +125,9 @@ class Exchange:
         # answer, or a stream's first event); None when no provider was asked. Server-Timing
         # (server/timing_header.py) subtracts it to show the gateway's own time.
         self.provider_time: float | None = None
+        # A StreamMeter's count of what was sent, run before the end is published so every
+        # subscriber of the end event sees the final tokens (finops/meter.py).
+        self.settle: Callable[[], None] | None = None
 
     # -- phases ---------------------------------------------------------------------
 
@@ -147,14 +158,18 @@ class Exchange:
                                          self.model or "?"))
 
     def chunk_sent(self, size: int) -> None:
-        """Record one stream event written to the client. Hot path: keep it cheap."""
+        """Record one stream event written to the client. Hot path (once per relayed
+        event): an append and a sum. ``ChunkSent`` is published for the first event and
+        then for the first in each ``PROGRESS_S`` window (events.py says why)."""
         now = self._clock()
-        index = len(self.chunk_times)
-        self.chunk_times.append(now)
+        times = self.chunk_times
+        times.append(now)
         self.bytes_sent += size
-        if index == 0:
+        if len(times) == 1:
             self.phase = Phase.STREAMING
-        self._publish(ev.ChunkSent(self.id, now, index, size))
+            self._publish(ev.ChunkSent(self.id, now, 0, size))
+        elif now // PROGRESS_S != times[-2] // PROGRESS_S:
+            self._publish(ev.ChunkSent(self.id, now, len(times) - 1, size))
 
     def provider_waited(self, seconds: float) -> None:
         """Add ``seconds`` of waiting on the provider (before the response headers)."""
@@ -166,6 +181,8 @@ class Exchange:
     def finish(self, status: int) -> None:
         if self.ended is not None:
             return
+        if self.settle is not None:
+            self.settle()
         self.ended = self._clock()
         self.status = status
         self.phase = Phase.FINISHED
@@ -177,6 +194,8 @@ class Exchange:
              cancelled: bool = False, details: dict | None = None) -> None:
         if self.ended is not None:
             return
+        if self.settle is not None:
+            self.settle()
         self.ended = self._clock()
         self.status = status
         self.error = message

@@ -1,12 +1,18 @@
 """The headless front end: one log line per finished exchange.
 
-A ``TraceStore`` subscriber, like the TUI will be; it reacts only to the terminal events
+A ``TraceStore`` subscriber, like the TUI; it reacts only to the terminal events
 (finished or failed) so stream chunks cost it nothing. Lines go to a text stream
 (stdout by default) and hold no secret: exchanges carry only redacted data.
+
+Subscribers run on the request's own task, so with ``batch`` set the logger only
+appends the line and writes what gathered once per ``batch`` seconds (one write and
+one flush, instead of a syscall per request on the event loop). ``close`` writes what
+is left; without a running event loop (tests, scripts) a line is written at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from typing import TextIO
@@ -14,15 +20,56 @@ from typing import TextIO
 from behest_local.events import ExchangeFailed, ExchangeFinished, TraceEvent
 from behest_local.exchange import Exchange
 
+_ENDS = (ExchangeFinished, ExchangeFailed)
+
 
 class LineLogger:
-    def __init__(self, out: TextIO | None = None) -> None:
+    """Writes ``format_line`` for every ended exchange to ``out``.
+
+    Args:
+        out: the text stream (stdout when None).
+        batch: seconds lines may wait to be written together; 0 writes each at once.
+    """
+
+    def __init__(self, out: TextIO | None = None, *, batch: float = 0.0) -> None:
         self.out = out or sys.stdout
+        self.batch = batch
+        self._pending: list[str] = []
+        self._timer: asyncio.TimerHandle | None = None
 
     def __call__(self, event: TraceEvent, exchange: Exchange) -> None:
-        if isinstance(event, (ExchangeFinished, ExchangeFailed)):
-            self.out.write(format_line(exchange) + "\n")
+        if not isinstance(event, _ENDS):
+            return
+        self._pending.append(format_line(exchange) + "\n")
+        if self._timer is not None:
+            return
+        if self.batch > 0:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = None
+            if loop is not None:
+                self._timer = loop.call_later(self.batch, self.flush)
+                return
+        self.flush()
+
+    def flush(self) -> None:
+        """Write the lines gathered so far."""
+        self._timer = None
+        if not self._pending:
+            return
+        lines, self._pending = "".join(self._pending), []
+        try:
+            self.out.write(lines)
             self.out.flush()
+        except (OSError, ValueError):  # stdout closed or gone: the gateway keeps serving
+            pass
+
+    def close(self) -> None:
+        """Stop the timer and write what is left (at shutdown)."""
+        if self._timer is not None:
+            self._timer.cancel()
+        self.flush()
 
 
 def _ms(seconds: float | None) -> str:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import platformdirs
-
 ENV = "BEHEST_LOCAL_HOME"
 
 
@@ -21,6 +19,8 @@ def resolve_home(explicit: str | os.PathLike | None = None) -> Path:
     elif os.environ.get(ENV):
         path = Path(os.environ[ENV])
     else:
+        import platformdirs  # only here: --home and $BEHEST_LOCAL_HOME need none of it
+
         path = Path(platformdirs.user_data_dir("behest-local", appauthor=False))
     path = path.expanduser()
     path.mkdir(parents=True, exist_ok=True, mode=0o700)

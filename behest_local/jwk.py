@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import base64
 import secrets
-
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from typing import TYPE_CHECKING
 
 from behest_local.secret import Secret
+
+# PyJWT and cryptography are imported in the functions that use them: loading them
+# costs the gateway's start tens of milliseconds, and most runs never touch a JWT.
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 KEY_BITS = 2048
 """RFC 7518 §3.3: RS256 keys must be 2048 bits or larger."""
@@ -29,17 +32,24 @@ def new_kid(prefix: str) -> str:
 
 def generate() -> rsa.RSAPrivateKey:
     """A new RS256 key pair (CPU-bound, tens of milliseconds: call off the event loop)."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     return rsa.generate_private_key(public_exponent=PUBLIC_EXPONENT, key_size=KEY_BITS)
 
 
 def private_pem(key: rsa.RSAPrivateKey) -> Secret:
     """The unencrypted PKCS#8 PEM form, which the Behest dashboard hands out."""
+    from cryptography.hazmat.primitives import serialization
+
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
     return Secret(pem.decode("ascii"))
 
 
 def load_private(pem: bytes | str) -> rsa.RSAPrivateKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     key = serialization.load_pem_private_key(pem.encode() if isinstance(pem, str) else pem,
                                              password=None)
     if not isinstance(key, rsa.RSAPrivateKey):
@@ -48,6 +58,8 @@ def load_private(pem: bytes | str) -> rsa.RSAPrivateKey:
 
 
 def public_pem(key: rsa.RSAPublicKey) -> str:
+    from cryptography.hazmat.primitives import serialization
+
     return key.public_bytes(serialization.Encoding.PEM,
                             serialization.PublicFormat.SubjectPublicKeyInfo).decode("ascii")
 
@@ -55,6 +67,9 @@ def public_pem(key: rsa.RSAPublicKey) -> str:
 def load_public(pem: str) -> rsa.RSAPublicKey:
     """An RSA public key from SubjectPublicKeyInfo PEM. Raises ValueError for anything else,
     including keys below ``KEY_BITS``."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     key = serialization.load_pem_public_key(pem.encode("ascii"))
     if not isinstance(key, rsa.RSAPublicKey):
         raise ValueError("not an RSA public key")

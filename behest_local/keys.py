@@ -28,9 +28,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from cryptography.exceptions import InvalidKey
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-
 from behest_local.atomic import Signature, atomic_write, file_sig, locked
 
 KEY_PREFIX = "behest_sk_live_"
@@ -57,6 +54,10 @@ def is_key_format(s: object) -> bool:
 
 def hash_key(key: str, *, n: int = 2**14, r: int = 8, p: int = 1) -> str:
     """The slow hash of ``key``: ``scrypt$n$r$p$salt$digest`` (cost travels with the hash)."""
+    # cryptography is imported here and in check_key, not at the top: it costs the gateway's
+    # start ~10 ms, and runtime warms it in a worker thread once the port is bound.
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
     salt = os.urandom(16)
     digest = Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(key.encode())
     return f"scrypt${n}${r}${p}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
@@ -65,6 +66,9 @@ def hash_key(key: str, *, n: int = 2**14, r: int = 8, p: int = 1) -> str:
 def check_key(key: str, encoded: str) -> bool:
     """Constant-time check of ``key`` against a :func:`hash_key` string. The slow step: the
     store calls it through this module global, so tests can count calls by monkeypatching."""
+    from cryptography.exceptions import InvalidKey
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
     try:
         scheme, n, r, p, salt, digest = encoded.split("$")
         if scheme != "scrypt":

@@ -12,12 +12,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
-from behest_local.auth_jwt import ClaimError, KeyRing, MintRequest, mint
-from behest_local.auth_jwt.claims import ROLES, TTL_DEFAULT
-from behest_local.config import ConfigError, Settings
-from behest_local.home import resolve_home
-from behest_local.vault import PASSPHRASE_ENV, VaultError, VaultLocked
+if TYPE_CHECKING:
+    from behest_local.config import Settings
+
+ROLES = ("user", "admin", "dashboard-service")
+TTL_DEFAULT = 3_600
+"""``auth_jwt.claims``' values, repeated so that building this parser (which the CLI does
+on every run) loads no JWT machinery; a test keeps them equal."""
 
 _FLAGS = {"user_id": "--user", "session_id": "--session", "ttl": "--ttl", "tier": "--tier",
           "role": "--role"}
@@ -44,6 +47,7 @@ def add_mint_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    from behest_local.home import resolve_home
     from behest_local.runtime import ServeOptions, find_config, load_settings  # the CLI's only
 
     return load_settings(ServeOptions(home=resolve_home(args.home),
@@ -52,6 +56,12 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def run_mint(args: argparse.Namespace) -> int:
     """Run ``mint``; returns the exit code."""
+    # Imported here, not at the top: the CLI builds every command's parser on each run.
+    from behest_local.auth_jwt import ClaimError, KeyRing, MintRequest, mint
+    from behest_local.config import ConfigError
+    from behest_local.home import resolve_home
+    from behest_local.vault import PASSPHRASE_ENV, VaultError, VaultLocked
+
     try:
         settings = _settings(args)
         project = settings.project(args.project)

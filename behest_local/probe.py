@@ -20,11 +20,13 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import aiohttp
-
 from behest_local import sse
+
+if TYPE_CHECKING:
+    import aiohttp
 
 DEFAULT_GATEWAY = "http://127.0.0.1:7717"
 DEFAULT_CHAT_BODY = {"model": "gpt-4o-mini", "stream": True,
@@ -87,6 +89,8 @@ async def measure(url: str, *, headers: list[tuple[str, str]], body: bytes | Non
                   method: str | None = None, timeout: float = 60.0) -> ProbeResult:
     """Send the request and record when each SSE event arrives. Never raises for HTTP or
     network failures: they end up in ``result.error`` for the verdict to explain."""
+    import aiohttp  # here, not at the top: the CLI imports this module to build its parser
+
     names = {k.lower() for k, _ in headers}
     sent_headers = list(headers)
     if "accept" not in names:
@@ -135,6 +139,8 @@ async def fetch_timeline(candidates: list[str], request_id: str, *, timeout: flo
                          ) -> tuple[str | None, dict | None, list[str]]:
     """The gateway's timeline for ``request_id``: ``(base, timeline, notes)``; notes say
     why each candidate did not answer."""
+    import aiohttp
+
     notes = []
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http:
         for base in candidates:
@@ -165,6 +171,8 @@ async def _timeline(http: aiohttp.ClientSession, url: str) -> dict | int:
 
 async def report(base: str, request_id: str, payload: dict, *, timeout: float = 5.0) -> bool:
     """Send the verdict to the gateway for its TUI; False (never an error) if it cannot."""
+    import aiohttp
+
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http:
             async with http.post(f"{base}/_behest/exchanges/{request_id}/probe",

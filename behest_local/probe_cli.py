@@ -10,14 +10,15 @@ the verdict to the gateway so its TUI shows it next to the exchange.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from behest_local import probe
-from behest_local.probe_verdict import Row, Verdict, judge
+
+if TYPE_CHECKING:
+    from behest_local.probe_verdict import Row, Verdict
 
 SHOWN_HEADERS = ("content-type", "content-encoding", "content-length", "transfer-encoding",
                  "cache-control", "x-accel-buffering", "x-request-id")
@@ -64,11 +65,15 @@ def run_probe(args: argparse.Namespace, out: TextIO | None = None) -> int:
     except (ValueError, OSError) as exc:
         print(f"behest-local: error: {exc}", file=sys.stderr)
         return 2
+    import asyncio  # here, not at the top: the CLI imports this module to build its parser
+
     return asyncio.run(probe_and_print(args, headers, body, out))
 
 
 async def probe_and_print(args: argparse.Namespace, headers: list[tuple[str, str]],
                           body: bytes | None, out: TextIO) -> int:
+    from behest_local.probe_verdict import judge  # here: the CLI builds this parser on every run
+
     result = await probe.measure(args.url, headers=headers, body=body, method=args.method,
                                  timeout=args.timeout)
     base = timeline = None

@@ -25,6 +25,8 @@ class ProviderKeyIndex:
     def __init__(self, home: Path) -> None:
         self.home = Path(home)
         self.providers: frozenset[str] = frozenset()
+        self.generation = 0
+        """Bumped by every refresh: readers of the vault re-read it only when this moved."""
         self.refresh()
 
     def has(self, provider: str) -> bool:
@@ -36,6 +38,7 @@ class ProviderKeyIndex:
             self.providers = frozenset(e.provider for e in read_entries(self.home))
         except (VaultError, OSError, ValueError, KeyError) as exc:
             log.warning("cannot read which provider keys the vault holds: %s", exc)
+        self.generation += 1
 
     async def watch(self, stop: asyncio.Event | None = None) -> None:
         """Refresh whenever ``vault.json`` changes, until ``stop`` is set."""

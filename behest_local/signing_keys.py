@@ -31,12 +31,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-
-from cryptography.hazmat.primitives.asymmetric import rsa
+from typing import TYPE_CHECKING
 
 from behest_local.atomic import Signature, atomic_write, file_sig, locked
 from behest_local import jwk
 from behest_local.secret import Secret
+
+# PyJWT and cryptography are imported in the functions that use them: loading them
+# costs the gateway's start tens of milliseconds, and most runs never touch a JWT.
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 SIGNING_KEYS_FILE = "signing_keys.json"
 KID_PREFIX = "sk_"

@@ -21,10 +21,10 @@ import argparse
 import base64
 import json
 import sys
+from typing import TYPE_CHECKING
 
-from behest_local.config import ConfigError
-from behest_local.home import resolve_home
-from behest_local.signing_keys import SigningKeyError, SigningKeyStore
+if TYPE_CHECKING:
+    from behest_local.signing_keys import SigningKeyStore
 
 _HOME_HELP = "state directory (default: $BEHEST_LOCAL_HOME or the platform's user data dir)"
 
@@ -56,6 +56,11 @@ def add_signing_keys_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run_signing_keys(args: argparse.Namespace) -> int:
     """Run the ``signing-keys`` action in ``args``; returns the exit code."""
+    # Imported here, not at the top: the CLI builds every command's parser on each run.
+    from behest_local.config import ConfigError
+    from behest_local.home import resolve_home
+    from behest_local.signing_keys import SigningKeyError, SigningKeyStore
+
     try:
         store = SigningKeyStore(resolve_home(args.home))
         if args.signing_keys_command == "create":
@@ -72,6 +77,7 @@ def run_signing_keys(args: argparse.Namespace) -> int:
 
 
 def _create(args: argparse.Namespace, store: SigningKeyStore) -> int:
+    from behest_local.home import resolve_home
     from behest_local.runtime import ServeOptions, find_config, load_settings  # the CLI's only
 
     settings = load_settings(ServeOptions(home=resolve_home(args.home),

@@ -8,16 +8,24 @@ leading BOM, and input split at arbitrary byte boundaries. An upstream that mixe
 text into its stream (Gemini sends mid-stream errors as raw, multi-line JSON) can be read
 with ``SSEDecoder(raw_lines=True)``: lines the spec would ignore come back, in order, as
 ``SSEEvent(raw=True)`` for the dialect's translator to interpret.
+
+Both sides have a fast path for the shape nearly every stream has, one LF-framed
+``data: {…}`` line per event: the decoder takes such events whole (the line-by-line rules
+give the same result), and ``EventJSON`` lets a relayed JSON payload be sent again as it
+was received instead of being re-encoded (the relay's cost is per event).
 """
 
 from __future__ import annotations
 
+import codecs
 import json
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class SSEEvent:
+class SSEEvent(NamedTuple):
+    """One dispatched event. A named tuple: built once per upstream event, so it must be
+    cheap to make (a frozen dataclass costs several times more)."""
+
     data: str
     event: str = "message"
     id: str | None = None
@@ -31,11 +39,103 @@ _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def encode_json(obj: object, event: str | None = None) -> bytes:
-    """One SSE event carrying ``obj`` as compact JSON (JSON text never contains a raw LF)."""
-    body = _dumps(obj)
+    """One SSE event carrying ``obj`` as compact JSON (JSON text never contains a raw LF).
+    An ``EventJSON`` that still holds its text is sent as that text, not re-encoded."""
+    body = obj.text if type(obj) is EventJSON else None
+    if body is None:
+        body = _dumps(obj)
     if event is None:
         return f"data: {body}\n\n".encode()
     return f"event: {event}\ndata: {body}\n\n".encode()
+
+
+class EventJSON(dict):
+    """A JSON object decoded from an event's data that keeps the text it was decoded from.
+
+    ``encode_json`` sends ``text`` instead of re-encoding the object: the relay's common
+    case, an upstream chunk that needs no repair, then costs no ``json.dumps``. ``text`` is
+    kept only while it says exactly what the dict holds. Adding a ``null`` member, and
+    removing it again, or removing the text's last member when it is ``null`` (the
+    gateway's ``"usage": null`` bookkeeping), follow in the text; any other change to a
+    top-level key drops the text (None) and the object is encoded anew. Nested values are
+    not watched: treat them as read-only (build a new dict to change one). Copies are
+    plain dicts.
+    """
+
+    __slots__ = ("_text", "_added")
+
+    def __init__(self, obj: dict, text: str) -> None:
+        dict.__init__(self, obj)
+        if text[:1] != "{" or text[-1:] != "}":
+            text = text.strip()  # JSON whitespace only: ``obj`` was decoded from it
+        # SSE framing needs one line; an object of several data lines is re-encoded.
+        self._text: str | None = text if "\n" not in text and "\r" not in text else None
+        self._added = ""
+        """The ``,"key":null`` members added since, in order: joined into ``text`` only
+        when it is read, so adding one and removing it again costs no copy of the text."""
+
+    @property
+    def text(self) -> str | None:
+        """The object's JSON text, or None once it changed in a way the text cannot say."""
+        text, added = self._text, self._added
+        return text if not added or text is None else f"{text[:-1]}{added}}}"
+
+    def __setitem__(self, key: str, value: object) -> None:
+        if self._text is not None:
+            if value is None and key not in self and self and type(key) is str \
+                    and key.isascii() and key.isidentifier():  # needs no JSON escaping
+                self._added += f',"{key}":null'
+            elif not (value is None and dict.get(self, key, 0) is None):  # not a no-op
+                self._text = None
+        dict.__setitem__(self, key, value)
+
+    def pop(self, key: str, *default: object) -> object:
+        text = self._text
+        if text is not None and key in self:
+            member = f',"{key}":null'
+            if self._added.endswith(member):  # the last one added (keys are plain)
+                self._added = self._added[:-len(member)]
+            elif (not self._added and dict.get(self, key) is None and _plain(key)
+                  and text.endswith(member + "}") and text.count(f'"{key}"') == 1):
+                # The text's own last member. Only if the key occurs once: with a
+                # duplicate (legal JSON, the last one wins) the first would surface.
+                self._text = text[:-len(member) - 1] + "}"
+            else:
+                self._text = None
+        return dict.pop(self, key, *default)
+
+    def __delitem__(self, key: str) -> None:
+        self._text = None
+        dict.__delitem__(self, key)
+
+    def __ior__(self, other):
+        self._text = None
+        return dict.__ior__(self, other)
+
+    def update(self, *args: object, **kwargs: object) -> None:
+        self._text = None
+        dict.update(self, *args, **kwargs)
+
+    def setdefault(self, key: str, default: object = None) -> object:
+        if key not in self:
+            self._text = None
+        return dict.setdefault(self, key, default)
+
+    def popitem(self) -> tuple:
+        self._text = None
+        return dict.popitem(self)
+
+    def clear(self) -> None:
+        self._text = None
+        dict.clear(self)
+
+    def __reduce__(self):
+        return (dict, (dict(self),))  # pickles and deep copies are plain dicts
+
+
+def _plain(key: object) -> bool:
+    """Whether ``key`` is written the same in JSON as it is (no escaping needed)."""
+    return type(key) is str and key.isascii() and key.isidentifier()
 
 
 def encode(data: str, *, event: str | None = None, id: str | None = None) -> bytes:
@@ -72,10 +172,7 @@ class SSEDecoder:
     """
 
     def __init__(self, *, raw_lines: bool = False) -> None:
-        import codecs
-
         self._raw_lines = raw_lines
-
         self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._buffer = ""
         self._pending_cr = False
@@ -87,7 +184,13 @@ class SSEDecoder:
         self._retry: int | None = None
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
-        text = self._utf8.decode(chunk)
+        if self._utf8.buffer:  # the end of a character split by the previous read
+            text = self._utf8.decode(chunk)
+        else:
+            try:  # a whole read of valid UTF-8: what the incremental decoder would give
+                text = str(chunk, "utf-8")
+            except UnicodeDecodeError:  # split at its end, or invalid: replaced there
+                text = self._utf8.decode(chunk)
         return self._consume(text)
 
     def close(self) -> list[SSEEvent]:
@@ -112,9 +215,9 @@ class SSEDecoder:
             if text.startswith("\n"):
                 text = text[1:]
             self._pending_cr = False
-        buf = self._buffer + text
+        buf = self._buffer + text if self._buffer else text
         events: list[SSEEvent] = []
-        start = 0
+        start = self._data_events(buf, events) if "\r" not in buf else 0
         n = len(buf)
         while start < n:
             cr = buf.find("\r", start)
@@ -136,6 +239,22 @@ class SSEDecoder:
             start = nxt
         self._buffer = buf[start:]
         return events
+
+    def _data_events(self, buf: str, events: list[SSEEvent]) -> int:
+        """The fast path: leading complete events of one ``data: …`` line each, LF-framed,
+        become events directly (exactly what ``_line`` would make of them, line by line).
+        Returns where the line-by-line rules take over: the first other shape, or an
+        incomplete event."""
+        if self._data or self._event or self._id is not None:
+            return 0  # inside an event that began in an earlier read
+        start = 0
+        while buf.startswith("data: ", start):
+            end = buf.find("\n", start)
+            if end == -1 or not buf.startswith("\n", end + 1):
+                break  # incomplete, or more lines than one
+            events.append(SSEEvent(buf[start + 6:end], "message", self._last_id, self._retry))
+            start = end + 2
+        return start
 
     def _line(self, line: str) -> SSEEvent | None:
         if not line:

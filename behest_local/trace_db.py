@@ -2,17 +2,21 @@
 
 The ``TraceStore`` keeps only a ring of recent exchanges in memory; this keeps their
 records (record.py: redacted, JSON) in ``<state dir>/traces.sqlite3`` so that
-``behest-local traces export`` and the TUI can reach older ones. Retention is bounded
-by row count and age, pruned as the writer goes.
+``behest-local traces export`` and the TUI can reach older ones. Records are stored
+without their assembled message, which ``read_record(s)`` derive (record.with_message).
+Retention is bounded by row count and age, pruned as the writer goes.
 
 sqlite3 blocks, so nothing here touches the database on the event loop. ``subscriber``
-is the ``TraceStore`` callback: on a terminal event it puts the exchange on a bounded
-queue (O(1); when the queue is full the record is dropped and counted, never waited
-for). A dedicated writer thread drains the queue every ``interval`` seconds, builds the
-records there (decoding and redacting off the request path) and writes each batch in
-one transaction. A non-streamed response's body is recorded just *after* its exchange
-finishes (the response is prepared after the handler returns), so the writer holds an
-exchange until its capture says the response was recorded, or ``SETTLE`` seconds pass.
+is the ``TraceStore`` callback: on a terminal event it appends the exchange to a
+bounded deque (O(1), no lock and no wake-up, so a finished exchange costs the event
+loop nothing more; when the deque is full the record is dropped and counted, never
+waited for). A dedicated writer thread wakes every ``interval`` seconds (at once for
+``flush`` and ``close``), takes everything queued, builds the records there (decoding
+and redacting off the request path, handing the GIL back between slices of work) and
+writes each batch in one transaction. A non-streamed response's body is recorded just
+*after* its exchange finishes (the response is prepared after the handler returns), so
+the writer holds an exchange until its capture says the response was recorded, or
+``SETTLE`` seconds pass.
 """
 
 from __future__ import annotations
@@ -20,22 +24,25 @@ from __future__ import annotations
 import json
 import logging
 import os
-import queue
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from behest_local.events import ExchangeFailed, ExchangeFinished, ProbeReported, TraceEvent
 from behest_local.exchange import Exchange
-from behest_local.record import build_record
+from behest_local.record import build_record, with_message
 
 log = logging.getLogger("behest_local.trace_db")
 
 DB_FILE = "traces.sqlite3"
 SETTLE = 1.0
 INTERNAL_PREFIX = "/_behest/"
+SLICE = 0.001
+"""Seconds of record building after which the writer lets the event loop's thread run:
+a waiting thread would otherwise get the GIL only after the switch interval (5 ms)."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS exchanges (
@@ -67,7 +74,10 @@ class TraceDB:
         self.error: str | None = None
         """The last write failure, for the TUI's header; None while writes succeed."""
         self._clock = clock
-        self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        self.queue_size = queue_size
+        # deque.append and popleft are atomic: the hot path takes no lock and wakes no one.
+        self._queue: deque[tuple] = deque()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._late_probes: dict[str, dict] = {}
 
@@ -90,9 +100,9 @@ class TraceDB:
                                               "findings": list(event.findings)}))
 
     def _put(self, item: tuple) -> None:
-        try:
-            self._queue.put_nowait(item)
-        except queue.Full:
+        if len(self._queue) < self.queue_size:
+            self._queue.append(item)
+        else:
             self.dropped += 1
             if self.dropped == 1:
                 log.warning("trace database is falling behind; dropping records (%s)", self.path)
@@ -113,13 +123,15 @@ class TraceDB:
         if self._thread is None or not self._thread.is_alive():
             return False
         done = threading.Event()
-        self._queue.put(("flush", done))
+        self._queue.append(("flush", done))  # control items are never dropped
+        self._wake.set()
         return done.wait(timeout)
 
     def close(self, timeout: float = 5.0) -> None:
         """Write what is queued and stop the writer. Blocking: call via ``to_thread``."""
         if self._thread is not None and self._thread.is_alive():
-            self._queue.put(("stop",))
+            self._queue.append(("stop",))
+            self._wake.set()
             self._thread.join(timeout)
 
     # -- the writer thread ------------------------------------------------------------
@@ -155,29 +167,28 @@ class TraceDB:
             conn.close()
 
     def _drain(self) -> list[tuple]:
-        try:
-            items = [self._queue.get(timeout=self.interval)]
-        except queue.Empty:
-            return []
-        deadline = time.monotonic() + self.interval
-        while len(items) < 500 and time.monotonic() < deadline:
-            try:
-                items.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
-            except queue.Empty:
-                break
-            if items[-1][0] in ("flush", "stop"):
-                break
+        """Everything queued, after waiting ``interval`` (or less, for a flush or stop)."""
+        self._wake.wait(self.interval)
+        self._wake.clear()  # before taking: an item appended after this wakes the next wait
+        items = []
+        take = self._queue.popleft
+        for _ in range(len(self._queue)):
+            items.append(take())
         return items
 
     def _write(self, conn: sqlite3.Connection, exchanges: list[Exchange],
                probes: list[tuple[str, dict]]) -> None:
         try:
             rows = []
+            slice_start = time.perf_counter()
             for exchange in exchanges:
-                record = build_record(exchange)
+                record = build_record(exchange, message=False)  # derived when read
                 if exchange.id in self._late_probes:
                     record["probe"] = self._late_probes.pop(exchange.id)
                 rows.append(_row(record))
+                if time.perf_counter() - slice_start > SLICE:
+                    time.sleep(0.0001)  # releases the GIL to a waiting thread
+                    slice_start = time.perf_counter()
             with conn:
                 conn.executemany("INSERT OR REPLACE INTO exchanges VALUES "
                                  "(?,?,?,?,?,?,?,?,?,?,?,?)", rows)
@@ -229,7 +240,7 @@ def read_record(path: Path, exchange_id: str) -> dict | None:
         row = conn.execute("SELECT record FROM exchanges WHERE id = ?", (exchange_id,)).fetchone()
     finally:
         conn.close()
-    return json.loads(row[0]) if row else None
+    return with_message(json.loads(row[0])) if row else None
 
 
 def read_records(path: Path, *, limit: int | None = None, project: str | None = None,
@@ -255,7 +266,7 @@ def read_records(path: Path, *, limit: int | None = None, project: str | None = 
         rows = conn.execute(sql, args).fetchall()
     finally:
         conn.close()
-    return iter([json.loads(r[0]) for r in reversed(rows)])
+    return (with_message(json.loads(r[0])) for r in reversed(rows))
 
 
 def _settled(exchange: Exchange, age: float) -> bool:
@@ -267,4 +278,4 @@ def _row(record: dict) -> tuple:
     return (record["id"], record["wall_time"], record["project"], record["status"],
             record["method"], record["path"], record["model"], record["provider"],
             int(bool(record["stream"])), record["duration"], record["error"],
-            json.dumps(record, ensure_ascii=False))
+            json.dumps(record))  # ASCII: the C encoder's faster path

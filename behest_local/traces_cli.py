@@ -14,10 +14,8 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from behest_local import export
-from behest_local.fixtures import FixtureError, save_fixture
 from behest_local.timing import duration
-from behest_local.trace_db import DB_FILE, read_record, read_records
+
 
 
 def add_traces_parser(subparsers, common=None) -> argparse.ArgumentParser:
@@ -44,6 +42,11 @@ def add_traces_parser(subparsers, common=None) -> argparse.ArgumentParser:
 
 
 def run_traces(args: argparse.Namespace, home: Path, out: TextIO | None = None) -> int:
+    # Imported here, not at the top: the CLI builds every command's parser on each run.
+    from behest_local import export
+    from behest_local.fixtures import FixtureError, save_fixture
+    from behest_local.trace_db import DB_FILE, read_record, read_records
+
     out = out or sys.stdout
     db = home / DB_FILE
     if not db.exists():

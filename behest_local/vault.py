@@ -384,14 +384,18 @@ class Vault:
             txn.doc["secrets"][provider] = seal_secret(txn.data_key, txn.doc, provider,
                                                        secret.reveal(), secret.last4, _now())
 
-    def get(self, provider: str) -> Secret | None:
+    def get(self, provider: str, *, reload: bool = True) -> Secret | None:
         """``provider``'s key, decrypted now (not cached), or None if none is stored.
+
+        ``reload=False`` skips the check for changes on disk, for a caller that knows
+        the file did not change (the gateway's hot path: ``ProviderKeyIndex.generation``).
 
         Raises:
             VaultTampered: the stored ciphertext (or what it is bound to) was modified.
         """
         provider = normalize_provider(provider)
-        self._reload_quietly()
+        if reload:
+            self._reload_quietly()
         doc, data_key = self._state
         if doc is None or provider not in doc["secrets"]:
             return None

@@ -39,9 +39,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 FORMAT_VERSION = 1
 PASSPHRASE_ENV = "BEHEST_VAULT_PASSPHRASE"
@@ -103,6 +100,8 @@ def kek_id(kek: bytes) -> str:
 
 def derive_kek(passphrase: str, kdf: dict) -> bytes:
     """scrypt(passphrase) with the salt and cost recorded in a ``scrypt`` kdf block."""
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
     salt = b64d(kdf["salt"], length=16)
     return Scrypt(salt=salt, length=32, n=kdf["n"], r=kdf["r"], p=kdf["p"]).derive(
         passphrase.encode("utf-8"))
@@ -138,9 +137,18 @@ def secret_aad(doc: dict, provider: str, last4: str, added_at: str) -> bytes:
         [doc["version"], doc["vault_id"], provider, last4, added_at])
 
 
+def _aead(key: bytes):
+    """AES-256-GCM under ``key``. cryptography is imported here, at first use, and not at
+    the top: the gateway imports this module at start but opens the vault only when a
+    request needs a provider key (``InvalidTag`` likewise, where it is caught)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    return AESGCM(key)
+
+
 def wrap_data_key(kek: bytes, data_key: bytes, doc: dict) -> dict:
     nonce = os.urandom(_NONCE_LEN)
-    return {"nonce": b64e(nonce), "ciphertext": b64e(AESGCM(kek).encrypt(nonce, data_key,
+    return {"nonce": b64e(nonce), "ciphertext": b64e(_aead(kek).encrypt(nonce, data_key,
                                                                          header_aad(doc)))}
 
 
@@ -150,9 +158,11 @@ def unwrap_data_key(kek: bytes, doc: dict) -> bytes:
     Raises:
         VaultTampered: the header or the wrapped key was modified.
     """
+    from cryptography.exceptions import InvalidTag
+
     wrapped = doc["wrapped_data_key"]
     try:
-        data_key = AESGCM(kek).decrypt(b64d(wrapped["nonce"], length=_NONCE_LEN),
+        data_key = _aead(kek).decrypt(b64d(wrapped["nonce"], length=_NONCE_LEN),
                                        b64d(wrapped["ciphertext"]), header_aad(doc))
     except InvalidTag:
         raise VaultTampered() from None
@@ -164,16 +174,18 @@ def unwrap_data_key(kek: bytes, doc: dict) -> bytes:
 def seal_secret(data_key: bytes, doc: dict, provider: str, plaintext: str, last4: str,
                 added_at: str) -> dict:
     nonce = os.urandom(_NONCE_LEN)
-    ct = AESGCM(data_key).encrypt(nonce, plaintext.encode("utf-8"),
+    ct = _aead(data_key).encrypt(nonce, plaintext.encode("utf-8"),
                                   secret_aad(doc, provider, last4, added_at))
     return {"nonce": b64e(nonce), "ciphertext": b64e(ct), "last4": last4, "added_at": added_at}
 
 
 def open_secret(data_key: bytes, doc: dict, provider: str) -> str:
     """Decrypt ``provider``'s secret. Raises VaultTampered if anything bound to it changed."""
+    from cryptography.exceptions import InvalidTag
+
     entry = doc["secrets"][provider]
     try:
-        plaintext = AESGCM(data_key).decrypt(
+        plaintext = _aead(data_key).decrypt(
             b64d(entry["nonce"], length=_NONCE_LEN), b64d(entry["ciphertext"]),
             secret_aad(doc, provider, entry["last4"], entry["added_at"]))
         return plaintext.decode("utf-8")
@@ -189,7 +201,7 @@ def seal_blob(data_key: bytes, doc: dict, purpose: str, plaintext: bytes) -> dic
     """Seal bytes kept *outside* vault.json (the platform signing key) under the data key.
     The associated data binds the ciphertext to this vault and to ``purpose``."""
     nonce = os.urandom(_NONCE_LEN)
-    ct = AESGCM(data_key).encrypt(nonce, plaintext, blob_aad(doc, purpose))
+    ct = _aead(data_key).encrypt(nonce, plaintext, blob_aad(doc, purpose))
     return {"vault_id": doc["vault_id"], "nonce": b64e(nonce), "ciphertext": b64e(ct)}
 
 
@@ -197,8 +209,10 @@ def open_blob(data_key: bytes, doc: dict, purpose: str, sealed: Any) -> bytes:
     """Open a :func:`seal_blob` result. Raises VaultTampered if it or its purpose changed."""
     if not isinstance(sealed, dict) or set(sealed) != {"vault_id", "nonce", "ciphertext"}:
         raise VaultTampered("a value sealed by the vault")
+    from cryptography.exceptions import InvalidTag
+
     try:
-        return AESGCM(data_key).decrypt(b64d(sealed["nonce"], length=_NONCE_LEN),
+        return _aead(data_key).decrypt(b64d(sealed["nonce"], length=_NONCE_LEN),
                                         b64d(sealed["ciphertext"]), blob_aad(doc, purpose))
     except InvalidTag:
         raise VaultTampered("a value sealed by the vault") from None

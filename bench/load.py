@@ -24,6 +24,7 @@ from pathlib import Path
 
 import aiohttp
 
+from bench import loops
 from bench.rawhttp import RawConnection, Reply, StreamRecorder
 from bench.targets import Target
 
@@ -53,7 +54,7 @@ def throughput(target: Target, *, connections: int, seconds: float,
                max_requests: int = 2_000_000, prefer_wrk: bool = True) -> Throughput:
     if prefer_wrk and shutil.which("wrk"):
         return _wrk(target, connections, seconds)
-    return asyncio.run(_aiohttp_throughput(target, connections, seconds, max_requests))
+    return loops.run(_aiohttp_throughput(target, connections, seconds, max_requests))
 
 
 def _wrk(target: Target, connections: int, seconds: float) -> Throughput:

@@ -17,7 +17,6 @@ loop's ``select`` shows how much headroom was left.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import shutil
 import subprocess
 import sys
@@ -25,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import load, procs, targets
+from bench import load, loops, procs, targets
 from bench.run import RESULTS
 
 
@@ -58,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             result = load.throughput(target, connections=16, seconds=args.seconds)
             print(f"a under the profiler: {result.rps:.0f} req/s ({result.tool})")
         else:
-            asyncio.run(_streams(target, args.seconds))
+            loops.run(_streams(target, args.seconds))
     finally:
         proc.stop(timeout=60)
         upstream.stop()

@@ -14,11 +14,11 @@ stops on a signal, when its parent exits, or after ``--lifetime`` seconds.
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 import aiohttp
 from aiohttp import web
 
+from bench import loops
 from bench.upstream import serve
 
 # Hop-by-hop headers (RFC 9110 §7.6.1) and the ones aiohttp recomputes.
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.host not in ("127.0.0.1", "::1", "localhost"):
         raise SystemExit("the bench proxy listens on loopback only")
-    asyncio.run(serve(PassThrough(args.upstream), host=args.host, port=args.port,
+    loops.run(serve(PassThrough(args.upstream), host=args.host, port=args.port,
                       lifetime=args.lifetime))
     return 0
 

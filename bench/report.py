@@ -16,6 +16,8 @@ from pathlib import Path
 
 import aiohttp
 
+from bench import loops
+
 COLUMNS = ("direct", "bare", "behest", "litellm", "portkey")
 TITLES = {"direct": "direct", "bare": "bare aiohttp proxy", "behest": "behest-local",
           "litellm": "LiteLLM", "portkey": "Portkey"}
@@ -35,7 +37,9 @@ def machine(versions: dict[str, str]) -> list[str]:
     lines = [f"- machine: {os.cpu_count()} cores ({usable} usable), {model}, "
              f"{platform.system()} {platform.release()}",
              f"- Python {platform.python_version()} ({sys.implementation.name}), "
-             f"aiohttp {aiohttp.__version__}, asyncio default event loop"]
+             f"aiohttp {aiohttp.__version__}",
+             f"- event loop of every Python process of the harness (upstream, bare proxy, "
+             f"load generator) and of behest-local: {loops.version()}"]
     node = shutil.which("node")
     if node:
         out = subprocess.run([node, "--version"], capture_output=True, text=True, check=False)

@@ -13,7 +13,6 @@ on Ctrl-C or an error. The table goes to stdout and to ``bench/results/latest.md
 from __future__ import annotations
 
 import argparse
-import asyncio
 import statistics
 import sys
 import tempfile
@@ -21,7 +20,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import load, peers, report, scenarios, targets, tui
+from bench import load, loops, peers, report, scenarios, targets, tui
 from bench.targets import Target, Unavailable
 
 HERE = Path(__file__).parent
@@ -78,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     running.append(peer)
         for target in list(running):
-            why = asyncio.run(scenarios.preflight(target))
+            why = loops.run(scenarios.preflight(target))
             if why is not None:
                 unavailable[target.name] = f"started, but answers wrongly: {why}"
                 running.remove(target)
@@ -94,16 +93,16 @@ def main(argv: list[str] | None = None) -> int:
             results["a"] = scenarios.throughput(running, plan)
         if "b" in only:
             _log("b: latency at concurrency 1")
-            results["b"] = asyncio.run(scenarios.latency(running, plan))
+            results["b"] = loops.run(scenarios.latency(running, plan))
         if "c" in only:
             _log("c: per-event relay delay of paced streams")
-            results["c"] = asyncio.run(scenarios.relay(running, plan))
+            results["c"] = loops.run(scenarios.relay(running, plan))
         if "f" in only:
             _log("f: throughput with the TUI on a pty vs headless")
             results["f"] = with_tui(behest, setup, logs, plan)
         if "d" in only:
             _log(f"d: concurrent streams {plan.fanout}")
-            results["d"] = asyncio.run(scenarios.fanout(running, plan))
+            results["d"] = loops.run(scenarios.fanout(running, plan))
     finally:
         for target in reversed(running):
             target.stop()

@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import procs
+from bench import loops, procs
 from bench.upstream import MODEL
 
 BENCH_TOML = """\
@@ -130,7 +130,7 @@ class BehestSetup:
 
     def argv(self, port: int, *, headless: bool = True) -> list[str]:
         argv = [*behest_cli(), "serve", "--port", str(port), "--home", str(self.home),
-                "--config", str(self.config)]
+                "--config", str(self.config), "--loop", loops.name()]
         return argv + ["--headless"] if headless else argv
 
     def target(self, port: int, proc: procs.Proc | None, name: str = "behest") -> Target:

@@ -30,6 +30,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from bench import loops
+
 MODEL = "bench-model"
 COMPLETION = json.dumps({
     "id": "chatcmpl-bench", "object": "chat.completion", "created": 1700000000,
@@ -157,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.host not in ("127.0.0.1", "::1", "localhost"):
         raise SystemExit("the bench upstream listens on loopback only")
-    asyncio.run(serve(make_handler(args.pace_ms / 1000.0), host=args.host, port=args.port,
+    loops.run(serve(make_handler(args.pace_ms / 1000.0), host=args.host, port=args.port,
                       lifetime=args.lifetime))
     return 0
 

@@ -109,3 +109,74 @@ def test_a_stall_is_a_gap_far_above_the_median():
     assert line.ttft == 0.1
     steady = timing.build([0.5 * i for i in range(10)], started=0.0)
     assert steady.stalls == []  # slow but steady is not stalled
+
+
+# -- cheap record building: same records, less work ----------------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from behest_local import record as record_module, sse  # noqa: E402
+from behest_local.record import with_message  # noqa: E402
+
+
+def _decoder_view(frames):
+    decoder, out = sse.SSEDecoder(), ([], [], [])
+    for index, frame in enumerate(frames):
+        for event in decoder.feed(frame):
+            out[0].append(index)
+            out[1].append(event.event)
+            out[2].append(event.data)
+    return out
+
+
+_frame_pieces = st.sampled_from([b"data: ", b"data:", b"event: e\n", b"\n", b"\n\n", b"\r",
+                                 b"{}", b"x", b"\xc3\xa9", b"\xc3", b": c\n", b"id: 1\n"])
+_frames = st.lists(st.lists(_frame_pieces, max_size=6).map(b"".join), max_size=6)
+
+
+@settings(max_examples=400)
+@given(_frames)
+def test_events_are_split_exactly_as_the_sse_decoder_reads_them(frames):
+    assert record_module._split_events(frames) == _decoder_view(frames)
+
+
+def test_one_event_per_frame_is_split_without_the_decoder():
+    frames = [chunk("a"), chunk("b"), b"data: [DONE]\n\n"]
+    assert record_module._split_events(frames) == _decoder_view(frames)
+
+
+@given(st.text(max_size=12) | st.sampled_from(['{"a": 1}', " [1] ", "1 2", '"x"', "[DONE]"]))
+def test_events_parse_as_json_loads_would(data):
+    try:
+        expected = json.loads(data)
+    except ValueError:
+        expected = None
+    assert record_module._parse(data) == expected
+
+
+def test_bodies_are_recorded_as_sent_when_nothing_needs_redacting():
+    store, clock = make_store()
+    exchange = fake_exchange(store, clock, 1, pieces=["Hi"])
+    record = build_record(exchange)
+    assert record["request"]["body"] == json.dumps(
+        {"model": "gpt-4o-mini", "stream": False, "messages": [{"role": "user", "content": "Hello"}]})
+    assert json.loads(record["response"]["body"])["choices"][0]["message"]["content"] == "Hi"
+
+
+@pytest.mark.parametrize("kind", ["plain", "stream", "secret stream", "error"])
+def test_a_stored_record_derives_the_message_the_live_record_has(kind):
+    store, clock = make_store()
+    if kind == "plain":
+        exchange = fake_exchange(store, clock, 1, pieces=["Hi", " there"])
+    elif kind == "error":
+        exchange = fake_exchange(store, clock, 1, status=401)
+    else:
+        pieces = ["He", "llo"] if kind == "stream" else \
+            [" sk", "-proj", "-CANARY7f3a9b2c", "4d5e6f708192a3b4c5d6e7f8", " done"]
+        exchange = fake_exchange(store, clock, 1, stream=True, pieces=pieces)
+    live = build_record(exchange)
+    stored = build_record(exchange, message=False)
+    assert "message" not in stored
+    restored = with_message(json.loads(json.dumps(stored)))
+    assert restored["message"] == live["message"]
+    assert CANARY_MARK not in json.dumps(restored)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 
 from behest_local import events as ev
-from behest_local.exchange import Exchange, Phase, redact_value
+from behest_local.exchange import PROGRESS_S, Exchange, Phase, redact_value
 from behest_local.headless import LineLogger
 from behest_local.trace import TraceStore
 
@@ -44,6 +45,7 @@ def test_phases_publish_typed_events_in_order():
     assert [type(e) for e in seen] == [ev.RequestReceived, ev.Authenticated, ev.Routed,
                                        ev.UpstreamStarted, ev.ChunkSent, ev.ChunkSent,
                                        ev.ExchangeFinished]
+    assert [(e.index, e.size, e.at) for e in seen[4:6]] == [(0, 40, 100.25), (1, 60, 100.5)]
     finished = seen[-1]
     assert finished.duration == 1.0 and finished.ttft == 0.25 and finished.chunks == 2
     assert (finished.prompt_tokens, finished.completion_tokens) == (10, 2)
@@ -51,6 +53,22 @@ def test_phases_publish_typed_events_in_order():
     assert store.find(exchange.id) is exchange
     header = seen[0].headers[0][1]
     assert "ab" * 16 not in header and header.startswith("Bearer ")
+
+
+def test_chunk_sent_publishes_the_first_event_then_a_few_a_second():
+    clock = FakeClock()
+    store = TraceStore(clock=clock)
+    seen: list = []
+    store.subscribe(lambda event, exchange: seen.append(event))
+    exchange = make(store)
+    for n in range(100):  # 100 events 10 ms apart: one second
+        clock.now = 200.0 + n / 100
+        exchange.chunk_sent(10)
+    sent = [e for e in seen if isinstance(e, ev.ChunkSent)]
+    assert sent[0].index == 0 and len(sent) == 1 / PROGRESS_S == 4
+    assert [e.index for e in sent[1:]] == [25, 50, 75]  # the first of each quarter second
+    assert len(exchange.chunk_times) == 100 and exchange.bytes_sent == 1000
+    assert exchange.phase is Phase.STREAMING
 
 
 def test_finish_and_fail_happen_once():
@@ -116,3 +134,37 @@ def test_headless_logger_writes_one_line_per_finished_exchange():
     for fragment in ("200", "POST", "/v1/chat/completions", "local/u1", "gpt-4o (emulated)",
                      "stream 1 events", "5+7 tok", exchange.id):
         assert fragment in line
+
+
+async def test_batched_logger_writes_lines_together_and_on_close():
+    out = io.StringIO()
+    store = TraceStore()
+    logger = LineLogger(out, batch=60.0)  # a timer that never fires within the test
+    store.subscribe(logger)
+    for _ in range(3):
+        exchange = make(store)
+        exchange.received(client="c", headers=[])
+        exchange.finish(200)
+    assert out.getvalue() == ""  # gathered, not written per request
+    logger.close()
+    assert len(out.getvalue().splitlines()) == 3
+    logger.close()  # idempotent
+    assert len(out.getvalue().splitlines()) == 3
+
+
+async def test_batched_logger_flushes_on_its_timer():
+    written = asyncio.Event()
+
+    class Out(io.StringIO):
+        def flush(self) -> None:
+            super().flush()
+            written.set()
+
+    out = Out()
+    store = TraceStore()
+    store.subscribe(LineLogger(out, batch=0.001))
+    exchange = make(store)
+    exchange.received(client="c", headers=[])
+    exchange.finish(200)
+    await asyncio.wait_for(written.wait(), 5)
+    assert len(out.getvalue().splitlines()) == 1

@@ -105,6 +105,37 @@ def test_counters_are_bounded_and_forget_the_least_recently_used():
     assert counters.used(1, Window.TOTAL) == 0 and counters.used(0, Window.TOTAL) == 2
 
 
+# Instants around month ends (the cached month's edges), and anywhere from 1970 to 2100.
+_MONTH_ENDS = st.builds(lambda y, m, d: datetime(y, m, 1, tzinfo=timezone.utc).timestamp() + d,
+                        st.integers(1971, 2099), st.integers(1, 12),
+                        st.sampled_from([-86_400.0, -1.0, -1e-6, 0.0, 1e-6, 1.0, 86_400.0]))
+_INSTANTS = _MONTH_ENDS | st.floats(0, 4.1e9, allow_nan=False)
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(st.lists(_INSTANTS, min_size=1, max_size=12))
+def test_the_remembered_month_always_agrees_with_the_calendar(instants: list[float]):
+    counters = Counters(Clock())
+    for now in instants:  # in any order: the remembered month is replaced, never trusted
+        for window in Window:
+            assert counters.span(window, now) == window_span(window, now)
+
+
+def test_adding_to_many_counters_at_once_is_adding_to_each():
+    slots = [(("tokens", "project", "p"), Window.DAY), (("tokens", "user", "p", "u"), Window.DAY),
+             (("tokens", "project", "p"), Window.MONTH), (("tokens", "s"), Window.TOTAL)]
+    together, apart = Counters(Clock()), Counters(Clock())
+    for at in (T0, T0 + 86_400, T0 - 86_400, T0 + 40 * 86_400):
+        together.add_all(slots, 5, at=at)
+        for key, window in slots:
+            apart.add(key, window, 5, at=at)
+    later = T0 + 40 * 86_400
+    for key, window in slots:
+        for now in (T0, later):
+            assert together.used(key, window, now=now) == apart.used(key, window, now=now)
+    assert together.used(*slots[0], now=later) == 5 and together.used(*slots[3]) == 20
+
+
 async def test_concurrent_admissions_are_exact():
     """All tasks are released at once by one event; asyncio interleaves them, and exactly
     the limit are admitted because admit() never awaits."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -134,3 +135,51 @@ def test_internal_inspection_requests_are_not_stored(db):
     fake_exchange(store, clock, 1, path="/_behest/exchanges/x/timeline")
     database.flush()
     assert list(database.records()) == []
+
+
+def test_finishing_an_exchange_wakes_no_one(tmp_path):
+    """The hot path appends to a deque: no lock, no notify; the writer wakes on its own
+    every interval (here: never during the test) or at once for a flush."""
+    store, clock = make_store()
+    database = TraceDB(tmp_path / DB_FILE, interval=3600, max_age=1e12)
+    database.start()
+    store.subscribe(database.subscriber)
+    try:
+        for n in range(5):
+            fake_exchange(store, clock, n)
+        assert not database._wake.is_set() and len(database._queue) == 5
+        began = time.monotonic()
+        assert database.flush(timeout=5)
+        assert time.monotonic() - began < 2  # answered now, not after the interval
+        assert len(list(database.records())) == 5
+    finally:
+        database.close()
+    assert not database._thread.is_alive()
+
+
+def test_records_are_stored_without_the_message_and_read_with_it(db):
+    database, store, clock = db
+    fake_exchange(store, clock, 1, pieces=["Hi", " there"])
+    fake_exchange(store, clock, 2, stream=True, pieces=["a", "b"])
+    database.flush()
+    with sqlite3.connect(database.path) as conn:
+        stored = [json.loads(r[0]) for r in conn.execute("SELECT record FROM exchanges")]
+    assert all("message" not in r for r in stored)
+    messages = [r["message"]["choices"][0]["content"] for r in database.records()]
+    assert messages == ["Hi there", "ab"]
+    assert database.get("req_" + "0" * 23 + "1")["message"]["choices"][0]["content"] == "Hi there"
+
+
+def test_a_full_queue_keeps_taking_flushes(tmp_path):
+    store, clock = make_store()
+    database = TraceDB(tmp_path / DB_FILE, queue_size=2, interval=0.02, max_age=1e12)
+    store.subscribe(database.subscriber)
+    for n in range(4):
+        fake_exchange(store, clock, n)
+    assert database.dropped == 2
+    database.start()
+    try:
+        assert database.flush()
+        assert [r["id"] for r in database.records()] == [f"req_{n:024d}" for n in range(2)]
+    finally:
+        database.close()

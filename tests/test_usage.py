@@ -101,8 +101,9 @@ def test_the_store_writes_on_its_own_thread_in_batches_and_keeps_records(tmp_pat
     for n in range(50):
         store.add(record(n))
     store.flush()
+    assert store.written == 50 and {name for name, _ in seen} == {"behest-local usage writer"}
     inserts = [s for s in seen if s[1].startswith("INSERT")]
-    assert len(inserts) == 50 and {name for name, _ in seen} == {"behest-local usage writer"}
+    assert len(inserts) <= 2 + 6  # many rows per statement: 32 + 16 + 2
     commits = [s for s in seen if s[1].startswith("COMMIT")]
     assert 1 <= len(commits) < 10  # batched: many records per transaction
     store.add(record(50))
@@ -136,6 +137,7 @@ async def test_a_stream_without_reported_usage_is_counted():
     frames = [f async for f in chat_frames(chunks(), exchange, include_usage=False,
                                            meter=meter)]
     assert len(frames) == 3
+    exchange.finish(200)  # the count is the exchange's by the time its end is published
     assert exchange.prompt_tokens and exchange.completion_tokens == 4  # "Hello there, friend"
 
     async def reported():

@@ -25,14 +25,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
-
-import jwt
-from cryptography.hazmat.primitives.asymmetric import rsa
+from typing import TYPE_CHECKING, Any
 
 from behest_local.atomic import Signature, atomic_write, file_sig, locked
 from behest_local import jwk
 from behest_local.vault import Vault, VaultError, VaultTampered
+
+# PyJWT and cryptography are imported in the functions that use them: loading them
+# costs the gateway's start tens of milliseconds, and most runs never touch a JWT.
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 PLATFORM_FILE = "platform_signing_key.json"
 KID_PREFIX = "plat_"
@@ -54,6 +56,8 @@ class PlatformSigner:
 
     def sign(self, claims: dict[str, Any]) -> str:
         """An RS256 JWS compact serialisation (RFC 7515 §7.1) with ``kid`` and ``typ: JWT``."""
+        import jwt
+
         return jwt.encode(claims, self._private, algorithm="RS256",
                           headers={"kid": self.kid, "typ": "JWT"})
 

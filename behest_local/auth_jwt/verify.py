@@ -26,12 +26,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import jwt
-from cryptography.hazmat.primitives.asymmetric import rsa
+from typing import TYPE_CHECKING
 
 from behest_local.auth_jwt.claims import (AUDIENCE, ISSUERS, LEEWAY_S, ClaimError, Identity,
                                           identity_from)
+
+# PyJWT and cryptography are imported in the functions that use them: loading them
+# costs the gateway's start tens of milliseconds, and most runs never touch a JWT.
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 MAX_TOKEN = 8192
 """Bytes. Behest tokens are under 1 KiB; a cap keeps parsing cheap for garbage input."""
@@ -68,6 +71,8 @@ def looks_like_jwt(token: str) -> bool:
 
 
 def _header(token: str) -> dict:
+    import jwt
+
     if len(token) > MAX_TOKEN:
         raise TokenError(f"The token is {len(token)} bytes long; the limit is {MAX_TOKEN}.")
     try:
@@ -102,6 +107,8 @@ def verify(token: str, resolve: Resolver, *, leeway: float = LEEWAY_S) -> Identi
                          "has this kid (`behest-local signing-keys list`).")
     if entry.revoked_at is not None:
         raise TokenError(f"Signing key {kid!r} was revoked at {entry.revoked_at}.")
+    import jwt
+
     try:
         claims = jwt.decode(token, entry.key, algorithms=["RS256"], audience=AUDIENCE,
                             leeway=leeway, options={"require": REQUIRED, "verify_iss": False})

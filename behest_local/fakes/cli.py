@@ -2,10 +2,12 @@
 
 For demos of a migration offline and for manual testing: the fake runs on loopback until
 interrupted, printing the base URL to give the provider's SDK (or behest-local's provider
-config). ``add_fake_parser`` and ``run_fake`` are what ``behest_local.cli`` wires in;
-``serve_fake`` is the coroutine behind them, with a ``stop`` event and a ``ready`` callback
-so tests can run it in-loop. Handler cancellation is on, so a client that disconnects is
-seen at once (``FakeState.disconnected``).
+config). ``serve_fake`` is the coroutine behind the command, with a ``stop`` event and a
+``ready`` callback so tests can run it in-loop. Handler cancellation is on, so a client
+that disconnects is seen at once (``FakeState.disconnected``). The command's parser and
+exit codes (``add_fake_parser``, ``run_fake``, re-exported here) are
+``behest_local/fake_upstream_cli.py``'s, outside this package so the main CLI can build
+the parser without loading the fakes.
 """
 
 from __future__ import annotations
@@ -17,37 +19,12 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from behest_local.fake_upstream_cli import add_fake_parser, run_fake
 from behest_local.fakes import BASE_PATHS, PROVIDERS
 
 HOST = "127.0.0.1"  # loopback only: a fake has no business on the network
 
-
-def add_fake_parser(subparsers) -> argparse.ArgumentParser:
-    """Add the ``fake-upstream`` command to ``subparsers`` (from ``add_subparsers``)."""
-    parser = subparsers.add_parser(
-        "fake-upstream", help="serve a provider's native API offline, scripted by the prompt",
-        description="Serve a fake OpenAI, Mistral, OpenRouter, Anthropic, Gemini, Cohere "
-                    "or Ollama (a local OpenAI-compatible server) API on loopback. The last user message steers it: [tool], [tools N], "
-                    "[error S], [fail N], [truncate N], [slow MS], [hold N], [filter], "
-                    "[cached N], [think N] (see behest_local/fakes/__init__.py).")
-    parser.add_argument("provider", choices=sorted(PROVIDERS), metavar="PROVIDER",
-                        help="one of: " + ", ".join(sorted(PROVIDERS)))
-    parser.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
-    parser.add_argument("--key", help="the only API key accepted (default: any non-empty key)")
-    return parser
-
-
-def run_fake(args: argparse.Namespace) -> int:
-    """Run until interrupted; the exit code for ``cli.main``."""
-    try:
-        asyncio.run(serve_fake(args.provider, port=args.port, key=args.key))
-    except KeyboardInterrupt:
-        return 0
-    except OSError as exc:  # the port is taken, say
-        print(f"behest-local: error: cannot serve the fake {args.provider} upstream: {exc}",
-              file=sys.stderr)
-        return 2
-    return 0
+__all__ = ["HOST", "add_fake_parser", "main", "run_fake", "serve_fake"]
 
 
 async def serve_fake(provider: str, *, port: int = 0, key: str | None = None,

@@ -1,9 +1,10 @@
 """Token FinOps: what each request cost, kept, and reported.
 
 ``prices`` prices a model's tokens offline (bundled table, ``[prices]`` overrides),
-``recorder`` turns finished exchanges into usage records and budget counts (and counts
-streams whose provider reports no usage), ``store`` keeps the records in SQLite under the
-state dir off the event loop, ``reports`` holds the SQL behind the usage endpoints, and
-``window`` parses their time ranges. The HTTP side is ``server/usage_routes.py``; the
-limits the counts feed are ``tiers.py`` and ``server/limits.py``.
+``recorder`` turns finished exchanges into usage records and budget counts, ``meter``
+counts streams and replies whose provider reports no usage, ``store`` keeps the records
+in SQLite under the state dir off the event loop, ``reports`` holds the SQL behind the
+usage endpoints, and ``window`` parses their time ranges. The HTTP side is
+``server/usage_routes.py``; the limits the counts feed are ``tiers.py`` and
+``server/limits.py``.
 """

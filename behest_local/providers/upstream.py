@@ -24,6 +24,7 @@ operation) with a short timeout and keeps the answer for ``MODELS_TTL_S`` (a fai
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -178,9 +179,16 @@ class UpstreamProvider:
     async def _open(self, request, key: Secret | None,
                     timeout: aiohttp.ClientTimeout | None = None) -> aiohttp.ClientResponse:
         session = self._pool.session()
+        headers, data = request.headers, None
+        if request.json is not None:
+            # Encoded here, compactly, rather than by aiohttp's JsonPayload (which spaces
+            # every separator and goes through its payload registry on each request).
+            data = json.dumps(request.json, separators=(",", ":"), ensure_ascii=False).encode()
+            if "Content-Type" not in headers:
+                headers = {**headers, "Content-Type": "application/json"}
         try:
             response = await session.request(request.method, request.url,
-                                             headers=request.headers, json=request.json,
+                                             headers=headers, data=data,
                                              timeout=timeout or self._timeout)
         except aiohttp.ConnectionTimeoutError:
             raise UpstreamError(

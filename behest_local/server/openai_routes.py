@@ -82,8 +82,10 @@ async def chat_frames(chunks: AsyncIterator[dict], exchange: Exchange, *,
                       include_usage: bool, meter: StreamMeter | None = None
                       ) -> AsyncIterator[bytes]:
     """Encode chat chunks as SSE events, metering usage on the way past. Without a usage
-    chunk from the provider (or before it), ``meter`` counts what was sent."""
-    async for chunk in chunks:
+    chunk from the provider (or before it), ``meter`` counts what was sent. A chunk relayed
+    as the upstream sent it (``sse.EventJSON``) is written as its own text."""
+    encode, count = sse.encode_json, meter.count if meter is not None else None
+    async for chunk in chunks:  # once per event of every stream: nothing else here
         usage = chunk.get("usage")
         if usage:
             exchange.usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
@@ -93,9 +95,9 @@ async def chat_frames(chunks: AsyncIterator[dict], exchange: Exchange, *,
                 continue
         elif not include_usage:
             chunk.pop("usage", None)
-        yield sse.encode_json(chunk)
-        if meter is not None:  # after the event is written: counting never delays it
-            meter.count(chunk)
+        yield encode(chunk)
+        if count is not None:  # after the event is written: counting never delays it
+            count(chunk)
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:

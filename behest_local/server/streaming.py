@@ -3,9 +3,11 @@
 ``relay`` pulls the first event before sending headers, so a failure before the first
 byte (an upstream 429, say) is still a proper HTTP error. After that, each SSE event is
 written with its own ``write`` call as soon as it exists and recorded on the exchange
-(``ChunkSent``). A failure mid-stream becomes a final OpenAI-format error event and a
-clean close; an emulated drop aborts the connection; a client that goes away stops the
-upstream at once (closing its generator cancels the upstream request).
+(``chunk_sent``: its time appended; subscribers hear of it a few times a second, as
+``ChunkSent``). The loop runs once per event of every stream, so it does nothing else.
+A failure mid-stream becomes a final OpenAI-format error event and a clean close; an
+emulated drop aborts the connection; a client that goes away stops the upstream at once
+(closing its generator cancels the upstream request).
 
 SSE headers: ``text/event-stream`` (WHATWG HTML §9.2), ``Cache-Control: no-cache,
 no-transform`` so intermediaries neither cache nor compress (RFC 9111 §5.2.2.6), and
@@ -66,8 +68,13 @@ async def relay(request: web.Request, frames: AsyncIterator[bytes], *,
         await response.prepare(request)
         if first is not None:
             await _send(response, exchange, first)
+            # _send, inlined: this loop runs once per event of every stream.
+            capture, write, sent = exchange.capture, response.write, exchange.chunk_sent
             async for frame in iterator:
-                await _send(response, exchange, frame)
+                if capture is not None:
+                    capture.frame(frame)
+                await write(frame)
+                sent(len(frame))
         if terminator is not None:
             await _send(response, exchange, terminator)
         await response.write_eof()

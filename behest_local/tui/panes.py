@@ -4,17 +4,22 @@
 (64 KiB bodies, 128 KiB of stream events, thousands of timeline rows), so they are
 plain lines for a ``Log``, which renders only the lines on screen. Lines are cut to
 the pane's width here (``fold``), because a ``Log`` does not wrap and JSON has no
-spaces to wrap at; prose (the assistant's message) is wrapped at words.
+spaces to wrap at; prose (the assistant's message) is wrapped at words. A record keeps
+bodies as they were sent (scrub.py does not re-serialise them), so JSON bodies are
+pretty-printed here, for display only (``body_lines``).
 """
 
 from __future__ import annotations
 
+import json
 import textwrap
 import time
 from collections.abc import Iterable
+from functools import lru_cache
 
 from rich.text import Text
 
+from behest_local.capture import MAX_BODY
 from behest_local.timing import duration
 
 INDENT = 15
@@ -78,13 +83,24 @@ def _headers(headers: list) -> list[str]:
     return [f"{name}: {value}" for name, value in headers] or ["(no headers recorded)"]
 
 
+@lru_cache(maxsize=8)  # a refreshing stream re-renders the same bodies: indent them once
+def body_lines(body: str) -> tuple[str, ...]:
+    """A body's display lines: JSON indented by two, anything else as it is."""
+    if body.lstrip()[:1] in ("{", "["):
+        try:
+            body = json.dumps(json.loads(body), ensure_ascii=False, indent=2)
+        except ValueError:  # cut at the recording cap, or not JSON after all
+            pass
+    return tuple(body.splitlines())
+
+
 def request_lines(record: dict, width: int) -> list[str]:
     request = record["request"]
     lines = _headers(request["headers"]) + [""]
     if request["body"] is not None:
         size = request["body_size"] or 0
-        cut = " (first 64 KiB)" if size > len(request["body"].encode()) else ""
-        lines += [f"body: {size} bytes{cut}", *request["body"].splitlines()]
+        cut = f" (first {MAX_BODY // 1024} KiB)" if size > MAX_BODY else ""
+        lines += [f"body: {size} bytes{cut}", *body_lines(request["body"])]
     else:
         lines.append(request["body_note"] or "no body")
     return fold(lines, width, 2)
@@ -94,7 +110,7 @@ def response_lines(record: dict, width: int) -> list[str]:
     response = record["response"]
     lines = [f"HTTP {response['status'] or '…'}", *_headers(response["headers"]), ""]
     if response["body"] is not None:
-        lines += response["body"].splitlines()
+        lines += body_lines(response["body"])
     elif record["stream"]:
         lines.append(f"a stream of {record['chunks']} events: see the message, events and "
                      "timeline tabs")

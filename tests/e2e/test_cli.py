@@ -144,6 +144,30 @@ def test_unknown_project_for_keys_create(tmp_path):
     assert "unknown project 'nope'" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_serve_runs_on_the_loop_given_and_says_so(tmp_path, loop):
+    server = Server(tmp_path / "state", "--headless", "--loop", loop)
+    try:
+        server.wait_for(rf"^  event loop: {loop} \(serve --loop")
+        with urllib.request.urlopen(server.url + "/healthz", timeout=10) as r:
+            assert r.status == 200
+        with pytest.raises(urllib.error.HTTPError) as err:  # a request through the middlewares
+            post(server.url + "/v1/chat/completions",
+                 {"messages": [{"role": "user", "content": "Hello"}]}, None)
+        assert err.value.code == 401
+        assert json.load(err.value)["error"]["code"] == "invalid_api_key"
+    finally:
+        assert server.stop() == 0
+
+
+def test_serve_defaults_to_uvloop_when_installed(tmp_path):
+    server = Server(tmp_path / "state", "--headless")
+    try:
+        server.wait_for(r"^  event loop: uvloop ")
+    finally:
+        assert server.stop() == 0
+
+
 def test_healthz_and_default_port_is_uncommon(tmp_path):
     from behest_local.config import DEFAULT_PORT
 

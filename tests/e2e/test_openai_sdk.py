@@ -83,7 +83,9 @@ async def test_async_client_streams(aclient, live):
     assert "84" in text
     request_id = stream.response.headers["x-request-id"]
     events = live.recorder.wait_end(request_id)
-    assert sum(isinstance(e, ChunkSent) for e in events) > 3
+    assert [e.index for e in events if isinstance(e, ChunkSent)][:1] == [0]  # it began
+    finished = next(e for e in events if isinstance(e, ExchangeFinished))
+    assert finished.chunks > 3
     routed = next(e for e in events if isinstance(e, Routed))
     assert routed.model == "claude-sonnet-4-20250514" and routed.stream
 

@@ -25,7 +25,7 @@ async def test_a_thousand_chunks_cost_a_bounded_number_of_refreshes():
                 exchange.capture.frame(frame)
                 exchange.chunk_sent(len(frame))
                 clock.advance(0.0005)
-            assert app.feed.pending == 1  # a hundred chunks of one stream: one entry
+            assert app.feed.pending <= 1  # a hundred chunks of one stream: one entry at most
             await pilot.pause(0.05)  # the stream goes on; the app's timer ticks meanwhile
         frame = chunk(finish="stop")
         exchange.capture.frame(frame)

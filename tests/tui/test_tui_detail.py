@@ -57,3 +57,17 @@ def test_the_header_shows_rate_limit_gauges_and_pause():
                                    paused=True)).plain
     assert "2.5 req/s · 1 in flight" in text
     assert "local rpm ████░░ 45/60" in text and "PAUSED" in text
+
+
+def test_bodies_are_recorded_as_sent_and_indented_for_display():
+    from behest_local.record import build_record
+    from behest_local.tui import panes
+
+    store, clock = make_store()
+    record = build_record(fake_exchange(store, clock, 1, pieces=["Hi"]))
+    assert "\n" not in record["request"]["body"]  # as the client sent it
+    lines = panes.request_lines(record, 120)
+    assert '  "model": "gpt-4o-mini",' in lines and "(first 64 KiB)" not in "".join(lines)
+    assert '        "content": "Hi"' in panes.response_lines(record, 120)
+    assert panes.body_lines('{"cut at the cap": ') == ('{"cut at the cap": ',)
+    assert panes.body_lines("plain\ntext") == ("plain", "text")

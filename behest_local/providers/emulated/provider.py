@@ -16,15 +16,18 @@ import time
 from pathlib import Path
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from behest_local.config import EmulatorConfig
 from behest_local.errors import InvalidRequestError, StreamDropped, UpstreamError
 from behest_local.fixtures import FixtureError, fixture_path, load_fixture, replay_chunks
 from behest_local.providers.base import ChatCall
 from behest_local.providers.emulated import embeddings
-from behest_local.providers.emulated.composer import Reply, compose
 from behest_local.providers.emulated.directives import HEADER as directives_header
 from behest_local.providers.emulated.tokens import count_prompt_tokens, count_tokens, split_tokens
+
+if TYPE_CHECKING:
+    from behest_local.providers.emulated.composer import Reply
 
 # Model ids listed by GET /v1/models (any other id is served too).
 CHAT_MODELS = (
@@ -179,6 +182,10 @@ class EmulatedProvider:
         stops = request.get("stop")
         if isinstance(stops, str):
             stops = [stops]
+        # Imported here, not at the top: the composer's modules cost the gateway's start
+        # tens of milliseconds; runtime imports them in a worker thread once the port is bound.
+        from behest_local.providers.emulated.composer import compose
+
         out = []
         for index in range(request.get("n") or 1):
             reply = compose(request, choice_index=index)

@@ -17,6 +17,11 @@ the work is repair, not translation (providers.md §1.4, §9.4, §10.4, pitfalls
 
 The stream must end with ``data: [DONE]`` or at least a finish_reason for every choice
 seen; anything less is a truncation and ``finish()`` raises.
+
+Most chunks need none of that: once a choice has begun, a plain text delta from OpenAI or
+a compatible server is already what the client gets. ``_as_sent`` recognises those and
+returns the parsed chunk as an ``sse.EventJSON`` holding the event's own text, which the
+relay then writes as received instead of encoding it again; every other chunk is repaired.
 """
 
 from __future__ import annotations
@@ -27,8 +32,12 @@ import time
 from behest_local.providers.base import ChatCall
 from behest_local.providers.openai_compat.shapes import include_usage, parse_event_json, truncated
 from behest_local.providers.openai_compat.transport import OPENAI, Profile
-from behest_local.providers.openai_compat.translate import finish_reason, in_band_error
-from behest_local.sse import SSEEvent
+from behest_local.providers.openai_compat.translate import (
+    FINISH_REASONS,
+    finish_reason,
+    in_band_error,
+)
+from behest_local.sse import EventJSON, SSEEvent
 
 
 class _Choice:
@@ -58,10 +67,18 @@ class Translator:
     def feed(self, event: SSEEvent) -> list[dict]:
         if self.done:
             return []
-        if event.data.strip() == "[DONE]":
+        data = event.data
+        if data[:1] != "{" and data.strip() == "[DONE]":
             self.done = True
             return []
-        chunk = parse_event_json(event.data, self.provider)
+        chunk = parse_event_json(data, self.provider)
+        if self._as_sent(chunk):
+            frame = EventJSON(chunk, data)
+            if self.include_usage:
+                frame["usage"] = None
+            else:
+                frame.pop("usage", None)
+            return [frame]
         if chunk.get("error"):
             raise in_band_error(chunk)
         header = self._remember_header(chunk)
@@ -94,6 +111,37 @@ class Translator:
         raise truncated(self.provider)
 
     # -- helpers -------------------------------------------------------------------------
+
+    def _as_sent(self, chunk: dict) -> bool:
+        """Whether repairing ``chunk`` would change nothing but its ``usage: null`` (see
+        ``feed``). Records a finish as the repair would; any doubt means repair."""
+        header = self._header
+        if (header is None or chunk.get("usage") is not None or chunk.get("error")
+                or chunk.get("id") != header["id"] or chunk.get("model") != header["model"]
+                or chunk.get("created") != header["created"]
+                or chunk.get("object") != "chat.completion.chunk"):
+            return False
+        choices = chunk.get("choices")
+        if not choices or type(choices) is not list:
+            return False
+        finished = []
+        for choice in choices:
+            if (type(choice) is not dict or "logprobs" not in choice
+                    or "finish_reason" not in choice):
+                return False
+            index = choice.get("index")  # begun (its role was sent), and it says which
+            state = self._choices.get(index) if type(index) is int else None
+            delta = choice.get("delta")
+            reason = choice["finish_reason"]
+            if (state is None or type(delta) is not dict or delta.get("tool_calls")
+                    or (reason is not None and (type(reason) is not str or reason == "error"
+                                                or reason in FINISH_REASONS))):
+                return False
+            if reason is not None:
+                finished.append(state)
+        for state in finished:
+            state.finished = True
+        return True
 
     def _remember_header(self, chunk: dict) -> dict:
         """``id``/``object``/``created``/``model`` of the first chunk, repeated on every chunk

@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from behest_local.providers.emulated import tokens
 from behest_local.providers.emulated.tokens import count_prompt_tokens, count_tokens, split_tokens
 
 json_values = st.recursive(
@@ -106,3 +107,36 @@ def test_tools_and_tool_calls_are_counted() -> None:
 def test_prompt_count_never_raises_on_odd_shapes(msgs: list, tools: list | None) -> None:
     count = count_prompt_tokens(msgs, tools)
     assert isinstance(count, int) and count >= 3
+
+
+def _reference_pieces(text: str) -> list[str]:
+    """The pieces as first specified (one regex match at a time, long words cut in a
+    generator): the fast ``split_tokens``/``count_tokens`` must agree with it exactly."""
+    out = []
+    for match in tokens._PIECE.finditer(text):
+        piece = match.group()
+        core = piece.lstrip(" ")
+        if len(core) <= tokens._WHOLE_WORD_MAX or not core.isalpha():
+            out.append(piece)
+            continue
+        lead = piece[: len(piece) - len(core)]
+        out += [(lead if start == 0 else "") + core[start : start + tokens._WORD_CHUNK]
+                for start in range(0, len(core), tokens._WORD_CHUNK)]
+    return out
+
+
+# Letters (long words included), spaces, digits, punctuation, line breaks, and characters
+# that are word characters without being letters or decimal digits (½, Ⅻ, combining marks).
+_TOKEN_TEXT = st.text(st.sampled_from(list("aZéß世 \t\n\r'_.,!7½Ⅻ\u0301")) | st.characters(),
+                      max_size=60)
+_WORDS = st.lists(st.sampled_from(["internationalization", " supercalifragilistic",
+                                   "  spaced", " word", "x", "12345678", " ½½½½½½½½½½½½",
+                                   "naïveté-naïveté", " Ⅻ"]), max_size=6).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TOKEN_TEXT | _WORDS)
+def test_the_fast_counts_equal_the_reference_pieces(text: str) -> None:
+    reference = _reference_pieces(text)
+    assert split_tokens(text) == reference
+    assert count_tokens(text) == len(reference)

@@ -9,9 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from behest_local.errors import UpstreamError
+from behest_local.providers.openai_compat.shapes import parse_event_json
 from behest_local.providers.openai_compat.stream import Translator
 from behest_local.providers.openai_compat.transport import CUSTOM, MISTRAL, OPENAI, OPENROUTER
-from behest_local.sse import SSEEvent
+from behest_local.sse import EventJSON, SSEEvent
 from tests.providers.streams import call, check_chunks, cuts_for, recorded, run, summary
 
 OPENAI_TOOLS = recorded("openai_compat/openai_tools.sse")
@@ -109,3 +110,130 @@ def test_model_length_maps_to_length():
     out = Translator(call(), MISTRAL).feed(SSEEvent(json.dumps(chunk)))
     assert out[0]["choices"][0]["finish_reason"] == "length"
     assert out[0]["object"] == "chat.completion.chunk" and out[0]["created"] > 0
+
+
+# -- chunks relayed as sent: the fast path must give exactly what repair gives -------------
+
+class Repairing(Translator):
+    """The reference: every chunk repaired, none relayed as sent."""
+
+    def _as_sent(self, chunk: dict) -> bool:
+        return False
+
+
+def outcome(translator: Translator, datas: list[str]) -> list:
+    out = []
+    for data in datas:
+        try:
+            out.append([dict(c) for c in translator.feed(SSEEvent(data))])
+        except UpstreamError as error:
+            out.append(("error", error.code))
+            break
+    else:
+        try:
+            out.append([dict(c) for c in translator.finish()])
+        except UpstreamError as error:
+            out.append(("error", error.code))
+    return out
+
+
+def canonical(index: int = 0, content: str = "Hi") -> dict:
+    return {"id": "c1", "object": "chat.completion.chunk", "created": 7, "model": "m",
+            "system_fingerprint": "fp", "choices": [
+                {"index": index, "delta": {"content": content}, "logprobs": None,
+                 "finish_reason": None}]}
+
+
+def first_choice(chunk: dict) -> dict:
+    choices = chunk.get("choices") or [{"delta": {}}]  # a change to no choice changes nothing
+    if not isinstance(choices[0].get("delta"), dict):
+        choices[0]["delta"] = {}
+    return choices[0]
+
+
+# Each changes one thing the repair looks at; most chunks get none, as in a real stream.
+CHANGES = {
+    "other id": lambda c: c.update(id="c2"), "no id": lambda c: c.pop("id", None),
+    "no object": lambda c: c.pop("object", None), "other created": lambda c: c.update(created=8),
+    "no created": lambda c: c.pop("created", None), "other model": lambda c: c.update(model="x"),
+    "no model": lambda c: c.pop("model", None), "usage null": lambda c: c.update(usage=None),
+    "usage": lambda c: c.update(usage={"prompt_tokens": 1, "completion_tokens": 2}),
+    "usage only": lambda c: c.update(choices=[], usage={"prompt_tokens": 1}),
+    "choices null": lambda c: c.update(choices=None),
+    "no choices": lambda c: c.pop("choices", None),
+    "error": lambda c: c.update(error={"message": "boom"}),
+    "second choice": lambda c: c.update(choices=[*(c.get("choices") or []),
+                                                 canonical(1, "b")["choices"][0]]),
+    "index 1": lambda c: first_choice(c).update(index=1),
+    "no index": lambda c: first_choice(c).pop("index", None),
+    "role": lambda c: first_choice(c)["delta"].update(role="assistant"),
+    "empty delta": lambda c: first_choice(c).update(delta={}),
+    "delta null": lambda c: first_choice(c).update(delta=None),
+    "no delta": lambda c: first_choice(c).pop("delta", None),
+    "tool call": lambda c: first_choice(c)["delta"].update(tool_calls=[{
+        "index": 0, "id": "call_1", "type": "function",
+        "function": {"name": "f", "arguments": {"a": 1}}}]),
+    "tool calls null": lambda c: first_choice(c)["delta"].update(tool_calls=None),
+    "no logprobs": lambda c: first_choice(c).pop("logprobs", None),
+    "no finish": lambda c: first_choice(c).pop("finish_reason", None),
+    "stop": lambda c: first_choice(c).update(finish_reason="stop"),
+    "model_length": lambda c: first_choice(c).update(finish_reason="model_length"),
+    "finish error": lambda c: first_choice(c).update(finish_reason="error"),
+    "finish 3": lambda c: first_choice(c).update(finish_reason=3),
+}
+
+
+def changed(names: list[str]) -> dict:
+    chunk = canonical()
+    for name in names:
+        CHANGES[name](chunk)
+    return chunk
+
+
+CHUNK = st.lists(st.sampled_from(sorted(CHANGES)), max_size=2).map(changed)
+
+
+@settings(max_examples=300, deadline=None)
+@given(chunks=st.lists(CHUNK, min_size=1, max_size=8),
+       include_usage=st.booleans(), spaced=st.booleans(), profile=st.sampled_from(
+           [OPENAI, MISTRAL]), done=st.booleans())
+def test_relayed_as_sent_is_what_repair_gives(chunks, include_usage, spaced, profile, done):
+    separators = (", ", ": ") if spaced else (",", ":")
+    datas = [json.dumps(c, separators=separators) for c in chunks] + (["[DONE]"] if done else [])
+    request = {"stream_options": {"include_usage": include_usage}}
+    fast = Translator(call(**request), profile)
+    assert outcome(fast, datas) == outcome(Repairing(call(**request), profile), datas)
+
+
+def test_plain_text_chunks_keep_the_upstream_text():
+    first = ('{"id":"c","object":"chat.completion.chunk","created":7,"model":"m","choices":'
+             '[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,'
+             '"finish_reason":null}]}')
+    text = first.replace('"role":"assistant","content":""', '"content":"é"')
+    for include_usage in (True, False):
+        translator = Translator(call(stream_options={"include_usage": include_usage}))
+        translator.feed(SSEEvent(first))
+        [chunk] = translator.feed(SSEEvent(text))
+        assert isinstance(chunk, EventJSON)
+        assert chunk.text == (text[:-1] + ',"usage":null}' if include_usage else text)
+        assert json.loads(chunk.text) == chunk
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(
+    st.dictionaries(st.text(max_size=4), st.none() | st.integers() | st.text(max_size=4),
+                    max_size=3).map(json.dumps),
+    st.text(alphabet='{}[]":,0123456789 aen\\ul', max_size=12)))
+def test_event_json_parses_as_json_loads_does(data):
+    try:
+        expected = json.loads(data)
+    except ValueError:
+        expected = "malformed"
+    try:
+        got = parse_event_json(data, "p")
+    except UpstreamError as error:
+        got = "malformed" if "malformed" in error.message else "not an object"
+        assert got == ("malformed" if expected == "malformed" else "not an object")
+        assert not isinstance(expected, dict)
+    else:
+        assert got == expected and isinstance(got, dict)
