@@ -11,12 +11,16 @@ creates it (headers, bodies) and ``server/streaming.py`` calls ``frame`` for eac
 ``frame`` is on the hot path, so it only appends; decoding, assembling and redacting
 happen when someone reads (``record.build_record``), off the request's path.
 
-Raw bytes stay private to this class and leave it only through ``redacted_*``: headers
-are redacted when recorded, bodies and frames when read (redacting a body before the
-first stream byte would add to time to first token, and stream secrets can only be
-found on the joined text anyway; see scrub.py). Memory is bounded twice: per exchange
-(``MAX_BODY``, ``MAX_STREAM``) and across all exchanges (``CaptureBudget``: the oldest
-captures give their bytes back once the total passes the budget).
+Raw bytes stay private to this class and leave it only redacted: headers through
+``request_headers``/``response_headers``, bodies through ``redacted_*``, frames through
+``record.build_record``. All of it is redacted when first read, not when recorded: the
+hook that records runs on every response, and most captures are never looked at
+(redacting a body before the first stream byte would also add to time to first token,
+and stream secrets can only be found on the joined text anyway; see scrub.py). The
+credentials a request presented (``known``) are found the same way, on first read.
+Memory is bounded twice: per exchange (``MAX_BODY``, ``MAX_STREAM``) and across all
+exchanges (``CaptureBudget``: the oldest captures give their bytes back once the total
+passes the budget).
 """
 
 from __future__ import annotations
@@ -24,9 +28,12 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from behest_local import scrub
+from behest_local.exchange import SECRET_HEADERS, redact_value
+
+Headers = tuple[tuple[str, str], ...]
 
 MAX_BODY = 64 * 1024
 """Bytes of a request or response body kept; the rest is counted, not kept."""
@@ -78,18 +85,21 @@ class Capture:
     """Headers, bodies and raw stream events of one exchange (see the module docstring)."""
 
     __slots__ = (
-        "request_headers", "response_headers", "response_status", "request_body_size",
-        "request_body_note", "response_body_size", "arrivals", "frame_bytes",
-        "frames_dropped", "responded", "released", "_request_body", "_response_body",
-        "_frames", "_known", "_clock", "_budget", "_lock", "__weakref__",
+        "response_status", "request_body_size", "request_body_note", "response_body_size",
+        "arrivals", "frame_bytes", "frames_dropped", "responded", "released",
+        "_request_headers", "_response_headers", "_raw_request_headers",
+        "_raw_response_headers", "_request_body", "_response_body", "_frames", "_known",
+        "_clock", "_budget", "_lock", "__weakref__",
     )
 
     def __init__(self, clock: Callable[[], float], budget: CaptureBudget | None = None) -> None:
         self._clock = clock
         self._budget = budget
         self._lock = threading.Lock()
-        self.request_headers: tuple[tuple[str, str], ...] = ()
-        self.response_headers: tuple[tuple[str, str], ...] = ()
+        self._raw_request_headers: Iterable[tuple[str, str]] | None = None
+        self._raw_response_headers: Iterable[tuple[str, str]] | None = None
+        self._request_headers: Headers = ()
+        self._response_headers: Headers = ()
         self.response_status: int | None = None
         self._request_body: bytes | None = None
         self.request_body_size: int | None = None
@@ -97,7 +107,7 @@ class Capture:
         """Why there is no request body, when there is none (e.g. rejected before reading)."""
         self._response_body: bytes | None = None
         self.response_body_size: int | None = None
-        self._known: tuple[str, ...] = ()
+        self._known: tuple[str, ...] | None = None
         self._frames: list[bytes] = []
         self.arrivals: list[float] = []
         """Monotonic time each stream event reached the relay, before its write."""
@@ -111,8 +121,17 @@ class Capture:
 
     # -- recording (gateway side) -----------------------------------------------------
 
+    def record_headers(self, request: Iterable[tuple[str, str]],
+                       response: Iterable[tuple[str, str]]) -> None:
+        """Keep the raw request and response header pairs (a mapping's ``items()`` or an
+        immutable copy: the caller must not change them afterwards). O(1): they are
+        redacted, and the credentials among them found, when first read."""
+        self._raw_request_headers = request
+        self._raw_response_headers = response
+
     def set_known_secrets(self, secrets: tuple[str, ...]) -> None:
-        """The credentials this request presented, so echoes of them are redacted too."""
+        """The credentials this request presented, so echoes of them are redacted too
+        (found in the request headers when not set)."""
         self._known = tuple(s for s in secrets if len(s) >= scrub.MIN_KNOWN)
 
     def request_body(self, raw: bytes | None, note: str | None = None) -> None:
@@ -164,16 +183,52 @@ class Capture:
     # -- reading (always redacted) ----------------------------------------------------
 
     @property
+    def request_headers(self) -> Headers:
+        """The request headers, credentials redacted (exchange.redact_value)."""
+        raw = self._raw_request_headers
+        if raw is not None:
+            self._redact_request(raw)
+        return self._request_headers
+
+    @property
+    def response_headers(self) -> Headers:
+        """The response headers as prepared, credentials redacted."""
+        raw = self._raw_response_headers
+        if raw is not None:
+            self._response_headers = tuple([(k, redact_value(k, v)) for k, v in raw])
+            self._raw_response_headers = None
+        return self._response_headers
+
+    @property
     def known(self) -> tuple[str, ...]:
-        return self._known
+        """The credentials the request presented (its secret headers' tokens)."""
+        raw = self._raw_request_headers
+        if raw is not None:
+            self._redact_request(raw)
+        return self._known or ()
+
+    def _redact_request(self, raw: Iterable[tuple[str, str]]) -> None:
+        # Idempotent, so a reader thread racing the loop's TUI only does it twice.
+        pairs, found = [], []
+        for name, value in raw:
+            if name.lower() in SECRET_HEADERS:
+                scheme, _, token = value.partition(" ")
+                bare = token and scheme.lower() in ("bearer", "basic")
+                found.append(token.strip() if bare else value)
+                value = redact_value(name, value)
+            pairs.append((name, value))
+        self._request_headers = tuple(pairs)
+        if self._known is None:
+            self._known = tuple(s for s in found if len(s) >= scrub.MIN_KNOWN)
+        self._raw_request_headers = None
 
     def redacted_request_body(self) -> str | None:
         raw = self._request_body
-        return None if raw is None else scrub.redact_body(raw, self._known)
+        return None if raw is None else scrub.redact_body(raw, self.known)
 
     def redacted_response_body(self) -> str | None:
         raw = self._response_body
-        return None if raw is None else scrub.redact_body(raw, self._known)
+        return None if raw is None else scrub.redact_body(raw, self.known)
 
     def raw_frames(self) -> list[bytes]:
         """A snapshot of the kept frames, for ``record.build_record`` to decode and redact.

@@ -1,4 +1,4 @@
-"""Typed trace events: one frozen dataclass per phase an exchange goes through.
+"""Typed trace events: one slots dataclass per phase an exchange goes through.
 
 An ``Exchange`` (``exchange.py``) records these as it moves through the gateway; the
 ``TraceStore`` (``trace.py``) fans them out to subscribers (the headless line logger, the
@@ -7,6 +7,11 @@ only redacted data: no credential ever reaches one.
 
 Every event has ``exchange_id`` and ``at``, a monotonic timestamp in seconds from the
 store's clock, so timelines can be computed without wall-clock jumps.
+
+Trace events are built on the request's path, so they are plain (not frozen) slots
+dataclasses: a frozen one pays an ``object.__setattr__`` per field, four times the cost.
+Every subscriber receives the same object: treat it as read-only. An ``Exchange`` builds
+an event only when some subscriber wants its type (``TraceStore.wants``).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TraceEvent:
     exchange_id: str
     """The exchange's request id (``req_…``), also sent as ``X-Request-Id``."""
@@ -22,7 +27,7 @@ class TraceEvent:
     """Monotonic time in seconds when the event happened."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RequestReceived(TraceEvent):
     method: str
     path: str
@@ -34,7 +39,7 @@ class RequestReceived(TraceEvent):
     """Request headers with credentials redacted."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Authenticated(TraceEvent):
     tenant: str
     project: str
@@ -44,7 +49,7 @@ class Authenticated(TraceEvent):
     session: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Routed(TraceEvent):
     requested_model: str | None
     model: str
@@ -54,13 +59,13 @@ class Routed(TraceEvent):
     stream: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class UpstreamStarted(TraceEvent):
     provider: str
     model: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ChunkSent(TraceEvent):
     """A stream event was written to the client: progress for live views.
 
@@ -76,7 +81,7 @@ class ChunkSent(TraceEvent):
     """Bytes written for this event, SSE framing included."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ExchangeFinished(TraceEvent):
     status: int
     duration: float
@@ -88,7 +93,7 @@ class ExchangeFinished(TraceEvent):
     completion_tokens: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ExchangeFailed(TraceEvent):
     status: int
     code: str | None
@@ -127,7 +132,7 @@ class ConfigRejected(ConfigEvent):
     configuration stays in force."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ResponseStarted(TraceEvent):
     """The response's status line and headers were sent (for a stream: before its first
     event). Published by ``server/inspect_routes.py``'s ``on_response_prepare`` hook."""
@@ -138,7 +143,7 @@ class ResponseStarted(TraceEvent):
     streamed: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ProbeReported(TraceEvent):
     """``behest-local probe`` measured this exchange's stream at the far end of the
     user's proxy and reported back (``POST /_behest/exchanges/{id}/probe``)."""
@@ -153,7 +158,7 @@ class ProbeReported(TraceEvent):
     """Further problems found (compression on SSE, missing anti-buffering headers…)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CorsRefused(TraceEvent):
     """A browser origin was refused by the CORS policy (``server/cors.py``): the browser
     blocks the page from this response, so this event says what to add and where."""

@@ -5,12 +5,16 @@ authenticated → routed → upstream → streaming → finished/failed) and eve
 recorded as a typed event from ``events.py``, published through the ``TraceStore``. The
 exchange also keeps the summary subscribers need later (status, usage, chunk times) so
 the store's ring of recent exchanges can be shown without replaying events.
+
+Each phase sets the exchange's fields first and builds its event only when a subscriber
+wants that type (``TraceStore.wants``): headless mode takes only the terminal events, so
+a request there builds one event, and its headers are never redacted for nobody.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from enum import Enum
 from typing import TYPE_CHECKING
@@ -131,31 +135,40 @@ class Exchange:
 
     # -- phases ---------------------------------------------------------------------
 
-    def received(self, *, client: str, headers: list[tuple[str, str]]) -> None:
-        redacted = tuple((k, redact_value(k, v)) for k, v in headers)
-        self._publish(ev.RequestReceived(self.id, self.started, self.method, self.path,
-                                         client, self.wall_time, redacted))
+    def received(self, *, client: str, headers: Iterable[tuple[str, str]]) -> None:
+        """Enter the store's ring; ``RequestReceived`` (with ``headers`` redacted) only if
+        wanted. ``client`` and ``headers`` are read only then (middleware.py skips
+        working the peer out when ``store.wants(RequestReceived)`` is false)."""
+        store = self._store
+        store.opened(self)
+        if store.wants(ev.RequestReceived):
+            redacted = tuple([(k, redact_value(k, v)) for k, v in headers])
+            store.publish(ev.RequestReceived(self.id, self.started, self.method, self.path,
+                                             client, self.wall_time, redacted), self)
 
     def authenticated(self, *, tenant: str, project: str, credential: str,
                       user: str | None = None, session: str | None = None) -> None:
         self.tenant, self.project, self.credential = tenant, project, credential
         self.user, self.session = user, session
         self.phase = Phase.AUTHENTICATED
-        self._publish(ev.Authenticated(self.id, self._clock(), tenant, project, credential,
-                                       user, session))
+        if self._store.wants(ev.Authenticated):
+            self._publish(ev.Authenticated(self.id, self._clock(), tenant, project, credential,
+                                           user, session))
 
     def routed(self, *, requested_model: str | None, model: str, provider: str, reason: str,
                stream: bool) -> None:
         self.requested_model, self.model, self.provider = requested_model, model, provider
         self.stream = stream
         self.phase = Phase.ROUTED
-        self._publish(ev.Routed(self.id, self._clock(), requested_model, model, provider,
-                                reason, stream))
+        if self._store.wants(ev.Routed):
+            self._publish(ev.Routed(self.id, self._clock(), requested_model, model, provider,
+                                    reason, stream))
 
     def upstream_started(self) -> None:
         self.phase = Phase.UPSTREAM
-        self._publish(ev.UpstreamStarted(self.id, self._clock(), self.provider or "?",
-                                         self.model or "?"))
+        if self._store.wants(ev.UpstreamStarted):
+            self._publish(ev.UpstreamStarted(self.id, self._clock(), self.provider or "?",
+                                             self.model or "?"))
 
     def chunk_sent(self, size: int) -> None:
         """Record one stream event written to the client. Hot path (once per relayed
@@ -186,9 +199,10 @@ class Exchange:
         self.ended = self._clock()
         self.status = status
         self.phase = Phase.FINISHED
-        self._publish(ev.ExchangeFinished(
-            self.id, self.ended, status, self.ended - self.started, self.ttft,
-            len(self.chunk_times), self.prompt_tokens, self.completion_tokens))
+        if self._store.wants(ev.ExchangeFinished):
+            self._publish(ev.ExchangeFinished(
+                self.id, self.ended, status, self.ended - self.started, self.ttft,
+                len(self.chunk_times), self.prompt_tokens, self.completion_tokens))
 
     def fail(self, status: int, *, code: str | None, message: str,
              cancelled: bool = False, details: dict | None = None) -> None:
@@ -200,8 +214,10 @@ class Exchange:
         self.status = status
         self.error = message
         self.phase = Phase.FAILED
-        self._publish(ev.ExchangeFailed(self.id, self.ended, status, code, message,
-                                        self.ended - self.started, cancelled, details or {}))
+        if self._store.wants(ev.ExchangeFailed):
+            self._publish(ev.ExchangeFailed(self.id, self.ended, status, code, message,
+                                            self.ended - self.started, cancelled,
+                                            details or {}))
 
     # -- derived --------------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 """The headless front end: one log line per finished exchange.
 
-A ``TraceStore`` subscriber, like the TUI; it reacts only to the terminal events
-(finished or failed) so stream chunks cost it nothing. Lines go to a text stream
-(stdout by default) and hold no secret: exchanges carry only redacted data.
+A ``TraceStore`` subscriber, like the TUI; it subscribes to the terminal events only
+(``LineLogger.EVENTS``: finished or failed), so the other phases are not even built for
+it and stream chunks cost it nothing. Lines go to a text stream (stdout by default) and
+hold no secret: exchanges carry only redacted data.
 
 Subscribers run on the request's own task, so with ``batch`` set the logger only
 appends the line and writes what gathered once per ``batch`` seconds (one write and
@@ -26,21 +27,31 @@ _ENDS = (ExchangeFinished, ExchangeFailed)
 class LineLogger:
     """Writes ``format_line`` for every ended exchange to ``out``.
 
+    Subscribe with ``store.subscribe(logger, events=LineLogger.EVENTS)``.
+
     Args:
         out: the text stream (stdout when None).
         batch: seconds lines may wait to be written together; 0 writes each at once.
     """
+
+    EVENTS = _ENDS
 
     def __init__(self, out: TextIO | None = None, *, batch: float = 0.0) -> None:
         self.out = out or sys.stdout
         self.batch = batch
         self._pending: list[str] = []
         self._timer: asyncio.TimerHandle | None = None
+        # The last second's "HH:MM:SS": localtime and strftime cost more than the rest
+        # of a line, and at any useful rate many lines share a second.
+        self._second: tuple[int, str] = (-1, "")
 
     def __call__(self, event: TraceEvent, exchange: Exchange) -> None:
         if not isinstance(event, _ENDS):
             return
-        self._pending.append(format_line(exchange) + "\n")
+        second = int(exchange.wall_time)
+        if second != self._second[0]:
+            self._second = (second, _clock(exchange.wall_time))
+        self._pending.append(format_line(exchange, clock=self._second[1]) + "\n")
         if self._timer is not None:
             return
         if self.batch > 0:
@@ -78,9 +89,14 @@ def _ms(seconds: float | None) -> str:
     return f"{seconds * 1000:.0f}ms" if seconds < 10 else f"{seconds:.1f}s"
 
 
-def format_line(exchange: Exchange) -> str:
-    clock = time.strftime("%H:%M:%S", time.localtime(exchange.wall_time))
-    parts = [clock, f"{exchange.status or '-':>3}", exchange.method, exchange.path]
+def _clock(wall_time: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(wall_time))
+
+
+def format_line(exchange: Exchange, *, clock: str | None = None) -> str:
+    """One line for ``exchange``; ``clock`` is its ``HH:MM:SS`` when already known."""
+    parts = [clock or _clock(exchange.wall_time), f"{exchange.status or '-':>3}",
+             exchange.method, exchange.path]
     if exchange.project:
         who = exchange.project + (f"/{exchange.user}" if exchange.user else "")
         parts.append(who)

@@ -1,8 +1,13 @@
-"""Where behest-local keeps its state (keys; later the vault, traces, usage).
+"""Where behest-local keeps its state: keys, the vault, deployed settings, databases.
 
 ``--home DIR`` wins, then ``BEHEST_LOCAL_HOME``, then the platform's user data directory
 (``~/.local/share/behest-local`` on Linux, per the XDG base-directory spec). The
-directory is created 0700: it holds key hashes and, later, the encrypted vault.
+directory is created 0700: it holds key hashes and the encrypted vault.
+
+The SQLite databases (traces, usage, threads) live one level down, in ``data/``
+(``database_path``). The running gateway watches the state directory itself for the
+key file, the vault and deployed settings; a database in it would wake those watchers
+on every page it writes, hundreds of times a second under load, for nothing.
 """
 
 from __future__ import annotations
@@ -24,4 +29,22 @@ def resolve_home(explicit: str | os.PathLike | None = None) -> Path:
         path = Path(platformdirs.user_data_dir("behest-local", appauthor=False))
     path = path.expanduser()
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+DATA_DIR = "data"
+
+
+def database_path(home: str | os.PathLike, name: str) -> Path:
+    """``<home>/data/<name>``, the directory created 0700. A database left directly in
+    ``home`` by an earlier version is moved there (with its WAL and journal files)."""
+    data = Path(home) / DATA_DIR
+    data.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = data / name
+    legacy = Path(home) / name
+    if legacy.exists() and not path.exists():
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            old = legacy.with_name(name + suffix)
+            if old.exists():
+                os.replace(old, path.with_name(name + suffix))
     return path

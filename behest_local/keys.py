@@ -2,8 +2,10 @@
 
 Owns ``<state dir>/keys.json``, the one place a local project key is known to exist. The
 CLI (``behest-local keys create|list|revoke``) calls :meth:`KeyStore.create`, ``list`` and
-``revoke``; the auth middleware calls :meth:`KeyStore.verify` once per request, and the
-runtime runs :meth:`KeyStore.watch` so changes made by another process apply within ~100 ms.
+``revoke``; the auth middleware asks :meth:`KeyStore.cached` on every request (a SHA-256 and
+a dict lookup) and, the first time a key is seen, runs :meth:`KeyStore.verify` (the slow
+hash, ~70 ms) in a worker thread; the runtime runs :meth:`KeyStore.watch` so changes made by
+another process apply within ~100 ms.
 
 Keys look like Behest's: ``behest_sk_live_`` + 32 lowercase hex (legacy v1.x ``bh_live_`` keys
 are accepted when presented, and issued only with ``legacy=True``). Like Behest, a record keeps
@@ -22,6 +24,7 @@ import logging
 import os
 import re
 import secrets
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -123,7 +126,14 @@ class KeyRecord:
 
 
 class KeyStore:
-    """The key file plus an in-memory index of it. One per process; see the module docstring."""
+    """The key file plus an in-memory index of it. One per process; see the module docstring.
+
+    Thread safety: ``verify`` may run in a worker thread (the slow hash releases the GIL)
+    while the event loop reloads, creates or revokes. ``_lock`` guards replacing the index
+    (``_apply``) and reading it together; the slow hash itself runs outside the lock. The
+    dicts are only ever replaced whole or given one key at a time, so ``cached`` reads
+    ``_verified`` without the lock.
+    """
 
     def __init__(self, home: Path, *, scrypt_n: int = 2**14) -> None:
         self.home = Path(home)
@@ -134,7 +144,15 @@ class KeyStore:
         self._records: dict[str, KeyRecord] = {}  # lookup -> record, file order
         self._hashes: dict[str, str] = {}  # lookup -> slow hash
         self._verified: dict[str, KeyRecord] = {}  # lookup -> record whose slow hash passed
+        self._lock = threading.RLock()  # reentrant: verify holds it across a reload
         self.reload()
+
+    def __getstate__(self) -> dict:  # a store pickles (to a worker process) without its lock
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
 
     def _stat(self) -> Signature | None:
         return file_sig(self.path)
@@ -164,11 +182,12 @@ class KeyStore:
                 records[rec.lookup], hashes[rec.lookup] = rec, e["hash"]
         except (KeyError, TypeError) as exc:
             raise KeyStoreError(f"{self.path}: malformed key record ({exc!r})") from None
-        # Reconcile the verification cache: keep a hit only while the key is active and its hash
-        # unchanged, and hand out the fresh record so a revocation is seen at once.
-        self._verified = {lk: records[lk] for lk in self._verified if lk in records
-                          and not records[lk].revoked and hashes[lk] == self._hashes.get(lk)}
-        self._records, self._hashes, self._sig = records, hashes, sig
+        with self._lock:
+            # Reconcile the verification cache: keep a hit only while the key is active and
+            # its hash unchanged, and hand out the fresh record so a revocation is seen at once.
+            self._verified = {lk: records[lk] for lk in self._verified if lk in records
+                              and not records[lk].revoked and hashes[lk] == self._hashes.get(lk)}
+            self._records, self._hashes, self._sig = records, hashes, sig
 
     def reload(self) -> bool:
         """Re-read the key file if its signature (:func:`atomic.file_sig`) changed. True if it had.
@@ -176,11 +195,12 @@ class KeyStore:
         Raises:
             KeyStoreError: the file exists but is not a valid key file (state is unchanged).
         """
-        sig = self._stat()
-        if sig == self._sig:
-            return False
-        self._apply(self._read(), sig)
-        return True
+        with self._lock:
+            sig = self._stat()
+            if sig == self._sig:
+                return False
+            self._apply(self._read(), sig)
+            return True
 
     def _reload_quietly(self) -> bool:
         try:
@@ -249,23 +269,40 @@ class KeyStore:
                 matches[0]["revoked_at"] = _now()
         return self._records[matches[0]["lookup"]]
 
+    def cached(self, presented: str) -> KeyRecord | None:
+        """The active record for ``presented`` if this process has verified it before, else
+        None (not a key, unknown, revoked, or not checked yet: ask :meth:`verify`). One
+        SHA-256 and a dict lookup, never the slow hash: safe on the event loop."""
+        return self._verified.get(_lookup(presented))
+
     def verify(self, presented: str) -> KeyRecord | None:
         """The active record for ``presented``, or None. A cache hit costs one SHA-256 and a dict
-        lookup; the slow hash runs once per key per process. A lookup miss re-reads the file
-        only if it changed, so keys created by another process work at once."""
+        lookup; the slow hash runs once per key per process (~70 ms: call it from a worker
+        thread, see :meth:`cached`). A lookup miss re-reads the file only if it changed, so
+        keys created by another process work at once."""
         if not is_key_format(presented):
             return None
         lookup = _lookup(presented)
         hit = self._verified.get(lookup)
         if hit is not None:
             return hit  # the cache only ever holds active records (see _apply)
-        rec = self._records.get(lookup)
-        if rec is None and self._reload_quietly():
+        with self._lock:
             rec = self._records.get(lookup)
-        if rec is None or rec.revoked or not check_key(presented, self._hashes[lookup]):
+            if rec is None and self._reload_quietly():
+                rec = self._records.get(lookup)
+            if rec is None or rec.revoked:
+                return None
+            encoded = self._hashes[lookup]
+        if not check_key(presented, encoded):  # the slow step, outside the lock
             return None
-        self._verified[lookup] = rec
-        return rec
+        with self._lock:
+            # The index may have been reloaded meanwhile: cache only what is still active
+            # under the same hash, so a revocation made during the check is not undone.
+            rec = self._records.get(lookup)
+            if rec is None or rec.revoked or self._hashes.get(lookup) != encoded:
+                return None
+            self._verified[lookup] = rec
+            return rec
 
     async def watch(self, stop: asyncio.Event | None = None) -> None:
         """Reload whenever the key file changes, until ``stop`` is set (or cancelled).

@@ -39,6 +39,7 @@ _PREFIXES = (
     ("mistral-", "mistral"), ("codestral-", "mistral"), ("ministral-", "mistral"),
     ("pixtral-", "mistral"), ("command-", "cohere"), ("openrouter/", "openrouter"),
 )
+_ANY_PREFIX = tuple(prefix for prefix, _ in _PREFIXES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +57,13 @@ class Target:
 def provider_for_model(model: str, settings: Settings) -> str | None:
     """The provider whose model ``model`` is, or None when no rule matches."""
     for name, provider in settings.providers.items():
-        if any(model.startswith(prefix) for prefix in provider.prefixes):
+        if provider.prefixes and model.startswith(provider.prefixes):  # str.startswith(tuple)
             return name
     lowered = model.lower()
-    for prefix, provider_name in _PREFIXES:
-        if lowered.startswith(prefix):
-            return provider_name
+    if lowered.startswith(_ANY_PREFIX):
+        for prefix, provider_name in _PREFIXES:
+            if lowered.startswith(prefix):
+                return provider_name
     return "openrouter" if "/" in model.strip("/") else None
 
 

@@ -329,7 +329,7 @@ async def serve(options: ServeOptions) -> int:
             await running.close()
             raise
     gateway = running.gateway
-    gateway.store.subscribe(db.subscriber)
+    gateway.store.subscribe(db.subscriber, events=db.EVENTS)
     use_tui = not options.headless and sys.stdout.isatty()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -348,7 +348,7 @@ async def serve(options: ServeOptions) -> int:
             await run_tui(running, db=db, notices=(),
                           limits=lambda: rpm_gauges(running.runner.app))
         else:
-            gateway.store.subscribe(logger)
+            gateway.store.subscribe(logger, events=logger.EVENTS)
             await stop.wait()
     finally:
         if logger is not None:

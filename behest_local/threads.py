@@ -3,7 +3,7 @@
 Behest stores "the user message and the assistant's streamed response keyed by (pid, uid,
 thread_id)" whenever a chat request carries ``X-Thread-Id``, creates the thread lazily on
 first use, and keeps it "forever (until DELETE)" (reference/behest-api.md §1.5, §5.3).
-This module owns ``<state dir>/threads.sqlite3`` (0600, survives restarts) and the turn
+This module owns ``<state dir>/data/threads.sqlite3`` (0600, survives restarts) and the turn
 logic; ``server/behest_routes.py`` exposes ``/v1/threads*`` and starts a :class:`Turn` for
 each chat request, which the chat handler (``openai_routes.chat_completions``) runs
 through: history in before the provider call, the reply recorded after it.

@@ -1,19 +1,19 @@
 """The trace database: finished exchanges persisted in SQLite under the state dir.
 
 The ``TraceStore`` keeps only a ring of recent exchanges in memory; this keeps their
-records (record.py: redacted, JSON) in ``<state dir>/traces.sqlite3`` so that
+records (record.py: redacted, JSON) in ``<state dir>/data/traces.sqlite3`` so that
 ``behest-local traces export`` and the TUI can reach older ones. Records are stored
 without their assembled message, which ``read_record(s)`` derive (record.with_message).
 Retention is bounded by row count and age, pruned as the writer goes.
 
 sqlite3 blocks, so nothing here touches the database on the event loop. ``subscriber``
-is the ``TraceStore`` callback: on a terminal event it appends the exchange to a
-bounded deque (O(1), no lock and no wake-up, so a finished exchange costs the event
-loop nothing more; when the deque is full the record is dropped and counted, never
-waited for). A dedicated writer thread wakes every ``interval`` seconds (at once for
-``flush`` and ``close``), takes everything queued, builds the records there (decoding
-and redacting off the request path, handing the GIL back between slices of work) and
-writes each batch in one transaction. A non-streamed response's body is recorded just
+is the ``TraceStore`` callback (subscribed for ``TraceDB.EVENTS`` only): on a terminal
+event it appends the exchange to a bounded deque (O(1), no lock and no wake-up, so a
+finished exchange costs the event loop nothing more; when the deque is full the record
+is dropped and counted, never waited for). A dedicated writer thread wakes every
+``interval`` seconds (at once for ``flush`` and ``close``), takes everything queued,
+builds the records there (decoding and redacting off the request path, handing the
+GIL back between slices of work) and writes each batch in one transaction. A non-streamed response's body is recorded just
 *after* its exchange finishes (the response is prepared after the handler returns), so
 the writer holds an exchange until its capture says the response was recorded, or
 ``SETTLE`` seconds pass.
@@ -33,14 +33,16 @@ from pathlib import Path
 
 from behest_local.events import ExchangeFailed, ExchangeFinished, ProbeReported, TraceEvent
 from behest_local.exchange import Exchange
+from behest_local.home import database_path
 from behest_local.record import build_record, with_message
 
 log = logging.getLogger("behest_local.trace_db")
 
 DB_FILE = "traces.sqlite3"
+_ENDS = (ExchangeFinished, ExchangeFailed)
 SETTLE = 1.0
 INTERNAL_PREFIX = "/_behest/"
-SLICE = 0.001
+SLICE = 0.0002
 """Seconds of record building after which the writer lets the event loop's thread run:
 a waiting thread would otherwise get the GIL only after the switch interval (5 ms)."""
 
@@ -57,7 +59,7 @@ class TraceDB:
     """SQLite persistence of exchange records with a batching writer thread.
 
     Args:
-        path: the database file (``<state dir>/traces.sqlite3`` via ``open``).
+        path: the database file (``<state dir>/data/traces.sqlite3`` via ``open``).
         max_rows: newest records kept.
         max_age: seconds a record is kept.
         interval: seconds between batches.
@@ -83,16 +85,19 @@ class TraceDB:
 
     @classmethod
     def open(cls, home: Path, **options) -> TraceDB:
-        db = cls(Path(home) / DB_FILE, **options)
+        db = cls(database_path(home, DB_FILE), **options)
         db.start()
         return db
 
     # -- the hot path -----------------------------------------------------------------
 
+    EVENTS = (ExchangeFinished, ExchangeFailed, ProbeReported)
+    """What ``subscriber`` takes: ``store.subscribe(db.subscriber, events=TraceDB.EVENTS)``."""
+
     def subscriber(self, event: TraceEvent, exchange: Exchange | None) -> None:
         if exchange is None or exchange.path.startswith(INTERNAL_PREFIX):
             return
-        if isinstance(event, (ExchangeFinished, ExchangeFailed)):
+        if isinstance(event, _ENDS):
             self._put(("exchange", exchange, self._clock()))
         elif isinstance(event, ProbeReported):
             self._put(("probe", exchange.id, {"verdict": event.verdict, "level": event.level,

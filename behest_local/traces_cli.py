@@ -1,6 +1,6 @@
 """``behest-local traces list|export|fixture``: the trace database from the command line.
 
-Reads ``<state dir>/traces.sqlite3`` (trace_db.py) directly, so it works whether or not a
+Reads ``<state dir>/data/traces.sqlite3`` (trace_db.py) directly, so it works whether or not a
 gateway is running (SQLite's WAL mode lets it read while the gateway writes). Exports
 are export.py's; fixtures fixtures.py's. ``add_traces_parser`` registers the command;
 ``run_traces`` returns the exit code (0, or 2 with a one-line error).
@@ -45,10 +45,11 @@ def run_traces(args: argparse.Namespace, home: Path, out: TextIO | None = None) 
     # Imported here, not at the top: the CLI builds every command's parser on each run.
     from behest_local import export
     from behest_local.fixtures import FixtureError, save_fixture
+    from behest_local.home import database_path
     from behest_local.trace_db import DB_FILE, read_record, read_records
 
     out = out or sys.stdout
-    db = home / DB_FILE
+    db = database_path(home, DB_FILE)
     if not db.exists():
         print(f"behest-local: error: no traces recorded yet ({db} does not exist); run the "
               "gateway and send a request first", file=sys.stderr)

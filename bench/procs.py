@@ -18,6 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+PYCACHE = ROOT / "bench" / ".pycache"
+"""Bytecode of every Python child, cached like an installed package's even where the
+environment sets PYTHONDONTWRITEBYTECODE (then each start would recompile every module,
+~0.4 s that no user with an installed behest-local pays)."""
 """The repository root: on children's ``PYTHONPATH`` so ``-m bench.upstream`` resolves."""
 LISTENING = re.compile(r"listening on (http://[\w.\[\]:]+)")
 
@@ -100,10 +104,12 @@ def spawn(name: str, argv: list[str], log: Path, *, env: dict | None = None,
     log.parent.mkdir(parents=True, exist_ok=True)
     handle = open(log, "wb")  # noqa: SIM115 - owned by the child from here on
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     spawned = time.perf_counter()
     popen = subprocess.Popen(argv, stdin=stdin, stdout=stdout if stdout is not None else handle,
                              stderr=stderr if stderr is not None else handle,
-                             env={**os.environ, "PYTHONPATH": path, **(env or {})},
+                             env={**base, "PYTHONPATH": path, "PYTHONPYCACHEPREFIX": str(PYCACHE),
+                                  **(env or {})},
                              cwd=cwd, start_new_session=True)
     handle.close()
     return Proc(name, popen, log, spawned)

@@ -10,7 +10,9 @@ import pytest
 from behest_local import timing
 from behest_local.assemble import assemble_body, assemble_events
 from behest_local.capture import MAX_BODY, MAX_STREAM, Capture, CaptureBudget
+from behest_local.exchange import Exchange
 from behest_local.record import build_record
+from behest_local.trace import TraceStore
 from tests.trace_support import CANARY, CANARY_MARK, chunk, fake_exchange, make_store
 
 
@@ -180,3 +182,19 @@ def test_a_stored_record_derives_the_message_the_live_record_has(kind):
     restored = with_message(json.loads(json.dumps(stored)))
     assert restored["message"] == live["message"]
     assert CANARY_MARK not in json.dumps(restored)
+
+
+def test_headers_are_kept_raw_and_redacted_when_first_read():
+    secret = "behest_sk_live_" + "cd" * 16
+    capture = Capture(lambda: 0.0)
+    capture.record_headers((("Authorization", f"Bearer {secret}"), ("Accept", "*/*")),
+                           (("Set-Cookie", f"s={secret}"), ("Content-Type", "text/plain")))
+    capture.request_body(f'{{"echo": "{secret}"}}'.encode())
+    assert capture.known == (secret,)  # found in the request headers
+    assert capture.request_headers[1] == ("Accept", "*/*")
+    assert secret not in repr(capture.request_headers + capture.response_headers)
+    assert capture.request_headers[0][1].startswith("Bearer ")
+    assert secret not in capture.redacted_request_body()
+    exchange = Exchange(TraceStore(), method="POST", path="/v1/chat/completions")
+    exchange.capture = capture
+    assert secret not in json.dumps(build_record(exchange))

@@ -168,3 +168,75 @@ async def test_batched_logger_flushes_on_its_timer():
     exchange.finish(200)
     await asyncio.wait_for(written.wait(), 5)
     assert len(out.getvalue().splitlines()) == 1
+
+
+def test_subscribers_get_only_the_event_types_they_asked_for():
+    store = TraceStore(clock=FakeClock())
+    ends: list = []
+    everything: list = []
+    unsubscribe = store.subscribe(lambda e, x: ends.append(type(e)),
+                                  events=(ev.ExchangeFinished, ev.ExchangeFailed))
+    store.subscribe(lambda e, x: everything.append(type(e)))
+    exchange = make(store)
+    exchange.received(client="127.0.0.1:1", headers=[])
+    exchange.authenticated(tenant="t", project="p", credential="c…")
+    exchange.finish(200)
+    assert ends == [ev.ExchangeFinished]
+    assert everything == [ev.RequestReceived, ev.Authenticated, ev.ExchangeFinished]
+    unsubscribe()
+    other = make(store)
+    other.received(client="127.0.0.1:1", headers=[])
+    other.finish(200)
+    assert ends == [ev.ExchangeFinished]  # unsubscribed: no longer routed to it
+
+
+class CountingHeaders:
+    """Header pairs that count how often they are read (redaction reads them)."""
+
+    def __init__(self, pairs):
+        self.pairs, self.reads = pairs, 0
+
+    def __iter__(self):
+        self.reads += 1
+        return iter(self.pairs)
+
+
+def test_events_nobody_wants_are_not_built_and_the_ring_still_fills():
+    store = TraceStore(clock=FakeClock())
+    seen: list = []
+    store.subscribe(lambda e, x: seen.append(e), events=(ev.ExchangeFailed,))
+    assert not store.wants(ev.RequestReceived) and store.wants(ev.ExchangeFailed)
+    exchange = make(store)
+    headers = CountingHeaders([("Authorization", "Bearer sk-secretsecretsecret")])
+    exchange.received(client="?", headers=headers)
+    exchange.routed(requested_model=None, model="m", provider="emulated", reason="r",
+                    stream=False)
+    exchange.fail(401, code="invalid_api_key", message="no")
+    assert headers.reads == 0  # nobody took RequestReceived: nothing was redacted
+    assert store.find(exchange.id) is exchange
+    assert [type(e) for e in seen] == [ev.ExchangeFailed]
+
+
+def test_an_unfiltered_subscriber_gets_request_headers_redacted():
+    store = TraceStore(clock=FakeClock())
+    seen: list = []
+    store.subscribe(lambda e, x: seen.append(e))
+    exchange = make(store)
+    secret = "sk-secretsecretsecret"
+    exchange.received(client="127.0.0.1:1", headers=CountingHeaders([("X-Api-Key", secret)]))
+    assert secret not in repr(seen[0]) and seen[0].headers[0][1].endswith("[redacted]")
+
+
+def test_headless_subscribers_take_only_the_terminal_events(tmp_path):
+    from behest_local.finops.recorder import UsageRecorder
+    from behest_local.trace_db import TraceDB
+
+    store = TraceStore(clock=FakeClock())
+    store.subscribe(LineLogger(io.StringIO()), events=LineLogger.EVENTS)
+    store.subscribe(lambda e, x: None, events=UsageRecorder.EVENTS)
+    store.subscribe(TraceDB(tmp_path / "t.db").subscriber, events=TraceDB.EVENTS)
+    for kind in (ev.RequestReceived, ev.Authenticated, ev.Routed, ev.UpstreamStarted,
+                 ev.ResponseStarted):
+        assert not store.wants(kind)
+    for kind in (ev.ExchangeFinished, ev.ExchangeFailed, ev.ProbeReported):
+        assert store.wants(kind)

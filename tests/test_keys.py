@@ -224,3 +224,36 @@ def test_keyrecord_is_frozen_and_repr_is_safe():
     with pytest.raises(AttributeError):
         rec.project = "q"  # type: ignore[misc]
     assert "f" * 64 not in repr(rec) and "revoked=False" in repr(rec)
+
+
+def test_cached_answers_only_keys_verified_before(store, slow_hash_calls):
+    key, rec = store.create("demo")
+    assert store.cached(key) is None  # created, never verified: cached does no slow hash
+    assert store.cached("not a key") is None and slow_hash_calls == []
+    assert store.verify(key) == rec and store.cached(key) == rec
+    store.revoke(rec.id)
+    assert store.cached(key) is None and store.verify(key) is None
+
+
+def test_a_revocation_during_a_threaded_verify_is_not_undone(store, monkeypatch):
+    """verify runs in a worker thread (auth.authenticate_async) while the event loop may
+    revoke: the slow hash runs outside the lock and only a still-active key is cached."""
+    import threading
+
+    key, rec = store.create("demo")
+    real, entered, release = keys.check_key, threading.Event(), threading.Event()
+
+    def held(presented: str, encoded: str) -> bool:
+        entered.set()
+        release.wait(5)
+        return real(presented, encoded)
+
+    monkeypatch.setattr(keys, "check_key", held)
+    result: list = []
+    worker = threading.Thread(target=lambda: result.append(store.verify(key)))
+    worker.start()
+    assert entered.wait(5)
+    store.revoke(rec.id)  # takes the lock the worker does not hold during the slow hash
+    release.set()
+    worker.join(5)
+    assert result == [None] and store.cached(key) is None

@@ -216,3 +216,24 @@ def test_request_limits_follow_the_rate_limiting_pages_order_and_defaults():
                           ("user_tokens_per_day", 50_000)]
     anonymous = request_limits(project, user=None, session=None, tier="free")
     assert [lim.name for lim in anonymous] == ["project_rpm", "project_tokens_per_day"]
+
+
+def test_the_limit_table_builds_each_list_once_per_settings_snapshot():
+    from behest_local.config import Settings
+    from behest_local.tiers import LimitTable
+
+    project = ProjectConfig(name="p", id="p", rate_limits=RateLimitConfig(rpm=50, ip_rpm=7))
+    settings = Settings(projects=(project,))
+    table = LimitTable(max_entries=3)
+    first = table.request(settings, project, user="u", session="s1", claim=None)
+    assert first == tuple(request_limits(project, user="u", session=None, tier=None))
+    # no session budget: the session is not part of the key, the list is shared
+    assert table.request(settings, project, user="u", session="s2", claim=None) is first
+    assert table.ip(settings, "127.0.0.1:7717", "127.0.0.1")[0].limit == 7
+    faster = replace(project, rate_limits=RateLimitConfig(rpm=99, ip_rpm=7))
+    renewed = Settings(projects=(faster,))
+    again = table.request(renewed, faster, user="u", session=None, claim=None)
+    assert again is not first and again[0].limit == 99  # a new snapshot starts afresh
+    for user in ("a", "b", "c", "d"):  # bounded: user ids come from clients
+        table.request(renewed, faster, user=user, session=None, claim=None)
+    assert len(table._lists) <= 3

@@ -183,3 +183,17 @@ def test_a_full_queue_keeps_taking_flushes(tmp_path):
         assert [r["id"] for r in database.records()] == [f"req_{n:024d}" for n in range(2)]
     finally:
         database.close()
+
+
+def test_databases_live_in_data_and_legacy_files_move_there(tmp_path):
+    from behest_local.home import DATA_DIR, database_path
+
+    legacy = tmp_path / DB_FILE
+    legacy.write_bytes(b"old")
+    (tmp_path / (DB_FILE + "-wal")).write_bytes(b"wal")
+    path = database_path(tmp_path, DB_FILE)
+    assert path == tmp_path / DATA_DIR / DB_FILE
+    assert path.read_bytes() == b"old" and path.with_name(DB_FILE + "-wal").read_bytes() == b"wal"
+    assert not legacy.exists()
+    assert (tmp_path / DATA_DIR).stat().st_mode & 0o777 == 0o700
+    assert database_path(tmp_path, DB_FILE) == path  # idempotent

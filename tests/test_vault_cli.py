@@ -224,5 +224,6 @@ def test_canary_never_printed(cli, caplog):
     outputs.append(caplog.text)
     for text in map(str, outputs):
         assert CANARY not in text and CANARY[8:-4] not in text
-    for path in cli.home.iterdir():
-        assert CANARY.encode() not in path.read_bytes()
+    for path in cli.home.rglob("*"):
+        if path.is_file():
+            assert CANARY.encode() not in path.read_bytes()

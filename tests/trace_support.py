@@ -87,17 +87,13 @@ def fake_exchange(store: TraceStore, clock: FakeClock, n: int, *, path="/v1/chat
                     reason="the project's default model", stream=stream)
     exchange.upstream_started()
     capture = Capture(store.clock)
-    from behest_local.exchange import redact_value
-
-    capture.request_headers = tuple((k, redact_value(k, v)) for k, v in headers)
-    capture.set_known_secrets(tuple(v.split(" ", 1)[-1] for k, v in headers
-                                    if k.lower() in ("authorization", "x-api-key")))
+    response_headers = (("Content-Type", "text/event-stream" if stream else "application/json"),
+                        ("X-Request-Id", exchange.id))
+    capture.record_headers(tuple(headers), response_headers)  # redacted when read
     raw = json.dumps(body or {"model": requested or model, "stream": stream,
                               "messages": [{"role": "user", "content": "Hello"}]}).encode()
     capture.request_body(raw)
     capture.response_status = 200 if stream else status
-    capture.response_headers = (("Content-Type", "text/event-stream" if stream
-                                 else "application/json"), ("X-Request-Id", exchange.id))
     capture.responded = True
     exchange.capture = capture
     if stream:

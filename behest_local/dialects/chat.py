@@ -5,7 +5,9 @@ passes before routing. It checks what OpenAI checks (types, ranges, required fie
 message shapes, tool definitions, ``response_format``) and raises ``InvalidRequestError``
 with OpenAI's message style and the ``param`` path at fault (``messages[2].tool_call_id``),
 so a client's bug is reported the way the real API reports it. The body is returned
-unchanged: providers receive exactly what the client sent.
+unchanged: providers receive exactly what the client sent. The common request (plain text
+messages, scalar options) is recognised in one cheap pass, ``_plainly_valid``; anything
+else, and every error, goes through the full checks.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ def invalid(message: str, param: str | None) -> InvalidRequestError:
 
 def validate_chat_request(body: Any) -> dict:
     """Check a chat completions body; return it unchanged or raise ``InvalidRequestError``."""
+    if type(body) is dict and _plainly_valid(body):
+        return body
     require_body_object(body)
     reject_unknown(body, KNOWN_FIELDS)
     if "messages" not in body:
@@ -70,8 +74,7 @@ def validate_chat_request(body: Any) -> dict:
     for key in ("logit_bias", "audio", "prediction", "web_search_options"):
         check_object(body.get(key), key)
     _stop(body.get("stop"))
-    check_stream_options(body.get("stream_options"), body.get("stream"),
-                         ("include_usage", "include_obfuscation"))
+    check_stream_options(body.get("stream_options"), body.get("stream"), _STREAM_OPTIONS)
     check_metadata(body.get("metadata"))
     tool_names = _tools(body.get("tools"))
     _tool_choice(body.get("tool_choice"), tool_names, "tools" in body and body["tools"] is not None)
@@ -80,6 +83,67 @@ def validate_chat_request(body: Any) -> dict:
         raise invalid("Invalid value for 'top_logprobs': 'logprobs' must be set to true when "
                       "'top_logprobs' is used.", "top_logprobs")
     return body
+
+
+# The common request in one pass (``_plainly_valid``): each field with the bounds the full
+# checks apply. Anything else (tools, response_format, a tool message …) takes the full
+# path, which alone words errors, so the first fault reported never depends on the path.
+_PLAIN_NUMBERS = {"temperature": (0, 2), "top_p": (0, 1), "presence_penalty": (-2, 2),
+                  "frequency_penalty": (-2, 2)}
+_PLAIN_INTS = {"n": (1, 128), "max_tokens": (1, None), "max_completion_tokens": (1, None),
+               "seed": (-(2**63), 2**63 - 1)}
+_PLAIN_STRS = frozenset({"model", "user", "service_tier", "reasoning_effort",
+                         "prompt_cache_key", "safety_identifier", "verbosity"})
+_PLAIN_BOOLS = frozenset({"stream", "logprobs", "parallel_tool_calls", "store"})
+_PLAIN_ROLES = frozenset({"system", "developer", "user", "assistant"})
+_PLAIN_MESSAGE_KEYS = frozenset({"role", "content", "name"})
+_STREAM_OPTIONS = frozenset({"include_usage", "include_obfuscation"})
+
+
+def _plainly_valid(body: dict) -> bool:
+    """Whether ``body`` is a request the full checks would accept, judged cheaply: True
+    only for fields of the common kinds with valid values; False means "not sure"."""
+    if type(body.get("messages")) is not list:
+        return False
+    for key, value in body.items():
+        if value is None:
+            continue
+        kind = type(value)
+        if key == "messages":
+            if not value or not all(map(_plain_message, value)):
+                return False
+        elif key in _PLAIN_STRS:
+            if kind is not str:
+                return False
+        elif key in _PLAIN_BOOLS:
+            if kind is not bool:
+                return False
+        elif key in _PLAIN_NUMBERS:
+            low, high = _PLAIN_NUMBERS[key]
+            if (kind is not int and kind is not float) or not low <= value <= high:
+                return False
+        elif key in _PLAIN_INTS:
+            low, high = _PLAIN_INTS[key]
+            if kind is not int or value < low or (high is not None and value > high):
+                return False
+        elif key == "stream_options":
+            if (kind is not dict or body.get("stream") is not True
+                    or not value.keys() <= _STREAM_OPTIONS
+                    or any(type(v) not in (bool, type(None)) for v in value.values())):
+                return False
+        else:
+            return False
+    return True
+
+
+def _plain_message(message: Any) -> bool:
+    if type(message) is not dict or type(message.get("content")) is not str:
+        return False
+    role = message.get("role")
+    if type(role) is not str or role not in _PLAIN_ROLES:
+        return False
+    return len(message) == 2 or (message.keys() <= _PLAIN_MESSAGE_KEYS
+                                 and type(message.get("name")) in (str, type(None)))
 
 
 def _messages(messages: Any) -> None:

@@ -1,6 +1,7 @@
 """From finished exchanges to usage records and budget counts.
 
-``UsageRecorder`` is a ``TraceStore`` subscriber (trace.py). When an inference exchange
+``UsageRecorder`` is a ``TraceStore`` subscriber (trace.py), for the terminal events
+only (``UsageRecorder.EVENTS``). When an inference exchange
 ends (``ExchangeFinished``, or ``ExchangeFailed`` after tokens were produced: a stream cut
 mid-way is billed for what was sent, as the cloud "stops billing the moment Kong sees the
 disconnect", reference §5.2) it prices the tokens with the live settings' price table,
@@ -72,8 +73,11 @@ class UsageRecorder:
             self._prices = (settings.prices, PriceTable(settings.prices))
         return self._prices[1]
 
+    EVENTS = _ENDED
+    """What it takes: ``store.subscribe(recorder, events=UsageRecorder.EVENTS)``."""
+
     def __call__(self, event: TraceEvent, exchange: Exchange) -> None:
-        if not isinstance(event, _ENDED):
+        if not isinstance(event, _ENDED):  # the store sends only these; direct calls may not
             return
         model, project_id = exchange.model, exchange.project
         if model is None or project_id is None or exchange.path not in INFERENCE_PATHS:

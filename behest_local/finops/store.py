@@ -1,7 +1,7 @@
 """Usage records in SQLite under the state dir, written off the event loop in batches.
 
 One ``UsageRecord`` per billed request (``recorder.py`` builds them from finished
-exchanges) lands in ``<state dir>/usage.sqlite3``, so usage, cost and the daily budgets
+exchanges) lands in ``<state dir>/data/usage.sqlite3``, so usage, cost and the daily budgets
 survive a restart. ``sqlite3`` blocks, so the event loop never touches the database: one
 writer thread owns the only connection.
 
@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 from typing import Any, NamedTuple
+
+from behest_local.home import database_path
 
 log = logging.getLogger("behest_local.finops")
 
@@ -126,7 +128,7 @@ class UsageStore:
 
     @classmethod
     def open(cls, home: Path, **options: Any) -> UsageStore:
-        return cls(Path(home) / DB_FILE, **options)
+        return cls(database_path(home, DB_FILE), **options)
 
     # -- the event loop's side: never blocks ---------------------------------------------
 

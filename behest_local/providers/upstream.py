@@ -3,7 +3,9 @@
 Per call: the provider's key is fetched from the vault at that moment (``key_for``) and
 revealed only into the one request's headers (issue 3: "decrypted at request time"); the
 adapter (``registry.ADAPTERS``) builds the native request; the shared pooled session
-sends it; the answer is translated back to OpenAI chat. Streams are translated event by
+sends it; the answer is translated back to OpenAI chat (an OpenAI-compatible reply that
+needs no repair, ``openai_compat.translate.as_sent``, is returned as an ``sse.EventJSON``
+keeping the upstream's text, which the handler sends on as it came). Streams are translated event by
 event as bytes arrive (``SSEDecoder`` → the adapter's stream ``Translator``; a translator
 with ``raw_lines`` also gets the non-SSE lines, Gemini's raw JSON errors), never
 buffered. Closing the generator (client gone) releases the upstream response at once,
@@ -36,10 +38,11 @@ from behest_local.errors import UpstreamError
 from behest_local.exchange import CURRENT
 from behest_local.providers.base import ChatCall
 from behest_local.providers.http import HttpPool
+from behest_local.providers.openai_compat import translate as openai_translate
 from behest_local.providers.openai_compat.shapes import EmbedCall
 from behest_local.providers.registry import Adapter
 from behest_local.secret import Secret
-from behest_local.sse import SSEDecoder
+from behest_local.sse import EventJSON, SSEDecoder
 
 if TYPE_CHECKING:
     from behest_local.config.schema import ProviderConfig
@@ -52,6 +55,10 @@ MODELS_RETRY_S = 30.0
 """How long a failed models fetch is remembered (no new attempt, no models listed)."""
 MODELS_TIMEOUT_S = 5.0
 """Upper bound on one models fetch: ``GET /v1/models`` must not wait on a slow upstream."""
+
+# Request bodies are encoded compactly, by one encoder built once (``json.dumps`` with
+# options would build one per call).
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 class UpstreamProvider:
@@ -72,6 +79,11 @@ class UpstreamProvider:
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=idle)
         self._models_timeout = aiohttp.ClientTimeout(
             total=min(idle, MODELS_TIMEOUT_S), sock_connect=min(connect, MODELS_TIMEOUT_S))
+        # OpenAI-compatible replies often need no repair at all: when the adapter's
+        # translation is that dialect's, ``as_sent`` tells when it would change nothing.
+        self._as_sent = (openai_translate.as_sent
+                         if getattr(adapter, "_from_native", None) is openai_translate.from_native
+                         else None)
         self._models: list[dict] = []
         self._models_until = 0.0
         self._models_fetch: asyncio.Task | None = None
@@ -90,7 +102,11 @@ class UpstreamProvider:
     async def complete(self, call: ChatCall) -> dict:
         key = self._key()
         request = self.adapter.request("chat", _unstreamed(call), key, base_url=self.base_url)
-        body = await self._send_json(request, key)
+        text, body = await self._receive_json(request, key)
+        if self._as_sent is not None and text is not None and self._as_sent(body):
+            # Already what ``from_native`` would make of it: the client gets the text the
+            # upstream sent (``render.json_response``), not a re-encoding of it.
+            return EventJSON(body, text)
         return self.adapter.from_native("chat", body, call)
 
     async def stream(self, call: ChatCall) -> AsyncIterator[dict]:
@@ -183,7 +199,7 @@ class UpstreamProvider:
         if request.json is not None:
             # Encoded here, compactly, rather than by aiohttp's JsonPayload (which spaces
             # every separator and goes through its payload registry on each request).
-            data = json.dumps(request.json, separators=(",", ":"), ensure_ascii=False).encode()
+            data = _encode(request.json).encode()
             if "Content-Type" not in headers:
                 headers = {**headers, "Content-Type": "application/json"}
         try:
@@ -212,11 +228,25 @@ class UpstreamProvider:
 
     async def _send_json(self, request, key: Secret | None,
                          timeout: aiohttp.ClientTimeout | None = None) -> dict:
+        return (await self._receive_json(request, key, timeout))[1]
+
+    async def _receive_json(self, request, key: Secret | None,
+                            timeout: aiohttp.ClientTimeout | None = None
+                            ) -> tuple[str | None, dict]:
+        """The answer's JSON text (None for an empty body) and its decoded value. Decoded
+        as aiohttp's ``response.json(content_type=None)`` does: the declared charset, else
+        UTF-8 (RFC 8259 §8.1, and the session's fallback), surrounding whitespace ignored."""
         exchange = CURRENT.get()  # the request's, for Server-Timing (server/timing_header.py)
         started = exchange.now() if exchange is not None else 0.0
         response = await self._open(request, key, timeout)
         try:
-            return await response.json(content_type=None)
+            raw = (await response.read()).strip()
+            if not raw:
+                return None, None
+            declared = response.headers.get("Content-Type", "")
+            text = raw.decode(response.get_encoding() if "charset" in declared.lower()
+                              else "utf-8")
+            return text, json.loads(text)
         except TimeoutError:
             raise self._timed_out("while sending its response") from None
         except (ValueError, aiohttp.ClientError) as exc:

@@ -7,8 +7,10 @@ browsers send them without credentials, Fetch standard §4.8) → ``management_m
 itself) → ``ip_limit_middleware`` (the per-IP safety limit, before JWT validation as in the
 cloud) → ``auth_middleware`` (data plane: project API keys and Behest JWTs; Behest's own
 routes get Behest's error shapes) → ``limits_middleware`` (project, user, tier, quota and
-budget limits of the authenticated caller) → handler. CORS and rate-limit headers are set
-on ``on_response_prepare``, so streams and errors carry them too. The route table lists
+budget limits of the authenticated caller) → handler. The gateway's own response headers
+(trace ids, Server-Timing, CORS, rate limits) are set by one ``on_response_prepare`` hook,
+``add_gateway_headers``, so streams and errors carry them too; the capture hook
+(``setup_inspect_routes``) runs after it and records them. The route table lists
 every endpoint the gateway serves; ``management.setup_routes`` adds Behest's management
 API, ``setup_behest_routes`` mint, JWKS and threads, ``setup_usage`` the usage endpoints
 (and the usage store's lifetime).
@@ -22,15 +24,16 @@ from aiohttp import web
 
 from behest_local.gateway import Gateway
 from behest_local.server import management, openai_routes, translated_routes
-from behest_local.server.auth import auth_middleware
+from behest_local.server.auth import PRINCIPALS, PrincipalCache, auth_middleware
 from behest_local.server.behest_errors import management_middleware
 from behest_local.server.behest_routes import setup_behest_routes
+from behest_local.server.cors import cors_headers, cors_middleware, setup_cors
 from behest_local.server.inspect_routes import setup_inspect_routes
-from behest_local.server.timing_header import add_server_timing
-from behest_local.server.cors import cors_middleware, setup_cors
-from behest_local.server.keys import GATEWAY
-from behest_local.server.limits import ip_limit_middleware, limits_middleware, setup_limits
-from behest_local.server.middleware import add_trace_headers, exchange_middleware
+from behest_local.server.keys import EXCHANGE, GATEWAY
+from behest_local.server.limits import (ip_limit_middleware, limit_headers, limits_middleware,
+                                        setup_limits)
+from behest_local.server.middleware import exchange_middleware
+from behest_local.server.timing_header import HEADER as SERVER_TIMING, format_server_timing
 from behest_local.server.usage_routes import setup_usage
 
 
@@ -41,12 +44,12 @@ def make_app(gateway: Gateway) -> web.Application:
         client_max_size=gateway.settings.server.max_body_bytes,
     )
     app[GATEWAY] = gateway
+    app[PRINCIPALS] = PrincipalCache()
     setup_routes(app)
-    app.on_response_prepare.append(add_trace_headers)
-    app.on_response_prepare.append(add_server_timing)  # before the capture: traces show it
-    setup_inspect_routes(app)  # after add_trace_headers: recorded headers include X-Request-Id
     setup_cors(app)
     setup_limits(app)
+    app.on_response_prepare.append(add_gateway_headers)
+    setup_inspect_routes(app)  # last: the capture records the headers set before it
     app.on_shutdown.append(_close_streams)
     app.on_cleanup.append(_close_upstream_pool)
     return app
@@ -63,6 +66,25 @@ def setup_routes(app: web.Application) -> None:
     management.setup_routes(app)
     setup_behest_routes(app)
     setup_usage(app)
+
+
+async def add_gateway_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: every header the gateway adds to a response, in one hook
+    (aiohttp awaits each hook in turn, and every response, streams included, runs them).
+
+    In order: ``X-Request-Id``/``X-Trace-Id`` (every response names its exchange), ``Server-Timing`` (timed here, at headers-out), the
+    CORS headers (``cors.cors_headers``, which may extend ``Vary``) and the rate-limit
+    headers (``limits.limit_headers``).
+    """
+    exchange = request.get(EXCHANGE)
+    if exchange is not None:
+        headers = response.headers
+        headers["X-Request-Id"] = exchange.id
+        headers["X-Trace-Id"] = exchange.trace_id
+        headers[SERVER_TIMING] = format_server_timing(exchange.elapsed(),
+                                                      exchange.provider_time)
+    cors_headers(request, response)
+    limit_headers(request, response)
 
 
 async def _close_streams(app: web.Application) -> None:

@@ -15,9 +15,16 @@ Two credentials reach the data plane (reference/behest-api.md §1.4, §2, §7.8)
 unknown URLs skip authentication; Behest's own routes (mint, JWKS, threads) go through
 ``behest_errors.behest_guard`` so their errors have Behest's shape, and only threads need a
 principal (mint checks its API key itself, JWKS is public).
+
+**Cost.** An API key's slow hash (scrypt, ~70 ms) runs once per key per process, in a
+worker thread (``authenticate_async``): the event loop keeps serving meanwhile. After that
+a request costs ``KeyStore.cached`` (a SHA-256 and a dict lookup) and a ``PrincipalCache``
+hit: the principal of a (key, user, session) is built once per settings snapshot.
 """
 
 from __future__ import annotations
+
+import asyncio
 
 from aiohttp import web
 
@@ -25,7 +32,7 @@ from behest_local.auth_jwt import TokenError, looks_like_jwt
 from behest_local.config import ProjectConfig, Settings
 from behest_local.errors import AuthenticationError, GatewayError
 from behest_local.keys import KeyRecord, is_key_format
-from behest_local.server.behest_errors import behest_guard, is_behest_route
+from behest_local.server.behest_errors import behest_guard, path_kind
 from behest_local.server.keys import EXCHANGE, GATEWAY, KEYRING, PRINCIPAL
 from behest_local.server.principal import Principal
 
@@ -42,22 +49,83 @@ def mask(token: str) -> str:
     return f"{token[:8]}{'*' * 4}{token[-4:]}"
 
 
+class PrincipalCache:
+    """API-key principals by (key lookup digest, user, session), for one settings snapshot.
+
+    A ``Principal`` depends on nothing else, so each is built once. The cache starts afresh
+    when the settings object changes and when it holds ``max_entries`` (user and session
+    ids come from clients). A revoked key never reaches it: ``KeyStore.cached`` forgets the
+    key first. One per application (``server/app.py``); event-loop only."""
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self.max_entries = max_entries
+        self._settings: Settings | None = None
+        self._principals: dict[tuple[str, str | None, str | None], Principal] = {}
+
+    def get(self, settings: Settings, lookup: str, user: str | None,
+            session: str | None) -> Principal | None:
+        if settings is not self._settings:
+            self._settings, self._principals = settings, {}
+            return None
+        return self._principals.get((lookup, user, session))
+
+    def put(self, lookup: str, principal: Principal) -> None:
+        if len(self._principals) >= self.max_entries:
+            self._principals = {}
+        self._principals[(lookup, principal.user, principal.session)] = principal
+
+
+PRINCIPALS = web.AppKey("principal_cache", PrincipalCache)
+
+
+class _FirstUse(Exception):
+    """An API key this process has not verified yet: its slow hash must run off the loop."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__("first use of an API key")
+        self.token = token
+
+
 @web.middleware
 async def auth_middleware(request: web.Request, handler) -> web.StreamResponse:
-    if is_behest_route(request.path):
+    kind = path_kind(request.path)
+    if kind.behest:
         return await behest_guard(request, lambda: _behest_route(request, handler))
-    if not request.path.startswith("/v1/") or request.match_info.http_exception is not None:
+    if (not kind.data or request.method == "OPTIONS"
+            or request.match_info.http_exception is not None):
         return await handler(request)
-    if request.method == "OPTIONS":
-        return await handler(request)
-    authenticate(request)
+    await authenticate_async(request)
     return await handler(request)
 
 
 async def _behest_route(request: web.Request, handler) -> web.StreamResponse:
-    if request.path.startswith("/v1/threads") and request.method != "OPTIONS":
-        authenticate(request)
+    if request.method != "OPTIONS":
+        path = request.path
+        if path.startswith("/v1/threads"):
+            await authenticate_async(request)
+        elif path == "/v1/usage" or path.startswith("/v1/billing/"):
+            # These routes authenticate themselves (usage_routes._caller, synchronously):
+            # run a first-seen key's slow hash off the loop now, so theirs is a cache hit.
+            await verify_first_use(request)
     return await handler(request)
+
+
+async def authenticate_async(request: web.Request) -> Principal:
+    """``authenticate``, with a first-seen API key's slow hash run in a worker thread."""
+    try:
+        return authenticate(request, _defer=True)
+    except _FirstUse as first:
+        await asyncio.to_thread(request.app[GATEWAY].keys.verify, first.token)
+    return authenticate(request)  # cached now (or refused without a slow hash)
+
+
+async def verify_first_use(request: web.Request) -> None:
+    """If the request carries an API key not verified yet, verify it in a worker thread."""
+    header = request.headers.get("Authorization")
+    token = header.strip().partition(" ")[2].strip() if header else ""
+    keys = request.app[GATEWAY].keys
+    if is_key_format(token) and keys.cached(token) is None:
+        await asyncio.to_thread(keys.verify, token)
 
 
 def bearer_token(request: web.Request, *, missing: str = MISSING) -> str:
@@ -84,29 +152,46 @@ def verify_api_key(settings: Settings, record: KeyRecord | None,
     return project
 
 
-def authenticate(request: web.Request) -> Principal:
-    """Attach the caller's ``Principal`` to the request and the exchange, or raise."""
-    gateway = request.app[GATEWAY]
+def authenticate(request: web.Request, *, _defer: bool = False) -> Principal:
+    """Attach the caller's ``Principal`` to the request and the exchange, or raise. An API
+    key seen for the first time is checked here, on the calling thread (~70 ms): the
+    middleware calls ``authenticate_async`` instead (``_defer``: raise ``_FirstUse``)."""
+    app = request.app
+    gateway = app[GATEWAY]
     token = bearer_token(request)
     settings = gateway.settings
     if looks_like_jwt(token):
         principal = _from_jwt(request, token, settings)
     else:
-        record = gateway.keys.verify(token) if is_key_format(token) else None
-        project = verify_api_key(settings, record, token)
-        if project.strict_v15:
-            raise AuthenticationError(
-                f"Project {project.id!r} is strict_v15: API keys are not accepted on the data "
-                "plane. Mint a short-lived JWT with POST /v1/auth/mint (API key as Bearer) and "
-                "send that instead.", code="invalid_token", headers=_CHALLENGE)
-        principal = Principal(settings.tenant_id, project, record.prefix + "…", settings,
-                              request.headers.get("X-End-User-Id") or None,
-                              request.headers.get("X-Session-Id") or None)
+        record = gateway.keys.cached(token)
+        if record is None and is_key_format(token):
+            if _defer:
+                raise _FirstUse(token)
+            record = gateway.keys.verify(token)
+        headers = request.headers
+        user = headers.get("X-End-User-Id") or None
+        session = headers.get("X-Session-Id") or None
+        cache = app[PRINCIPALS]
+        principal = cache.get(settings, record.lookup, user, session) if record else None
+        if principal is None:
+            principal = _from_api_key(settings, record, token, user, session)
+            cache.put(record.lookup, principal)
     request[PRINCIPAL] = principal
     request[EXCHANGE].authenticated(tenant=principal.tenant, project=principal.project.id,
                                     credential=principal.credential, user=principal.user,
                                     session=principal.session)
     return principal
+
+
+def _from_api_key(settings: Settings, record: KeyRecord | None, token: str, user: str | None,
+                  session: str | None) -> Principal:
+    project = verify_api_key(settings, record, token)
+    if project.strict_v15:
+        raise AuthenticationError(
+            f"Project {project.id!r} is strict_v15: API keys are not accepted on the data "
+            "plane. Mint a short-lived JWT with POST /v1/auth/mint (API key as Bearer) and "
+            "send that instead.", code="invalid_token", headers=_CHALLENGE)
+    return Principal(settings.tenant_id, project, record.prefix + "…", settings, user, session)
 
 
 def _from_jwt(request: web.Request, token: str, settings: Settings) -> Principal:

@@ -24,13 +24,21 @@ reference §3.3/§3.5 (``validation_error``, ``invalid_token``, ``token_expired`
 into typed errors. The legacy mint ``/auth/v1/auth/mint`` is behest-auth's and answers
 flat, like the rest of ``/auth/v1/*`` (§3.4). ``behest_guard`` applies these shapes; the
 data-plane ``auth_middleware`` hands Behest routes to it.
+
+**Paths.** ``path_kind`` classifies a path once (which plane, Behest's shape or OpenAI's,
+CORS and limits or not, billed or not) and remembers it, so the six middlewares each ask
+with one cached call instead of their own prefix checks.
 """
 
 from __future__ import annotations
 
+import functools
+from typing import NamedTuple
+
 from aiohttp import web
 
 from behest_local.errors import GatewayError
+from behest_local.finops.recorder import INFERENCE_PATHS
 from behest_local.keys import is_key_format
 from behest_local.server.keys import EXCHANGE, GATEWAY
 from behest_local.server.render import from_http_exception, json_response
@@ -70,13 +78,9 @@ def byoak_requires_pro() -> BehestAPIError:
                           code="BYOAK_REQUIRES_PRO", upgrade_url=UPGRADE_URL)
 
 
-def _is_management(request: web.Request) -> bool:
-    return request.path.startswith(PATH_PREFIXES) or request.path == "/v1/projects"
-
-
 @web.middleware
 async def management_middleware(request: web.Request, handler) -> web.StreamResponse:
-    if not _is_management(request):
+    if not path_kind(request.path).management:
         return await handler(request)
     exchange = request[EXCHANGE]
     try:
@@ -149,6 +153,32 @@ def is_behest_route(path: str) -> bool:
     """True for the Behest (non-OpenAI) routes of the data and auth planes."""
     return (path.startswith(("/v1/auth/", "/v1/threads/", "/v1/billing/", LEGACY_PREFIX))
             or path in ("/v1/threads", "/v1/usage", "/.well-known/jwks.json"))
+
+
+class PathKind(NamedTuple):
+    """What the middlewares need to know about a request path."""
+
+    gateway: bool
+    """A data- or auth-plane route (``/v1/…``, ``/auth/v1/…``, JWKS): CORS and the per-IP
+    limit apply (``cors.applies``)."""
+    management: bool
+    """The control plane (``/v1/projects``, ``/v1/tenants/…``): dashboard token, flat errors."""
+    behest: bool
+    """Behest's own data/auth-plane routes (``is_behest_route``): Behest's error shapes."""
+    data: bool
+    """Under ``/v1/``: the data plane's API-key/JWT authentication applies."""
+    inference: bool
+    """A billed route (``finops.recorder.INFERENCE_PATHS``): counts toward request limits."""
+
+
+@functools.lru_cache(maxsize=1024)  # bounded: paths come from clients
+def path_kind(path: str) -> PathKind:
+    """Classify ``path`` (cached: the middlewares ask on every request)."""
+    return PathKind(
+        gateway=path.startswith(("/v1/", LEGACY_PREFIX)) or path == "/.well-known/jwks.json",
+        management=path.startswith(PATH_PREFIXES) or path == "/v1/projects",
+        behest=is_behest_route(path), data=path.startswith("/v1/"),
+        inference=path in INFERENCE_PATHS)
 
 
 def nested_body(error: GatewayError) -> dict:

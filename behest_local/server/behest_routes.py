@@ -31,11 +31,14 @@ Errors: nested ``{"error": {"code", "message"}}`` on ``/v1/…``, flat on the le
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from behest_local.auth_jwt import ClaimError, KeyRing, MintRequest, looks_like_jwt, mint
 from behest_local.errors import (AuthenticationError, GatewayError, InvalidRequestError,
                                  NotFoundError)
+from behest_local.home import database_path
 from behest_local.keys import is_key_format
 from behest_local.server.auth import bearer_token, verify_api_key
 from behest_local.server.body import read_json
@@ -56,7 +59,7 @@ def setup_behest_routes(app: web.Application) -> None:
     """Add the Behest auth and threads routes, and the state they use, to ``app``."""
     home = app[GATEWAY].home
     app[KEYRING] = KeyRing(home)
-    app[THREADS] = ThreadStore(home / THREADS_FILE)
+    app[THREADS] = ThreadStore(database_path(home, THREADS_FILE))
     app.router.add_post("/v1/auth/mint", mint_token)
     app.router.add_post("/auth/v1/auth/mint", mint_token)
     app.router.add_get("/.well-known/jwks.json", jwks)
@@ -78,7 +81,9 @@ async def mint_token(request: web.Request) -> web.Response:
     if looks_like_jwt(token):
         raise AuthenticationError("The mint endpoint takes your project API key "
                                   "(behest_sk_live_…), not a JWT.", code="invalid_token")
-    record = gateway.keys.verify(token) if is_key_format(token) else None
+    record = gateway.keys.cached(token)
+    if record is None and is_key_format(token):  # first use: the slow hash, off the loop
+        record = await asyncio.to_thread(gateway.keys.verify, token)
     project = verify_api_key(settings, record, token)
     if project.status != "active":
         raise AuthenticationError(f"Project {project.id!r} is {project.status}: its API keys "

@@ -5,9 +5,10 @@ management, IP-limit and auth middlewares (style.md §3.1). A browser sends its 
 ``OPTIONS`` without credentials (Fetch standard §4.8 "CORS-preflight fetch"), so it must
 be answered before authentication would refuse it; and 401/402/403/429 responses need CORS
 headers too, or the page cannot read them and sees only "TypeError: Failed to fetch".
-Actual responses get their headers from ``add_cors_headers`` on ``on_response_prepare``,
-which runs for every response the app prepares: handlers' JSON, errors rendered by the
-exchange middleware, and SSE streams, before their first byte.
+Actual responses get their headers from ``cors_headers``, called by the app's one
+``on_response_prepare`` hook (``app.add_gateway_headers``), which runs for every response
+the app prepares: handlers' JSON, errors rendered by the exchange middleware, and SSE
+streams, before their first byte.
 
 **Which project's list.** An actual request is checked against the caller's own project
 (the principal set by auth). A preflight has no credentials: it is checked against the
@@ -33,8 +34,7 @@ from behest_local.cors_policy import (ALLOW_METHODS, EXPOSE_HEADERS, MAX_AGE, De
                                       project_for_host, refused_request_headers)
 from behest_local.errors import GatewayError
 from behest_local.events import CorsRefused
-from behest_local.server.behest_errors import (PATH_PREFIXES, BehestAPIError, is_behest_route,
-                                               nested_body)
+from behest_local.server.behest_errors import BehestAPIError, nested_body, path_kind
 from behest_local.server.keys import EXCHANGE, GATEWAY, PRINCIPAL
 from behest_local.server.render import json_response
 
@@ -46,17 +46,9 @@ PREFLIGHT_DONE = web.RequestKey("cors_preflight_done", bool)
 
 
 def setup_cors(app: web.Application) -> None:
-    """Register ``add_cors_headers``; ``cors_middleware`` goes in the middleware list."""
+    """The refusal log's memory. ``cors_middleware`` goes in the middleware list and
+    ``cors_headers`` in the app's response hook (``server/app.py``)."""
     app[LOGGED] = set()
-    app.on_response_prepare.append(add_cors_headers)
-
-
-def applies(path: str) -> bool:
-    return path.startswith(("/v1/", "/auth/v1/")) or path == "/.well-known/jwks.json"
-
-
-def _management(path: str) -> bool:
-    return path.startswith(PATH_PREFIXES) or path == "/v1/projects"
 
 
 def _same_origin(request: web.Request, origin: str) -> bool:
@@ -66,7 +58,7 @@ def _same_origin(request: web.Request, origin: str) -> bool:
 def _decision(request: web.Request, origin: str) -> Decision:
     settings = request.app[GATEWAY].settings
     dashboard = settings.emulator.dashboard_origin or None
-    if _management(request.path):
+    if path_kind(request.path).management:
         return decide(origin, (), dashboard, scope="the management API")
     principal = request.get(PRINCIPAL)
     project = principal.project if principal is not None else \
@@ -79,10 +71,11 @@ def _decision(request: web.Request, origin: str) -> Decision:
 
 @web.middleware
 async def cors_middleware(request: web.Request, handler) -> web.StreamResponse:
-    origin = request.headers.get("Origin")
-    if (request.method == "OPTIONS" and origin and applies(request.path)
-            and "Access-Control-Request-Method" in request.headers):
-        return _preflight(request, origin)
+    if request.method == "OPTIONS":  # the method first: it spares every other request a lookup
+        origin = request.headers.get("Origin")
+        if (origin and path_kind(request.path).gateway
+                and "Access-Control-Request-Method" in request.headers):
+            return _preflight(request, origin)
     return await handler(request)
 
 
@@ -126,13 +119,14 @@ def _refusal_body(request: web.Request, reason: str) -> web.Response:
     message = f"CORS preflight refused: {reason}"
     exchange = request[EXCHANGE]
     exchange.fail(403, code="cors_origin_not_allowed", message=message)
-    if _management(request.path):
+    kind = path_kind(request.path)
+    if kind.management:
         flat = BehestAPIError(message, status=403, code="CORS_ORIGIN_NOT_ALLOWED")
         return json_response(flat.body(), status=403)
     error = GatewayError(message, status=403, type="invalid_request_error",
                          code="cors_origin_not_allowed")
     # Behest's nested shape knows no CORS code: nested_body falls back to "forbidden".
-    body = nested_body(error) if is_behest_route(request.path) else error.to_openai()
+    body = nested_body(error) if kind.behest else error.to_openai()
     return json_response(body, status=403)
 
 
@@ -159,11 +153,11 @@ def _add_vary(response: web.StreamResponse, name: str) -> None:
         response.headers["Vary"] = f"{current}, {name}" if current else name
 
 
-async def add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """``on_response_prepare``: the CORS response headers of an actual request (Fetch
+def cors_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """From ``on_response_prepare``: the CORS response headers of an actual request (Fetch
     §3.2, "HTTP responses"), set while the headers can still change, streams included."""
     origin = request.headers.get("Origin")
-    if not origin or request.get(PREFLIGHT_DONE) or not applies(request.path) \
+    if not origin or request.get(PREFLIGHT_DONE) or not path_kind(request.path).gateway \
             or _same_origin(request, origin):
         return
     # The answer depends on Origin: say so to caches (Fetch §3.2, "CORS protocol and HTTP

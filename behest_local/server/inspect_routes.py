@@ -3,8 +3,9 @@
 ``setup_inspect_routes(app)`` wires three things into the app built by ``make_app``:
 
 * an ``on_response_prepare`` hook that attaches a ``Capture`` (capture.py) to the
-  exchange (redacted request/response headers, bodies) and publishes
-  ``ResponseStarted``; streaming.py then adds each stream event to the capture;
+  exchange (request/response headers and bodies, redacted when read) and publishes
+  ``ResponseStarted`` when someone wants it; streaming.py then adds each stream event
+  to the capture;
 * ``GET /_behest/exchanges/{id}/timeline``: the departure time of every stream event of a
   recent exchange, so ``behest-local probe`` (another process) can compare them with the
   arrival times it measured behind the user's proxy;
@@ -26,7 +27,7 @@ from aiohttp import web
 
 from behest_local.capture import Capture, CaptureBudget
 from behest_local.events import ProbeReported, ResponseStarted
-from behest_local.exchange import SECRET_HEADERS, Exchange, redact_value
+from behest_local.exchange import Exchange
 from behest_local.server.keys import EXCHANGE, GATEWAY
 
 PREFIX = "/_behest/"
@@ -38,7 +39,7 @@ LEVELS = ("ok", "warning", "buffered")
 def setup_inspect_routes(app: web.Application, *, budget: CaptureBudget | None = None) -> None:
     """Add the capture hook and the ``/_behest/`` routes. Idempotent.
 
-    Register it after ``add_trace_headers`` so the recorded response headers include
+    Register it after ``app.add_gateway_headers`` so the recorded response headers include
     ``X-Request-Id``.
     """
     if CAPTURE_BUDGET in app:
@@ -49,24 +50,20 @@ def setup_inspect_routes(app: web.Application, *, budget: CaptureBudget | None =
     app.router.add_post(PREFIX + "exchanges/{id}/probe", probe_report)
 
 
-def _credentials(request: web.Request) -> tuple[str, ...]:
-    out = []
-    for name, value in request.headers.items():
-        if name.lower() in SECRET_HEADERS:
-            scheme, _, token = value.partition(" ")
-            out.append(token.strip() if token and scheme.lower() in ("bearer", "basic") else value)
-    return tuple(out)
-
-
 async def record_response(request: web.Request, response: web.StreamResponse) -> None:
-    """``on_response_prepare``: attach the capture before the first byte goes out."""
+    """``on_response_prepare``: attach the capture before the first byte goes out.
+
+    Runs for every response, so it does O(1) work: the capture keeps the raw header
+    pairs (the request's are immutable; the response's are copied, as later hooks still
+    add theirs) and the body references, and redacts them when first read (capture.py).
+    ``ResponseStarted`` is built only when a subscriber wants it (the TUI does; headless
+    mode does not)."""
     exchange = request.get(EXCHANGE)
     if exchange is None or exchange.capture is not None or request.path.startswith(PREFIX):
         return
-    gateway = request.app[GATEWAY]
-    capture = Capture(gateway.store.clock, request.app.get(CAPTURE_BUDGET))
-    capture.request_headers = tuple((k, redact_value(k, v)) for k, v in request.headers.items())
-    capture.set_known_secrets(_credentials(request))
+    store = request.app[GATEWAY].store
+    capture = Capture(store.clock, request.app.get(CAPTURE_BUDGET))
+    capture.record_headers(request.headers.items(), response.headers.copy().items())
     if request.can_read_body:
         # Rejected before the handler read it (401, 413…): reading it now would wait on
         # the client for a body nobody needs.
@@ -74,16 +71,15 @@ async def record_response(request: web.Request, response: web.StreamResponse) ->
     else:
         body = await request.read()  # the handler's cached copy, or b"" without a body
         capture.request_body(body or None, None if body else "no body")
-    headers = tuple((k, redact_value(k, v)) for k, v in response.headers.items())
     capture.response_status = response.status
-    capture.response_headers = headers
     streamed = not isinstance(response, web.Response)
     if not streamed and isinstance(response.body, (bytes, bytearray)):
-        capture.response_body(bytes(response.body))
+        capture.response_body(response.body)
     capture.responded = True
     exchange.capture = capture
-    gateway.store.publish(ResponseStarted(exchange.id, gateway.store.clock(), response.status,
-                                          headers, streamed), exchange)
+    if store.wants(ResponseStarted):
+        store.publish(ResponseStarted(exchange.id, store.clock(), response.status,
+                                      capture.response_headers, streamed), exchange)
 
 
 def _is_loopback(host: str | None) -> bool:

@@ -25,9 +25,14 @@ Behest's ``details`` on OpenAI routes, Behest's nested ``{"error": {code, messag
 details}}`` on Behest's routes. ``emulator.enforce_limits = false`` counts and reports
 everything and refuses nothing.
 
-**Headers.** ``add_limit_headers`` (``on_response_prepare``: JSON, errors and streams)
-writes OpenAI's ``x-ratelimit-limit|remaining|reset-requests|tokens`` (peers.md §4a) for
-the limit closest to refusing: the tightest request limit and the tightest token quota.
+**Headers.** ``limit_headers`` (from the app's ``on_response_prepare`` hook: JSON, errors
+and streams) writes OpenAI's ``x-ratelimit-limit|remaining|reset-requests|tokens``
+(peers.md §4a) for the limit closest to refusing: the tightest request limit and the
+tightest token quota.
+
+**Cost.** Both middlewares run on every request, so the lists of limits come from a
+``tiers.LimitTable`` (built once per settings snapshot and caller), and the verdicts'
+states are kept as they are for the headers.
 """
 
 from __future__ import annotations
@@ -36,45 +41,42 @@ import math
 
 from aiohttp import web
 
-from behest_local.cors_policy import project_for_host
 from behest_local.errors import GatewayError
-from behest_local.finops.recorder import INFERENCE_PATHS
 from behest_local.finops.window import iso
-from behest_local.ratelimit import (Counters, LimitState, Window, binding, duration_text,
+from behest_local.ratelimit import (Counters, LimitState, Window, duration_text,
                                     retry_after_seconds)
-from behest_local.server.behest_errors import is_behest_route
-from behest_local.server.cors import applies
+from behest_local.server.behest_errors import path_kind
 from behest_local.server.keys import EXCHANGE, GATEWAY, PRINCIPAL
 from behest_local.server.render import json_response
-from behest_local.tiers import (IP_RPM, describe, detail_names, effective_tier, ip_limits,
-                                request_limits)
+from behest_local.tiers import LimitTable, describe, detail_names
 
 COUNTERS = web.AppKey("limit_counters", Counters)
-STATES = web.RequestKey("limit_states", list)
+LIMITS = web.AppKey("limit_table", LimitTable)
+STATES = web.RequestKey("limit_states", tuple)
 """The limits checked for this request and their counters after it (for the headers)."""
+_INF = math.inf
 
 
 def setup_limits(app: web.Application) -> Counters:
     """The counters (on the trace store's wall clock, so one injected clock drives both)
-    and the header hook; the two middlewares go in the middleware list."""
+    and the table of limits; the two middlewares go in the middleware list and
+    ``limit_headers`` in the app's response hook (``server/app.py``)."""
     counters = app[COUNTERS] = Counters(app[GATEWAY].store.wall_clock)
-    app.on_response_prepare.append(add_limit_headers)
+    app[LIMITS] = LimitTable()
     return counters
 
 
 @web.middleware
 async def ip_limit_middleware(request: web.Request, handler) -> web.StreamResponse:
-    if not applies(request.path) or request.method == "OPTIONS":
+    if request.method == "OPTIONS" or not path_kind(request.path).gateway:
         return await handler(request)
-    settings = request.app[GATEWAY].settings
-    host_project = project_for_host(settings.projects, request.host)
-    rpm = host_project.rate_limits.ip_rpm if host_project is not None else max(
-        (p.rate_limits.ip_rpm for p in settings.projects), default=IP_RPM)
+    app = request.app
+    settings = app[GATEWAY].settings
     enforce = settings.emulator.enforce_limits
-    verdict = request.app[COUNTERS].admit(ip_limits(request.remote or "?", rpm),
-                                          enforce=enforce)
-    request[STATES] = list(verdict.states)
-    if verdict.refused is not None and enforce:
+    limits = app[LIMITS].ip(settings, request.host, request.remote or "?")
+    verdict = app[COUNTERS].admit(limits, enforce=enforce)
+    request[STATES] = verdict.states
+    if not verdict.admitted and enforce:
         return refusal(request, verdict.refused, verdict.retry_after)
     return await handler(request)
 
@@ -84,15 +86,15 @@ async def limits_middleware(request: web.Request, handler) -> web.StreamResponse
     principal = request.get(PRINCIPAL)
     if principal is None:
         return await handler(request)
-    settings = principal.settings
-    tier = effective_tier(principal.project, settings.tenant.plan, principal.tier)
-    limits = request_limits(principal.project, user=principal.user,
-                            session=principal.session, tier=tier)
-    inference = request.path in INFERENCE_PATHS and request.method == "POST"
+    settings, app = principal.settings, request.app
+    limits = app[LIMITS].request(settings, principal.project, user=principal.user,
+                                 session=principal.session, claim=principal.tier)
+    inference = request.method == "POST" and path_kind(request.path).inference
     enforce = settings.emulator.enforce_limits
-    verdict = request.app[COUNTERS].admit(limits, take=inference, enforce=enforce)
-    request[STATES] = request.get(STATES, []) + list(verdict.states)
-    if inference and verdict.refused is not None and enforce:
+    verdict = app[COUNTERS].admit(limits, take=inference, enforce=enforce)
+    before = request.get(STATES)
+    request[STATES] = before + verdict.states if before else verdict.states
+    if inference and not verdict.admitted and enforce:
         return refusal(request, verdict.refused, verdict.retry_after)
     return await handler(request)
 
@@ -140,7 +142,7 @@ def refusal(request: web.Request, state: LimitState, retry_after: float) -> web.
         if status == 429 and details["resets_at"]:
             headers["Retry-After"] = str(retry_after_seconds(retry_after))
     request[EXCHANGE].fail(status, code=code, message=message, details=details)
-    if is_behest_route(request.path):
+    if path_kind(request.path).behest:
         body: dict = {"error": {"code": code, "message": message, "details": details}}
     else:
         body = GatewayError(message, status=status, type=kind, code=code).to_openai()
@@ -152,19 +154,33 @@ def _number(value: float) -> float | int:
     return int(value) if float(value).is_integer() else round(value, 6)
 
 
-async def add_limit_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """``on_response_prepare``: OpenAI's rate-limit headers for the binding limits."""
-    states = [s for s in request.get(STATES, ()) if not math.isinf(s.reset_at)]
+def limit_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """From ``on_response_prepare``: OpenAI's rate-limit headers for the binding limits,
+    ``ratelimit.binding``'s choice (least remaining, sooner reset on ties) made in one pass
+    over the states; limits that never reset (session budgets) are not reported."""
+    states = request.get(STATES)
     if not states:
         return
-    now = request.app[COUNTERS].clock()
-    for unit, suffix in (("requests", "requests"), ("tokens", "tokens")):
-        state = binding(states, unit)
-        if state is None:
+    tightest: dict[str, tuple[float, float, LimitState]] = {}
+    for state in states:
+        if state.reset_at == _INF:
             continue
-        response.headers[f"x-ratelimit-limit-{suffix}"] = str(int(state.limit.limit))
-        response.headers[f"x-ratelimit-remaining-{suffix}"] = str(int(state.remaining))
-        response.headers[f"x-ratelimit-reset-{suffix}"] = duration_text(state.reset_at - now)
+        unit = state.limit.unit
+        rank = (state.remaining, state.reset_at)
+        best = tightest.get(unit)
+        if best is None or rank < best[:2]:
+            tightest[unit] = (*rank, state)
+    if not tightest:
+        return
+    now = request.app[COUNTERS].clock()
+    headers = response.headers
+    for unit in ("requests", "tokens"):
+        best = tightest.get(unit)
+        if best is not None:
+            remaining, reset_at, state = best
+            headers[f"x-ratelimit-limit-{unit}"] = str(int(state.limit.limit))
+            headers[f"x-ratelimit-remaining-{unit}"] = str(int(remaining))
+            headers[f"x-ratelimit-reset-{unit}"] = duration_text(reset_at - now)
 
 
 def rpm_gauges(app: web.Application, *, busiest_users: int = 2) -> list[tuple[str, float, float]]:

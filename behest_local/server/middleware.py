@@ -4,7 +4,7 @@ Each request gets an ``Exchange`` (request id, trace id) before anything else ru
 even a 404 or a malformed body is traced. Whatever the handler raises is turned into an
 OpenAI-format error here: ``GatewayError`` as itself, aiohttp's HTTP exceptions (router
 404/405, body 413) reworded, anything else a logged 500 that names the request id. The
-``X-Request-Id``/``X-Trace-Id`` headers are added by ``add_trace_headers`` on
+``X-Request-Id``/``X-Trace-Id`` headers are added by ``app.add_gateway_headers`` on
 ``on_response_prepare``, which also covers streamed responses.
 """
 
@@ -16,6 +16,7 @@ import logging
 from aiohttp import web
 
 from behest_local.errors import GatewayError
+from behest_local.events import RequestReceived
 from behest_local.exchange import CURRENT, Exchange
 from behest_local.server.keys import EXCHANGE, GATEWAY
 from behest_local.server.render import error_response, from_http_exception
@@ -28,12 +29,14 @@ async def exchange_middleware(request: web.Request, handler) -> web.StreamRespon
     if request.path.startswith("/_behest/"):  # self-inspection (probe, TUI): not traced
         return await handler(request)
     gateway = request.app[GATEWAY]
-    exchange = Exchange(gateway.store, method=request.method, path=request.path)
+    store = gateway.store
+    exchange = Exchange(store, method=request.method, path=request.path)
     request[EXCHANGE] = exchange
     token = CURRENT.set(exchange)
-    peer = request.transport.get_extra_info("peername") if request.transport else None
-    client = f"{peer[0]}:{peer[1]}" if peer else "?"
-    exchange.received(client=client, headers=list(request.headers.items()))
+    # The peer and headers only go into ``RequestReceived``: skip the peer when nobody
+    # takes that event (headless mode); the headers are an O(1) view, redacted only then.
+    exchange.received(client=_client(request) if store.wants(RequestReceived) else "?",
+                      headers=request.headers.items())
     try:
         response = await handler(request)
     except GatewayError as error:
@@ -64,14 +67,11 @@ async def exchange_middleware(request: web.Request, handler) -> web.StreamRespon
     return response
 
 
+def _client(request: web.Request) -> str:
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    return f"{peer[0]}:{peer[1]}" if peer else "?"
+
+
 def _failed(exchange: Exchange, error: GatewayError) -> web.Response:
     exchange.fail(error.status, code=error.code, message=error.message)
     return error_response(error)
-
-
-async def add_trace_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """``on_response_prepare``: every response, streamed or not, names its exchange."""
-    exchange = request.get(EXCHANGE)
-    if exchange is not None:
-        response.headers["X-Request-Id"] = exchange.id
-        response.headers["X-Trace-Id"] = exchange.trace_id

@@ -2,7 +2,8 @@
 
 Each handler reads and validates its body (``dialects/``), routes the model
 (``routing.resolve``), records the decision on the exchange, and calls the provider.
-Chat streams go through ``streaming.relay``; everything else is one JSON response.
+Chat streams go through ``streaming.relay``; everything else is one JSON response (a
+reply the upstream sent in OpenAI's shape keeps its own text, ``render.json_response``).
 Embeddings and the models list ask ``providers.catalog`` which providers serve them.
 ``/v1/completions`` and ``/v1/responses`` are translated to chat in
 ``translated_routes.py``, reusing ``prepare_chat`` and ``chat_frames`` from here.
@@ -26,7 +27,7 @@ from behest_local.providers.emulated.embeddings import (
     DEFAULT_EMBEDDING_MODEL,
     validate_embeddings_request,
 )
-from behest_local.server.behest_routes import begin_turn
+from behest_local.server.behest_routes import THREAD_HEADER, begin_turn
 from behest_local.server.body import read_json
 from behest_local.server.keys import EXCHANGE, GATEWAY, PRINCIPAL
 from behest_local.server.render import json_response
@@ -102,16 +103,19 @@ async def chat_frames(chunks: AsyncIterator[dict], exchange: Exchange, *,
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     body = validate_chat_request(await read_json(request))
-    turn = await begin_turn(request, body)  # X-Thread-Id: history in, reply recorded
-    provider, call = prepare_chat(request, turn.body)
+    # X-Thread-Id: history in, reply recorded. Without the header no thread work at all.
+    turn = await begin_turn(request, body) if THREAD_HEADER in request.headers else None
+    provider, call = prepare_chat(request, body if turn is None else turn.body)
     exchange = request[EXCHANGE]
     if call.request.get("stream"):
         meter = StreamMeter(exchange, call.request["messages"], call.request.get("tools"))
-        frames = chat_frames(turn.tap(provider.stream(call)), exchange,
+        chunks = provider.stream(call)
+        frames = chat_frames(chunks if turn is None else turn.tap(chunks), exchange,
                              include_usage=wants_usage(body), meter=meter)
         return await relay(request, frames, terminator=sse.DONE)
     completion = await provider.complete(call)
-    turn.record(completion)
+    if turn is not None:
+        turn.record(completion)
     usage = completion.get("usage") or {}
     exchange.usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
     if not usage:  # a provider that reports none: count it (finops/recorder.py)

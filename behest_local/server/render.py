@@ -2,7 +2,8 @@
 
 Every error a data-plane client sees goes through ``error_response`` so that it is always
 ``{"error": {"message", "type", "param", "code"}}`` JSON with the right status, never
-HTML or a stack trace. ``from_http_exception`` converts aiohttp's own exceptions (router
+HTML or a stack trace. A chat reply relayed unchanged keeps the upstream's own text
+(``sse.EventJSON``). ``from_http_exception`` converts aiohttp's own exceptions (router
 404/405, body-size 413) into that shape.
 """
 
@@ -13,13 +14,17 @@ import json
 from aiohttp import web
 
 from behest_local.errors import GatewayError, InvalidRequestError, NotFoundError
+from behest_local.sse import EventJSON
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def json_response(data: object, *, status: int = 200, headers: dict | None = None) -> web.Response:
-    return web.Response(body=_dumps(data).encode(), status=status, headers=headers,
-                        content_type="application/json")
+    """``data`` as compact JSON. An ``sse.EventJSON`` that still holds its text (a reply
+    relayed as the upstream sent it) is sent as that text, not encoded again."""
+    text = data.text if type(data) is EventJSON else None
+    return web.Response(body=(text if text is not None else _dumps(data)).encode(),
+                        status=status, headers=headers, content_type="application/json")
 
 
 def error_response(error: GatewayError) -> web.Response:

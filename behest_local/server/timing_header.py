@@ -2,8 +2,9 @@
 
 Browsers show this header in devtools' Timing tab, next to the request's own bars, so a
 user can see at a glance what the gateway cost them (peers.md §5: MLflow emits a per-response
-overhead header; no other gateway does). One ``on_response_prepare`` hook adds it to every
-response the app prepares (JSON, errors, SSE streams alike), timed at headers-out:
+overhead header; no other gateway does). The app's ``on_response_prepare`` hook
+(``app.add_gateway_headers``) adds it to every response the app prepares (JSON, errors,
+SSE streams alike), timed at headers-out:
 
     Server-Timing: gateway;dur=0.412;desc="behest-local", provider;dur=10.021, total;dur=10.433
 
@@ -22,16 +23,11 @@ a DOMHighResTimeStamp in ms). Cross-origin pages see the metrics in the Resource
 only with ``Timing-Allow-Origin``, which is the CORS policy's to grant; devtools shows
 them either way.
 
-Wiring (server/app.py, after ``add_trace_headers``)::
-
-    app.on_response_prepare.append(add_server_timing)
+Wiring: ``server/app.py``'s one response hook (``add_gateway_headers``) sets it from the
+``Exchange``, after the trace headers and before the capture hook records the headers.
 """
 
 from __future__ import annotations
-
-from aiohttp import web
-
-from behest_local.server.keys import EXCHANGE
 
 HEADER = "Server-Timing"
 DESCRIPTION = "behest-local"
@@ -67,11 +63,3 @@ def parse_server_timing(value: str) -> dict[str, float]:
                 except ValueError:
                     pass
     return out
-
-
-async def add_server_timing(request: web.Request, response: web.StreamResponse) -> None:
-    """``on_response_prepare``: stamp the response with the exchange's timings so far."""
-    exchange = request.get(EXCHANGE)
-    if exchange is None:
-        return
-    response.headers[HEADER] = format_server_timing(exchange.elapsed(), exchange.provider_time)

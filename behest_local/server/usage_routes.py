@@ -38,6 +38,7 @@ from aiohttp import web
 
 from behest_local.errors import GatewayError, InvalidRequestError
 from behest_local.finops.recorder import UsageRecorder, seed_counters, seed_rows
+from behest_local.home import database_path
 from behest_local.finops.reports import billing_report, usage_report
 from behest_local.finops.store import DB_FILE, UsageStore
 from behest_local.finops.window import WindowError, iso, parse_granularity, parse_window
@@ -79,11 +80,11 @@ async def _usage_store(app: web.Application):
     except sqlite3.DatabaseError as exc:  # limits still work, in memory; usage is not kept
         log.error("usage database %s cannot be used (%s): usage and cost are not recorded "
                   "and /v1/usage answers 503. Move the file aside to start a new one.",
-                  gateway.home / DB_FILE, exc)
+                  database_path(gateway.home, DB_FILE), exc)
         yield
         return
     recorder = UsageRecorder(store, counters, lambda: gateway.settings)
-    unsubscribe = gateway.store.subscribe(recorder)
+    unsubscribe = gateway.store.subscribe(recorder, events=recorder.EVENTS)
     holder.store, holder.recorder = store, recorder
     try:
         yield

@@ -66,7 +66,7 @@ async def test_the_guides_byok_steps_in_order(make_gateway_client, aiohttp_serve
     assert routed[-1].provider == "openai" and upstream.app[STATE].requests[-1].auth_ok
     assert (await chat(client, model="gpt-4o-mini"))[1]["model"] == "gpt-4o-mini"
     # The key is sealed in the vault; nothing in the state dir holds it in plaintext.
-    for path in client.gateway.home.iterdir():
+    for path in client.gateway.home.rglob("*"):  # databases included (data/)
         if path.is_file():
             assert OPENAI_KEY.encode() not in path.read_bytes(), path
 

@@ -16,11 +16,7 @@ from behest_local.config import ProviderConfig
 from behest_local.keys import KeyStore
 from behest_local.runtime import build_gateway
 from behest_local.server.app import make_app
-from behest_local.server.timing_header import (
-    add_server_timing,
-    format_server_timing,
-    parse_server_timing,
-)
+from behest_local.server.timing_header import format_server_timing, parse_server_timing
 from tests.conftest import TEST_SETTINGS
 
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Hello"}]}
@@ -40,10 +36,7 @@ def test_format_and_parse_round_trip():
 async def _client(aiohttp_client, tmp_path: Path, settings=TEST_SETTINGS):
     keys = KeyStore(tmp_path / "gw-home", scrypt_n=2**4)
     gateway = build_gateway(settings, tmp_path / "gw-home", keys=keys)
-    app = make_app(gateway)
-    if add_server_timing not in app.on_response_prepare:
-        app.on_response_prepare.append(add_server_timing)
-    client = await aiohttp_client(app)
+    client = await aiohttp_client(make_app(gateway))
     key, _ = keys.create("local")
     return client, {"Authorization": f"Bearer {key}"}
 

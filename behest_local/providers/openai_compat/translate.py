@@ -139,6 +139,46 @@ def from_native(op: str, body: dict, call=None) -> dict:
     return body
 
 
+def as_sent(body: object) -> bool:
+    """Whether ``from_native("chat", body)`` would return ``body`` unchanged (so the reply
+    can go to the client as the upstream wrote it). Any doubt answers False."""
+    if type(body) is not dict or "object" not in body:
+        return False
+    usage = body.get("usage")
+    if type(usage) is dict and usage.get("total_tokens") is None:
+        return False
+    choices = body.get("choices")
+    if not choices:
+        return True
+    if type(choices) is not list:
+        return False
+    for choice in choices:
+        if type(choice) is not dict or "logprobs" not in choice or "finish_reason" not in choice:
+            return False
+        reason = choice["finish_reason"]
+        if reason is not None and (type(reason) is not str or reason == "error"
+                                   or reason in FINISH_REASONS):
+            return False
+        message = choice.get("message")
+        if not message:
+            continue
+        if type(message) is not dict:
+            return False
+        calls = message.get("tool_calls", ())
+        if calls is None:  # a null is dropped
+            return False
+        if calls:
+            if type(calls) is not list:
+                return False
+            for call in calls:
+                if type(call) is not dict or "type" not in call:
+                    return False
+                fn = call.get("function")
+                if fn and (type(fn) is not dict or type(fn.get("arguments", "")) is not str):
+                    return False
+    return True
+
+
 def finish_reason(value: str | None, body: Mapping) -> str | None:
     """OpenAI's finish_reason for a native one; ``error`` is a failure (§9.3, §10.3)."""
     if value == "error":
