@@ -60,6 +60,9 @@ WARM_MODULES = ("behest_local.providers.emulated.composer",
                 "cryptography.hazmat.primitives.kdf.scrypt")  # API-key checks (keys.py)
 """Imported where they are used, at the first request; warmed after the port is bound."""
 JWT_KEY_FILES = (PLATFORM_FILE, SIGNING_KEYS_FILE)
+LISTEN_BACKLOG = 4096
+"""Pending connections the listening socket queues (``listen(2)``; the kernel caps it at
+``net.core.somaxconn``). aiohttp's default, 128, drops a burst of new connections."""
 """When the state dir holds one, JWTs are likely: PyJWT is warmed too (else it loads at the
 first JWT or mint)."""
 
@@ -253,7 +256,10 @@ async def start(options: ServeOptions, *, settings: Settings | None = None) -> R
     app = make_app(gateway)
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=3)
     await runner.setup()
-    site = web.TCPSite(runner, host, settings.server.port)
+    # aiohttp's default accept backlog is 128: a burst of new connections beyond it (a load
+    # test, a page opening many streams) has its SYNs dropped and retried a second later.
+    # The kernel caps the value at net.core.somaxconn.
+    site = web.TCPSite(runner, host, settings.server.port, backlog=LISTEN_BACKLOG)
     try:
         await site.start()
     except OSError as exc:

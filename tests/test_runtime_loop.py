@@ -175,3 +175,49 @@ async def test_serve_closes_the_trace_db_it_opened_when_the_port_is_taken(tmp_pa
         with pytest.raises(StartupError, match="cannot listen"):
             await runtime.serve(options)
     assert len(opened) == 1 and not opened[0]._thread.is_alive()
+
+
+def _somaxconn() -> int:
+    try:
+        with open("/proc/sys/net/core/somaxconn") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 0
+
+
+@pytest.mark.skipif(_somaxconn() < 1024, reason="the kernel caps the backlog below the burst")
+async def test_a_burst_of_connections_is_queued_not_dropped(tmp_path):
+    """600 clients connect while the loop is busy: the kernel completes every handshake
+    and queues it (LISTEN_BACKLOG). With aiohttp's default backlog of 128 the SYNs past it
+    are dropped and retried a second later, which staggers a burst of streams."""
+    import socket
+    import time
+
+    running = await start(ServeOptions(home=tmp_path / "home"), settings=TEST_SETTINGS)
+    connected: list[socket.socket] = []
+    failures: list[BaseException] = []
+    go = threading.Event()
+
+    def burst() -> None:
+        go.wait(5)
+        for _ in range(600):
+            sock = socket.socket()
+            sock.settimeout(0.5)
+            try:
+                sock.connect(("127.0.0.1", running.port))
+                connected.append(sock)
+            except OSError as exc:
+                failures.append(exc)
+                sock.close()
+
+    thread = threading.Thread(target=burst)
+    thread.start()
+    try:
+        go.set()
+        time.sleep(1.5)  # the loop is busy: nothing is accepted while the burst arrives
+        thread.join(10)
+        assert not failures and len(connected) == 600
+    finally:
+        for sock in connected:
+            sock.close()
+        await running.close()
