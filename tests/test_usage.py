@@ -17,7 +17,7 @@ from behest_local.events import ExchangeFailed, ExchangeFinished
 from behest_local.exchange import Exchange
 from behest_local.fakes import openai as fake_openai
 from behest_local.finops.prices import PriceTable
-from behest_local.finops.recorder import StreamMeter
+from behest_local.finops.meter import StreamMeter
 from behest_local.finops.store import UsageRecord, UsageStore
 from behest_local.finops.window import WindowError, parse_instant, parse_window
 from behest_local.keys import KeyStore

@@ -15,7 +15,8 @@ from behest_local.config import BudgetConfig, ProjectConfig
 from behest_local.events import ExchangeFailed, ExchangeFinished
 from behest_local.exchange import Exchange
 from behest_local.finops.meter import StreamMeter
-from behest_local.finops.recorder import UsageRecorder, delta_text
+from behest_local.finops.meter import delta_text
+from behest_local.finops.recorder import UsageRecorder
 from behest_local.finops.store import COLUMNS, UsageRecord, UsageStore
 from behest_local.ratelimit import Counters, Window
 from behest_local.trace import TraceStore

@@ -12,7 +12,7 @@ project's config, a caller's counter keys) is worked out once per settings objec
 the store's ``add`` is a deque append.
 
 Streams and replies whose provider reports no usage are counted by ``meter.py``
-(``StreamMeter`` and ``estimate_completion`` are imported from here by the routes).
+(``StreamMeter``, ``estimate_completion``), which the routes import directly.
 ``seed_counters`` replays the store into the counters at startup so a spent daily quota
 stays spent across a restart.
 """
@@ -24,12 +24,6 @@ from collections.abc import Callable
 from behest_local.config import ProjectConfig, Settings
 from behest_local.events import ExchangeFailed, ExchangeFinished, TraceEvent
 from behest_local.exchange import Exchange
-from behest_local.finops.meter import (  # noqa: F401 - imported from here by the routes
-    StreamMeter,
-    delta_text,
-    estimate_completion,
-    estimate_prompt_tokens,
-)
 from behest_local.finops.prices import PriceTable
 from behest_local.finops.reports import budget_rows
 from behest_local.finops.store import UsageRecord, UsageStore

@@ -19,7 +19,7 @@ from behest_local import __version__, routing, scripted, sse
 from behest_local.dialects.chat import validate_chat_request
 from behest_local.errors import GatewayError, InvalidRequestError, NotFoundError
 from behest_local.exchange import Exchange
-from behest_local.finops.recorder import StreamMeter, estimate_completion
+from behest_local.finops.meter import StreamMeter, estimate_completion
 from behest_local.providers import catalog
 from behest_local.providers.base import ChatCall, ChatProvider
 from behest_local.providers.emulated import directives
