@@ -1,36 +1,231 @@
-"""The one HTTP client the gateway uses to reach upstreams: a pooled aiohttp session.
+"""The one HTTP client the gateway uses to reach upstreams: pooled HTTP/1.1 connections.
 
-Created lazily inside the running event loop (aiohttp sessions belong to a loop) and
-closed when the app shuts down. One session means one connection pool, so keep-alive
-connections to a provider are reused across requests: no TLS handshake per call. The
-session keeps no cookies: upstream requests are stateless, one client's never sees another's.
+``UpstreamProvider`` (upstream.py) calls ``HttpPool.request`` and reads the
+``HttpResponse`` whole (``read``) or piece by piece as it arrives (``pieces``, for SSE).
+The bytes on the wire are ``http_wire``'s and each socket is an ``http_connection``
+``Connection``; this module owns the pool, the parsed origins and the response's API.
+
+Why not aiohttp's client: a gateway's upstream call is one POST on a warm keep-alive
+connection, and aiohttp's ``ClientSession`` spent ~400 µs of event-loop CPU on it (request
+and response objects, payload registry, stream reader, a timer per read), more than the
+rest of the gateway together (issue 9). Here a request is one ``write`` of head and body
+and one future for the answer; a short reply usually arrives complete in the read that
+carries its head.
+
+* **Pool**: idle connections per origin (scheme, host, port), newest first; one is dropped
+  when the server closed it or after ``IDLE_S`` unused (servers close idle keep-alive
+  connections, aiohttp's default keep-alive is 15 s too). A reused connection that the
+  server had closed before reading the request (nothing came back) is retried once on a
+  new connection, as HTTP clients do (RFC 9112 §9.3.1: it cannot have been processed).
+* **Timeouts**: ``connect_timeout`` for TCP and TLS set-up; ``read_timeout`` for the head
+  and for every gap between two reads, checked by one timer re-armed only when it fires.
+* **Flow control**: a reader that falls behind (the client of a stream reads slowly)
+  pauses reading from the upstream instead of buffering without bound.
+* **Encodings**: requests ask for ``identity``; a gzip or deflate body sent anyway is
+  decoded. No cookies are kept and no proxy is read from the environment: upstream
+  requests are stateless and go where the config says.
+* **TLS**: the system's trust store (``ssl.create_default_context``), built on first use.
 """
 
 from __future__ import annotations
 
-import aiohttp
+import asyncio
+import ssl
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
+
+from multidict import CIMultiDictProxy
+
+from behest_local import __version__
+from behest_local.providers.http_connection import (ConnectError, Connection, ConnectionCut,
+                                                    ConnectTimeout, describe)
+from behest_local.providers.http_wire import encode_head
+
+IDLE_S = 15.0
+"""A pooled connection unused for longer is closed rather than reused."""
+_DEFAULTS = {"user-agent": f"behest-local/{__version__}", "accept-encoding": "identity"}
+
+
+class _Origin:
+    __slots__ = ("key", "scheme", "host", "port", "host_header", "path")
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            # Not the URL itself: its user-info part may hold a password.
+            raise ConnectError(f"not an http(s) URL (scheme {parts.scheme[:20]!r})")
+        self.scheme, self.host = parts.scheme, parts.hostname
+        default = 443 if parts.scheme == "https" else 80
+        self.port = parts.port or default
+        name = f"[{self.host}]" if ":" in self.host else self.host
+        self.host_header = name if self.port == default else f"{name}:{self.port}"
+        self.key = (self.scheme, self.host, self.port)
+        self.path = parts.path or "/"
 
 
 class HttpPool:
-    def __init__(self, *, limit_per_host: int = 0) -> None:
-        self._session: aiohttp.ClientSession | None = None
-        self._limit_per_host = limit_per_host
+    """Keep-alive connections to every upstream, shared by all providers."""
 
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=0, limit_per_host=self._limit_per_host,
-                                             ttl_dns_cache=300, enable_cleanup_closed=True)
-            # No default timeout: each request sets its own from the provider's config.
-            # auto_decompress stays on: gzip from an upstream is decoded before relaying,
-            # and the gateway never compresses SSE towards the client. No cookie jar: an
-            # upstream's Set-Cookie must not ride along on other clients' requests (and
-            # a jar costs a lookup per request and a parse per response).
-            self._session = aiohttp.ClientSession(connector=connector, trust_env=False,
-                                                  cookie_jar=aiohttp.DummyCookieJar(),
-                                                  timeout=aiohttp.ClientTimeout(total=None))
-        return self._session
+    def __init__(self, *, idle_s: float = IDLE_S) -> None:
+        self._idle: dict[tuple, list[Connection]] = {}
+        self._all: set[Connection] = set()
+        self._origins: dict[str, _Origin] = {}
+        self._idle_s = idle_s
+        self._ssl: ssl.SSLContext | None = None
+
+    async def request(self, method: str, url: str, *, headers: dict[str, str],
+                      body: bytes | None = None, connect_timeout: float | None = None,
+                      read_timeout: float | None = None) -> HttpResponse:
+        """Send one request and wait for the response's head. Raises ``HttpError``."""
+        base, sep, query = url.partition("?")
+        origin = self._origins.get(base)
+        if origin is None:
+            if len(self._origins) > 256:
+                self._origins.clear()
+            origin = self._origins[base] = _Origin(base)
+        lower = {name.lower() for name in headers}
+        extra = {k: v for k, v in _DEFAULTS.items() if k not in lower}
+        head = encode_head(method, origin.path + sep + query, origin.host_header,
+                           {**extra, **headers} if extra else headers,
+                           len(body) if body is not None else (0 if method == "POST" else None))
+        message = head + body if body else head
+        for attempt in (1, 2):
+            # The retry takes a new connection: other idle ones may be as stale.
+            conn = self._take_idle(origin.key) if attempt == 1 else None
+            reused = conn is not None
+            if conn is None:
+                conn = await self._connect(origin, connect_timeout)
+            try:
+                await conn.send(message, head_request=method == "HEAD", timeout=read_timeout)
+            except ConnectionCut:
+                if reused and attempt == 1 and not conn.parser.received:
+                    continue  # the server had closed it while idle: nothing was processed
+                raise
+            except BaseException:
+                # Cancelled while waiting for the head (client gone, an outer timeout):
+                # nobody will release this connection, and its response is unfinished.
+                conn.close()
+                raise
+            return HttpResponse(self, conn)
+        raise AssertionError("unreachable")
 
     async def close(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-        self._session = None
+        for conn in list(self._all):
+            conn.close()
+        self._idle.clear()
+
+    # -- the pool --------------------------------------------------------------------------
+
+    def _take_idle(self, key: tuple) -> Connection | None:
+        idle = self._idle.get(key)
+        if not idle:
+            return None
+        now = asyncio.get_running_loop().time()
+        while idle:
+            conn = idle.pop()
+            if conn.lost or conn.transport.is_closing():
+                continue
+            if now - conn.idle_since > self._idle_s:
+                conn.close()
+                continue
+            return conn
+        return None
+
+    def _put_idle(self, conn: Connection) -> None:
+        conn.idle_since = conn.loop.time()
+        self._idle.setdefault(conn.key, []).append(conn)
+
+    def _forget(self, conn: Connection) -> None:
+        self._all.discard(conn)
+
+    async def _connect(self, origin: _Origin, timeout: float | None) -> Connection:
+        loop = asyncio.get_running_loop()
+        conn = Connection(self, origin.key, loop)
+        tls = self._tls() if origin.scheme == "https" else None
+        try:
+            async with asyncio.timeout(timeout):
+                await loop.create_connection(lambda: conn, origin.host, origin.port, ssl=tls,
+                                             server_hostname=origin.host if tls else None)
+        except TimeoutError as exc:  # ours, or the system's own (ETIMEDOUT, an OSError too)
+            raise ConnectTimeout(f"no connection within {timeout:g} s" if timeout is not None
+                                 else describe(exc)) from None
+        except OSError as exc:  # refused, unreachable, DNS (gaierror), TLS (SSLError)
+            raise ConnectError(describe(exc)) from None
+        self._all.add(conn)
+        return conn
+
+    def _tls(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            self._ssl = ssl.create_default_context()
+        return self._ssl
+
+
+class HttpResponse:
+    """A response whose head has arrived. ``read`` or ``pieces`` it, then ``release``."""
+
+    __slots__ = ("status", "reason", "headers", "_pool", "_conn", "_released")
+
+    def __init__(self, pool: HttpPool, conn: Connection) -> None:
+        parser = conn.parser
+        self.status: int = parser.status
+        self.reason: str = parser.reason
+        self.headers: CIMultiDictProxy[str] = parser.headers
+        self._pool, self._conn, self._released = pool, conn, False
+
+    def charset(self) -> str | None:
+        """The ``charset`` parameter of ``Content-Type``, if one is declared."""
+        for param in self.headers.get("Content-Type", "").split(";")[1:]:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "charset":
+                return value.strip().strip('"') or None
+        return None
+
+    @property
+    def at_eof(self) -> bool:
+        """The whole body has been received and taken."""
+        return self._conn.complete and not self._conn.pieces
+
+    async def read(self) -> bytes:
+        """The whole body. Raises ``ReadTimeout`` or ``ConnectionCut``."""
+        conn = self._conn
+        pieces = conn.pieces
+        if conn.complete:  # the usual case: the whole reply came in the read of its head
+            body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        else:
+            # Taken as they arrive: left unread past PAUSE_BYTES, they would pause the
+            # socket, and nothing would resume it before the end this loop waits for.
+            taken: list[bytes] = []
+            while not conn.complete:
+                while pieces:
+                    taken.append(conn.take())
+                await conn.wait()
+            taken.extend(pieces)
+            body = b"".join(taken)
+        pieces.clear()
+        conn.unread = 0
+        return body
+
+    async def pieces(self) -> AsyncIterator[bytes]:
+        """The body as it arrives: each piece is what one read of the socket carried."""
+        conn = self._conn
+        while True:
+            if conn.pieces:
+                yield conn.take()
+            elif conn.complete:
+                return
+            else:
+                await conn.wait()
+
+    def release(self) -> None:
+        """Back to the pool if the body was read to its end, else close the connection
+        (an upstream still generating sees the close and stops)."""
+        if not self._released:
+            self._released = True
+            if self._conn.complete and self._conn.pieces:
+                self._conn.pieces.clear()
+            self._conn.release()
+
+    def close(self) -> None:
+        if not self._released:
+            self._released = True
+            self._conn.close()

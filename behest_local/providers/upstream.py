@@ -14,7 +14,7 @@ timeout → 504, a native error → its own status and message, a cut stream →
 
 Timeouts, per provider (``[providers.NAME]``): ``connect_timeout_s`` to open the
 connection; ``timeout_s`` for the first byte of the answer *and* for every gap between
-two reads of a stream (aiohttp's ``sock_read``). There is no limit on the total, since
+two reads of a stream. There is no limit on the total, since
 a healthy stream may run for minutes. Before the first event a timeout is a 504; after
 it, the relay turns the same ``UpstreamError`` into an error event and a clean close.
 
@@ -32,12 +32,12 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
-import aiohttp
-
 from behest_local.errors import UpstreamError
 from behest_local.exchange import CURRENT
 from behest_local.providers.base import ChatCall
-from behest_local.providers.http import HttpPool
+from behest_local.providers.http import HttpPool, HttpResponse
+from behest_local.providers.http_connection import (ConnectError, ConnectionCut, ConnectTimeout,
+                                                    HttpError, ReadTimeout)
 from behest_local.providers.openai_compat import translate as openai_translate
 from behest_local.providers.openai_compat.shapes import EmbedCall
 from behest_local.providers.registry import Adapter
@@ -74,11 +74,9 @@ class UpstreamProvider:
         self.base_url = config.base_url if config and config.base_url else None
         connect = self.connect_timeout_s = config.connect_timeout_s if config else 10.0
         idle = self.timeout_s = config.timeout_s if config else 600.0
-        # sock_read bounds the wait for the first byte and every gap between chunks;
-        # there is no total limit, since a healthy stream may run for minutes.
-        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=idle)
-        self._models_timeout = aiohttp.ClientTimeout(
-            total=min(idle, MODELS_TIMEOUT_S), sock_connect=min(connect, MODELS_TIMEOUT_S))
+        # The read timeout bounds the wait for the first byte and every gap between
+        # reads; there is no total limit, since a healthy stream may run for minutes.
+        self._models_timeouts = (min(connect, MODELS_TIMEOUT_S), min(idle, MODELS_TIMEOUT_S))
         # OpenAI-compatible replies often need no repair at all: when the adapter's
         # translation is that dialect's, ``as_sent`` tells when it would change nothing.
         self._as_sent = (openai_translate.as_sent
@@ -119,16 +117,16 @@ class UpstreamProvider:
         started = False
         try:
             try:
-                async for data in response.content.iter_any():
+                async for data in response.pieces():
                     started = True
                     for event in decoder.feed(data):
                         for chunk in translator.feed(event):
                             yield chunk
-            except TimeoutError:  # before ClientConnectionError: aiohttp's is both
+            except ReadTimeout:
                 raise self._timed_out("between two stream events" if started
                                       else "before its first stream event") from None
-            except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
-                raise UpstreamError(f"The {self.name} stream was cut off: {_why(exc)}",
+            except ConnectionCut as exc:
+                raise UpstreamError(f"The {self.name} stream was cut off: {exc}",
                                     status=502, code="upstream_stream_cut") from None
             for event in decoder.close():
                 for chunk in translator.feed(event):
@@ -136,12 +134,9 @@ class UpstreamProvider:
             for chunk in translator.finish():
                 yield chunk
         finally:
-            # Early exit (client gone, error): close rather than release, so the upstream
-            # sees the connection drop and stops generating.
-            if not response.content.at_eof():
-                response.close()
-            else:
-                response.release()
+            # Early exit (client gone, error): ``release`` closes a connection whose
+            # response is unfinished, so the upstream sees it drop and stops generating.
+            response.release()
 
     async def embed(self, body: dict, model: str) -> dict:
         key = self._key()
@@ -171,7 +166,7 @@ class UpstreamProvider:
         try:
             key = self._key()
             request = self.adapter.request("models", None, key, base_url=self.base_url)
-            native = await self._send_json(request, key, timeout=self._models_timeout)
+            native = await self._send_json(request, key, self._models_timeouts)
             del key, request
             models = [m for m in self.adapter.from_native("models", native).get("data") or []
                       if isinstance(m, dict) and isinstance(m.get("id"), str)]
@@ -192,64 +187,70 @@ class UpstreamProvider:
             f"(providers.{self.name}.timeout_s in behest.toml).", status=504,
             code="upstream_timeout")
 
-    async def _open(self, request, key: Secret | None,
-                    timeout: aiohttp.ClientTimeout | None = None) -> aiohttp.ClientResponse:
-        session = self._pool.session()
-        headers, data = request.headers, None
+    async def _open(self, request, key: Secret | None, *,
+                    timeouts: tuple[float, float] | None = None) -> HttpResponse:
+        headers, body = request.headers, None
         if request.json is not None:
-            # Encoded here, compactly, rather than by aiohttp's JsonPayload (which spaces
-            # every separator and goes through its payload registry on each request).
-            data = _encode(request.json).encode()
+            # Encoded here, once and compactly, by the one encoder above.
+            body = _encode(request.json).encode()
             if "Content-Type" not in headers:
                 headers = {**headers, "Content-Type": "application/json"}
+        connect, idle = timeouts or (self.connect_timeout_s, self.timeout_s)
         try:
-            response = await session.request(request.method, request.url,
-                                             headers=headers, data=data,
-                                             timeout=timeout or self._timeout)
-        except aiohttp.ConnectionTimeoutError:
+            response = await self._pool.request(request.method, request.url, headers=headers,
+                                                body=body, connect_timeout=connect,
+                                                read_timeout=idle)
+        except ConnectTimeout:
             raise UpstreamError(
                 f"{self.name} did not accept a connection at {_origin(request.url)} within "
-                f"{self.connect_timeout_s:g} s (providers.{self.name}.connect_timeout_s in "
+                f"{connect:g} s (providers.{self.name}.connect_timeout_s in "
                 "behest.toml).", status=504, code="upstream_timeout") from None
-        except TimeoutError:
+        except ReadTimeout:
             raise self._timed_out("before answering") from None
-        except aiohttp.ClientConnectionError as exc:
+        except (ConnectError, ConnectionCut) as exc:
             raise UpstreamError(
-                f"Could not reach {self.name} at {_origin(request.url)}: {_why(exc)}. Check "
+                f"Could not reach {self.name} at {_origin(request.url)}: {exc}. Check "
                 f"providers.{self.name}.base_url and that the server is running.",
                 status=502, code="upstream_unreachable") from None
+        except ValueError as exc:  # a header that would break the request's framing
+            raise UpstreamError(f"The request to {self.name} could not be sent: {exc} "
+                                f"(check the headers configured for providers.{self.name}).",
+                                status=502, code="upstream_bad_request") from None
         if response.status >= 400:
             try:
                 raw = await response.read()
+            except HttpError:
+                raw = b""
             finally:
                 response.release()
             raise self.adapter.error(response.status, raw, response.headers, key=key)
         return response
 
     async def _send_json(self, request, key: Secret | None,
-                         timeout: aiohttp.ClientTimeout | None = None) -> dict:
-        return (await self._receive_json(request, key, timeout))[1]
+                         timeouts: tuple[float, float] | None = None) -> dict:
+        return (await self._receive_json(request, key, timeouts))[1]
 
     async def _receive_json(self, request, key: Secret | None,
-                            timeout: aiohttp.ClientTimeout | None = None
+                            timeouts: tuple[float, float] | None = None
                             ) -> tuple[str | None, dict]:
-        """The answer's JSON text (None for an empty body) and its decoded value. Decoded
-        as aiohttp's ``response.json(content_type=None)`` does: the declared charset, else
-        UTF-8 (RFC 8259 §8.1, and the session's fallback), surrounding whitespace ignored."""
+        """The answer's JSON text (None for an empty body) and its decoded value: the
+        declared charset, else UTF-8 (RFC 8259 §8.1), surrounding whitespace ignored."""
         exchange = CURRENT.get()  # the request's, for Server-Timing (server/timing_header.py)
         started = exchange.now() if exchange is not None else 0.0
-        response = await self._open(request, key, timeout)
+        response = await self._open(request, key, timeouts=timeouts)
         try:
             raw = (await response.read()).strip()
             if not raw:
                 return None, None
-            declared = response.headers.get("Content-Type", "")
-            text = raw.decode(response.get_encoding() if "charset" in declared.lower()
-                              else "utf-8")
+            charset = response.charset()
+            text = raw.decode(charset or "utf-8")
             return text, json.loads(text)
-        except TimeoutError:
+        except ReadTimeout:
             raise self._timed_out("while sending its response") from None
-        except (ValueError, aiohttp.ClientError) as exc:
+        except ConnectionCut as exc:
+            raise UpstreamError(f"The {self.name} response was cut off: {exc}.",
+                                status=502, code="upstream_bad_response") from None
+        except (ValueError, LookupError) as exc:  # not JSON, not the charset, no such charset
             raise UpstreamError(f"{self.name} sent a response that is not JSON ({_why(exc)}).",
                                 status=502, code="upstream_bad_response") from None
         finally:
