@@ -6,7 +6,7 @@ database and the exporters show: redacted request and response headers, the requ
 and response bodies, and every stream event as sent with the moment it was handed to
 the relay (its arrival from upstream; ``exchange.chunk_times`` has its departure).
 
-It is filled at two points: ``server/inspect_routes.py``'s ``on_response_prepare`` hook
+It is filled at two points: ``server/inspect_routes.record_response`` (response hook)
 creates it (headers, bodies) and ``server/streaming.py`` calls ``frame`` for each event.
 ``frame`` is on the hot path, so it only appends; decoding, assembling and redacting
 happen when someone reads (``record.build_record``), off the request's path.
@@ -237,6 +237,34 @@ class Capture:
         leaves (scrub.redact_fragments)."""
         with self._lock:
             return list(self._frames)
+
+    # -- crossing to the trace writer process (trace_writer.py) ------------------------
+
+    def snapshot(self) -> tuple:
+        """The capture as plain values, as recorded (raw headers while not yet read): the
+        trace writer process ``restore``s it and redacts there, as ``build_record`` does."""
+        with self._lock:
+            frames = list(self._frames)
+        request = self._raw_request_headers
+        response = self._raw_response_headers
+        return (tuple(request) if request is not None else None, self._request_headers,
+                tuple(response) if response is not None else None, self._response_headers,
+                self.response_status, self._request_body, self.request_body_size,
+                self.request_body_note, self._response_body, self.response_body_size,
+                frames, self.arrivals[:], self.frame_bytes, self.frames_dropped,
+                self.responded, self.released, self._known)
+
+    @classmethod
+    def restore(cls, values: tuple) -> Capture:
+        """A capture equal, for every reader, to the one ``snapshot`` was taken of."""
+        capture = cls(lambda: 0.0)
+        (capture._raw_request_headers, capture._request_headers,
+         capture._raw_response_headers, capture._response_headers, capture.response_status,
+         capture._request_body, capture.request_body_size, capture.request_body_note,
+         capture._response_body, capture.response_body_size, capture._frames,
+         capture.arrivals, capture.frame_bytes, capture.frames_dropped, capture.responded,
+         capture.released, capture._known) = values
+        return capture
 
     def __repr__(self) -> str:  # no bodies, no secrets
         return (f"Capture(status={self.response_status}, frames={len(self.arrivals)}, "

@@ -11,12 +11,14 @@ is the ``TraceStore`` callback (subscribed for ``TraceDB.EVENTS`` only): on a te
 event it appends the exchange to a bounded deque (O(1), no lock and no wake-up, so a
 finished exchange costs the event loop nothing more; when the deque is full the record
 is dropped and counted, never waited for). A dedicated writer thread wakes every
-``interval`` seconds (at once for ``flush`` and ``close``), takes everything queued,
-builds the records there (decoding and redacting off the request path, handing the
-GIL back between slices of work) and writes each batch in one transaction. A non-streamed response's body is recorded just
-*after* its exchange finishes (the response is prepared after the handler returns), so
-the writer holds an exchange until its capture says the response was recorded, or
-``SETTLE`` seconds pass.
+``interval`` seconds (at once for ``flush`` and ``close``), takes everything queued and
+sends it as snapshots to the writer process (trace_writer.py), started on the first
+batch, which builds and redacts the records and writes each batch in one transaction:
+record building holds the GIL, and off this process it cannot hold up the event loop.
+The thread waits for each batch's acknowledgement, so ``flush`` returns once the rows
+are committed. A non-streamed response's body is recorded just *after* its exchange
+finishes (the response is prepared after the handler returns), so the writer holds an
+exchange until its capture says the response was recorded, or ``SETTLE`` seconds pass.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import json
 import logging
 import os
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
@@ -34,7 +38,8 @@ from pathlib import Path
 from behest_local.events import ExchangeFailed, ExchangeFinished, ProbeReported, TraceEvent
 from behest_local.exchange import Exchange
 from behest_local.home import database_path
-from behest_local.record import build_record, with_message
+from behest_local.record import with_message
+from behest_local.trace_writer import SCHEMA, receive, send, snapshot
 
 log = logging.getLogger("behest_local.trace_db")
 
@@ -42,19 +47,6 @@ DB_FILE = "traces.sqlite3"
 _ENDS = (ExchangeFinished, ExchangeFailed)
 SETTLE = 1.0
 INTERNAL_PREFIX = "/_behest/"
-SLICE = 0.0002
-"""Seconds of record building after which the writer lets the event loop's thread run:
-a waiting thread would otherwise get the GIL only after the switch interval (5 ms)."""
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS exchanges (
-    id TEXT PRIMARY KEY, wall_time REAL NOT NULL, project TEXT, status INTEGER,
-    method TEXT, path TEXT, model TEXT, provider TEXT, stream INTEGER, duration REAL,
-    error TEXT, record TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS exchanges_wall_time ON exchanges (wall_time);
-"""
-
-
 class TraceDB:
     """SQLite persistence of exchange records with a batching writer thread.
 
@@ -81,7 +73,7 @@ class TraceDB:
         self._queue: deque[tuple] = deque()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self._late_probes: dict[str, dict] = {}
+        self._child: subprocess.Popen | None = None
 
     @classmethod
     def open(cls, home: Path, **options) -> TraceDB:
@@ -116,8 +108,12 @@ class TraceDB:
 
     def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as conn:
-            conn.executescript(SCHEMA)
+        conn = sqlite3.connect(self.path, timeout=5)
+        try:
+            with conn:
+                conn.executescript(SCHEMA)
+        finally:
+            conn.close()
         os.chmod(self.path, 0o600)  # prompts and replies are the user's data
         self._thread = threading.Thread(target=self._run, name="behest-local trace writer",
                                         daemon=True)
@@ -141,17 +137,9 @@ class TraceDB:
 
     # -- the writer thread ------------------------------------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=5, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")  # exports read while the gateway writes
-        conn.execute("PRAGMA synchronous=NORMAL")
-        return conn
-
     def _run(self) -> None:
-        conn = self._connect()
         pending: list[tuple[Exchange, float]] = []
         try:
-            self._prune(conn)
             while True:
                 items = self._drain()
                 stop = any(i[0] == "stop" for i in items)
@@ -163,13 +151,13 @@ class TraceDB:
                 ready = [e for e, t in pending if force or _settled(e, now - t)]
                 pending = [(e, t) for e, t in pending if not (force or _settled(e, now - t))]
                 if ready or probes:
-                    self._write(conn, ready, probes)
+                    self._write(ready, probes)
                 for done in flushes:
                     done.set()
                 if stop:
                     return
         finally:
-            conn.close()
+            self._stop_child()
 
     def _drain(self) -> list[tuple]:
         """Everything queued, after waiting ``interval`` (or less, for a flush or stop)."""
@@ -181,50 +169,72 @@ class TraceDB:
             items.append(take())
         return items
 
-    def _write(self, conn: sqlite3.Connection, exchanges: list[Exchange],
-               probes: list[tuple[str, dict]]) -> None:
+    def _write(self, exchanges: list[Exchange], probes: list[tuple[str, dict]]) -> None:
+        """Send one batch to the writer process and wait until it is committed."""
         try:
-            rows = []
-            slice_start = time.perf_counter()
-            for exchange in exchanges:
-                record = build_record(exchange, message=False)  # derived when read
-                if exchange.id in self._late_probes:
-                    record["probe"] = self._late_probes.pop(exchange.id)
-                rows.append(_row(record))
-                if time.perf_counter() - slice_start > SLICE:
-                    time.sleep(0.0001)  # releases the GIL to a waiting thread
-                    slice_start = time.perf_counter()
-            with conn:
-                conn.executemany("INSERT OR REPLACE INTO exchanges VALUES "
-                                 "(?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-                for exchange_id, probe in probes:
-                    found = conn.execute("SELECT record FROM exchanges WHERE id = ?",
-                                         (exchange_id,)).fetchone()
-                    if found is None:
-                        self._late_probes[exchange_id] = probe
-                        while len(self._late_probes) > 1000:
-                            self._late_probes.pop(next(iter(self._late_probes)))
-                        continue
-                    record = json.loads(found[0])
-                    record["probe"] = probe
-                    conn.execute("UPDATE exchanges SET record = ? WHERE id = ?",
-                                 (json.dumps(record, ensure_ascii=False), exchange_id))
-            self.written += len(rows)
-            if self.written % 500 < len(rows):
-                self._prune(conn)
+            message = ("batch", [snapshot(e) for e in exchanges], probes)
+            for attempt in (1, 2):  # a writer process that died is started again, once
+                child = self._child_process()
+                try:
+                    send(child.stdin, message)
+                    reply = receive(child.stdout)
+                except OSError:
+                    reply = None
+                if reply is not None:
+                    break
+                self._stop_child()
+            else:
+                raise OSError("the trace writer process exited")
+            written, error = reply
+            self.written += written
+            if error is not None:
+                raise OSError(error)
             self.error = None
-        except (sqlite3.Error, OSError) as exc:
+        except (OSError, ValueError) as exc:
             if self.error is None:
                 log.warning("could not write traces to %s: %s", self.path, exc)
-            self.error = f"{type(exc).__name__}: {exc}"
+            self.error = str(exc)
 
-    def _prune(self, conn: sqlite3.Connection) -> None:
-        with conn:
-            conn.execute("DELETE FROM exchanges WHERE wall_time < ?",
-                         (time.time() - self.max_age,))
-            conn.execute("DELETE FROM exchanges WHERE id IN (SELECT id FROM exchanges ORDER BY "
-                         "wall_time DESC LIMIT -1 OFFSET ?)", (self.max_rows,))
+    def _child_process(self) -> subprocess.Popen:
+        if self._child is not None and self._child.poll() is not None:
+            self._stop_child()  # it exited: collect it and close its pipes
+        if self._child is None:
+            # The package's own directory first on the path, so the child runs this code
+            # whether it is installed or run from a checkout.
+            root = str(Path(__file__).resolve().parent.parent)
+            env = {**os.environ,
+                   "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH"))
+                                                 if p)}
+            # stderr is dropped: with the TUI on the terminal, a stray line would tear it;
+            # failures come back in the replies.
+            self._child = subprocess.Popen(
+                [sys.executable, "-m", "behest_local.trace_writer", str(self.path),
+                 str(self.max_rows), repr(self.max_age)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                env=env, close_fds=True)
+        return self._child
 
+    def _stop_child(self) -> None:
+        child, self._child = self._child, None
+        if child is None:
+            return
+        try:
+            if child.poll() is None:
+                send(child.stdin, ("stop",))
+        except OSError:
+            pass
+        for pipe in (child.stdin, child.stdout):
+            try:
+                pipe.close()
+            except OSError:
+                pass
+        try:
+            child.wait(5)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+    # -- reading (any thread, its own connection) -------------------------------------
     # -- reading (any thread, its own connection) -------------------------------------
 
     def records(self, *, limit: int | None = None, project: str | None = None,
@@ -277,10 +287,3 @@ def read_records(path: Path, *, limit: int | None = None, project: str | None = 
 def _settled(exchange: Exchange, age: float) -> bool:
     capture = exchange.capture
     return (capture is not None and capture.responded and age >= 0.05) or age >= SETTLE
-
-
-def _row(record: dict) -> tuple:
-    return (record["id"], record["wall_time"], record["project"], record["status"],
-            record["method"], record["path"], record["model"], record["provider"],
-            int(bool(record["stream"])), record["duration"], record["error"],
-            json.dumps(record))  # ASCII: the C encoder's faster path

@@ -29,9 +29,9 @@ def test_finished_exchanges_are_written_by_the_writer_thread(db):
     writers = []
     real_write = database._write
 
-    def spy(conn, exchanges, probes):
+    def spy(exchanges, probes):
         writers.append(threading.current_thread().name)
-        real_write(conn, exchanges, probes)
+        real_write(exchanges, probes)
 
     database._write = spy
     fake_exchange(store, clock, 1)
@@ -79,9 +79,7 @@ def test_retention_keeps_the_newest_rows(tmp_path):
     for n in range(12):
         fake_exchange(store, clock, n)
     database.flush()
-    with sqlite3.connect(database.path) as conn:
-        database._prune(conn)
-    database.close()
+    database.close()  # the writer process prunes as it stops (and every PRUNE_EVERY rows)
     ids = [r["id"] for r in read_records(database.path)]
     assert ids == [f"req_{n:024d}" for n in range(7, 12)]
 
@@ -93,8 +91,6 @@ def test_retention_drops_rows_older_than_max_age(tmp_path):
     store.subscribe(database.subscriber)
     fake_exchange(store, clock, 1)
     database.flush()
-    with sqlite3.connect(database.path) as conn:
-        database._prune(conn)
     database.close()
     assert time.time() - 1_767_268_800 > 3600
     assert list(read_records(database.path)) == []
