@@ -247,8 +247,10 @@ class Capture:
             frames = list(self._frames)
         request = self._raw_request_headers
         response = self._raw_response_headers
-        return (tuple(request) if request is not None else None, self._request_headers,
-                tuple(response) if response is not None else None, self._response_headers,
+        return (_plain_pairs(request) if request is not None else None,
+                _plain_pairs(self._request_headers),
+                _plain_pairs(response) if response is not None else None,
+                _plain_pairs(self._response_headers),
                 self.response_status, self._request_body, self.request_body_size,
                 self.request_body_note, self._response_body, self.response_body_size,
                 frames, self.arrivals[:], self.frame_bytes, self.frames_dropped,
@@ -269,3 +271,9 @@ class Capture:
     def __repr__(self) -> str:  # no bodies, no secrets
         return (f"Capture(status={self.response_status}, frames={len(self.arrivals)}, "
                 f"kept_bytes={self.frame_bytes}, released={self.released})")
+
+
+def _plain_pairs(pairs: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """Header pairs as exact ``str``s: aiohttp's names are ``multidict.istr``, a subclass,
+    which ``marshal`` (the trace writer's pipe) refuses."""
+    return tuple([(str(name), str(value)) for name, value in pairs])

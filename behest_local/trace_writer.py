@@ -82,9 +82,33 @@ def restore(values: tuple) -> _Recorded:
 
 
 def send(stream: BinaryIO, message: tuple) -> None:
-    payload = marshal.dumps(message)
+    try:
+        payload = marshal.dumps(message)
+    except ValueError:  # a subclass of a plain type somewhere (marshal takes exact types)
+        payload = marshal.dumps(plain(message))
     stream.write(_LENGTH.pack(len(payload)) + payload)
     stream.flush()
+
+
+_EXACT = (str, bytes, int, float, bool, type(None))
+
+
+def plain(value: object) -> object:
+    """``value`` with every part an exact built-in type ``marshal`` takes: subclasses of
+    str, bytes, int and float become their base; anything else becomes None."""
+    kind = type(value)
+    if kind in _EXACT:
+        return value
+    if kind is tuple or kind is list:
+        return kind(plain(item) for item in value)  # type: ignore[operator]
+    if kind is dict:
+        return {plain(k): plain(v) for k, v in value.items()}  # type: ignore[attr-defined]
+    for base in (str, bytes, float, int):  # int last: bool is an int
+        if isinstance(value, base):
+            return base(value)
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    return None
 
 
 def receive(stream: BinaryIO) -> tuple | None:

@@ -115,3 +115,65 @@ def test_close_stops_the_writer_process(tmp_path):
     db.close()
     assert child.poll() == 0
     assert [r["status"] for r in db.records()] == [200]
+
+
+def test_aiohttp_header_names_cross_the_pipe():
+    """aiohttp's header names are ``multidict.istr``, which marshal refuses as such."""
+    from multidict import CIMultiDict, istr
+
+    store, clock = make_store()
+    exchange = fake_exchange(store, clock, 4)
+    received = CIMultiDict({istr("Content-Type"): "application/json",
+                            istr("Authorization"): f"Bearer {CANARY}"})
+    exchange.capture.record_headers(received.items(), ((istr("X-Request-Id"), exchange.id),))
+    record = build_record(_roundtrip(exchange))
+    assert record["request"]["headers"][0] == ["Content-Type", "application/json"]
+    assert CANARY_MARK not in json.dumps(record)
+
+
+def test_plain_turns_subclasses_into_their_base_types():
+    from enum import Enum
+
+    from behest_local.trace_writer import plain
+
+    class Name(str):
+        pass
+
+    class Kind(Enum):
+        A = 1
+
+    value = plain(("x", Name("y"), [True, 2.5, bytearray(b"z")], {"k": Kind.A}, None))
+    assert value == ("x", "y", [True, 2.5, b"z"], {"k": None}, None)
+    assert type(value[1]) is str and type(value[2][0]) is bool
+
+
+async def test_a_live_gateway_request_lands_in_the_trace_database(tmp_path):
+    """Through the real server: aiohttp's request and response objects, not fakes."""
+    import aiohttp
+
+    from tests.conftest import TEST_SETTINGS
+    from tests.trace_support import start_gateway
+
+    running, key = await start_gateway(tmp_path / "home", TEST_SETTINGS)
+    db = TraceDB(tmp_path / DB_FILE, interval=0.02, max_age=1e12)
+    db.start()
+    unsubscribe = running.gateway.store.subscribe(db.subscriber, events=TraceDB.EVENTS)
+    try:
+        async with aiohttp.ClientSession() as client:
+            async with client.post(f"{running.url}/v1/chat/completions",
+                                   headers={"Authorization": f"Bearer {key}"},
+                                   json={"model": "gpt-4o-mini", "messages": [
+                                       {"role": "user", "content": f"echo {CANARY}"}]}) as resp:
+                assert resp.status == 200
+                request_id = resp.headers["X-Request-Id"]
+        assert db.flush()
+        assert db.error is None
+        record = db.get(request_id)
+        assert record is not None and record["status"] == 200
+        assert ["X-Request-Id", request_id] in record["response"]["headers"]
+        assert key not in db.path.read_text(errors="replace")
+        assert CANARY_MARK.encode() not in db.path.read_bytes()
+    finally:
+        unsubscribe()
+        db.close()
+        await running.close()
