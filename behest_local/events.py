@@ -135,7 +135,7 @@ class ConfigRejected(ConfigEvent):
 @dataclass(slots=True)
 class ResponseStarted(TraceEvent):
     """The response's status line and headers were sent (for a stream: before its first
-    event). Published by ``server/inspect_routes.py``'s ``on_response_prepare`` hook."""
+    event). Published by ``server/inspect_routes.record_response`` (response hook)."""
 
     status: int
     headers: tuple[tuple[str, str], ...] = ()

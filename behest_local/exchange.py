@@ -65,7 +65,7 @@ PROGRESS_S = 0.25
 views refresh at this pace (the TUI's detail every 0.25 s); every event's time is kept."""
 
 CURRENT: ContextVar[Exchange | None] = ContextVar("behest_local_exchange", default=None)
-"""The exchange of the request being served on this task (set by ``exchange_middleware``).
+"""The exchange of the request being served on this task (set by ``gateway_middleware``).
 
 Only for code below the provider interface that has no exchange in hand, such as the
 upstream transport timing its waits (``provider_waited``); everything else is passed

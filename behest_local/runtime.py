@@ -8,7 +8,8 @@ by other processes, and waits for Ctrl-C or SIGTERM. ``start`` also runs the wat
 the configuration (``reload.LiveConfig``) and of the vault's provider keys, whatever the
 front end; ``RunningGateway.close`` stops them. What the first requests do not need (the
 watchers' imports, the emulator's composer, unlocking the vault) is done in a worker
-thread once the port is bound, so the gateway answers sooner. ``run`` is the command:
+thread once the port is bound, so the gateway answers sooner; ``serve`` then freezes the
+startup heap (``gc.freeze``) so the collector stops walking it. ``run`` is the command:
 ``serve`` on uvloop when it is installed (or as ``--loop`` says), the TUI included, since
 it shares the loop.
 Shutdown closes in-flight streams with a final error event, then the listener.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib
 import ipaddress
 import logging
@@ -188,6 +190,8 @@ class RunningGateway:
     """Configuration and key watchers (and the task that starts them after warming their
     imports), started with the gateway, stopped by close."""
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    after_warm_up: Callable[[], None] | None = None
+    """Called on the loop once the warm-up is done (``serve`` freezes the heap then)."""
 
     @property
     def url(self) -> str:
@@ -217,6 +221,8 @@ class RunningGateway:
                                 name="behest-local API-key watcher")]
         await self._open_vault()
         await asyncio.to_thread(_warm, gateway.home)
+        if self.after_warm_up is not None:
+            self.after_warm_up()
 
     async def _open_vault(self) -> None:
         """Unlock the provider-key vault now, in a worker thread, if it holds keys: unlocking
@@ -336,6 +342,12 @@ async def serve(options: ServeOptions) -> int:
             raise
     gateway = running.gateway
     gateway.store.subscribe(db.subscriber, events=db.EVENTS)
+    # Everything loaded so far (modules, settings, the warmed imports) lives as long as the
+    # process: move it out of the collector's generations once the warm-up is done, so a
+    # full collection walks only what requests allocate (it walked ~65,000 startup
+    # objects, ~50 ms on the loop each time, ~10 us per request). What was garbage then
+    # is kept for good: a bounded, one-time cost (gc.freeze, Python docs).
+    running.after_warm_up = gc.freeze
     use_tui = not options.headless and sys.stdout.isatty()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

@@ -221,3 +221,16 @@ async def test_a_burst_of_connections_is_queued_not_dropped(tmp_path):
         for sock in connected:
             sock.close()
         await running.close()
+
+
+async def test_after_warm_up_runs_once_the_warm_up_is_done(tmp_path, monkeypatch):
+    """``serve`` freezes the startup heap there (gc.freeze): only after every import."""
+    calls: list[str] = []
+    monkeypatch.setattr(runtime, "_warm", lambda home: calls.append("warm"))
+    running = await start(ServeOptions(home=tmp_path / "home"), settings=TEST_SETTINGS)
+    running.after_warm_up = lambda: calls.append("after")
+    try:
+        await _warmed(running)
+        assert calls == ["warm", "after"]
+    finally:
+        await running.close()

@@ -1,19 +1,20 @@
 """``make_app``: the one place that knows how the aiohttp application is wired.
 
-Middleware order, outermost first: ``exchange_middleware`` (opens the Exchange, renders
-every error) → ``cors_middleware`` (answers preflights before anything can refuse them:
-browsers send them without credentials, Fetch standard §4.8) → ``management_middleware``
-(control-plane routes: dashboard token, Behest's flat errors; it calls their handlers
-itself) → ``ip_limit_middleware`` (the per-IP safety limit, before JWT validation as in the
-cloud) → ``auth_middleware`` (data plane: project API keys and Behest JWTs; Behest's own
-routes get Behest's error shapes) → ``limits_middleware`` (project, user, tier, quota and
-budget limits of the authenticated caller) → handler. The gateway's own response headers
-(trace ids, Server-Timing, CORS, rate limits) are set by one ``on_response_prepare`` hook,
-``add_gateway_headers``, so streams and errors carry them too; the capture hook
-(``setup_inspect_routes``) runs after it and records them. The route table lists
-every endpoint the gateway serves; ``management.setup_routes`` adds Behest's management
-API, ``setup_behest_routes`` mint, JWKS and threads, ``setup_usage`` the usage endpoints
-(and the usage store's lifetime).
+One middleware, ``gateway_middleware`` (``middleware.py``), runs every request through
+these phases in order, each a plain call into the module that owns it: open the
+Exchange (and render every error) → CORS preflights (``cors.preflight``: answered before
+anything can refuse them, browsers send them without credentials, Fetch standard §4.8) →
+the control plane (``behest_errors.serve_management``: dashboard token, Behest's flat
+errors; it calls their handlers itself) → the per-IP safety limit (``limits.check_ip``,
+before JWT validation as in the cloud) → data-plane authentication (``auth``: project API
+keys and Behest JWTs; Behest's own routes get Behest's error shapes) → the authenticated
+caller's project, user, tier, quota and budget limits (``limits.check_caller``) → handler.
+The gateway's response headers (trace ids, Server-Timing, CORS, rate limits) and the
+capture that records them are one ``on_response_prepare`` hook, ``prepare_response``, so
+streams and errors carry them too. The route table lists every endpoint the gateway
+serves; ``management.setup_routes`` adds Behest's management API, ``setup_behest_routes``
+mint, JWKS and threads, ``setup_usage`` the usage endpoints (and the usage store's
+lifetime).
 """
 
 from __future__ import annotations
@@ -24,23 +25,20 @@ from aiohttp import web
 
 from behest_local.gateway import Gateway
 from behest_local.server import management, openai_routes, translated_routes
-from behest_local.server.auth import PRINCIPALS, PrincipalCache, auth_middleware
-from behest_local.server.behest_errors import management_middleware
+from behest_local.server.auth import PRINCIPALS, PrincipalCache
 from behest_local.server.behest_routes import setup_behest_routes
-from behest_local.server.cors import cors_headers, cors_middleware, setup_cors
-from behest_local.server.inspect_routes import setup_inspect_routes
+from behest_local.server.cors import cors_headers, setup_cors
+from behest_local.server.inspect_routes import record_response, setup_inspect_routes
 from behest_local.server.keys import EXCHANGE, GATEWAY
-from behest_local.server.limits import (ip_limit_middleware, limit_headers, limits_middleware,
-                                        setup_limits)
-from behest_local.server.middleware import exchange_middleware
+from behest_local.server.limits import limit_headers, setup_limits
+from behest_local.server.middleware import gateway_middleware
 from behest_local.server.timing_header import HEADER as SERVER_TIMING, format_server_timing
 from behest_local.server.usage_routes import setup_usage
 
 
 def make_app(gateway: Gateway) -> web.Application:
     app = web.Application(
-        middlewares=[exchange_middleware, cors_middleware, management_middleware,
-                     ip_limit_middleware, auth_middleware, limits_middleware],
+        middlewares=[gateway_middleware],
         client_max_size=gateway.settings.server.max_body_bytes,
     )
     app[GATEWAY] = gateway
@@ -48,8 +46,8 @@ def make_app(gateway: Gateway) -> web.Application:
     setup_routes(app)
     setup_cors(app)
     setup_limits(app)
-    app.on_response_prepare.append(add_gateway_headers)
-    setup_inspect_routes(app)  # last: the capture records the headers set before it
+    app.on_response_prepare.append(prepare_response)
+    setup_inspect_routes(app)
     app.on_shutdown.append(_close_streams)
     app.on_cleanup.append(_close_upstream_pool)
     return app
@@ -68,13 +66,19 @@ def setup_routes(app: web.Application) -> None:
     setup_usage(app)
 
 
-async def add_gateway_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """``on_response_prepare``: every header the gateway adds to a response, in one hook
-    (aiohttp awaits each hook in turn, and every response, streams included, runs them).
+async def prepare_response(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: the one hook every response runs (aiohttp awaits each hook
+    in turn, streams included): the gateway's headers, then the capture that records them
+    (``inspect_routes.record_response``)."""
+    add_gateway_headers(request, response)
+    await record_response(request, response)
 
-    In order: ``X-Request-Id``/``X-Trace-Id`` (every response names its exchange), ``Server-Timing`` (timed here, at headers-out), the
-    CORS headers (``cors.cors_headers``, which may extend ``Vary``) and the rate-limit
-    headers (``limits.limit_headers``).
+
+def add_gateway_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Every header the gateway adds to a response. In order: ``X-Request-Id``/
+    ``X-Trace-Id`` (every response names its exchange), ``Server-Timing`` (timed here, at
+    headers-out), the CORS headers (``cors.cors_headers``, which may extend ``Vary``) and
+    the rate-limit headers (``limits.limit_headers``).
     """
     exchange = request.get(EXCHANGE)
     if exchange is not None:

@@ -11,10 +11,12 @@ Two credentials reach the data plane (reference/behest-api.md §1.4, §2, §7.8)
 * **Project API keys** (v1.x): accepted unless the project sets ``strict_v15``, which
   refuses them with 401 as the cloud does. ``X-End-User-Id`` names the user.
 
-``X-Session-Id`` (else the JWT's ``sid``) groups requests. Routes outside ``/v1`` and
-unknown URLs skip authentication; Behest's own routes (mint, JWKS, threads) go through
-``behest_errors.behest_guard`` so their errors have Behest's shape, and only threads need a
-principal (mint checks its API key itself, JWKS is public).
+``X-Session-Id`` (else the JWT's ``sid``) groups requests. Authentication is a phase of
+the gateway middleware (``server/middleware.py``), after the per-IP limit and before the
+caller's limits: ``authenticate_async`` for the OpenAI routes under ``/v1``; routes outside
+``/v1`` and unknown URLs skip it. Behest's own routes (mint, JWKS, threads) go through
+``serve_behest_route`` (``behest_errors.behest_guard``) so their errors have Behest's
+shape, and only threads need a principal (mint checks its API key itself, JWKS is public).
 
 **Cost.** An API key's slow hash (scrypt, ~70 ms) runs once per key per process, in a
 worker thread (``authenticate_async``): the event loop keeps serving meanwhile. After that
@@ -32,7 +34,7 @@ from behest_local.auth_jwt import TokenError, looks_like_jwt
 from behest_local.config import ProjectConfig, Settings
 from behest_local.errors import AuthenticationError, GatewayError
 from behest_local.keys import KeyRecord, is_key_format
-from behest_local.server.behest_errors import behest_guard, path_kind
+from behest_local.server.behest_errors import behest_guard
 from behest_local.server.keys import EXCHANGE, GATEWAY, KEYRING, PRINCIPAL
 from behest_local.server.principal import Principal
 
@@ -86,19 +88,13 @@ class _FirstUse(Exception):
         self.token = token
 
 
-@web.middleware
-async def auth_middleware(request: web.Request, handler) -> web.StreamResponse:
-    kind = path_kind(request.path)
-    if kind.behest:
-        return await behest_guard(request, lambda: _behest_route(request, handler))
-    if (not kind.data or request.method == "OPTIONS"
-            or request.match_info.http_exception is not None):
-        return await handler(request)
-    await authenticate_async(request)
-    return await handler(request)
+async def serve_behest_route(request: web.Request, then) -> web.StreamResponse:
+    """The authentication phase of Behest's own routes (``path_kind(path).behest``), then
+    ``then()`` (the caller's limits and the route), every error in Behest's shape."""
+    return await behest_guard(request, lambda: _behest_route(request, then))
 
 
-async def _behest_route(request: web.Request, handler) -> web.StreamResponse:
+async def _behest_route(request: web.Request, then) -> web.StreamResponse:
     if request.method != "OPTIONS":
         path = request.path
         if path.startswith("/v1/threads"):
@@ -107,7 +103,7 @@ async def _behest_route(request: web.Request, handler) -> web.StreamResponse:
             # These routes authenticate themselves (usage_routes._caller, synchronously):
             # run a first-seen key's slow hash off the loop now, so theirs is a cache hit.
             await verify_first_use(request)
-    return await handler(request)
+    return await then()
 
 
 async def authenticate_async(request: web.Request) -> Principal:

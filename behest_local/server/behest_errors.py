@@ -1,4 +1,4 @@
-"""Behest's management-API error shape, and the middleware that admits control-plane calls.
+"""Behest's management-API error shape, and the phase that admits control-plane calls.
 
 **Shape.** The data plane answers errors in OpenAI's nested form (``render.py``). Behest's
 management API (behest-auth) uses a *flat* envelope instead, reference/behest-api.md §3.4
@@ -10,11 +10,12 @@ management routes, including malformed JSON, 401, 404 and 405, uses it, so a das
 client parses one shape. (Behest's v1.5 SDKs ignore flat codes; they do not call these
 routes.)
 
-**Admission.** ``management_middleware`` sits just inside ``exchange_middleware`` and
-outside the data-plane ``auth_middleware``: for a management route it checks the
-dashboard token (``Authorization: Bearer <token>``, from ``behest-local dashboard-token``;
-a project API key is refused with a hint) and calls the route's handler itself, so the
-data-plane key check never sees control-plane calls.
+**Admission.** ``serve_management`` is the gateway middleware's phase for management
+routes (``server/middleware.py``), after CORS preflights and before the per-IP limit and
+data-plane authentication: it checks the dashboard token (``Authorization: Bearer
+<token>``, from ``behest-local dashboard-token``; a project API key is refused with a
+hint) and calls the route's handler itself, so the data-plane key check never sees
+control-plane calls.
 
 **Nested shape (v1.5 routes).** The routes Behest's v1.5 SDKs call besides chat (mint
 ``/v1/auth/mint``, ``/v1/threads*``, ``/.well-known/jwks.json``) answer errors as
@@ -23,11 +24,11 @@ reference §3.3/§3.5 (``validation_error``, ``invalid_token``, ``token_expired`
 ``forbidden``, ``quota_exceeded``, ``rate_limited``, ``server_error``…), which the SDKs turn
 into typed errors. The legacy mint ``/auth/v1/auth/mint`` is behest-auth's and answers
 flat, like the rest of ``/auth/v1/*`` (§3.4). ``behest_guard`` applies these shapes; the
-data-plane ``auth_middleware`` hands Behest routes to it.
+data-plane authentication phase (``auth.serve_behest_route``) hands Behest routes to it.
 
 **Paths.** ``path_kind`` classifies a path once (which plane, Behest's shape or OpenAI's,
-CORS and limits or not, billed or not) and remembers it, so the six middlewares each ask
-with one cached call instead of their own prefix checks.
+CORS and limits or not, billed or not) and remembers it, so the gateway middleware and
+its phases ask with one cached call instead of their own prefix checks.
 """
 
 from __future__ import annotations
@@ -78,10 +79,9 @@ def byoak_requires_pro() -> BehestAPIError:
                           code="BYOAK_REQUIRES_PRO", upgrade_url=UPGRADE_URL)
 
 
-@web.middleware
-async def management_middleware(request: web.Request, handler) -> web.StreamResponse:
-    if not path_kind(request.path).management:
-        return await handler(request)
+async def serve_management(request: web.Request) -> web.StreamResponse:
+    """Answer a control-plane request (``path_kind(path).management``): the dashboard
+    token, then the route's own handler, every error in the flat shape."""
     exchange = request[EXCHANGE]
     try:
         if request.match_info.http_exception is not None:
@@ -156,7 +156,7 @@ def is_behest_route(path: str) -> bool:
 
 
 class PathKind(NamedTuple):
-    """What the middlewares need to know about a request path."""
+    """What the gateway middleware's phases need to know about a request path."""
 
     gateway: bool
     """A data- or auth-plane route (``/v1/…``, ``/auth/v1/…``, JWKS): CORS and the per-IP
@@ -173,7 +173,7 @@ class PathKind(NamedTuple):
 
 @functools.lru_cache(maxsize=1024)  # bounded: paths come from clients
 def path_kind(path: str) -> PathKind:
-    """Classify ``path`` (cached: the middlewares ask on every request)."""
+    """Classify ``path`` (cached: the gateway middleware asks on every request)."""
     return PathKind(
         gateway=path.startswith(("/v1/", LEGACY_PREFIX)) or path == "/.well-known/jwks.json",
         management=path.startswith(PATH_PREFIXES) or path == "/v1/projects",

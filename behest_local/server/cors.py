@@ -1,13 +1,14 @@
 """CORS on the wire: preflights answered before authentication, headers on every response.
 
-**Placement.** ``cors_middleware`` sits just inside ``exchange_middleware``, outside the
-management, IP-limit and auth middlewares (style.md §3.1). A browser sends its preflight
-``OPTIONS`` without credentials (Fetch standard §4.8 "CORS-preflight fetch"), so it must
-be answered before authentication would refuse it; and 401/402/403/429 responses need CORS
-headers too, or the page cannot read them and sees only "TypeError: Failed to fetch".
+**Placement.** ``preflight`` is the gateway middleware's first phase, once the exchange
+is open and before the management, IP-limit and auth phases (style.md §3.1). A browser
+sends its preflight ``OPTIONS`` without credentials (Fetch standard §4.8
+"CORS-preflight fetch"), so it must be answered before authentication would refuse it;
+and 401/402/403/429 responses need CORS headers too, or the page cannot read them and
+sees only "TypeError: Failed to fetch".
 Actual responses get their headers from ``cors_headers``, called by the app's one
-``on_response_prepare`` hook (``app.add_gateway_headers``), which runs for every response
-the app prepares: handlers' JSON, errors rendered by the exchange middleware, and SSE
+``on_response_prepare`` hook (``app.prepare_response``), which runs for every response
+the app prepares: handlers' JSON, errors rendered by the gateway middleware, and SSE
 streams, before their first byte.
 
 **Which project's list.** An actual request is checked against the caller's own project
@@ -34,7 +35,7 @@ from behest_local.cors_policy import (ALLOW_METHODS, EXPOSE_HEADERS, MAX_AGE, De
                                       project_for_host, refused_request_headers)
 from behest_local.errors import GatewayError
 from behest_local.events import CorsRefused
-from behest_local.server.behest_errors import BehestAPIError, nested_body, path_kind
+from behest_local.server.behest_errors import BehestAPIError, PathKind, nested_body, path_kind
 from behest_local.server.keys import EXCHANGE, GATEWAY, PRINCIPAL
 from behest_local.server.render import json_response
 
@@ -46,8 +47,8 @@ PREFLIGHT_DONE = web.RequestKey("cors_preflight_done", bool)
 
 
 def setup_cors(app: web.Application) -> None:
-    """The refusal log's memory. ``cors_middleware`` goes in the middleware list and
-    ``cors_headers`` in the app's response hook (``server/app.py``)."""
+    """The refusal log's memory. ``preflight`` is a phase of the gateway middleware
+    (``server/middleware.py``), ``cors_headers`` part of the app's response hook."""
     app[LOGGED] = set()
 
 
@@ -69,14 +70,14 @@ def _decision(request: web.Request, origin: str) -> Decision:
     return decide(origin, active, dashboard, scope="any project")
 
 
-@web.middleware
-async def cors_middleware(request: web.Request, handler) -> web.StreamResponse:
-    if request.method == "OPTIONS":  # the method first: it spares every other request a lookup
+def preflight(request: web.Request, kind: PathKind) -> web.StreamResponse | None:
+    """The answer to a CORS preflight on a gateway route (``kind`` is its path's), or None
+    for any other request. The gateway middleware asks for ``OPTIONS`` requests only."""
+    if request.method == "OPTIONS":
         origin = request.headers.get("Origin")
-        if (origin and path_kind(request.path).gateway
-                and "Access-Control-Request-Method" in request.headers):
+        if origin and kind.gateway and "Access-Control-Request-Method" in request.headers:
             return _preflight(request, origin)
-    return await handler(request)
+    return None
 
 
 def _preflight(request: web.Request, origin: str) -> web.StreamResponse:

@@ -1,11 +1,13 @@
 """Self-inspection: recording each exchange's detail, and the read-only trace endpoints.
 
-``setup_inspect_routes(app)`` wires three things into the app built by ``make_app``:
+``setup_inspect_routes(app)`` wires the routes into the app built by ``make_app``; three
+things live here:
 
-* an ``on_response_prepare`` hook that attaches a ``Capture`` (capture.py) to the
-  exchange (request/response headers and bodies, redacted when read) and publishes
-  ``ResponseStarted`` when someone wants it; streaming.py then adds each stream event
-  to the capture;
+* ``record_response``, called by the app's ``on_response_prepare`` hook
+  (``app.prepare_response``) after the gateway's headers are set: it attaches a
+  ``Capture`` (capture.py) to the exchange (request/response headers and bodies,
+  redacted when read) and publishes ``ResponseStarted`` when someone wants it;
+  streaming.py then adds each stream event to the capture;
 * ``GET /_behest/exchanges/{id}/timeline``: the departure time of every stream event of a
   recent exchange, so ``behest-local probe`` (another process) can compare them with the
   arrival times it measured behind the user's proxy;
@@ -37,21 +39,18 @@ LEVELS = ("ok", "warning", "buffered")
 
 
 def setup_inspect_routes(app: web.Application, *, budget: CaptureBudget | None = None) -> None:
-    """Add the capture hook and the ``/_behest/`` routes. Idempotent.
-
-    Register it after ``app.add_gateway_headers`` so the recorded response headers include
-    ``X-Request-Id``.
-    """
+    """The capture budget and the ``/_behest/`` routes. Idempotent. (``record_response``
+    runs from the app's one response hook, after the gateway's headers are set, so the
+    recorded response headers include ``X-Request-Id``.)"""
     if CAPTURE_BUDGET in app:
         return
     app[CAPTURE_BUDGET] = budget or CaptureBudget()
-    app.on_response_prepare.append(record_response)
     app.router.add_get(PREFIX + "exchanges/{id}/timeline", timeline)
     app.router.add_post(PREFIX + "exchanges/{id}/probe", probe_report)
 
 
 async def record_response(request: web.Request, response: web.StreamResponse) -> None:
-    """``on_response_prepare``: attach the capture before the first byte goes out.
+    """From ``on_response_prepare``: attach the capture before the first byte goes out.
 
     Runs for every response, so it does O(1) work: the capture keeps the raw header
     pairs (the request's are immutable; the response's are copied, as later hooks still

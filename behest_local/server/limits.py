@@ -1,9 +1,10 @@
 """Rate limits, daily quotas and budgets on the wire: 429, 402 and ``x-ratelimit-*``.
 
-**Placement** (``server/app.py``): exchange → cors → management → **ip_limit** → auth →
-**limits** → handler.
+**Placement**: two phases of the gateway middleware (``server/middleware.py``, in the order
+of ``server/app.py``): exchange → cors → management → **check_ip** → auth →
+**check_caller** → handler.
 
-* ``ip_limit_middleware`` runs *before* authentication: the rate-limiting page applies the
+* ``check_ip`` runs *before* authentication: the rate-limiting page applies the
   per-IP safety limit "before JWT validation" (reference §3.2), so a flood of bad tokens
   meets 429s without a signature being checked, as in the cloud. Every data-plane and
   auth-plane request counts (``/v1/…``, ``/auth/v1/…``, JWKS; the v1.5 SDK's mint per
@@ -11,7 +12,7 @@
   plane's management routes are answered before it. Its limit is the slug host's project
   ``rate_limits.ip_rpm``, or the largest of the projects' when the host names none: it is
   checked before anyone is known, and every local client shares 127.0.0.1.
-* ``limits_middleware`` runs *after* authentication: project RPM, per-user RPM and the
+* ``check_caller`` runs *after* authentication: project RPM, per-user RPM and the
   tier, quota and budget limits (``tiers.request_limits``) need the principal. Inference
   routes count toward them; other authenticated routes only report them.
 
@@ -30,7 +31,7 @@ and streams) writes OpenAI's ``x-ratelimit-limit|remaining|reset-requests|tokens
 (peers.md §4a) for the limit closest to refusing: the tightest request limit and the
 tightest token quota.
 
-**Cost.** Both middlewares run on every request, so the lists of limits come from a
+**Cost.** Both phases run on every request, so the lists of limits come from a
 ``tiers.LimitTable`` (built once per settings snapshot and caller), and the verdicts'
 states are kept as they are for the headers.
 """
@@ -45,7 +46,7 @@ from behest_local.errors import GatewayError
 from behest_local.finops.window import iso
 from behest_local.ratelimit import (Counters, LimitState, Window, duration_text,
                                     retry_after_seconds)
-from behest_local.server.behest_errors import path_kind
+from behest_local.server.behest_errors import PathKind, path_kind
 from behest_local.server.keys import EXCHANGE, GATEWAY, PRINCIPAL
 from behest_local.server.render import json_response
 from behest_local.tiers import LimitTable, describe, detail_names
@@ -55,21 +56,25 @@ LIMITS = web.AppKey("limit_table", LimitTable)
 STATES = web.RequestKey("limit_states", tuple)
 """The limits checked for this request and their counters after it (for the headers)."""
 _INF = math.inf
+_HEADER_NAMES = tuple((unit, (f"x-ratelimit-limit-{unit}", f"x-ratelimit-remaining-{unit}",
+                              f"x-ratelimit-reset-{unit}")) for unit in ("requests", "tokens"))
+"""OpenAI's header names per reported unit, in the order they are written."""
 
 
 def setup_limits(app: web.Application) -> Counters:
     """The counters (on the trace store's wall clock, so one injected clock drives both)
-    and the table of limits; the two middlewares go in the middleware list and
-    ``limit_headers`` in the app's response hook (``server/app.py``)."""
+    and the table of limits; the two checks are phases of the gateway middleware and
+    ``limit_headers`` part of the app's response hook (``server/app.py``)."""
     counters = app[COUNTERS] = Counters(app[GATEWAY].store.wall_clock)
     app[LIMITS] = LimitTable()
     return counters
 
 
-@web.middleware
-async def ip_limit_middleware(request: web.Request, handler) -> web.StreamResponse:
-    if request.method == "OPTIONS" or not path_kind(request.path).gateway:
-        return await handler(request)
+def check_ip(request: web.Request, kind: PathKind) -> web.Response | None:
+    """The per-IP limit of a gateway route (``kind`` is its path's): the refusal, or None
+    once the request is counted."""
+    if request.method == "OPTIONS" or not kind.gateway:
+        return None
     app = request.app
     settings = app[GATEWAY].settings
     enforce = settings.emulator.enforce_limits
@@ -78,25 +83,26 @@ async def ip_limit_middleware(request: web.Request, handler) -> web.StreamRespon
     request[STATES] = verdict.states
     if not verdict.admitted and enforce:
         return refusal(request, verdict.refused, verdict.retry_after)
-    return await handler(request)
+    return None
 
 
-@web.middleware
-async def limits_middleware(request: web.Request, handler) -> web.StreamResponse:
+def check_caller(request: web.Request, kind: PathKind) -> web.Response | None:
+    """The authenticated caller's limits (none without a principal): the refusal of an
+    inference request over one, or None once the request is counted."""
     principal = request.get(PRINCIPAL)
     if principal is None:
-        return await handler(request)
+        return None
     settings, app = principal.settings, request.app
     limits = app[LIMITS].request(settings, principal.project, user=principal.user,
                                  session=principal.session, claim=principal.tier)
-    inference = request.method == "POST" and path_kind(request.path).inference
+    inference = request.method == "POST" and kind.inference
     enforce = settings.emulator.enforce_limits
     verdict = app[COUNTERS].admit(limits, take=inference, enforce=enforce)
     before = request.get(STATES)
     request[STATES] = before + verdict.states if before else verdict.states
     if inference and not verdict.admitted and enforce:
         return refusal(request, verdict.refused, verdict.retry_after)
-    return await handler(request)
+    return None
 
 
 def _amount(value: float, unit: str) -> str:
@@ -163,24 +169,26 @@ def limit_headers(request: web.Request, response: web.StreamResponse) -> None:
         return
     tightest: dict[str, tuple[float, float, LimitState]] = {}
     for state in states:
-        if state.reset_at == _INF:
+        reset_at = state.reset_at
+        if reset_at == _INF:
             continue
-        unit = state.limit.unit
-        rank = (state.remaining, state.reset_at)
-        best = tightest.get(unit)
+        limit = state.limit
+        remaining = limit.limit - state.used  # ``LimitState.remaining``, inlined
+        rank = (remaining if remaining > 0.0 else 0.0, reset_at)
+        best = tightest.get(limit.unit)
         if best is None or rank < best[:2]:
-            tightest[unit] = (*rank, state)
+            tightest[limit.unit] = (*rank, state)
     if not tightest:
         return
     now = request.app[COUNTERS].clock()
     headers = response.headers
-    for unit in ("requests", "tokens"):
+    for unit, (limit_name, remaining_name, reset_name) in _HEADER_NAMES:
         best = tightest.get(unit)
         if best is not None:
             remaining, reset_at, state = best
-            headers[f"x-ratelimit-limit-{unit}"] = str(int(state.limit.limit))
-            headers[f"x-ratelimit-remaining-{unit}"] = str(int(remaining))
-            headers[f"x-ratelimit-reset-{unit}"] = duration_text(reset_at - now)
+            headers[limit_name] = str(int(state.limit.limit))
+            headers[remaining_name] = str(int(remaining))
+            headers[reset_name] = duration_text(reset_at - now)
 
 
 def rpm_gauges(app: web.Application, *, busiest_users: int = 2) -> list[tuple[str, float, float]]:

@@ -1,10 +1,22 @@
-"""The outermost middleware: opens the ``Exchange`` and owns how every request ends.
+"""The gateway's one middleware: opens the ``Exchange``, runs the admission phases in
+order, and owns how every request ends.
 
 Each request gets an ``Exchange`` (request id, trace id) before anything else runs, so
-even a 404 or a malformed body is traced. Whatever the handler raises is turned into an
-OpenAI-format error here: ``GatewayError`` as itself, aiohttp's HTTP exceptions (router
-404/405, body 413) reworded, anything else a logged 500 that names the request id. The
-``X-Request-Id``/``X-Trace-Id`` headers are added by ``app.add_gateway_headers`` on
+even a 404 or a malformed body is traced. Then the phases, each a plain call into the
+module that owns it (the order is ``server/app.py``'s docstring): CORS preflights
+(``cors.preflight``), the control plane (``behest_errors.serve_management``, which
+answers its routes itself), the per-IP limit (``limits.check_ip``), data-plane
+authentication (``auth``; Behest's own routes through ``auth.serve_behest_route``), the
+caller's limits (``limits.check_caller``), then the route's handler. They run in one
+coroutine, not six stacked middlewares: aiohttp would wrap each in its own frame and
+``functools.partial`` on every request.
+
+Whatever the phases or the handler raise is turned into an OpenAI-format error here:
+``GatewayError`` as itself, aiohttp's HTTP exceptions (router 404/405, body 413)
+reworded, anything else a logged 500 that names the request id. A whole (not streamed)
+response is written here, and its exchange ended after that, so the trace subscribers
+do not stand between the answer and its bytes.
+The ``X-Request-Id``/``X-Trace-Id`` headers are added by ``app.prepare_response`` on
 ``on_response_prepare``, which also covers streamed responses.
 """
 
@@ -18,60 +30,99 @@ from aiohttp import web
 from behest_local.errors import GatewayError
 from behest_local.events import RequestReceived
 from behest_local.exchange import CURRENT, Exchange
+from behest_local.server.auth import authenticate_async, serve_behest_route
+from behest_local.server.behest_errors import path_kind, serve_management
+from behest_local.server.cors import preflight
 from behest_local.server.keys import EXCHANGE, GATEWAY
+from behest_local.server.limits import check_caller, check_ip
 from behest_local.server.render import error_response, from_http_exception
 
 log = logging.getLogger("behest_local.server")
 
 
 @web.middleware
-async def exchange_middleware(request: web.Request, handler) -> web.StreamResponse:
-    if request.path.startswith("/_behest/"):  # self-inspection (probe, TUI): not traced
+async def gateway_middleware(request: web.Request, handler) -> web.StreamResponse:
+    path = request.path
+    if path.startswith("/_behest/"):  # self-inspection (probe, TUI): not traced
         return await handler(request)
     gateway = request.app[GATEWAY]
     store = gateway.store
-    exchange = Exchange(store, method=request.method, path=request.path)
+    method = request.method
+    exchange = Exchange(store, method=method, path=path)
     request[EXCHANGE] = exchange
     token = CURRENT.set(exchange)
     # The peer and headers only go into ``RequestReceived``: skip the peer when nobody
     # takes that event (headless mode); the headers are an O(1) view, redacted only then.
     exchange.received(client=_client(request) if store.wants(RequestReceived) else "?",
                       headers=request.headers.items())
+    kind = path_kind(path)
+    failure: GatewayError | None = None
     try:
-        response = await handler(request)
+        response = preflight(request, kind) if method == "OPTIONS" else None
+        if response is not None:
+            pass
+        elif kind.management:
+            response = await serve_management(request)
+        elif (response := check_ip(request, kind)) is not None:
+            pass
+        elif kind.behest:
+            response = await serve_behest_route(request, lambda: _limited(request, handler))
+        else:
+            if (kind.data and method != "OPTIONS"
+                    and request.match_info.http_exception is None):
+                await authenticate_async(request)
+            response = check_caller(request, kind)
+            if response is None:
+                response = await handler(request)
     except GatewayError as error:
-        return _failed(exchange, error)
+        failure = error
     except web.HTTPException as exc:
         if exc.status < 400:  # redirects and the like pass through untouched
             raise
-        error = from_http_exception(exc, request, body_limit=gateway.settings.server.max_body_bytes)
-        return _failed(exchange, error)
+        failure = from_http_exception(exc, request,
+                                      body_limit=gateway.settings.server.max_body_bytes)
     except asyncio.CancelledError:
         exchange.fail(499, code="client_closed", message="client disconnected", cancelled=True)
         raise
     except Exception:
-        log.exception("unhandled error while serving %s %s (request %s)", request.method,
-                      request.path, exchange.id)
-        error = GatewayError(
+        log.exception("unhandled error while serving %s %s (request %s)", method, path,
+                      exchange.id)
+        failure = GatewayError(
             f"The gateway failed while processing your request (request id {exchange.id}); the "
             "behest-local log has the details.", status=500, type="server_error",
             code="internal_error")
-        return _failed(exchange, error)
     finally:
         CURRENT.reset(token)
-    if exchange.ended is None:
-        if response.status >= 400:
+    if failure is not None:
+        response = error_response(failure)
+    if exchange.ended is not None:  # a phase refused and traced it, or a stream ended
+        return response
+    try:
+        # Write a whole response now, then trace its end: the subscribers (trace database,
+        # usage, the log line) run after its bytes have left, still in this task step.
+        # aiohttp's own prepare and write_eof then find it sent (web_protocol's
+        # finish_response), and meet a vanished client as they would have.
+        if type(response) is web.Response and not response.prepared:
+            await response.prepare(request)
+            await response.write_eof()
+    except ConnectionError:
+        pass
+    finally:
+        if failure is not None:
+            exchange.fail(failure.status, code=failure.code, message=failure.message)
+        elif response.status >= 400:
             exchange.fail(response.status, code=None, message=response.reason or "")
         else:
             exchange.finish(response.status)
     return response
 
 
+async def _limited(request: web.Request, handler) -> web.StreamResponse:
+    """The caller's limits, then the route: the tail of a Behest route's admission."""
+    refused = check_caller(request, path_kind(request.path))
+    return refused if refused is not None else await handler(request)
+
+
 def _client(request: web.Request) -> str:
     peer = request.transport.get_extra_info("peername") if request.transport else None
     return f"{peer[0]}:{peer[1]}" if peer else "?"
-
-
-def _failed(exchange: Exchange, error: GatewayError) -> web.Response:
-    exchange.fail(error.status, code=error.code, message=error.message)
-    return error_response(error)

@@ -3,12 +3,12 @@
 Browsers show this header in devtools' Timing tab, next to the request's own bars, so a
 user can see at a glance what the gateway cost them (peers.md §5: MLflow emits a per-response
 overhead header; no other gateway does). The app's ``on_response_prepare`` hook
-(``app.add_gateway_headers``) adds it to every response the app prepares (JSON, errors,
+(``app.prepare_response``) adds it to every response the app prepares (JSON, errors,
 SSE streams alike), timed at headers-out:
 
     Server-Timing: gateway;dur=0.412;desc="behest-local", provider;dur=10.021, total;dur=10.433
 
-* ``total``: from the moment the ``Exchange`` opened (``exchange_middleware``, before auth)
+* ``total``: from the moment the ``Exchange`` opened (``gateway_middleware``, before auth)
   to the response headers leaving. For a stream that is its time to headers, which waits
   for the first event (``streaming.relay`` pulls it before preparing the response).
 * ``provider``: the part of ``total`` spent waiting on the provider: the upstream's answer
@@ -23,7 +23,7 @@ a DOMHighResTimeStamp in ms). Cross-origin pages see the metrics in the Resource
 only with ``Timing-Allow-Origin``, which is the CORS policy's to grant; devtools shows
 them either way.
 
-Wiring: ``server/app.py``'s one response hook (``add_gateway_headers``) sets it from the
+Wiring: ``server/app.py``'s one response hook (``prepare_response``) sets it from the
 ``Exchange``, after the trace headers and before the capture hook records the headers.
 """
 
