@@ -46,6 +46,8 @@ log = logging.getLogger("behest_local.trace_db")
 DB_FILE = "traces.sqlite3"
 _ENDS = (ExchangeFinished, ExchangeFailed)
 SETTLE = 1.0
+CHUNK = 32
+"""Exchanges per message to the writer process (see ``TraceDB._write``)."""
 INTERNAL_PREFIX = "/_behest/"
 class TraceDB:
     """SQLite persistence of exchange records with a batching writer thread.
@@ -170,9 +172,19 @@ class TraceDB:
         return items
 
     def _write(self, exchanges: list[Exchange], probes: list[tuple[str, dict]]) -> None:
-        """Send one batch to the writer process and wait until it is committed."""
+        """Send the exchanges to the writer process, ``CHUNK`` at a time, each chunk
+        committed before the next is sent. Snapshots and marshal hold the GIL: a whole
+        batch at once would stop the event loop for milliseconds, while between two
+        chunks the pipe's write and read give it back."""
+        for start in range(0, max(len(exchanges), 1), CHUNK):
+            part = exchanges[start:start + CHUNK]
+            last = start + CHUNK >= len(exchanges)
+            self._send_batch(part, probes if last else [], commit=last)
+
+    def _send_batch(self, exchanges: list[Exchange], probes: list[tuple[str, dict]], *,
+                    commit: bool) -> None:
         try:
-            message = ("batch", [snapshot(e) for e in exchanges], probes)
+            message = ("batch", [snapshot(e) for e in exchanges], probes, commit)
             for attempt in (1, 2):  # a writer process that died is started again, once
                 child = self._child_process()
                 try:

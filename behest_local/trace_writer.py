@@ -18,7 +18,7 @@ a log or an argument list. Only redacted records are written to the database.
 
 Wire: each message is a 4-byte big-endian length and a ``marshal`` payload (both ends
 are the same Python and the same code: marshal is its fastest encoding of plain values).
-Parent → child: ``("batch", snapshots, probes)`` or ``("stop",)``. Child → parent, per
+Parent → child: ``("batch", snapshots, probes, commit)`` or ``("stop",)``. Child → parent, per
 batch: ``(written, error)``, ``error`` None or the text of a database failure.
 """
 
@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS exchanges (
     error TEXT, record TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS exchanges_wall_time ON exchanges (wall_time);
 """
-PRUNE_EVERY = 500
+PRUNE_EVERY = 2000
 """Records written between two prunes of old rows."""
 MAX_LATE_PROBES = 1000
 """Probe verdicts kept for exchanges not written yet (a verdict may arrive first)."""
@@ -139,11 +139,14 @@ class Writer:
         self.conn = connect(path)
         self.conn.executescript(SCHEMA)
         self.max_rows, self.max_age = max_rows, max_age
-        self.written = 0
+        self.written = self.pruned_at = 0
         self.late_probes: dict[str, dict] = {}
         self.prune()
 
-    def batch(self, snapshots: list, probes: list) -> int:
+    def batch(self, snapshots: list, probes: list, commit: bool = True) -> int:
+        """Insert the records of ``snapshots`` and merge ``probes``; commit only when
+        ``commit`` (the parent's last message of a round: one transaction per round, not
+        per message)."""
         rows = []
         for values in snapshots:
             record = build_record(restore(values), message=False)  # derived when read
@@ -151,7 +154,8 @@ class Writer:
             if probe is not None:
                 record["probe"] = probe
             rows.append(_row(record))
-        with self.conn as conn:
+        conn = self.conn
+        try:
             conn.executemany("INSERT OR REPLACE INTO exchanges VALUES "
                              "(?,?,?,?,?,?,?,?,?,?,?,?)", rows)
             for exchange_id, probe in probes:
@@ -166,17 +170,27 @@ class Writer:
                 record["probe"] = probe
                 conn.execute("UPDATE exchanges SET record = ? WHERE id = ?",
                              (json.dumps(record, ensure_ascii=False), exchange_id))
+            if commit:
+                conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
         self.written += len(rows)
-        if self.written % PRUNE_EVERY < len(rows):
+        if commit and self.written - self.pruned_at >= PRUNE_EVERY:
             self.prune()
         return len(rows)
 
     def prune(self) -> None:
+        """Drop rows older than ``max_age``, then all but the newest ``max_rows`` (by one
+        index lookup of the cut-off time and a range delete; between two prunes the table
+        may hold up to ``PRUNE_EVERY`` rows more)."""
         with self.conn as conn:
             conn.execute("DELETE FROM exchanges WHERE wall_time < ?",
                          (time.time() - self.max_age,))
-            conn.execute("DELETE FROM exchanges WHERE id IN (SELECT id FROM exchanges ORDER BY "
-                         "wall_time DESC LIMIT -1 OFFSET ?)", (self.max_rows,))
+            conn.execute("DELETE FROM exchanges WHERE wall_time < (SELECT wall_time FROM "
+                         "exchanges ORDER BY wall_time DESC LIMIT 1 OFFSET ?)",
+                         (self.max_rows - 1,))
+        self.pruned_at = self.written
 
 
 def _row(record: dict) -> tuple:
@@ -202,9 +216,9 @@ def main(argv: list[str] | None = None) -> int:
             except sqlite3.Error:
                 pass
             return 0
-        _, snapshots, probes = message
+        _, snapshots, probes, commit = message
         try:
-            reply = (writer.batch(snapshots, probes), None)
+            reply = (writer.batch(snapshots, probes, commit), None)
         except (sqlite3.Error, OSError) as exc:
             reply = (0, f"{type(exc).__name__}: {exc}")
         except Exception as exc:  # a record that cannot be built: report it, keep going

@@ -23,9 +23,9 @@ from tests.trace_support import CANARY, CANARY_MARK, fake_exchange, make_store
 def _roundtrip(exchange):
     """``exchange`` as the writer process sees it: snapshot, marshal, pipe, restore."""
     pipe = io.BytesIO()
-    send(pipe, ("batch", [snapshot(exchange)], []))
+    send(pipe, ("batch", [snapshot(exchange)], [], True))
     pipe.seek(0)
-    _, (values,), _ = receive(pipe)
+    _, (values,), _, _ = receive(pipe)
     return restore(values)
 
 
