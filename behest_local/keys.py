@@ -2,9 +2,10 @@
 
 Owns ``<state dir>/keys.json``, the one place a local project key is known to exist. The
 CLI (``behest-local keys create|list|revoke``) calls :meth:`KeyStore.create`, ``list`` and
-``revoke``; the auth middleware asks :meth:`KeyStore.cached` on every request (a SHA-256 and
-a dict lookup) and, the first time a key is seen, runs :meth:`KeyStore.verify` (the slow
-hash, ~70 ms) in a worker thread; the runtime runs :meth:`KeyStore.watch` so changes made by
+``revoke``; the auth middleware asks :meth:`KeyStore.cached` (a SHA-256 and a dict lookup)
+for a credential it has not cached since the index last changed (``generation``) and, the
+first time a key is seen, runs :meth:`KeyStore.verify` (the slow hash, ~70 ms) in a worker
+thread; the runtime runs :meth:`KeyStore.watch` so changes made by
 another process apply within ~100 ms.
 
 Keys look like Behest's: ``behest_sk_live_`` + 32 lowercase hex (legacy v1.x ``bh_live_`` keys
@@ -144,6 +145,9 @@ class KeyStore:
         self._records: dict[str, KeyRecord] = {}  # lookup -> record, file order
         self._hashes: dict[str, str] = {}  # lookup -> slow hash
         self._verified: dict[str, KeyRecord] = {}  # lookup -> record whose slow hash passed
+        self.generation = 0
+        """Bumped each time the index is replaced (reload, create, revoke): a cache of what
+        ``cached`` answered (``server/auth.PrincipalCache``) is valid for one generation."""
         self._lock = threading.RLock()  # reentrant: verify holds it across a reload
         self.reload()
 
@@ -188,6 +192,7 @@ class KeyStore:
             self._verified = {lk: records[lk] for lk in self._verified if lk in records
                               and not records[lk].revoked and hashes[lk] == self._hashes.get(lk)}
             self._records, self._hashes, self._sig = records, hashes, sig
+            self.generation += 1  # after _verified: a reader that sees it sees the new index
 
     def reload(self) -> bool:
         """Re-read the key file if its signature (:func:`atomic.file_sig`) changed. True if it had.

@@ -42,6 +42,7 @@ class Window(str, Enum):
 # Enum members read as class attributes cost a lookup each (~0.2 us on 3.11); the
 # counters' hot path compares against these instead.
 _MINUTE, _DAY, _MONTH = Window.MINUTE, Window.DAY, Window.MONTH
+_INF = math.inf
 
 
 def window_span(window: Window, now: float) -> tuple[int, float]:
@@ -186,10 +187,8 @@ class Counters:
             if entry[0] == index:
                 entry[1] += amount
             counts[slot] = entry  # re-inserted last: the dict's order is recency
-        if len(counts) > self.max_counters:  # forget the oldest 1% at once: O(1) amortised
-            excess = len(counts) - self.max_counters + self.max_counters // 100
-            for stale in list(itertools.islice(counts, excess)):
-                del counts[stale]
+        if len(counts) > self.max_counters:
+            self._forget()
 
     def admit(self, limits: Sequence[Limit], *, take: bool = True,
               enforce: bool = True) -> Verdict:
@@ -201,30 +200,51 @@ class Counters:
         refuses once it is spent (used ≥ limit), as Kong's daily counters do.
         """
         now = self.clock()
-        counts, span = self._counts, self.span
+        counts = self._counts
         refused: LimitState | None = None
         states = []
+        taken = []  # (state, index) of the request limits, counted once all are checked
         window, index, reset_at = None, 0, 0.0
         for limit in limits:  # one pass, inlined: this runs twice on every request
             if limit.window is not window:  # a run of limits on one window asks once
                 window = limit.window
-                index, reset_at = span(window, now)
+                if window is _MINUTE:  # ``span``'s commonest case, without the call
+                    index = int(now // 60)
+                    reset_at = (index + 1) * 60.0
+                else:
+                    index, reset_at = self.span(window, now)
             entry = counts.get(limit.slot)
             used = entry[1] if entry is not None and entry[0] == index else 0
-            states.append(LimitState(limit, used, reset_at))
-            if refused is None and (used + 1 > limit.limit if limit.counts_requests
-                                    else used >= limit.limit):
-                refused = LimitState(limit, used, reset_at)  # apart: counting moves states
-        if take and (refused is None or not enforce):
-            slots = []
-            for state in states:  # the states are this call's own: count in place
-                if state.limit.counts_requests:
-                    state.used += 1
-                    slots.append(state.limit.slot)
-            self.add_all(slots, 1, at=now)
+            state = LimitState(limit, used, reset_at)
+            states.append(state)
+            if limit.counts_requests:
+                taken.append((state, index))
+                if refused is None and used + 1 > limit.limit:
+                    refused = LimitState(limit, used, reset_at)  # apart: counting moves states
+            elif refused is None and used >= limit.limit:
+                refused = LimitState(limit, used, reset_at)
+        if take and taken and (refused is None or not enforce):
+            for state, index in taken:  # ``add_all(slots, 1)``, inlined
+                slot = state.limit.slot
+                entry = counts.pop(slot, None)
+                if entry is None or entry[0] < index:
+                    entry = [index, 0]
+                if entry[0] == index:
+                    entry[1] += 1
+                counts[slot] = entry  # re-inserted last: the dict's order is recency
+                state.used += 1  # the states are this call's own: count in place
+            if len(counts) > self.max_counters:
+                self._forget()
         if refused is None:
             return Verdict(True, tuple(states))
         return Verdict(False, tuple(states), refused, max(0.0, refused.reset_at - now))
+
+    def _forget(self) -> None:
+        """Forget the oldest 1% of the counters at once: O(1) amortised."""
+        counts = self._counts
+        excess = len(counts) - self.max_counters + self.max_counters // 100
+        for stale in list(itertools.islice(counts, excess)):
+            del counts[stale]
 
     def __len__(self) -> int:
         return len(self._counts)
@@ -240,11 +260,14 @@ def binding(states: Sequence[LimitState], unit: Unit) -> LimitState | None:
 
 def duration_text(seconds: float) -> str:
     """OpenAI's ``x-ratelimit-reset-*`` format: ``12ms``, ``1s``, ``6m0s``, ``2s81ms``."""
-    if math.isinf(seconds):
+    if seconds == _INF or seconds == -_INF:
         return "0s"
-    total_ms = max(0, round(seconds * 1000))
-    if total_ms < 1000:
-        return f"{total_ms}ms"
+    total_ms = round(seconds * 1000)
+    if total_ms < 60_000:  # a minute window's reset, on every response: no h or m to write
+        if total_ms < 1000:
+            return f"{total_ms}ms" if total_ms > 0 else "0ms"
+        secs, millis = divmod(total_ms, 1000)
+        return f"{secs}s{millis}ms" if millis else f"{secs}s"
     hours, rest = divmod(total_ms, 3_600_000)
     minutes, rest = divmod(rest, 60_000)
     secs, millis = divmod(rest, 1000)

@@ -185,6 +185,10 @@ def test_headers_report_the_limit_closest_to_refusing():
 def test_reset_durations_in_openais_format_and_retry_after_in_whole_seconds():
     assert [duration_text(s) for s in (0.012, 1, 360, 2.081, 21_030.03)] == \
         ["12ms", "1s", "6m0s", "2s81ms", "5h50m30s30ms"]
+    # The fast path for resets under a minute meets the general one at its edges.
+    assert [duration_text(s) for s in (-3, 0, 0.0004, 0.9995, 59.9994, 59.9995, 60.5,
+                                       float("inf"), float("-inf"))] == \
+        ["0ms", "0ms", "0ms", "1s", "59s999ms", "1m0s", "1m0s500ms", "0s", "0s"]
     assert [retry_after_seconds(s) for s in (0.05, 1, 1.2, 59.999)] == [1, 1, 2, 60]
 
 
@@ -237,3 +241,20 @@ def test_the_limit_table_builds_each_list_once_per_settings_snapshot():
     for user in ("a", "b", "c", "d"):  # bounded: user ids come from clients
         table.request(renewed, faster, user=user, session=None, claim=None)
     assert len(table._lists) <= 3
+
+
+def test_a_refusal_counts_nothing_and_a_repeated_counter_counts_twice():
+    clock = Clock()
+    counters = Counters(clock)
+    day = Limit("rpd", ("requests", "p"), Window.DAY, 10, "requests", "project", "p")
+    tight = Limit("rpm", ("requests", "u"), Window.MINUTE, 1, "requests", "user", "u")
+    assert counters.admit([day, tight]).admitted
+    refused = counters.admit([day, tight])
+    assert not refused.admitted and refused.refused.limit is tight
+    assert [s.used for s in refused.states] == [1, 1]  # checked, not counted
+    assert counters.used(("requests", "p"), Window.DAY) == 1
+    twice = counters.admit([day, day])  # the same counter listed twice counts twice
+    assert [s.used for s in twice.states] == [2, 2]
+    assert counters.used(("requests", "p"), Window.DAY) == 3
+    clock.now += 86_400  # a new day: the stale counter restarts from zero
+    assert [s.used for s in counters.admit([day]).states] == [1]

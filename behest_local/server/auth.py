@@ -20,8 +20,9 @@ shape, and only threads need a principal (mint checks its API key itself, JWKS i
 
 **Cost.** An API key's slow hash (scrypt, ~70 ms) runs once per key per process, in a
 worker thread (``authenticate_async``): the event loop keeps serving meanwhile. After that
-a request costs ``KeyStore.cached`` (a SHA-256 and a dict lookup) and a ``PrincipalCache``
-hit: the principal of a (key, user, session) is built once per settings snapshot.
+a request costs one ``PrincipalCache`` lookup by its raw ``Authorization`` header: the
+principal of a (key, user, session) is built once per settings snapshot and key-store
+generation, so neither the header's parsing nor ``KeyStore.cached``'s SHA-256 repeats.
 """
 
 from __future__ import annotations
@@ -52,29 +53,46 @@ def mask(token: str) -> str:
 
 
 class PrincipalCache:
-    """API-key principals by (key lookup digest, user, session), for one settings snapshot.
+    """API-key principals by (``Authorization`` header, user, session), for one settings
+    snapshot and one ``KeyStore.generation``.
 
-    A ``Principal`` depends on nothing else, so each is built once. The cache starts afresh
-    when the settings object changes and when it holds ``max_entries`` (user and session
-    ids come from clients). A revoked key never reaches it: ``KeyStore.cached`` forgets the
-    key first. One per application (``server/app.py``); event-loop only."""
+    A ``Principal`` depends on nothing else, so each is built once, and a request whose header
+    was seen before skips parsing it and ``KeyStore.cached``'s SHA-256. The cache starts afresh
+    when the settings object changes, when the key store's index is replaced (a reload,
+    create or revoke bumps its generation, so a revoked key is refused on the very next
+    request), and when it holds ``max_entries`` (user and session ids come from clients).
+    Only verified API keys get in (JWTs are checked on every request: they expire).
+
+    The raw header is a dict key here, as it is in the request's own headers: in memory
+    only, never logged (the repr below shows nothing), never pickled (the app is not). One
+    per application (``server/app.py``); event-loop only."""
+
+    __slots__ = ("max_entries", "_settings", "_generation", "_principals")
 
     def __init__(self, max_entries: int = 4096) -> None:
         self.max_entries = max_entries
         self._settings: Settings | None = None
+        self._generation = -1
         self._principals: dict[tuple[str, str | None, str | None], Principal] = {}
 
-    def get(self, settings: Settings, lookup: str, user: str | None,
-            session: str | None) -> Principal | None:
-        if settings is not self._settings:
-            self._settings, self._principals = settings, {}
-            return None
-        return self._principals.get((lookup, user, session))
+    def __repr__(self) -> str:
+        return f"<PrincipalCache {len(self._principals)} entries>"
 
-    def put(self, lookup: str, principal: Principal) -> None:
+    def get(self, settings: Settings, generation: int, header: str, user: str | None,
+            session: str | None) -> Principal | None:
+        if settings is not self._settings or generation != self._generation:
+            self._settings, self._generation, self._principals = settings, generation, {}
+            return None
+        return self._principals.get((header, user, session))
+
+    def put(self, generation: int, header: str, principal: Principal) -> None:
+        """Remember ``principal`` for ``header``; ``generation`` is the key store's as read
+        *before* the key was looked up, so an index replaced meanwhile is never cached."""
+        if generation != self._generation or principal.settings is not self._settings:
+            return
         if len(self._principals) >= self.max_entries:
             self._principals = {}
-        self._principals[(lookup, principal.user, principal.session)] = principal
+        self._principals[(header, principal.user, principal.session)] = principal
 
 
 PRINCIPALS = web.AppKey("principal_cache", PrincipalCache)
@@ -154,24 +172,27 @@ def authenticate(request: web.Request, *, _defer: bool = False) -> Principal:
     middleware calls ``authenticate_async`` instead (``_defer``: raise ``_FirstUse``)."""
     app = request.app
     gateway = app[GATEWAY]
-    token = bearer_token(request)
-    settings = gateway.settings
-    if looks_like_jwt(token):
-        principal = _from_jwt(request, token, settings)
-    else:
-        record = gateway.keys.cached(token)
-        if record is None and is_key_format(token):
-            if _defer:
-                raise _FirstUse(token)
-            record = gateway.keys.verify(token)
-        headers = request.headers
-        user = headers.get("X-End-User-Id") or None
-        session = headers.get("X-Session-Id") or None
-        cache = app[PRINCIPALS]
-        principal = cache.get(settings, record.lookup, user, session) if record else None
-        if principal is None:
+    settings, keys = gateway.settings, gateway.keys
+    generation = keys.generation  # read first: see PrincipalCache.put
+    headers = request.headers
+    header = headers.get("Authorization")
+    user = headers.get("X-End-User-Id") or None
+    session = headers.get("X-Session-Id") or None
+    cache = app[PRINCIPALS]
+    principal = (cache.get(settings, generation, header, user, session)
+                 if header is not None else None)
+    if principal is None:
+        token = bearer_token(request)
+        if looks_like_jwt(token):
+            principal = _from_jwt(request, token, settings)
+        else:
+            record = keys.cached(token)
+            if record is None and is_key_format(token):
+                if _defer:
+                    raise _FirstUse(token)
+                record = keys.verify(token)
             principal = _from_api_key(settings, record, token, user, session)
-            cache.put(record.lookup, principal)
+            cache.put(generation, header, principal)
     request[PRINCIPAL] = principal
     request[EXCHANGE].authenticated(tenant=principal.tenant, project=principal.project.id,
                                     credential=principal.credential, user=principal.user,

@@ -56,8 +56,8 @@ LIMITS = web.AppKey("limit_table", LimitTable)
 STATES = web.RequestKey("limit_states", tuple)
 """The limits checked for this request and their counters after it (for the headers)."""
 _INF = math.inf
-_HEADER_NAMES = tuple((unit, (f"x-ratelimit-limit-{unit}", f"x-ratelimit-remaining-{unit}",
-                              f"x-ratelimit-reset-{unit}")) for unit in ("requests", "tokens"))
+_REQUESTS, _TOKENS = ((f"x-ratelimit-limit-{unit}", f"x-ratelimit-remaining-{unit}",
+                       f"x-ratelimit-reset-{unit}") for unit in ("requests", "tokens"))
 """OpenAI's header names per reported unit, in the order they are written."""
 
 
@@ -162,33 +162,43 @@ def _number(value: float) -> float | int:
 
 def limit_headers(request: web.Request, response: web.StreamResponse) -> None:
     """From ``on_response_prepare``: OpenAI's rate-limit headers for the binding limits,
-    ``ratelimit.binding``'s choice (least remaining, sooner reset on ties) made in one pass
-    over the states; limits that never reset (session budgets) are not reported."""
+    ``ratelimit.binding``'s choice (least remaining, sooner reset on ties; the first on a
+    full tie) made in one pass over the states; limits that never reset (session budgets)
+    are not reported, nor are dollar budgets (OpenAI has no header for them)."""
     states = request.get(STATES)
     if not states:
         return
-    tightest: dict[str, tuple[float, float, LimitState]] = {}
+    requests = tokens = None  # the binding state of each reported unit so far
+    req_left = req_reset = tok_left = tok_reset = 0.0
     for state in states:
         reset_at = state.reset_at
         if reset_at == _INF:
             continue
         limit = state.limit
         remaining = limit.limit - state.used  # ``LimitState.remaining``, inlined
-        rank = (remaining if remaining > 0.0 else 0.0, reset_at)
-        best = tightest.get(limit.unit)
-        if best is None or rank < best[:2]:
-            tightest[limit.unit] = (*rank, state)
-    if not tightest:
+        if not remaining > 0.0:
+            remaining = 0.0
+        unit = limit.unit
+        if unit == "requests":
+            if requests is None or remaining < req_left or (remaining == req_left
+                                                            and reset_at < req_reset):
+                requests, req_left, req_reset = state, remaining, reset_at
+        elif unit == "tokens":
+            if tokens is None or remaining < tok_left or (remaining == tok_left
+                                                          and reset_at < tok_reset):
+                tokens, tok_left, tok_reset = state, remaining, reset_at
+    if requests is None and tokens is None:
         return
     now = request.app[COUNTERS].clock()
     headers = response.headers
-    for unit, (limit_name, remaining_name, reset_name) in _HEADER_NAMES:
-        best = tightest.get(unit)
-        if best is not None:
-            remaining, reset_at, state = best
-            headers[limit_name] = str(int(state.limit.limit))
-            headers[remaining_name] = str(int(remaining))
-            headers[reset_name] = duration_text(reset_at - now)
+    if requests is not None:
+        headers[_REQUESTS[0]] = str(int(requests.limit.limit))
+        headers[_REQUESTS[1]] = str(int(req_left))
+        headers[_REQUESTS[2]] = duration_text(req_reset - now)
+    if tokens is not None:
+        headers[_TOKENS[0]] = str(int(tokens.limit.limit))
+        headers[_TOKENS[1]] = str(int(tok_left))
+        headers[_TOKENS[2]] = duration_text(tok_reset - now)
 
 
 def rpm_gauges(app: web.Application, *, busiest_users: int = 2) -> list[tuple[str, float, float]]:

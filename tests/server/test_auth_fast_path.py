@@ -1,8 +1,8 @@
 """Authentication's cost on the event loop: a key's slow hash runs off the loop, once.
 
 ``auth.authenticate_async`` and the mint route run the first check of an API key (scrypt,
-~70 ms) in a worker thread; every later request is a ``KeyStore.cached`` hit and a
-``PrincipalCache`` hit.
+~70 ms) in a worker thread; every later request is a ``PrincipalCache`` hit by its raw
+``Authorization`` header (no parsing, no SHA-256), valid for one ``KeyStore.generation``.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import pytest
 
 from behest_local import keys as keys_module
 from behest_local.keys import KeyStore
+from behest_local.server.auth import PRINCIPALS, PrincipalCache
+from behest_local.server.principal import Principal
 from behest_local.runtime import build_gateway
 from behest_local.server.app import make_app
 from tests.conftest import TEST_SETTINGS
@@ -87,3 +89,51 @@ async def test_a_settings_change_applies_to_cached_principals(aiohttp_client, tm
     gateway.settings = replace(gateway.settings, projects=strict)
     response = await client.get("/v1/models", headers=auth)
     assert response.status == 401 and "strict_v15" in (await response.json())["error"]["message"]
+
+
+async def test_cache_hits_skip_the_lookup_digest(aiohttp_client, tmp_path, monkeypatch):
+    client, _, key = await _client(aiohttp_client, tmp_path)
+    auth = {"Authorization": f"Bearer {key}"}
+    assert (await client.get("/v1/models", headers=auth)).status == 200
+    digests = []
+    real = keys_module._lookup
+    monkeypatch.setattr(keys_module, "_lookup", lambda k: digests.append(1) or real(k))
+    for _ in range(3):
+        assert (await client.get("/v1/models", headers=auth)).status == 200
+    assert digests == []
+    other = {"Authorization": f"bearer  {key}"}  # another spelling: looked up, then cached
+    assert (await client.get("/v1/models", headers=other)).status == 200
+    assert (await client.get("/v1/models", headers=other)).status == 200
+    assert len(digests) == 1
+
+
+async def test_a_revocation_by_another_process_refuses_the_very_next_request(aiohttp_client,
+                                                                               tmp_path):
+    client, gateway, key = await _client(aiohttp_client, tmp_path)
+    auth = {"Authorization": f"Bearer {key}"}
+    for _ in range(2):
+        assert (await client.get("/v1/models", headers=auth)).status == 200
+    KeyStore(tmp_path / "gw-home", scrypt_n=2**4).revoke(key)  # the CLI, say
+    assert gateway.keys.reload()  # what KeyStore.watch does when the file changes
+    response = await client.get("/v1/models", headers=auth)
+    assert response.status == 401
+    assert key not in await response.text()
+
+
+def test_an_index_replaced_during_a_lookup_is_not_cached():
+    cache, settings = PrincipalCache(), TEST_SETTINGS
+    assert cache.get(settings, 1, "Bearer k", None, None) is None
+    principal = Principal("t", settings.projects[0], "behest_sk_live_0…", settings)
+    cache.put(0, "Bearer k", principal)  # looked up under generation 0, reloaded since
+    assert cache.get(settings, 1, "Bearer k", None, None) is None
+    cache.put(1, "Bearer k", principal)
+    assert cache.get(settings, 1, "Bearer k", None, None) is principal
+    assert cache.get(settings, 2, "Bearer k", None, None) is None  # a reload empties it
+    assert "Bearer" not in repr(cache)
+
+
+async def test_the_cache_never_shows_a_key(aiohttp_client, tmp_path):
+    client, _, key = await _client(aiohttp_client, tmp_path)
+    assert (await client.get("/v1/models",
+                             headers={"Authorization": f"Bearer {key}"})).status == 200
+    assert key not in repr(client.app[PRINCIPALS]) and key not in repr(client.app)
