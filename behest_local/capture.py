@@ -6,8 +6,9 @@ database and the exporters show: redacted request and response headers, the requ
 and response bodies, and every stream event as sent with the moment it was handed to
 the relay (its arrival from upstream; ``exchange.chunk_times`` has its departure).
 
-It is filled at two points: ``server/inspect_routes.record_response`` (response hook)
-creates it (headers, bodies) and ``server/streaming.py`` calls ``frame`` for each event.
+It is filled at two points: ``server/inspect_routes.record_response`` (the response hook
+for streams, the gateway middleware once a whole response is written) creates it
+(headers, bodies) and ``server/streaming.py`` calls ``frame`` for each event.
 ``frame`` is on the hot path, so it only appends; decoding, assembling and redacting
 happen when someone reads (``record.build_record``), off the request's path.
 
@@ -58,11 +59,15 @@ class CaptureBudget:
         self.released = 0
         self._held: deque[weakref.ref[Capture]] = deque()
 
-    def track(self, capture: Capture) -> None:
-        self._held.append(weakref.ref(capture))
-        if len(self._held) > 4096 and len(self._held) % 1024 == 0:
+    def hold(self, capture: Capture, n: int) -> None:
+        """Track a new ``capture`` (weakly: it dies with its exchange) holding ``n`` bytes."""
+        held = self._held
+        held.append(weakref.ref(capture))
+        if len(held) > 4096 and len(held) % 1024 == 0:
             # Exchanges leave the ring silently; prune their dead references now and then.
-            self._held = deque(r for r in self._held if r() is not None)
+            self._held = deque(r for r in held if r() is not None)
+        if n:
+            self.charge(n)
 
     def charge(self, n: int) -> None:
         self.used += n
@@ -89,35 +94,58 @@ class Capture:
         "arrivals", "frame_bytes", "frames_dropped", "responded", "released",
         "_request_headers", "_response_headers", "_raw_request_headers",
         "_raw_response_headers", "_request_body", "_response_body", "_frames", "_known",
-        "_clock", "_budget", "_lock", "__weakref__",
+        "_clock", "_budget", "__weakref__",
     )
 
-    def __init__(self, clock: Callable[[], float], budget: CaptureBudget | None = None) -> None:
+    _lock = threading.Lock()
+    """One lock for every capture, held only by ``release`` and the readers of the frame
+    list (``raw_frames``, ``snapshot``, in other threads): both are rare, so sharing it
+    costs nothing, where a lock per capture cost a lock per request."""
+
+    def __init__(self, clock: Callable[[], float], budget: CaptureBudget | None = None, *,
+                 request_headers: Iterable[tuple[str, str]] | None = None,
+                 response_headers: Iterable[tuple[str, str]] | None = None,
+                 status: int | None = None, request_body: bytes | None = None,
+                 request_body_note: str | None = None,
+                 response_body: bytes | None = None) -> None:
+        """An empty capture, or (``server/inspect_routes.record_response``) one recorded
+        in a single call: headers as ``record_headers`` takes them, bodies as
+        ``request_body``/``response_body`` do; headers given means ``responded``."""
         self._clock = clock
         self._budget = budget
-        self._lock = threading.Lock()
-        self._raw_request_headers: Iterable[tuple[str, str]] | None = None
-        self._raw_response_headers: Iterable[tuple[str, str]] | None = None
+        self._raw_request_headers = request_headers
+        self._raw_response_headers = response_headers
         self._request_headers: Headers = ()
         self._response_headers: Headers = ()
-        self.response_status: int | None = None
-        self._request_body: bytes | None = None
-        self.request_body_size: int | None = None
-        self.request_body_note: str | None = None
+        self.response_status = status
+        held = 0
+        if request_body is None:
+            self._request_body: bytes | None = None
+            self.request_body_size: int | None = None
+        else:
+            self.request_body_size = len(request_body)
+            kept = self._request_body = bytes(request_body[:MAX_BODY])
+            held = len(kept)
+        self.request_body_note = request_body_note
         """Why there is no request body, when there is none (e.g. rejected before reading)."""
-        self._response_body: bytes | None = None
-        self.response_body_size: int | None = None
+        if response_body is None:
+            self._response_body: bytes | None = None
+            self.response_body_size: int | None = None
+        else:
+            self.response_body_size = len(response_body)
+            kept = self._response_body = bytes(response_body[:MAX_BODY])
+            held += len(kept)
         self._known: tuple[str, ...] | None = None
         self._frames: list[bytes] = []
         self.arrivals: list[float] = []
         """Monotonic time each stream event reached the relay, before its write."""
         self.frame_bytes = 0
         self.frames_dropped = 0
-        self.responded = False
+        self.responded = response_headers is not None
         """True once the response headers were recorded (``ResponseStarted`` published)."""
         self.released = False
         if budget is not None:
-            budget.track(self)
+            budget.hold(self, held)
 
     # -- recording (gateway side) -----------------------------------------------------
 

@@ -7,7 +7,7 @@ exchange also keeps the summary subscribers need later (status, usage, chunk tim
 the store's ring of recent exchanges can be shown without replaying events.
 
 Each phase sets the exchange's fields first and builds its event only when a subscriber
-wants that type (``TraceStore.wants``): headless mode takes only the terminal events, so
+wants that type (``TraceStore.wanted``): headless mode takes only the terminal events, so
 a request there builds one event, and its headers are never redacted for nobody.
 """
 
@@ -76,14 +76,19 @@ the exchange explicitly."""
 # (seeded from os.urandom, reseeded after fork) makes them as unique as ``secrets`` would,
 # without a getrandom syscall per request that releases the GIL and may wait to retake it.
 
-def new_request_id() -> str:
-    return "req_%024x" % random.getrandbits(96)
+_ZERO_TRACE = "0" * 32
 
 
-def new_trace_id() -> str:
-    # W3C trace-context trace-id form (32 lowercase hex, not all zero), so it can be
-    # correlated with traceparent headers in the user's own tracing later.
-    return "%032x" % (random.getrandbits(128) or 1)
+def new_ids() -> tuple[str, str]:
+    """A request id (``req_`` and 24 hex digits) and a trace id, from one random draw.
+
+    The trace id has the W3C trace-context trace-id form (32 lowercase hex, not all zero),
+    so it can be correlated with traceparent headers in the user's own tracing later."""
+    both = "req_%056x" % random.getrandbits(224)
+    trace_id = both[28:]
+    if trace_id == _ZERO_TRACE:  # all zero is invalid (W3C trace-context §3.2.2.3)
+        trace_id = _ZERO_TRACE[:-1] + "1"
+    return both[:28], trace_id
 
 
 class Exchange:
@@ -95,53 +100,62 @@ class Exchange:
         "stream", "status", "prompt_tokens", "completion_tokens", "chunk_times", "bytes_sent",
         "ended", "error", "capture", "provider_time", "settle", "_store", "_clock",
     )
+    # The fields ``__init__`` sets to None in one chained assignment, and what they hold.
+    tenant: str | None
+    project: str | None
+    credential: str | None
+    user: str | None
+    session: str | None
+    requested_model: str | None
+    model: str | None
+    provider: str | None
+    status: int | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    ended: float | None
+    error: str | None
+    capture: Capture | None
+    provider_time: float | None
+    settle: Callable[[], None] | None
 
     def __init__(self, store: TraceStore, *, method: str, path: str) -> None:
         self._store = store
         self._clock: Callable[[], float] = store.clock
-        self.id = new_request_id()
-        self.trace_id = new_trace_id()
+        self.id, self.trace_id = new_ids()
         self.method = method
         self.path = path
-        self.started = self._clock()
+        self.started = store.clock()
         self.wall_time = store.wall_clock()
         self.phase = Phase.RECEIVED
-        self.tenant: str | None = None
-        self.project: str | None = None
-        self.credential: str | None = None
-        self.user: str | None = None
-        self.session: str | None = None
-        self.requested_model: str | None = None
-        self.model: str | None = None
-        self.provider: str | None = None
+        # One chained assignment for the fields set later: a single constant load.
+        self.tenant = self.project = self.credential = self.user = self.session = None
+        self.requested_model = self.model = self.provider = None
+        self.status = self.prompt_tokens = self.completion_tokens = None
+        self.ended = self.error = None
         self.stream = False
-        self.status: int | None = None
-        self.prompt_tokens: int | None = None
-        self.completion_tokens: int | None = None
         self.chunk_times: list[float] = []
         self.bytes_sent = 0
-        self.ended: float | None = None
-        self.error: str | None = None
-        # Headers, bodies and raw stream events (capture.py), attached when the response
-        # is prepared by server/inspect_routes.py; None until then, or when not recorded.
-        self.capture: Capture | None = None
-        # Seconds spent waiting on the provider before the response headers (the upstream's
-        # answer, or a stream's first event); None when no provider was asked. Server-Timing
-        # (server/timing_header.py) subtracts it to show the gateway's own time.
-        self.provider_time: float | None = None
-        # A StreamMeter's count of what was sent, run before the end is published so every
-        # subscriber of the end event sees the final tokens (finops/meter.py).
-        self.settle: Callable[[], None] | None = None
+        # ``capture``: headers, bodies and raw stream events (capture.py), attached by
+        # server/inspect_routes.record_response as the response goes out (a whole one once
+        # written); None until then, or when not recorded.
+        # ``provider_time``: seconds spent waiting on the provider before the response
+        # headers (the upstream's answer, or a stream's first event); None when no provider
+        # was asked. Server-Timing (server/timing_header.py) subtracts it to show the
+        # gateway's own time.
+        # ``settle``: a StreamMeter's count of what was sent, run before the end is
+        # published so every subscriber of the end event sees the final tokens
+        # (finops/meter.py).
+        self.capture = self.provider_time = self.settle = None
 
     # -- phases ---------------------------------------------------------------------
 
     def received(self, *, client: str, headers: Iterable[tuple[str, str]]) -> None:
         """Enter the store's ring; ``RequestReceived`` (with ``headers`` redacted) only if
         wanted. ``client`` and ``headers`` are read only then (middleware.py skips
-        working the peer out when ``store.wants(RequestReceived)`` is false)."""
+        working the peer out when nobody wants ``RequestReceived``)."""
         store = self._store
         store.opened(self)
-        if store.wants(ev.RequestReceived):
+        if ev.RequestReceived in store.wanted:
             redacted = tuple([(k, redact_value(k, v)) for k, v in headers])
             store.publish(ev.RequestReceived(self.id, self.started, self.method, self.path,
                                              client, self.wall_time, redacted), self)
@@ -151,7 +165,7 @@ class Exchange:
         self.tenant, self.project, self.credential = tenant, project, credential
         self.user, self.session = user, session
         self.phase = Phase.AUTHENTICATED
-        if self._store.wants(ev.Authenticated):
+        if ev.Authenticated in self._store.wanted:
             self._publish(ev.Authenticated(self.id, self._clock(), tenant, project, credential,
                                            user, session))
 
@@ -160,13 +174,13 @@ class Exchange:
         self.requested_model, self.model, self.provider = requested_model, model, provider
         self.stream = stream
         self.phase = Phase.ROUTED
-        if self._store.wants(ev.Routed):
+        if ev.Routed in self._store.wanted:
             self._publish(ev.Routed(self.id, self._clock(), requested_model, model, provider,
                                     reason, stream))
 
     def upstream_started(self) -> None:
         self.phase = Phase.UPSTREAM
-        if self._store.wants(ev.UpstreamStarted):
+        if ev.UpstreamStarted in self._store.wanted:
             self._publish(ev.UpstreamStarted(self.id, self._clock(), self.provider or "?",
                                              self.model or "?"))
 
@@ -199,7 +213,7 @@ class Exchange:
         self.ended = self._clock()
         self.status = status
         self.phase = Phase.FINISHED
-        if self._store.wants(ev.ExchangeFinished):
+        if ev.ExchangeFinished in self._store.wanted:
             self._publish(ev.ExchangeFinished(
                 self.id, self.ended, status, self.ended - self.started, self.ttft,
                 len(self.chunk_times), self.prompt_tokens, self.completion_tokens))
@@ -214,7 +228,7 @@ class Exchange:
         self.status = status
         self.error = message
         self.phase = Phase.FAILED
-        if self._store.wants(ev.ExchangeFailed):
+        if ev.ExchangeFailed in self._store.wanted:
             self._publish(ev.ExchangeFailed(self.id, self.ended, status, code, message,
                                             self.ended - self.started, cancelled,
                                             details or {}))

@@ -51,7 +51,7 @@ class LineLogger:
         second = int(exchange.wall_time)
         if second != self._second[0]:
             self._second = (second, _clock(exchange.wall_time))
-        self._pending.append(format_line(exchange, clock=self._second[1]) + "\n")
+        self._pending.append(format_line(exchange, clock=self._second[1]))
         if self._timer is not None:
             return
         if self.batch > 0:
@@ -69,7 +69,7 @@ class LineLogger:
         self._timer = None
         if not self._pending:
             return
-        lines, self._pending = "".join(self._pending), []
+        lines, self._pending = "\n".join(self._pending) + "\n", []
         try:
             self.out.write(lines)
             self.out.flush()
@@ -94,22 +94,31 @@ def _clock(wall_time: float) -> str:
 
 
 def format_line(exchange: Exchange, *, clock: str | None = None) -> str:
-    """One line for ``exchange``; ``clock`` is its ``HH:MM:SS`` when already known."""
-    parts = [clock or _clock(exchange.wall_time), f"{exchange.status or '-':>3}",
-             exchange.method, exchange.path]
-    if exchange.project:
-        who = exchange.project + (f"/{exchange.user}" if exchange.user else "")
-        parts.append(who)
-    if exchange.model:
+    """One line for ``exchange``; ``clock`` is its ``HH:MM:SS`` when already known.
+
+    Its fields joined by two spaces; built as one f-string plus the optional fields, not a
+    list joined at the end (it runs once per request, on the event loop)."""
+    status = exchange.status
+    line = (f"{clock or _clock(exchange.wall_time)}  {status if status else '-':>3}  "
+            f"{exchange.method}  {exchange.path}")
+    project = exchange.project
+    if project:
+        user = exchange.user
+        line = f"{line}  {project}/{user}" if user else f"{line}  {project}"
+    model = exchange.model
+    if model:
         requested = exchange.requested_model
-        arrow = f"{requested}→" if requested and requested != exchange.model else ""
-        parts.append(f"{arrow}{exchange.model} ({exchange.provider})")
+        if requested and requested != model:
+            line = f"{line}  {requested}→{model} ({exchange.provider})"
+        else:
+            line = f"{line}  {model} ({exchange.provider})"
     if exchange.stream:
-        parts.append(f"stream {len(exchange.chunk_times)} events ttft {_ms(exchange.ttft)}")
-    parts.append(_ms(exchange.duration))
+        line = (f"{line}  stream {len(exchange.chunk_times)} events "
+                f"ttft {_ms(exchange.ttft)}")
+    ended = exchange.ended
+    line = f"{line}  {_ms(None if ended is None else ended - exchange.started)}"
     if exchange.prompt_tokens is not None:
-        parts.append(f"{exchange.prompt_tokens}+{exchange.completion_tokens or 0} tok")
+        line = f"{line}  {exchange.prompt_tokens}+{exchange.completion_tokens or 0} tok"
     if exchange.error:
-        parts.append(f"error: {exchange.error}")
-    parts.append(exchange.id)
-    return "  ".join(parts)
+        line = f"{line}  error: {exchange.error}"
+    return f"{line}  {exchange.id}"

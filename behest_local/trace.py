@@ -9,8 +9,9 @@ subscriber is logged once and never breaks a request.
 
 The per-type routing is what keeps tracing cheap: ``publish`` looks the event's type up
 in a table of subscriber tuples (built once per type, rebuilt when someone subscribes),
-and ``wants(type)`` lets an ``Exchange`` skip building an event nobody takes (headless
-mode takes only the terminal events). The ring of recent exchanges does not depend on
+and ``wants(type)`` (or, without a call, ``type in store.wanted``, recomputed when someone
+subscribes) lets an ``Exchange`` skip building an event nobody takes (headless mode takes
+only the terminal events). The ring of recent exchanges does not depend on
 any of that: ``opened`` adds each exchange as it is received.
 """
 
@@ -49,6 +50,10 @@ class TraceStore:
         self._subscribers: list[tuple[Subscriber, tuple[type, ...] | None]] = []
         self._routes: dict[type, tuple[Subscriber, ...]] = {}
         self._failed: set[int] = set()
+        self.wanted: frozenset[type[TraceEvent]] = frozenset()
+        """The event types some subscriber takes, among those defined when the subscribers
+        last changed (all of events.py's): ``kind in store.wanted`` is ``wants(kind)``
+        without a call, for the request path's own events."""
 
     def subscribe(self, subscriber: Subscriber, *,
                   events: tuple[type[TraceEvent], ...] | None = None) -> Callable[[], None]:
@@ -56,14 +61,24 @@ class TraceStore:
         included; None: every event). Returns a function that unsubscribes."""
         entry = (subscriber, tuple(events) if events is not None else None)
         self._subscribers.append(entry)
-        self._routes = {}
+        self._reroute()
 
         def unsubscribe() -> None:
             if entry in self._subscribers:
                 self._subscribers.remove(entry)
-                self._routes = {}
+                self._reroute()
 
         return unsubscribe
+
+    def _reroute(self) -> None:
+        self._routes = {}
+        kinds, wanted = [TraceEvent], []
+        while kinds:  # every event type defined so far, subclasses included
+            kind = kinds.pop()
+            kinds.extend(kind.__subclasses__())
+            if self._route(kind):
+                wanted.append(kind)
+        self.wanted = frozenset(wanted)
 
     def _route(self, kind: type) -> tuple[Subscriber, ...]:
         route = self._routes.get(kind)

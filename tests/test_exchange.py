@@ -240,3 +240,51 @@ def test_headless_subscribers_take_only_the_terminal_events(tmp_path):
         assert not store.wants(kind)
     for kind in (ev.ExchangeFinished, ev.ExchangeFailed, ev.ProbeReported):
         assert store.wants(kind)
+
+
+def test_a_log_line_names_every_field_in_order():
+    from behest_local.headless import format_line
+
+    store = TraceStore(clock=FakeClock())
+    exchange = make(store)
+    exchange.authenticated(tenant="local", project="local", credential="k", user="u1")
+    exchange.routed(requested_model="fast", model="gpt-4o", provider="emulated", reason="r",
+                    stream=False)
+    exchange.usage(5, None)
+    exchange.ended = exchange.started + 0.0123
+    exchange.status = 200
+    assert format_line(exchange, clock="12:00:00") == (
+        f"12:00:00  200  POST  /v1/chat/completions  local/u1  fast→gpt-4o (emulated)  12ms  "
+        f"5+0 tok  {exchange.id}")
+    bare = make(store)
+    bare.error = "boom"
+    assert format_line(bare, clock="12:00:00") == (
+        f"12:00:00    -  POST  /v1/chat/completions  -  error: boom  {bare.id}")
+
+
+def test_ids_have_their_forms_and_a_trace_id_is_never_all_zero(monkeypatch):
+    import random
+
+    from behest_local.exchange import new_ids
+
+    request_id, trace_id = new_ids()
+    assert request_id.startswith("req_") and len(request_id) == 28
+    assert len(trace_id) == 32 and int(trace_id, 16) >= 0 and trace_id == trace_id.lower()
+    assert new_ids() != new_ids()
+    monkeypatch.setattr(random, "getrandbits", lambda bits: 7 << 128)
+    assert new_ids() == ("req_" + "0" * 23 + "7", "0" * 31 + "1")
+
+
+def test_wanted_is_what_wants_answers_for_every_event_type():
+    store = TraceStore()
+    kinds = [ev.RequestReceived, ev.Authenticated, ev.ResponseStarted, ev.ExchangeFinished,
+             ev.ExchangeFailed, ev.ProbeReported]
+    assert not any(kind in store.wanted for kind in kinds)
+    unsubscribe = store.subscribe(lambda e, x: None, events=(ev.ExchangeFinished,))
+    assert [kind in store.wanted for kind in kinds] == [store.wants(k) for k in kinds]
+    assert store.wanted == {ev.ExchangeFinished}
+    everything = store.subscribe(lambda e, x: None)  # every type, subclasses included
+    assert all(kind in store.wanted for kind in kinds)
+    everything()
+    unsubscribe()
+    assert not store.wanted

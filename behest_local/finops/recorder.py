@@ -55,9 +55,11 @@ class UsageRecorder:
         self.store, self.counters, self.settings = store, counters, settings
         self._prices: tuple[object, PriceTable] | None = None
         # What each request would otherwise work out again, derived from ``_seen`` and
-        # dropped when a reload replaces it: a project id's config and whether its sessions
-        # are counted, and the counters one (project, user, session) adds to.
+        # dropped when a reload replaces it: its price table, a project id's config and
+        # whether its sessions are counted, and the counters one (project, user, session)
+        # adds to.
         self._seen: Settings | None = None
+        self._table: PriceTable | None = None
         self._projects: dict[str, tuple[ProjectConfig | None, bool]] = {}
         self._slots: dict[tuple, tuple[tuple, tuple]] = {}
 
@@ -80,11 +82,13 @@ class UsageRecorder:
         if not prompt + completion and isinstance(event, ExchangeFailed):
             return  # refused or failed before any token: nothing to bill
         settings = self.settings()
-        if settings is not self._seen:
+        table = self._table
+        if settings is not self._seen or table is None:
             self._seen = settings
             self._projects.clear()
             self._slots.clear()
-        cost = self.prices(settings).cost(model, prompt, completion)
+            table = self._table = self.prices(settings)
+        cost = table.cost(model, prompt, completion)
         now = self.counters.clock()
         provider = exchange.provider or EMULATED
         self.store.add(UsageRecord(

@@ -9,12 +9,13 @@ errors; it calls their handlers itself) → the per-IP safety limit (``limits.ch
 before JWT validation as in the cloud) → data-plane authentication (``auth``: project API
 keys and Behest JWTs; Behest's own routes get Behest's error shapes) → the authenticated
 caller's project, user, tier, quota and budget limits (``limits.check_caller``) → handler.
-The gateway's response headers (trace ids, Server-Timing, CORS, rate limits) and the
-capture that records them are one ``on_response_prepare`` hook, ``prepare_response``, so
-streams and errors carry them too. The route table lists every endpoint the gateway
-serves; ``management.setup_routes`` adds Behest's management API, ``setup_behest_routes``
-mint, JWKS and threads, ``setup_usage`` the usage endpoints (and the usage store's
-lifetime).
+The gateway's response headers (trace ids, Server-Timing, CORS, rate limits) are one
+``on_response_prepare`` hook, ``prepare_response``, so streams and errors carry them too;
+it also records a stream's capture, while a whole response's is recorded by the
+middleware once the response has been written. The route table lists every endpoint the
+gateway serves; ``management.setup_routes`` adds Behest's management API,
+``setup_behest_routes`` mint, JWKS and threads, ``setup_usage`` the usage endpoints (and
+the usage store's lifetime).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import asyncio
 
 from aiohttp import web
 
+from behest_local.exchange import Exchange
 from behest_local.gateway import Gateway
 from behest_local.server import management, openai_routes, translated_routes
 from behest_local.server.auth import PRINCIPALS, PrincipalCache
@@ -69,25 +71,33 @@ def setup_routes(app: web.Application) -> None:
 async def prepare_response(request: web.Request, response: web.StreamResponse) -> None:
     """``on_response_prepare``: the one hook every response runs (aiohttp awaits each hook
     in turn, streams included): the gateway's headers, then the capture that records them
-    (``inspect_routes.record_response``)."""
-    add_gateway_headers(request, response)
-    await record_response(request, response)
+    (``inspect_routes.record_response``). A whole response of an exchange still open is
+    the gateway middleware's to write, and it records the capture itself once the
+    response has left (``middleware.gateway_middleware``); streams and the responses of
+    exchanges already ended (refusals traced by their phase) are recorded here."""
+    exchange = request.get(EXCHANGE)
+    add_gateway_headers(request, response, exchange)
+    if exchange is not None and exchange.capture is None and (
+            exchange.ended is not None or type(response) is not web.Response):
+        await record_response(request, response, exchange)
 
 
-def add_gateway_headers(request: web.Request, response: web.StreamResponse) -> None:
+def add_gateway_headers(request: web.Request, response: web.StreamResponse,
+                        exchange: Exchange | None) -> None:
     """Every header the gateway adds to a response. In order: ``X-Request-Id``/
     ``X-Trace-Id`` (every response names its exchange), ``Server-Timing`` (timed here, at
-    headers-out), the CORS headers (``cors.cors_headers``, which may extend ``Vary``) and
-    the rate-limit headers (``limits.limit_headers``).
+    headers-out), the CORS headers (``cors.cors_headers``, which may extend ``Vary``; only
+    requests with an ``Origin`` get any) and the rate-limit headers
+    (``limits.limit_headers``).
     """
-    exchange = request.get(EXCHANGE)
     if exchange is not None:
         headers = response.headers
         headers["X-Request-Id"] = exchange.id
         headers["X-Trace-Id"] = exchange.trace_id
         headers[SERVER_TIMING] = format_server_timing(exchange.elapsed(),
                                                       exchange.provider_time)
-    cors_headers(request, response)
+    if "Origin" in request.headers:
+        cors_headers(request, response)
     limit_headers(request, response)
 
 

@@ -4,10 +4,11 @@
 things live here:
 
 * ``record_response``, called by the app's ``on_response_prepare`` hook
-  (``app.prepare_response``) after the gateway's headers are set: it attaches a
-  ``Capture`` (capture.py) to the exchange (request/response headers and bodies,
-  redacted when read) and publishes ``ResponseStarted`` when someone wants it;
-  streaming.py then adds each stream event to the capture;
+  (``app.prepare_response``) after the gateway's headers are set, or for a whole
+  response by the gateway middleware once it has written it: it attaches a ``Capture``
+  (capture.py) to the exchange (request/response headers and bodies, redacted when
+  read) and publishes ``ResponseStarted`` when someone wants it; streaming.py then adds
+  each stream event to the capture;
 * ``GET /_behest/exchanges/{id}/timeline``: the departure time of every stream event of a
   recent exchange, so ``behest-local probe`` (another process) can compare them with the
   arrival times it measured behind the user's proxy;
@@ -30,7 +31,7 @@ from aiohttp import web
 from behest_local.capture import Capture, CaptureBudget
 from behest_local.events import ProbeReported, ResponseStarted
 from behest_local.exchange import Exchange
-from behest_local.server.keys import EXCHANGE, GATEWAY
+from behest_local.server.keys import GATEWAY
 
 PREFIX = "/_behest/"
 CAPTURE_BUDGET = web.AppKey("capture_budget", CaptureBudget)
@@ -49,34 +50,36 @@ def setup_inspect_routes(app: web.Application, *, budget: CaptureBudget | None =
     app.router.add_post(PREFIX + "exchanges/{id}/probe", probe_report)
 
 
-async def record_response(request: web.Request, response: web.StreamResponse) -> None:
-    """From ``on_response_prepare``: attach the capture before the first byte goes out.
+async def record_response(request: web.Request, response: web.StreamResponse,
+                          exchange: Exchange, *, written: bool = False) -> None:
+    """Attach the capture of ``response`` to ``exchange``: from the app's response hook
+    (``app.prepare_response``) as its headers go out, or, for a whole response the
+    gateway middleware writes itself, from the middleware once it has been written
+    (``written``: off the time to the response's last byte; its headers are final then).
 
     Runs for every response, so it does O(1) work: the capture keeps the raw header
-    pairs (the request's are immutable; the response's are copied, as later hooks still
-    add theirs) and the body references, and redacts them when first read (capture.py).
-    ``ResponseStarted`` is built only when a subscriber wants it (the TUI does; headless
-    mode does not)."""
-    exchange = request.get(EXCHANGE)
-    if exchange is None or exchange.capture is not None or request.path.startswith(PREFIX):
-        return
-    store = request.app[GATEWAY].store
-    capture = Capture(store.clock, request.app.get(CAPTURE_BUDGET))
-    capture.record_headers(request.headers.items(), response.headers.copy().items())
+    pairs (the request's are immutable; the response's are copied while later hooks
+    could still add theirs) and the body references, and redacts them when first read
+    (capture.py). ``ResponseStarted`` is built only when a subscriber wants it (the TUI
+    does; headless mode does not)."""
     if request.can_read_body:
         # Rejected before the handler read it (401, 413…): reading it now would wait on
         # the client for a body nobody needs.
-        capture.request_body(None, "not read: the request was answered before its body was read")
+        body, note = None, "not read: the request was answered before its body was read"
     else:
         body = await request.read()  # the handler's cached copy, or b"" without a body
-        capture.request_body(body or None, None if body else "no body")
-    capture.response_status = response.status
+        body, note = (body, None) if body else (None, "no body")
     streamed = not isinstance(response, web.Response)
-    if not streamed and isinstance(response.body, (bytes, bytearray)):
-        capture.response_body(response.body)
-    capture.responded = True
-    exchange.capture = capture
-    if store.wants(ResponseStarted):
+    sent = None if streamed else response.body
+    headers = response.headers
+    app = request.app
+    store = app[GATEWAY].store
+    capture = exchange.capture = Capture(
+        store.clock, app.get(CAPTURE_BUDGET), request_headers=request.headers.items(),
+        response_headers=(headers if written else headers.copy()).items(),
+        status=response.status, request_body=body, request_body_note=note,
+        response_body=sent if isinstance(sent, (bytes, bytearray)) else None)
+    if ResponseStarted in store.wanted:
         store.publish(ResponseStarted(exchange.id, store.clock(), response.status,
                                       capture.response_headers, streamed), exchange)
 

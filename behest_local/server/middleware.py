@@ -14,8 +14,9 @@ coroutine, not six stacked middlewares: aiohttp would wrap each in its own frame
 Whatever the phases or the handler raise is turned into an OpenAI-format error here:
 ``GatewayError`` as itself, aiohttp's HTTP exceptions (router 404/405, body 413)
 reworded, anything else a logged 500 that names the request id. A whole (not streamed)
-response is written here, and its exchange ended after that, so the trace subscribers
-do not stand between the answer and its bytes.
+response is written here, then its capture recorded (``inspect_routes.record_response``)
+and its exchange ended, so neither the capture nor the trace subscribers stand between
+the answer and its bytes.
 The ``X-Request-Id``/``X-Trace-Id`` headers are added by ``app.prepare_response`` on
 ``on_response_prepare``, which also covers streamed responses.
 """
@@ -33,6 +34,7 @@ from behest_local.exchange import CURRENT, Exchange
 from behest_local.server.auth import authenticate_async, serve_behest_route
 from behest_local.server.behest_errors import path_kind, serve_management
 from behest_local.server.cors import preflight
+from behest_local.server.inspect_routes import record_response
 from behest_local.server.keys import EXCHANGE, GATEWAY
 from behest_local.server.limits import check_caller, check_ip
 from behest_local.server.render import error_response, from_http_exception
@@ -53,7 +55,7 @@ async def gateway_middleware(request: web.Request, handler) -> web.StreamRespons
     token = CURRENT.set(exchange)
     # The peer and headers only go into ``RequestReceived``: skip the peer when nobody
     # takes that event (headless mode); the headers are an O(1) view, redacted only then.
-    exchange.received(client=_client(request) if store.wants(RequestReceived) else "?",
+    exchange.received(client=_client(request) if RequestReceived in store.wanted else "?",
                       headers=request.headers.items())
     kind = path_kind(path)
     failure: GatewayError | None = None
@@ -97,17 +99,23 @@ async def gateway_middleware(request: web.Request, handler) -> web.StreamRespons
         response = error_response(failure)
     if exchange.ended is not None:  # a phase refused and traced it, or a stream ended
         return response
+    whole = type(response) is web.Response
     try:
         # Write a whole response now, then trace its end: the subscribers (trace database,
         # usage, the log line) run after its bytes have left, still in this task step.
         # aiohttp's own prepare and write_eof then find it sent (web_protocol's
         # finish_response), and meet a vanished client as they would have.
-        if type(response) is web.Response and not response.prepared:
+        if whole and not response.prepared:
             await response.prepare(request)
             await response.write_eof()
     except ConnectionError:
         pass
     finally:
+        if whole and exchange.capture is None:
+            # Its capture too (``app.prepare_response`` leaves it to us): its headers and
+            # body are final on the response object, and recording them no longer delays
+            # its last byte. ResponseStarted still comes before the end.
+            await record_response(request, response, exchange, written=True)
         if failure is not None:
             exchange.fail(failure.status, code=failure.code, message=failure.message)
         elif response.status >= 400:
