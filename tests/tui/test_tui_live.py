@@ -21,7 +21,7 @@ from behest_local.events import ChunkSent, ExchangeFinished
 from behest_local.tui.app import BehestApp
 from behest_local.tui.run import run_tui
 from tests.conftest import TEST_SETTINGS
-from tests.trace_support import EventWaiter, rendered, settle, start_gateway
+from tests.trace_support import EventWaiter, rendered, settle, start_gateway, until
 
 SIZE = (120, 36)
 
@@ -152,7 +152,8 @@ async def test_a_rejected_config_reload_shows_in_the_header(live, tmp_path):
         header = screen.splitlines()[0]
         assert "config rejected" in header and "previous config in force" in header
         assert "behest.toml:2" in header
-        assert "did you mean 'projects'?" in screen  # the whole error, in a toast
+        # The whole error, in a toast: it is mounted on a later frame than the header.
+        await until(pilot, lambda: "did you mean 'projects'?" in rendered(app))
         toml.write_text("[server]\nport = 7717\n")
         assert live_config.reload_file() is True
         app.refresh_feed()
