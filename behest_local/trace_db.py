@@ -7,18 +7,20 @@ without their assembled message, which ``read_record(s)`` derive (record.with_me
 Retention is bounded by row count and age, pruned as the writer goes.
 
 sqlite3 blocks, so nothing here touches the database on the event loop. ``subscriber``
-is the ``TraceStore`` callback (subscribed for ``TraceDB.EVENTS`` only): on a terminal
-event it appends the exchange to a bounded deque (O(1), no lock and no wake-up, so a
-finished exchange costs the event loop nothing more; when the deque is full the record
-is dropped and counted, never waited for). A dedicated writer thread wakes every
-``interval`` seconds (at once for ``flush`` and ``close``), takes everything queued and
-sends it as snapshots to the writer process (trace_writer.py), started on the first
-batch, which builds and redacts the records and writes each batch in one transaction:
-record building holds the GIL, and off this process it cannot hold up the event loop.
-The thread waits for each batch's acknowledgement, so ``flush`` returns once the rows
-are committed. A non-streamed response's body is recorded just *after* its exchange
-finishes (the response is prepared after the handler returns), so the writer holds an
-exchange until its capture says the response was recorded, or ``SETTLE`` seconds pass.
+is the ``TraceStore`` callback (subscribed for ``TraceDB.EVENTS`` only). On a terminal
+event whose response is already recorded (a stream, a whole response: the usual case)
+it encodes the exchange at once (``trace_writer.encode``, a few µs: plain values, no
+redaction) and appends the bytes to a bounded deque; an exchange whose response is yet
+to be recorded (a refusal: its response is prepared after its end) is queued as itself,
+and the writer encodes it once its capture says the response was recorded, or
+``SETTLE`` seconds pass. When the deque is full a record is dropped and counted, never
+waited for. A dedicated writer thread wakes every ``interval`` seconds (at once for
+``flush`` and ``close``) and sends what is queued, ``CHUNK`` exchanges per message, to
+the writer process (trace_writer.py, started on the first batch), which builds and
+redacts the records and commits each round in one transaction. The thread itself does
+almost no Python work: a thread that holds the GIL stops the event loop, and one that
+keeps asking for it costs the loop a hand-off each time. It waits for each message's
+acknowledgement, so ``flush`` returns once the rows are committed.
 """
 
 from __future__ import annotations
@@ -39,14 +41,14 @@ from behest_local.events import ExchangeFailed, ExchangeFinished, ProbeReported,
 from behest_local.exchange import Exchange
 from behest_local.home import database_path
 from behest_local.record import with_message
-from behest_local.trace_writer import SCHEMA, receive, send, snapshot
+from behest_local.trace_writer import SCHEMA, encode, receive, send
 
 log = logging.getLogger("behest_local.trace_db")
 
 DB_FILE = "traces.sqlite3"
 _ENDS = (ExchangeFinished, ExchangeFailed)
 SETTLE = 1.0
-CHUNK = 32
+CHUNK = 128
 """Exchanges per message to the writer process (see ``TraceDB._write``)."""
 INTERNAL_PREFIX = "/_behest/"
 class TraceDB:
@@ -92,7 +94,14 @@ class TraceDB:
         if exchange is None or exchange.path.startswith(INTERNAL_PREFIX):
             return
         if isinstance(event, _ENDS):
-            self._put(("exchange", exchange, self._clock()))
+            capture = exchange.capture
+            if capture is not None and capture.responded:
+                # Already final (a stream's frames, a whole response recorded before its
+                # end): encoded here, a few µs on the loop, so the writer thread has no
+                # Python work of its own to contend with the loop for the GIL over.
+                self._put(("encoded", encode(exchange)))
+            else:  # its response is still to be recorded: the writer waits for it
+                self._put(("exchange", exchange, self._clock()))
         elif isinstance(event, ProbeReported):
             self._put(("probe", exchange.id, {"verdict": event.verdict, "level": event.level,
                                               "client": list(event.client),
@@ -147,13 +156,16 @@ class TraceDB:
                 stop = any(i[0] == "stop" for i in items)
                 flushes = [i[1] for i in items if i[0] == "flush"]
                 pending += [(i[1], i[2]) for i in items if i[0] == "exchange"]
+                encoded = [i[1] for i in items if i[0] == "encoded"]
                 probes = [(i[1], i[2]) for i in items if i[0] == "probe"]
                 now = self._clock()
                 force = stop or bool(flushes)
                 ready = [e for e, t in pending if force or _settled(e, now - t)]
                 pending = [(e, t) for e, t in pending if not (force or _settled(e, now - t))]
-                if ready or probes:
-                    self._write(ready, probes)
+                if ready:
+                    encoded += [encode(e) for e in ready]
+                if encoded or probes:
+                    self._write(encoded, probes)
                 for done in flushes:
                     done.set()
                 if stop:
@@ -171,20 +183,18 @@ class TraceDB:
             items.append(take())
         return items
 
-    def _write(self, exchanges: list[Exchange], probes: list[tuple[str, dict]]) -> None:
-        """Send the exchanges to the writer process, ``CHUNK`` at a time, each chunk
-        committed before the next is sent. Snapshots and marshal hold the GIL: a whole
-        batch at once would stop the event loop for milliseconds, while between two
-        chunks the pipe's write and read give it back."""
-        for start in range(0, max(len(exchanges), 1), CHUNK):
-            part = exchanges[start:start + CHUNK]
-            last = start + CHUNK >= len(exchanges)
-            self._send_batch(part, probes if last else [], commit=last)
+    def _write(self, payloads: list[bytes], probes: list[tuple[str, dict]]) -> None:
+        """Send encoded exchanges to the writer process, ``CHUNK`` per message, each
+        acknowledged before the next; the round's last message commits it."""
+        for start in range(0, max(len(payloads), 1), CHUNK):
+            last = start + CHUNK >= len(payloads)
+            self._send_batch(payloads[start:start + CHUNK], probes if last else [],
+                             commit=last)
 
-    def _send_batch(self, exchanges: list[Exchange], probes: list[tuple[str, dict]], *,
+    def _send_batch(self, payloads: list[bytes], probes: list[tuple[str, dict]], *,
                     commit: bool) -> None:
         try:
-            message = ("batch", [snapshot(e) for e in exchanges], probes, commit)
+            message = ("batch", payloads, probes, commit)
             for attempt in (1, 2):  # a writer process that died is started again, once
                 child = self._child_process()
                 try:

@@ -18,7 +18,8 @@ a log or an argument list. Only redacted records are written to the database.
 
 Wire: each message is a 4-byte big-endian length and a ``marshal`` payload (both ends
 are the same Python and the same code: marshal is its fastest encoding of plain values).
-Parent → child: ``("batch", snapshots, probes, commit)`` or ``("stop",)``. Child → parent, per
+Parent → child: ``("batch", payloads, probes, commit)``, each payload one exchange's
+``encode``d snapshot, or ``("stop",)``. Child → parent, per
 batch: ``(written, error)``, ``error`` None or the text of a database failure.
 """
 
@@ -63,6 +64,21 @@ def snapshot(exchange: Exchange) -> tuple:
     return (tuple([getattr(exchange, name) for name in _FIELDS]), exchange.phase.value,
             getattr(exchange, "cost", None),
             capture.snapshot() if capture is not None else None)
+
+
+def encode(exchange: Exchange) -> bytes:
+    """``snapshot`` as the bytes the pipe carries (``marshal``; ``plain`` first if a value
+    is a subclass of a built-in type, which marshal refuses)."""
+    values = snapshot(exchange)
+    try:
+        return marshal.dumps(values)
+    except ValueError:
+        return marshal.dumps(plain(values))
+
+
+def decode(payload: bytes) -> _Recorded:
+    """The exchange ``encode`` was given, as ``build_record`` reads it."""
+    return restore(marshal.loads(payload))
 
 
 class _Recorded:
@@ -143,13 +159,13 @@ class Writer:
         self.late_probes: dict[str, dict] = {}
         self.prune()
 
-    def batch(self, snapshots: list, probes: list, commit: bool = True) -> int:
+    def batch(self, payloads: list[bytes], probes: list, commit: bool = True) -> int:
         """Insert the records of ``snapshots`` and merge ``probes``; commit only when
         ``commit`` (the parent's last message of a round: one transaction per round, not
         per message)."""
         rows = []
-        for values in snapshots:
-            record = build_record(restore(values), message=False)  # derived when read
+        for payload in payloads:
+            record = build_record(decode(payload), message=False)  # derived when read
             probe = self.late_probes.pop(record["id"], None)
             if probe is not None:
                 record["probe"] = probe
@@ -216,9 +232,9 @@ def main(argv: list[str] | None = None) -> int:
             except sqlite3.Error:
                 pass
             return 0
-        _, snapshots, probes, commit = message
+        _, payloads, probes, commit = message
         try:
-            reply = (writer.batch(snapshots, probes, commit), None)
+            reply = (writer.batch(payloads, probes, commit), None)
         except (sqlite3.Error, OSError) as exc:
             reply = (0, f"{type(exc).__name__}: {exc}")
         except Exception as exc:  # a record that cannot be built: report it, keep going

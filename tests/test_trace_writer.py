@@ -16,17 +16,17 @@ from hypothesis import given, settings, strategies as st
 
 from behest_local.record import build_record
 from behest_local.trace_db import DB_FILE, TraceDB
-from behest_local.trace_writer import receive, restore, send, snapshot
+from behest_local.trace_writer import decode, encode, receive, send, snapshot
 from tests.trace_support import CANARY, CANARY_MARK, fake_exchange, make_store
 
 
 def _roundtrip(exchange):
-    """``exchange`` as the writer process sees it: snapshot, marshal, pipe, restore."""
+    """``exchange`` as the writer process sees it: encoded, through the pipe, decoded."""
     pipe = io.BytesIO()
-    send(pipe, ("batch", [snapshot(exchange)], [], True))
+    send(pipe, ("batch", [encode(exchange)], [], True))
     pipe.seek(0)
-    _, (values,), _, _ = receive(pipe)
-    return restore(values)
+    _, (payload,), _, _ = receive(pipe)
+    return decode(payload)
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -177,3 +177,18 @@ async def test_a_live_gateway_request_lands_in_the_trace_database(tmp_path):
         unsubscribe()
         db.close()
         await running.close()
+
+
+def test_an_exchange_is_encoded_at_its_end_unless_its_response_is_still_to_come(tmp_path):
+    """The usual end (response recorded) is encoded on the loop, so the writer thread has
+    no Python work; a refusal's response is prepared after its end, so it waits."""
+    store, clock = make_store()
+    db = TraceDB(tmp_path / DB_FILE, interval=60, max_age=1e12)  # not started: items stay
+    store.subscribe(db.subscriber)
+    fake_exchange(store, clock, 1)
+    assert [item[0] for item in db._queue] == ["encoded"]
+    assert build_record(decode(db._queue[0][1]))["id"] == "req_" + "0" * 23 + "1"
+    refused = fake_exchange(store, clock, 2, status=None)
+    refused.capture.responded = False
+    refused.fail(401, code="invalid_api_key", message="refused")
+    assert [item[0] for item in db._queue] == ["encoded", "exchange"]
