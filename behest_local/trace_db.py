@@ -51,6 +51,8 @@ SETTLE = 1.0
 CHUNK = 128
 """Exchanges per message to the writer process (see ``TraceDB._write``)."""
 INTERNAL_PREFIX = "/_behest/"
+
+
 class TraceDB:
     """SQLite persistence of exchange records with a batching writer thread.
 
@@ -94,6 +96,9 @@ class TraceDB:
         if exchange is None or exchange.path.startswith(INTERNAL_PREFIX):
             return
         if isinstance(event, _ENDS):
+            if len(self._queue) >= self.queue_size:
+                self._drop()  # before encoding it: a dropped record costs nothing
+                return
             capture = exchange.capture
             if capture is not None and capture.responded:
                 # Already final (a stream's frames, a whole response recorded before its
@@ -111,9 +116,12 @@ class TraceDB:
         if len(self._queue) < self.queue_size:
             self._queue.append(item)
         else:
-            self.dropped += 1
-            if self.dropped == 1:
-                log.warning("trace database is falling behind; dropping records (%s)", self.path)
+            self._drop()
+
+    def _drop(self) -> None:
+        self.dropped += 1
+        if self.dropped == 1:
+            log.warning("trace database is falling behind; dropping records (%s)", self.path)
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -221,19 +229,20 @@ class TraceDB:
         if self._child is not None and self._child.poll() is not None:
             self._stop_child()  # it exited: collect it and close its pipes
         if self._child is None:
-            # The package's own directory first on the path, so the child runs this code
-            # whether it is installed or run from a checkout.
+            # ``-c`` rather than ``-m``: the package's directory is appended to the child's
+            # path (after the standard library and site-packages, not before them as
+            # PYTHONPATH would be), so a checkout runs without an install and an installed
+            # package finds itself first, as in this process.
             root = str(Path(__file__).resolve().parent.parent)
-            env = {**os.environ,
-                   "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH"))
-                                                 if p)}
+            code = ("import sys; sys.path.append(sys.argv.pop(1)); "
+                    "from behest_local.trace_writer import main; sys.exit(main())")
             # stderr is dropped: with the TUI on the terminal, a stray line would tear it;
             # failures come back in the replies.
             self._child = subprocess.Popen(
-                [sys.executable, "-m", "behest_local.trace_writer", str(self.path),
-                 str(self.max_rows), repr(self.max_age)],
+                [sys.executable, "-c", code, root, str(self.path), str(self.max_rows),
+                 repr(self.max_age)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                env=env, close_fds=True)
+                close_fds=True)
         return self._child
 
     def _stop_child(self) -> None:
@@ -256,7 +265,6 @@ class TraceDB:
             child.kill()
             child.wait()
 
-    # -- reading (any thread, its own connection) -------------------------------------
     # -- reading (any thread, its own connection) -------------------------------------
 
     def records(self, *, limit: int | None = None, project: str | None = None,
