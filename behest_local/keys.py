@@ -33,6 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from behest_local.atomic import Signature, atomic_write, file_sig, locked
+from behest_local.file_watch import FileWatch
 
 KEY_PREFIX = "behest_sk_live_"
 LEGACY_KEY_PREFIX = "bh_live_"
@@ -309,16 +310,19 @@ class KeyStore:
             self._verified[lookup] = rec
             return rec
 
-    async def watch(self, stop: asyncio.Event | None = None) -> None:
-        """Reload whenever the key file changes, until ``stop`` is set (or cancelled).
+    def follow(self, watch: FileWatch) -> None:
+        """Reload whenever the key file changes while ``watch`` runs.
 
-        Watches the directory: the file may not exist yet, and each write replaces its inode.
-        A 1 s tick re-checks the file's signature as well, in case an event came too early."""
-        from watchfiles import awatch  # deferred: only the long-running server needs it
-
+        Follows the directory: the file may not exist yet, and each write replaces its
+        inode. The 1 s tick re-checks the file's signature as well, in case an event came
+        too early."""
         self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._reload_quietly()
-        async for _ in awatch(self.home, stop_event=stop, recursive=False, debounce=50, step=10,
-                              watch_filter=lambda _change, path: os.path.basename(path) == KEYS_FILE,
-                              rust_timeout=1000, yield_on_timeout=True):
-            self._reload_quietly()
+        watch.follow(self.home, [KEYS_FILE], self._reload_quietly, tick=True, label="API keys")
+
+    async def watch(self, stop: asyncio.Event | None = None) -> None:
+        """Follow the key file alone until ``stop`` is set (or cancelled); the server
+        shares one ``FileWatch`` among all its followers instead."""
+        watch = FileWatch()
+        self.follow(watch)
+        await watch.run(stop)

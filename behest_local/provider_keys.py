@@ -2,8 +2,8 @@
 
 Routing asks "does the tenant have an openai key?" on every chat request, and the hot path
 does no blocking I/O, so the answer is an in-memory ``frozenset`` kept fresh by
-:meth:`ProviderKeyIndex.watch` (a watchfiles task on ``vault.json``, reading the vault's
-metadata in a worker thread: no unlocking, no key decrypted) and refreshed directly by
+:meth:`ProviderKeyIndex.follow` (the server's file watcher on ``vault.json``, reading the
+vault's metadata in a worker thread: no unlocking, no key decrypted) and refreshed directly by
 the management API after it stores or removes a key.
 """
 
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from pathlib import Path
 
+from behest_local.file_watch import FileWatch
 from behest_local.vault import VAULT_FILE, VaultError, read_entries
 
 log = logging.getLogger("behest_local.provider_keys")
@@ -40,10 +40,10 @@ class ProviderKeyIndex:
             log.warning("cannot read which provider keys the vault holds: %s", exc)
         self.generation += 1
 
-    async def watch(self, stop: asyncio.Event | None = None) -> None:
-        """Refresh whenever ``vault.json`` changes, until ``stop`` is set."""
-        from watchfiles import awatch  # deferred: only the long-running server needs it
+    def follow(self, watch: FileWatch) -> None:
+        """Refresh whenever ``vault.json`` changes while ``watch`` runs (the reading in a
+        worker thread: it is blocking I/O)."""
+        watch.follow(self.home, [VAULT_FILE], self._refresh_off_loop, label="provider-key index")
 
-        async for _ in awatch(self.home, stop_event=stop, recursive=False, debounce=50, step=10,
-                              watch_filter=lambda _c, path: os.path.basename(path) == VAULT_FILE):
-            await asyncio.to_thread(self.refresh)
+    async def _refresh_off_loop(self) -> None:
+        await asyncio.to_thread(self.refresh)

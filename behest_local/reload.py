@@ -2,9 +2,9 @@
 
 ``LiveConfig`` owns the effective settings: defaults, then ``behest.toml``, then the layer
 deployed through the management API (``deployed.py``), then command-line flags (which
-only touch ``[server]``). :meth:`LiveConfig.watch` runs watchfiles on the config file and
-on ``deployed.toml``; a saved edit applies within a second. An invalid edit keeps the last
-good settings, is logged with its ``file:line`` and published as ``ConfigRejected``; the next
+only touch ``[server]``). :meth:`LiveConfig.follow` has the server's file watcher
+(``file_watch.py``) follow the config file and ``deployed.toml``; a saved edit applies
+within a second. An invalid edit keeps the last good settings, is logged with its ``file:line`` and published as ``ConfigRejected``; the next
 good save applies as usual. Replacing ``gateway.settings`` swaps one reference: every
 exchange keeps the snapshot it authenticated with, so requests in flight are untouched.
 Subscribers (the TUI, tests) get ``ConfigReloaded``/``ConfigRejected`` from ``events.py``.
@@ -25,6 +25,7 @@ from behest_local.config import ConfigError, Settings
 from behest_local.config.render import to_toml
 from behest_local.deployed import DeployedStore, merge, parse_time
 from behest_local.events import ConfigEvent, ConfigRejected, ConfigReloaded
+from behest_local.file_watch import FileWatch
 
 log = logging.getLogger("behest_local.config")
 RESTART_KEYS = ("server.host", "server.port", "server.max_body_bytes")
@@ -175,27 +176,14 @@ class LiveConfig:
 
     # -- watching ------------------------------------------------------------------------
 
-    async def watch(self, stop: asyncio.Event | None = None) -> None:
-        """Apply saved edits of ``behest.toml`` and ``deployed.toml`` until ``stop`` is set."""
-        from watchfiles import awatch  # deferred: only the long-running server needs it
-
+    def follow(self, watch: FileWatch) -> None:
+        """Apply saved edits of ``behest.toml`` and ``deployed.toml`` while ``watch`` runs."""
         self.schedule_pending()
-        names = {self.deployed.path.name}
-        dirs = {str(self.deployed.path.parent)}
+        watch.follow(self.deployed.path.parent, [self.deployed.path.name], self.refresh_deployed,
+                     label="deployed settings")
         if self.path:
-            names.add(self.path.name)
-            dirs.add(str(self.path.resolve().parent))
-
-        def ours(_change: object, path: str) -> bool:
-            return os.path.basename(path) in names
-
-        async for changes in awatch(*sorted(dirs), stop_event=stop, recursive=False, debounce=50,
-                                    step=10, watch_filter=ours):
-            touched = {os.path.basename(p) for _c, p in changes}
-            if self.path and self.path.name in touched:
-                await self._reload_off_loop()
-            elif self.deployed.path.name in touched:
-                self.refresh_deployed()
+            watch.follow(self.path.resolve().parent, [self.path.name], self._reload_off_loop,
+                         label="config file")
 
     async def _reload_off_loop(self) -> None:
         try:  # reading the file is blocking I/O: off the event loop

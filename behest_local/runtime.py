@@ -37,6 +37,7 @@ from behest_local import __version__
 from behest_local.auth_jwt.platform_key import PLATFORM_FILE
 from behest_local.config import Settings
 from behest_local.dashboard import DashboardTokens
+from behest_local.file_watch import FileWatch
 from behest_local.gateway import Gateway
 from behest_local.headless import LineLogger
 from behest_local.keys import KeyStore
@@ -187,8 +188,10 @@ class RunningGateway:
     host: str
     port: int
     watchers: list[asyncio.Task] = field(default_factory=list)
-    """Configuration and key watchers (and the task that starts them after warming their
-    imports), started with the gateway, stopped by close."""
+    """The file watcher's task (and the task that starts it after warming its imports),
+    started with the gateway, stopped by close."""
+    files: FileWatch = field(default_factory=FileWatch)
+    """What the file watcher follows: the config files, the vault, the API keys."""
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     after_warm_up: Callable[[], None] | None = None
     """Called on the loop once the warm-up is done (``serve`` freezes the heap then)."""
@@ -212,13 +215,12 @@ class RunningGateway:
         # meanwhile instead of blocking on the imports. The vault is unlocked likewise.
         await asyncio.to_thread(_import, WATCHER_MODULES)
         gateway = self.gateway
-        self.watchers += [
-            asyncio.create_task(gateway.live.watch(self.stopping),
-                                name="behest-local config watcher"),
-            asyncio.create_task(gateway.provider_keys.watch(self.stopping),
-                                name="behest-local provider-key watcher"),
-            asyncio.create_task(gateway.keys.watch(self.stopping),
-                                name="behest-local API-key watcher")]
+        # One watcher thread for all of them (file_watch.py says why).
+        gateway.live.follow(self.files)
+        gateway.provider_keys.follow(self.files)
+        gateway.keys.follow(self.files)
+        self.watchers.append(asyncio.create_task(self.files.run(self.stopping),
+                                                 name="behest-local file watcher"))
         await self._open_vault()
         await asyncio.to_thread(_warm, gateway.home)
         if self.after_warm_up is not None:

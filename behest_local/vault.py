@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from behest_local.atomic import Signature, atomic_write, file_sig, fsync_dir, locked
+from behest_local.file_watch import FileWatch
 from behest_local.secret import Secret
 from behest_local.vault_crypto import (DEFAULT_SCRYPT_N, FORMAT_VERSION, PASSPHRASE_ENV,
                                        BadKeyFormat, VaultError, VaultLocked, VaultTampered,
@@ -450,16 +451,17 @@ class Vault:
             raise VaultError(f"sealed by another vault than {self.path} (it was replaced)")
         return open_blob(data_key, doc, purpose, sealed)
 
-    async def watch(self, stop: asyncio.Event | None = None) -> None:
-        """Reload whenever vault.json changes, until ``stop`` is set (or cancelled); a 1 s tick
-        re-checks too, in case an event came early."""
-        from watchfiles import awatch  # deferred: only the long-running server needs it
-
+    def follow(self, watch: FileWatch) -> None:
+        """Reload whenever vault.json changes while ``watch`` runs; a 1 s tick re-checks
+        too, in case an event came early."""
         self._reload_quietly()
-        async for _ in awatch(self.home, stop_event=stop, recursive=False, debounce=50, step=10,
-                              watch_filter=lambda _c, path: os.path.basename(path) == VAULT_FILE,
-                              rust_timeout=1000, yield_on_timeout=True):
-            self._reload_quietly()
+        watch.follow(self.home, [VAULT_FILE], self._reload_quietly, tick=True, label="vault")
+
+    async def watch(self, stop: asyncio.Event | None = None) -> None:
+        """Follow vault.json alone until ``stop`` is set (or cancelled)."""
+        watch = FileWatch()
+        self.follow(watch)
+        await watch.run(stop)
 
     def __repr__(self) -> str:
         providers = [e.provider for e in _entries(self._doc)]

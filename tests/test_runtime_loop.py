@@ -111,7 +111,7 @@ async def test_start_unlocks_a_vault_with_keys_in_a_worker_thread(tmp_path, monk
         assert running.gateway.vault is not None
         assert running.gateway.vault.get("openai").reveal() == OPENAI_KEY
         assert opened_on and threading.main_thread() not in opened_on
-        assert len(running.watchers) == 4  # warm-up + config, provider-key, API-key watchers
+        assert len(running.watchers) == 2  # warm-up + the one file watcher (file_watch.py)
         assert "behest_local.providers.emulated.composer" in sys.modules
     finally:
         await running.close()

@@ -1,0 +1,141 @@
+"""The shared file watcher: one ``awatch`` for every follower, dispatch by file name,
+ticks, and a failing follower that does not stop the others (behest_local/file_watch.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+import watchfiles
+
+from behest_local import file_watch
+from behest_local.file_watch import FileWatch
+from behest_local.runtime import ServeOptions, start
+from tests.test_runtime_loop import TEST_SETTINGS, _warmed
+
+pytestmark = pytest.mark.asyncio
+
+
+async def _until(predicate, timeout: float = 5.0) -> None:
+    async def poll():
+        while not predicate():
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(poll(), timeout)
+
+
+async def _running(watch: FileWatch, probe_dir) -> tuple[asyncio.Event, asyncio.Task]:
+    """Start ``watch`` and return once its thread sees events: a probe file is rewritten
+    until its follower hears of it (events before the thread starts are not seen)."""
+    seen = asyncio.Event()
+    watch.follow(probe_dir, [".probe"], seen.set)
+    stop = asyncio.Event()
+    task = asyncio.create_task(watch.run(stop))
+    for attempt in range(100):
+        (probe_dir / ".probe").write_text(str(attempt))
+        try:
+            await asyncio.wait_for(seen.wait(), 0.1)
+            return stop, task
+        except asyncio.TimeoutError:
+            continue
+    raise AssertionError("the watcher never started")
+
+
+async def test_each_follower_hears_only_of_its_own_files(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    heard: list[str] = []
+    watch = FileWatch()
+    watch.follow(a, ["one.toml"], lambda: heard.append("one"))
+
+    async def two() -> None:  # a coroutine follower is awaited
+        heard.append("two")
+
+    watch.follow(b, ["two.json"], two)
+    stop, task = await _running(watch, a)
+    try:
+        (a / "other.txt").write_text("not followed")
+        (b / "two.json").write_text("{}")
+        await _until(lambda: "two" in heard)
+        (a / "one.toml").write_text("x = 1")
+        await _until(lambda: "one" in heard)
+        assert heard.count("two") == 1 and heard.count("one") == 1
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+    assert task.exception() is None
+
+
+async def test_a_failing_follower_is_logged_and_the_others_keep_hearing(tmp_path, caplog):
+    heard: list[int] = []
+
+    def broken() -> None:
+        raise ValueError("cannot parse it")
+
+    watch = FileWatch()
+    watch.follow(tmp_path, ["f.json"], broken, label="broken one")
+    watch.follow(tmp_path, ["f.json"], lambda: heard.append(1))
+    stop, task = await _running(watch, tmp_path)
+    caplog.set_level(logging.WARNING, logger="behest_local.file_watch")
+    try:
+        (tmp_path / "f.json").write_text("1")
+        await _until(lambda: len(heard) == 1)
+        (tmp_path / "f.json").write_text("2")
+        await _until(lambda: len(heard) == 2)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("f.json" in m and "broken one" in m and "ValueError: cannot parse it" in m
+               for m in messages), messages
+
+
+async def test_a_ticking_follower_is_called_without_any_change(tmp_path, monkeypatch):
+    monkeypatch.setattr(file_watch, "TICK_MS", 100)
+    ticks: list[int] = []
+    quiet: list[int] = []
+    watch = FileWatch()
+    watch.follow(tmp_path, ["a.json"], lambda: ticks.append(1), tick=True)
+    watch.follow(tmp_path, ["b.json"], lambda: quiet.append(1))
+    stop, task = await _running(watch, tmp_path)
+    try:
+        await _until(lambda: len(ticks) >= 2)
+        assert quiet == []  # a tick is only for those who asked
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+
+async def test_nothing_followed_returns_at_once():
+    await asyncio.wait_for(FileWatch().run(asyncio.Event()), 1)
+
+
+async def test_the_server_runs_one_watcher_for_all_its_files(tmp_path, monkeypatch):
+    """Every awatch is a thread taking the GIL each step: the server starts exactly one,
+    on the state dir (keys, vault) and the config's directory."""
+    calls: list[tuple] = []
+    real = watchfiles.awatch
+
+    def counting(*paths, **kwargs):
+        calls.append((paths, kwargs))
+        return real(*paths, **kwargs)
+
+    monkeypatch.setattr(watchfiles, "awatch", counting)
+    home = tmp_path / "home"
+    config = tmp_path / "project" / "behest.toml"
+    config.parent.mkdir()
+    config.write_text("")
+    running = await start(ServeOptions(home=home, config_path=config), settings=TEST_SETTINGS)
+    try:
+        await _warmed(running)
+        await _until(lambda: calls)
+        await asyncio.sleep(0.1)
+        assert len(calls) == 1
+        paths, kwargs = calls[0]
+        assert set(paths) == {str(home), str(config.parent.resolve())}
+        assert kwargs["step"] == file_watch.STEP_MS
+        names = {name for follow in running.files.follows for name in follow.names}
+        assert {"behest.toml", "vault.json", "keys.json", "deployed.toml"} <= names
+    finally:
+        await running.close()
