@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from urllib.parse import urlsplit
 
 from multidict import CIMultiDictProxy
@@ -207,14 +207,28 @@ class HttpResponse:
 
     async def pieces(self) -> AsyncIterator[bytes]:
         """The body as it arrives: each piece is what one read of the socket carried."""
-        conn = self._conn
         while True:
-            if conn.pieces:
-                yield conn.take()
-            elif conn.complete:
-                return
+            piece = self.take()
+            if piece is None:
+                await self.wait()
+            elif piece:
+                yield piece
             else:
-                await conn.wait()
+                return
+
+    def take(self) -> bytes | None:
+        """The next piece of the body already received; ``b""`` once the body has ended;
+        None while the next one has yet to arrive (then ``await wait()``). What ``pieces``
+        does, for a loop that runs once per stream event and so saves a generator layer."""
+        conn = self._conn
+        if conn.pieces:
+            return conn.take()
+        return b"" if conn.complete else None
+
+    def wait(self) -> Awaitable[None]:
+        """Until more of the body arrives or it ends. Raises ``ReadTimeout`` or
+        ``ConnectionCut``."""
+        return self._conn.wait()
 
     def release(self) -> None:
         """Back to the pool if the body was read to its end, else close the connection

@@ -166,6 +166,8 @@ class Connection(asyncio.Protocol):
         self._wake()
 
     def on_body(self, piece: bytes) -> None:
+        if not piece:  # never queued: HttpResponse.take's b"" means the end of the body
+            return
         if self.decoder is not None:
             try:
                 piece = self.decoder.decompress(piece)

@@ -114,6 +114,16 @@ class ResponseParser:
         self.received = True
         if self._buf:
             data, self._buf = self._buf + data, b""
+        elif self._state == _CHUNK_SIZE_LINE:
+            # A stream's usual read: exactly one whole chunk, "<hex size>\r\n<data>\r\n"
+            # (§7.1), taken in one step. Anything else (an extension, several chunks, a
+            # split, the last chunk) goes the general way below.
+            line_end = data.find(b"\r\n", 0, 18)
+            if line_end > 0 and _CHUNK_SIZE.fullmatch(data, 0, line_end):
+                size = int(data[:line_end], 16)
+                if size and len(data) == line_end + size + 4 and data.endswith(b"\r\n"):
+                    self.sink.on_body(data[line_end + 2:-2])
+                    return
         pos, end = 0, len(data)
         while pos < end:
             state = self._state

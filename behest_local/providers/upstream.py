@@ -115,9 +115,16 @@ class UpstreamProvider:
         response = await self._open(request, key)
         del key, request  # nothing long-lived keeps the key or the headers it went into
         started = False
+        take, wait = response.take, response.wait
         try:
             try:
-                async for data in response.pieces():
+                while True:  # response.pieces(), inlined: this runs once per stream event
+                    data = take()
+                    if data is None:
+                        await wait()
+                        continue
+                    if not data:
+                        break
                     started = True
                     for event in decoder.feed(data):
                         for chunk in translator.feed(event):

@@ -436,3 +436,30 @@ def test_until_close_any_split(body: bytes, cuts: list[int]) -> None:
     parser.feed_eof()
     assert parser.done and not parser.keep_alive and sink.body == body
     assert sink.kinds() == ["head", "body", "complete"]
+
+
+# -- one whole chunk per read (a stream's usual read, taken in one step) ----------------------
+
+CHUNKED_HEAD = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+def test_a_read_of_exactly_one_chunk_is_one_piece_each() -> None:
+    _, sink = parse(CHUNKED_HEAD, b"5\r\nhello\r\n", b"A\r\n0123456789\r\n", b"0\r\n\r\n")
+    assert sink.events == [("head",), ("body", b"hello"), ("body", b"0123456789"),
+                           ("complete",)]
+
+
+@pytest.mark.parametrize("read, pieces", [
+    (b"5;ext=1\r\nhello\r\n", [b"hello"]),  # an extension: the general way
+    (b"2\r\nhi\r\n3\r\nyou\r\n", [b"hi", b"you"]),  # two chunks in one read
+    (b"5\r\nhel", [b"hel"]),  # split: the rest comes later
+])
+def test_reads_that_are_not_one_plain_chunk_still_parse(read: bytes, pieces: list) -> None:
+    parser, sink = parse(CHUNKED_HEAD, read)
+    assert [e[1] for e in sink.events if e[0] == "body"] == pieces
+
+
+@pytest.mark.parametrize("read", [b"5\r\nhelloXY", b"3\r\nabcd\r\n", b"0x5\r\nhello\r\n"])
+def test_a_malformed_single_chunk_read_is_still_refused(read: bytes) -> None:
+    with pytest.raises(ProtocolError):
+        parse(CHUNKED_HEAD, read)

@@ -30,6 +30,7 @@ import json
 import time
 
 from behest_local.providers.base import ChatCall
+from behest_local.providers.openai_compat.delta_template import DeltaTemplate
 from behest_local.providers.openai_compat.shapes import include_usage, parse_event_json, truncated
 from behest_local.providers.openai_compat.transport import OPENAI, Profile
 from behest_local.providers.openai_compat.translate import (
@@ -63,6 +64,8 @@ class Translator:
         self.done = False
         self._choices: dict[int, _Choice] = {}
         self._header: dict | None = None
+        self._template: DeltaTemplate | None = None
+        """Learnt from the first plain delta relayed as sent (delta_template.py)."""
 
     def feed(self, event: SSEEvent) -> list[dict]:
         if self.done:
@@ -71,14 +74,23 @@ class Translator:
         if data[:1] != "{" and data.strip() == "[DONE]":
             self.done = True
             return []
-        chunk = parse_event_json(data, self.provider)
-        if self._as_sent(chunk):
-            frame = EventJSON(chunk, data)
-            if self.include_usage:
-                frame["usage"] = None
-            else:
-                frame.pop("usage", None)
-            return [frame]
+        template = self._template
+        chunk = template.match(data) if template is not None else None
+        if chunk is None:
+            chunk = parse_event_json(data, self.provider)
+            if not self._as_sent(chunk):
+                return self._repaired(chunk)
+            if template is None:
+                self._template = DeltaTemplate.learn(chunk, data)
+        frame = EventJSON(chunk, data)
+        if self.include_usage:
+            frame["usage"] = None
+        else:
+            frame.pop("usage", None)
+        return [frame]
+
+    def _repaired(self, chunk: dict) -> list[dict]:
+        """``chunk`` made what the client expects (the module docstring's list)."""
         if chunk.get("error"):
             raise in_band_error(chunk)
         header = self._remember_header(chunk)
