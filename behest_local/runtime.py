@@ -4,14 +4,14 @@
 providers, provider-key index, dashboard token); ``serve`` binds the aiohttp app on
 loopback with an ``AppRunner`` (so the TUI can later share the same event loop), prints
 the banner, subscribes the headless logger, keeps the key store watching for keys made
-by other processes, and waits for Ctrl-C or SIGTERM. ``start`` also runs the watchers of
-the configuration (``reload.LiveConfig``) and of the vault's provider keys, whatever the
-front end; ``RunningGateway.close`` stops them. What the first requests do not need (the
-watchers' imports, the emulator's composer, unlocking the vault) is done in a worker
-thread once the port is bound, so the gateway answers sooner; ``serve`` then freezes the
-startup heap (``gc.freeze``) so the collector stops walking it. ``run`` is the command:
-``serve`` on uvloop when it is installed (or as ``--loop`` says), the TUI included, since
-it shares the loop.
+by other processes, and waits for Ctrl-C or SIGTERM. ``start`` also runs the file
+watcher (``file_watch.py``: the configuration, the vault's provider keys, the API keys),
+whatever the front end; ``RunningGateway.close`` stops it. What the first requests do not
+need (the watcher's imports, the emulator's composer, unlocking the vault) is done in a
+worker thread once the port is bound, so the gateway answers sooner; ``serve`` then
+freezes the startup heap and leaves full collections for idle moments
+(``gc_schedule.py``). ``run`` is the command: ``serve`` on uvloop when it is installed
+(or as ``--loop`` says), the TUI included, since it shares the loop.
 Shutdown closes in-flight streams with a final error event, then the listener.
 """
 
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import importlib
 import ipaddress
 import logging
@@ -38,6 +37,7 @@ from behest_local.auth_jwt.platform_key import PLATFORM_FILE
 from behest_local.config import Settings
 from behest_local.dashboard import DashboardTokens
 from behest_local.file_watch import FileWatch
+from behest_local.gc_schedule import CollectorSchedule
 from behest_local.gateway import Gateway
 from behest_local.headless import LineLogger
 from behest_local.keys import KeyStore
@@ -344,12 +344,10 @@ async def serve(options: ServeOptions) -> int:
             raise
     gateway = running.gateway
     gateway.store.subscribe(db.subscriber, events=db.EVENTS)
-    # Everything loaded so far (modules, settings, the warmed imports) lives as long as the
-    # process: move it out of the collector's generations once the warm-up is done, so a
-    # full collection walks only what requests allocate (it walked ~65,000 startup
-    # objects, ~50 ms on the loop each time, ~10 us per request). What was garbage then
-    # is kept for good: a bounded, one-time cost (gc.freeze, Python docs).
-    running.after_warm_up = gc.freeze
+    # Once warmed up: the start-up heap frozen, full collections only when idle
+    # (gc_schedule.py says why).
+    collector = CollectorSchedule(gateway.store, gateway.streams)
+    running.after_warm_up = collector.start
     use_tui = not options.headless and sys.stdout.isatty()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -377,6 +375,7 @@ async def serve(options: ServeOptions) -> int:
         if not use_tui:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
+        collector.stop()
         await running.close()
         if logger is not None:
             logger.close()  # the lines of the requests that ended while closing
