@@ -61,3 +61,56 @@ def test_the_subscriber_does_no_widget_work():
     per_event = (time.perf_counter() - began) / 10_000
     assert per_event < 50e-6  # generous: the whole publish path, a few µs in practice
     assert list(feed.take()) == [exchange.id] and feed.take() == {}
+
+
+async def test_heavy_traffic_refreshes_the_list_every_other_tick():
+    """Over BUSY_CHANGES exchanges between two ticks: a refresh every BUSY_EVERY ticks,
+    and back to every tick when the traffic drops (each refresh repaints the screen)."""
+    from behest_local.tui.app import BUSY_CHANGES, BUSY_EVERY
+
+    store, clock = make_store()
+    app = BehestApp(store, url="http://127.0.0.1:7717", tick=3600)  # ticks driven here
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        refreshed: list[int] = []
+        app.refresh_feed = lambda: refreshed.append(app.feed.take() and 1)  # type: ignore
+        number = 0
+        for tick in range(6):  # heavy: more than BUSY_CHANGES new exchanges per tick
+            for _ in range(BUSY_CHANGES + 1):
+                number += 1
+                fake_exchange(store, clock, number)
+            app.on_tick()
+        assert len(refreshed) == 6 // BUSY_EVERY
+        refreshed.clear()
+        for tick in range(4):  # light
+            number += 1
+            fake_exchange(store, clock, number)
+            app.on_tick()
+        assert len(refreshed) == 4
+
+
+async def test_rows_that_scroll_past_unseen_cost_no_cells(monkeypatch):
+    """500 exchanges arrive between two refreshes: cells are made for the lines drawn
+    (a screenful), not for every row; a row's text is still there when asked."""
+    from behest_local.tui import exchange_list
+
+    made: list[str] = []
+    real = exchange_list.row_cells
+
+    def counting(exchange, now):
+        made.append(exchange.id)
+        return real(exchange, now)
+
+    monkeypatch.setattr(exchange_list, "row_cells", counting)
+    store, clock = make_store()
+    app = BehestApp(store, url="http://127.0.0.1:7717", tick=3600)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        exchanges = [fake_exchange(store, clock, n) for n in range(1, 501)]
+        made.clear()
+        app.refresh_feed()
+        await settle(pilot)
+        assert app.exchanges.row_count == 500
+        assert 0 < len(made) <= 40  # the lines drawn: a screenful, not 500 rows
+        assert exchanges[250].id not in made
+        assert app.exchanges.cell(exchanges[250].id, "status") == "200"  # made on demand
