@@ -15,9 +15,9 @@ The schedule, started once the server has warmed up (``runtime.serve``):
    walk of them took ~50 ms, ~10 µs per request amortised). What was garbage then is
    kept: a bounded, one-time cost (Python docs, ``gc.freeze``);
 2. automatic full collections are off (generation 2's threshold set out of reach);
-3. a timer every ``check_s`` runs the full collection CPython would have run by now
-   (at least ``DUE`` young collections since the last), but only while the gateway is
-   idle: no stream open and the last exchange ended ``quiet_s`` ago;
+3. a timer every ``check_s`` runs a full collection once ``DUE`` young collections
+   have happened since the last, but only while the gateway is idle: no stream open
+   and the last exchange ended ``quiet_s`` ago;
 4. a gateway that is never idle still gets one after ``BACKSTOP`` young collections
    (tens of thousands of requests), so cyclic garbage cannot pile up without bound.
 
@@ -32,10 +32,11 @@ from collections.abc import Callable, Collection
 
 from behest_local.trace import TraceStore
 
-DUE = 10
-"""Young (generation 1) collections since the last full one at which a full one is due:
-CPython's own default threshold for generation 2."""
-BACKSTOP = 500
+DUE = 100
+"""Young (generation 1) collections since the last full one at which a full one is due
+(CPython's own threshold is 10): every ~20,000 requests, so that a burst of traffic is
+rarely followed by a collection just as the next burst arrives."""
+BACKSTOP = 1000
 """Young collections after which a full one runs even on a busy gateway."""
 OUT_OF_REACH = 1 << 30
 """Generation 2's threshold while the schedule runs: no automatic full collection."""
@@ -45,7 +46,7 @@ class CollectorSchedule:
     """Full collections when the gateway is idle (module docstring)."""
 
     def __init__(self, store: TraceStore, streams: Collection[object], *,
-                 check_s: float = 2.0, quiet_s: float = 1.0,
+                 check_s: float = 2.0, quiet_s: float = 2.0,
                  clock: Callable[[], float] | None = None) -> None:
         self.store, self.streams = store, streams
         self.check_s, self.quiet_s = check_s, quiet_s
