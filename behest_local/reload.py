@@ -4,17 +4,17 @@
 deployed through the management API (``deployed.py``), then command-line flags (which
 only touch ``[server]``). :meth:`LiveConfig.follow` has the server's file watcher
 (``file_watch.py``) follow the config file and ``deployed.toml``; a saved edit applies
-within a second. An invalid edit keeps the last good settings, is logged with its ``file:line`` and published as ``ConfigRejected``; the next
-good save applies as usual. Replacing ``gateway.settings`` swaps one reference: every
-exchange keeps the snapshot it authenticated with, so requests in flight are untouched.
-Subscribers (the TUI, tests) get ``ConfigReloaded``/``ConfigRejected`` from ``events.py``.
+within a second. An invalid edit keeps the last good settings, is logged with its
+``file:line`` and published as ``ConfigRejected``; the next good save applies as usual.
+Replacing ``gateway.settings`` swaps one reference: every exchange keeps the snapshot it
+authenticated with, so requests in flight are untouched. Subscribers (the TUI, tests) get
+``ConfigReloaded``/``ConfigRejected`` from ``events.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace

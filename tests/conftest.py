@@ -153,3 +153,13 @@ def make_gateway_client(aiohttp_client, tmp_path: Path):
         return client
 
     return make
+
+
+async def poll_until(predicate, timeout: float = 5.0) -> None:
+    """Until ``predicate()`` holds (checked every 10 ms), or fail after ``timeout`` s: for
+    what another thread or process brings about (a file watcher's reload, say)."""
+    async def poll():
+        while not predicate():
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(poll(), timeout)

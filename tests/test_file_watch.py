@@ -12,17 +12,10 @@ import watchfiles
 from behest_local import file_watch
 from behest_local.file_watch import FileWatch
 from behest_local.runtime import ServeOptions, start
+from tests.conftest import poll_until
 from tests.test_runtime_loop import TEST_SETTINGS, _warmed
 
 pytestmark = pytest.mark.asyncio
-
-
-async def _until(predicate, timeout: float = 5.0) -> None:
-    async def poll():
-        while not predicate():
-            await asyncio.sleep(0.01)
-
-    await asyncio.wait_for(poll(), timeout)
 
 
 async def _running(watch: FileWatch, probe_dir) -> tuple[asyncio.Event, asyncio.Task]:
@@ -57,9 +50,9 @@ async def test_each_follower_hears_only_of_its_own_files(tmp_path):
     try:
         (a / "other.txt").write_text("not followed")
         (b / "two.json").write_text("{}")
-        await _until(lambda: "two" in heard)
+        await poll_until(lambda: "two" in heard)
         (a / "one.toml").write_text("x = 1")
-        await _until(lambda: "one" in heard)
+        await poll_until(lambda: "one" in heard)
         assert heard.count("two") == 1 and heard.count("one") == 1
     finally:
         stop.set()
@@ -80,9 +73,9 @@ async def test_a_failing_follower_is_logged_and_the_others_keep_hearing(tmp_path
     caplog.set_level(logging.WARNING, logger="behest_local.file_watch")
     try:
         (tmp_path / "f.json").write_text("1")
-        await _until(lambda: len(heard) == 1)
+        await poll_until(lambda: len(heard) == 1)
         (tmp_path / "f.json").write_text("2")
-        await _until(lambda: len(heard) == 2)
+        await poll_until(lambda: len(heard) == 2)
     finally:
         stop.set()
         await asyncio.wait_for(task, 5)
@@ -100,7 +93,7 @@ async def test_a_ticking_follower_is_called_without_any_change(tmp_path, monkeyp
     watch.follow(tmp_path, ["b.json"], lambda: quiet.append(1))
     stop, task = await _running(watch, tmp_path)
     try:
-        await _until(lambda: len(ticks) >= 2)
+        await poll_until(lambda: len(ticks) >= 2)
         assert quiet == []  # a tick is only for those who asked
     finally:
         stop.set()
@@ -108,7 +101,9 @@ async def test_a_ticking_follower_is_called_without_any_change(tmp_path, monkeyp
 
 
 async def test_nothing_followed_returns_at_once():
-    await asyncio.wait_for(FileWatch().run(asyncio.Event()), 1)
+    watch = FileWatch()
+    assert watch.directories() == [] and watch.follows == ()
+    assert await asyncio.wait_for(watch.run(asyncio.Event()), 1) is None  # no thread started
 
 
 async def test_the_server_runs_one_watcher_for_all_its_files(tmp_path, monkeypatch):
@@ -129,7 +124,7 @@ async def test_the_server_runs_one_watcher_for_all_its_files(tmp_path, monkeypat
     running = await start(ServeOptions(home=home, config_path=config), settings=TEST_SETTINGS)
     try:
         await _warmed(running)
-        await _until(lambda: calls)
+        await poll_until(lambda: calls)
         await asyncio.sleep(0.1)
         assert len(calls) == 1
         paths, kwargs = calls[0]

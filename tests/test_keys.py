@@ -11,6 +11,7 @@ import pytest
 
 from behest_local import keys
 from behest_local.keys import KeyNotFound, KeyRecord, KeyStore, is_key_format
+from tests.conftest import poll_until
 
 FAST_N = 2**4  # scrypt cost for tests; one test below uses the default
 
@@ -195,14 +196,6 @@ def test_concurrent_creates_from_two_processes_lose_nothing(tmp_path):
     assert all(store.verify(key) == rec for key, rec in created)
 
 
-async def _until(predicate, timeout: float = 5.0) -> None:
-    async def poll():
-        while not predicate():
-            await asyncio.sleep(0.01)
-
-    await asyncio.wait_for(poll(), timeout)
-
-
 @pytest.mark.asyncio
 async def test_watch_applies_another_instances_revocation(tmp_path):
     home = tmp_path / "state"  # does not exist yet: watch must create/tolerate it
@@ -213,7 +206,7 @@ async def test_watch_applies_another_instances_revocation(tmp_path):
     key, rec = cli.create("demo")
     assert server.verify(key) == rec  # now cached: verify alone would never notice a revocation
     cli.revoke(rec.id)
-    await _until(lambda: server.verify(key) is None)  # only the watcher's reload can do this
+    await poll_until(lambda: server.verify(key) is None)  # only the watcher's reload can do this
     stop.set()
     await asyncio.wait_for(task, 5)
     assert task.done() and task.exception() is None

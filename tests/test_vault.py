@@ -21,6 +21,7 @@ from behest_local.secret import Secret
 from behest_local.vault import (KEY_FILE, NEW_KEY_FILE, VAULT_FILE, BadKeyFormat, Vault,
                                 VaultEntry, VaultError, VaultLocked, VaultTampered,
                                 WrongPassphrase, normalize_provider, read_entries)
+from tests.conftest import poll_until
 
 FAST_N = 2**4  # scrypt cost for tests; test_default_scrypt_cost uses the real one
 OPENAI = "sk-proj-" + "A1b2C3d4" * 6
@@ -479,14 +480,6 @@ def test_concurrent_sets_from_two_processes_lose_nothing(tmp_path):
             assert v.get(f"{tag}{i}").reveal() == f"key-{tag}-{i}-0123456789"
 
 
-async def _until(predicate, timeout: float = 5.0) -> None:
-    async def poll():
-        while not predicate():
-            await asyncio.sleep(0.01)
-
-    await asyncio.wait_for(poll(), timeout)
-
-
 async def test_watch_applies_another_processes_set(tmp_path):
     server = open_vault(tmp_path)
     stop = asyncio.Event()
@@ -494,7 +487,7 @@ async def test_watch_applies_another_processes_set(tmp_path):
     await asyncio.sleep(0)
     before = server.changed_at
     open_vault(tmp_path).set("openai", OPENAI)
-    await _until(lambda: server.changed_at > before)  # only the watcher's reload moves it
+    await poll_until(lambda: server.changed_at > before)  # only the watcher's reload moves it
     assert [e.provider for e in server.list()] == ["openai"]
     assert server.get("openai").reveal() == OPENAI
     stop.set()
