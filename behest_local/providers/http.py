@@ -1,7 +1,7 @@
 """The one HTTP client the gateway uses to reach upstreams: pooled HTTP/1.1 connections.
 
 ``UpstreamProvider`` (upstream.py) calls ``HttpPool.request`` and reads the
-``HttpResponse`` whole (``read``) or piece by piece as it arrives (``pieces``, for SSE).
+``HttpResponse`` whole (``read``) or piece by piece as it arrives (``take``/``wait``, for SSE).
 The bytes on the wire are ``http_wire``'s and each socket is an ``http_connection``
 ``Connection``; this module owns the pool, the parsed origins and the response's API.
 
@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from urllib.parse import urlsplit
 
 from multidict import CIMultiDictProxy
@@ -161,7 +161,8 @@ class HttpPool:
 
 
 class HttpResponse:
-    """A response whose head has arrived. ``read`` or ``pieces`` it, then ``release``."""
+    """A response whose head has arrived. ``read`` it (or ``take``/``wait`` its pieces),
+    then ``release``."""
 
     __slots__ = ("status", "reason", "headers", "_pool", "_conn", "_released")
 
@@ -205,21 +206,11 @@ class HttpResponse:
         conn.unread = 0
         return body
 
-    async def pieces(self) -> AsyncIterator[bytes]:
-        """The body as it arrives: each piece is what one read of the socket carried."""
-        while True:
-            piece = self.take()
-            if piece is None:
-                await self.wait()
-            elif piece:
-                yield piece
-            else:
-                return
-
     def take(self) -> bytes | None:
-        """The next piece of the body already received; ``b""`` once the body has ended;
-        None while the next one has yet to arrive (then ``await wait()``). What ``pieces``
-        does, for a loop that runs once per stream event and so saves a generator layer."""
+        """The next piece of the body already received (each piece is what one read of the
+        socket carried); ``b""`` once the body has ended; None while the next one has yet
+        to arrive (then ``await wait()``). A loop, not an async generator: the stream relay
+        runs it once per event, and a generator layer there costs every event."""
         conn = self._conn
         if conn.pieces:
             return conn.take()

@@ -118,7 +118,7 @@ class UpstreamProvider:
         take, wait = response.take, response.wait
         try:
             try:
-                while True:  # response.pieces(), inlined: this runs once per stream event
+                while True:  # once per stream event: HttpResponse.take says why a loop
                     data = take()
                     if data is None:
                         await wait()

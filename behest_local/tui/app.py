@@ -10,9 +10,10 @@ slow a request down. The contract, all in this module:
   the detail. Under heavy traffic (over ``BUSY_CHANGES`` exchanges changed in a tick)
   it refreshes every ``BUSY_EVERY`` ticks instead: the list then scrolls faster than
   anyone reads, and each refresh repaints every line on screen (Textual's rendering was
-  a third of the loop's time at ~1,000 requests a second). A refresh repaints only the list lines whose text changed
-  (exchange_list.py), and the detail's long tabs render only the lines on screen, so a
-  refresh costs what changed on screen, not what the traffic was;
+  a third of the loop's time at ~1,000 requests a second). A refresh repaints only the
+  list lines whose text changed (exchange_list.py), and the detail's long tabs render
+  only the lines on screen, so a refresh costs what changed on screen, not what the
+  traffic was;
 * the detail's record (record.py: decoding and redaction) is built in a worker thread,
   while its stream runs at most every ``DETAIL_EVERY`` seconds (or five times what the
   last build cost, for long streams), and decodes the stream's events only when the
@@ -135,7 +136,7 @@ class BehestApp(ExportActions, App[int]):
                 self.feed.projects.add(exchange.project)
         self.query_one(FilterBar).set_projects(self.feed.projects)
         self.exchanges.rebuild(self._source(), self.filters)
-        self.set_interval(self.tick, self.on_tick)
+        self.set_interval(self.tick, self.tick_refresh)
         self.set_interval(1.0, self.refresh_header)
         self.set_interval(5.0, self.check_vault)
         self.check_vault()
@@ -154,7 +155,7 @@ class BehestApp(ExportActions, App[int]):
 
     # -- the refresh timer ------------------------------------------------------------
 
-    def on_tick(self) -> None:
+    def tick_refresh(self) -> None:
         """The timer: ``refresh_feed`` every tick, or every ``BUSY_EVERY`` ticks while
         more than ``BUSY_CHANGES`` exchanges change between two (module docstring)."""
         self._ticks_since_refresh += 1

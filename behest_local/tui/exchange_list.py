@@ -12,8 +12,8 @@ repaints only the lines whose text changed: a 1,000-chunk stream is one line per
 tick. Running streams are re-rendered every tick (their elapsed time moves), which is
 bounded by how many streams run at once. A row's cells are made when it is first
 drawn (or asked for), not when it arrives: under heavy traffic most rows scroll past
-unseen, and making every row's cells was ~7 % of the loop at ~1,000 requests a second. The list never holds more rows than the
-trace ring (``capacity``); the oldest go first.
+unseen, and making every row's cells was ~7 % of the loop at ~1,000 requests a second.
+The list never holds more rows than the trace ring (``capacity``); the oldest go first.
 """
 
 from __future__ import annotations

@@ -79,13 +79,13 @@ async def test_heavy_traffic_refreshes_the_list_every_other_tick():
             for _ in range(BUSY_CHANGES + 1):
                 number += 1
                 fake_exchange(store, clock, number)
-            app.on_tick()
+            app.tick_refresh()
         assert len(refreshed) == 6 // BUSY_EVERY
         refreshed.clear()
         for tick in range(4):  # light
             number += 1
             fake_exchange(store, clock, number)
-            app.on_tick()
+            app.tick_refresh()
         assert len(refreshed) == 4
 
 
