@@ -23,7 +23,7 @@ from behest_local.finops.window import WindowError, parse_instant, parse_window
 from behest_local.keys import KeyStore
 from behest_local.runtime import build_gateway
 from behest_local.server.app import make_app
-from behest_local.server.openai_routes import chat_frames
+from behest_local.server.openai_routes import ChatFramer
 from behest_local.server.usage_routes import USAGE
 from behest_local.trace import TraceStore
 from behest_local.vault import Vault
@@ -134,8 +134,8 @@ async def test_a_stream_without_reported_usage_is_counted():
             yield {"choices": [{"index": 0, "delta": {"content": piece}}]}
 
     meter = StreamMeter(exchange, messages)
-    frames = [f async for f in chat_frames(chunks(), exchange, include_usage=False,
-                                           meter=meter)]
+    framer = ChatFramer(exchange, include_usage=False, meter=meter)
+    frames = [f async for f in framer.frames(chunks())]
     assert len(frames) == 3
     exchange.finish(200)  # the count is the exchange's by the time its end is published
     assert exchange.prompt_tokens and exchange.completion_tokens == 4  # "Hello there, friend"
@@ -145,8 +145,8 @@ async def test_a_stream_without_reported_usage_is_counted():
         yield {"choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": 70}}
 
     other = Exchange(store, method="POST", path=CHAT)
-    [f async for f in chat_frames(reported(), other, include_usage=False,
-                                  meter=StreamMeter(other, messages))]
+    framer = ChatFramer(other, include_usage=False, meter=StreamMeter(other, messages))
+    [f async for f in framer.frames(reported())]
     assert (other.prompt_tokens, other.completion_tokens) == (7, 70)
 
 

@@ -252,7 +252,7 @@ def test_a_settled_meter_never_counts_a_stream_whose_provider_reported_usage():
     meter = StreamMeter(settling, MESSAGES)
     for text in TEXTS:
         meter.count(chunk(text))
-    settling.usage(7, 70)  # what chat_frames does with the usage chunk
+    settling.usage(7, 70)  # what ChatFramer does with the usage chunk
     meter.reported()
     meter.count(chunk("after"))
     assert settling.end() == (7, 70) and meter.completion == 0

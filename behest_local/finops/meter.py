@@ -29,7 +29,7 @@ _OTHER_TEXT = ("refusal", "reasoning_content")
 class StreamMeter:
     """Counts a chat stream's tokens until (unless) the provider reports usage.
 
-    ``openai_routes.chat_frames`` calls ``reported`` when a usage chunk arrives and
+    ``openai_routes.ChatFramer`` calls ``reported`` when a usage chunk arrives and
     ``count`` after each chunk has been written; ``settle`` puts the count of what was
     sent on the exchange. Counts are per delta, summed: the same whether settled once or
     after every chunk.

@@ -11,7 +11,7 @@ model list lives upstream is also a ``ModelSource`` (``GET /v1/models`` awaits i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -23,6 +23,11 @@ class ChatCall:
     model: str
     emulate: dict = field(default_factory=dict)
     """Parsed ``x-behest-emulate`` directives (see providers/emulated/directives.py)."""
+    sink: Callable[[dict], bool] | None = None
+    """Optional, for ``stream``: a chunk may be offered here the moment its bytes arrive,
+    instead of being yielded; it returns True once it has sent the chunk on (False: yield
+    it as usual). A provider that offers nothing ignores it (``UpstreamProvider.stream``
+    says when one does)."""
 
 
 class ChatProvider(Protocol):

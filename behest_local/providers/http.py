@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from multidict import CIMultiDictProxy
@@ -216,10 +216,11 @@ class HttpResponse:
             return conn.take()
         return b"" if conn.complete else None
 
-    def wait(self) -> Awaitable[None]:
+    def wait(self, tap: Callable[[bytes], bool] | None = None) -> Awaitable[None]:
         """Until more of the body arrives or it ends. Raises ``ReadTimeout`` or
-        ``ConnectionCut``."""
-        return self._conn.wait()
+        ``ConnectionCut``. ``tap``: see ``Connection.wait`` (pieces it takes are not
+        queued, and do not end the wait)."""
+        return self._conn.wait(tap)
 
     def release(self) -> None:
         """Back to the pool if the body was read to its end, else close the connection

@@ -116,12 +116,16 @@ class UpstreamProvider:
         del key, request  # nothing long-lived keeps the key or the headers it went into
         started = False
         take, wait = response.take, response.wait
+        fast = getattr(translator, "fast", None) if call.sink is not None else None
+        tap = _direct_tap(decoder, fast, call.sink) if fast is not None else None
         try:
             try:
                 while True:  # once per stream event: HttpResponse.take says why a loop
                     data = take()
                     if data is None:
-                        await wait()
+                        # Parked with every earlier chunk sent: the tap may relay the next
+                        # event itself, ahead of nothing (_direct_tap).
+                        await wait(tap)
                         continue
                     if not data:
                         break
@@ -285,3 +289,26 @@ def _why(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     return text.split("?", 1)[0][:200]
 
+
+def _direct_tap(decoder: SSEDecoder, fast: Callable[[str], dict | None],
+                sink: Callable[[dict], bool]) -> Callable[[bytes], bool]:
+    """The read-callback path of a stream (``ChatCall.sink``), for the common event.
+
+    Offered a piece while the stream's loop is parked in ``wait`` (so every earlier
+    chunk has been yielded and sent). It takes the piece only when the piece is one
+    whole ``data: …`` event (LF-framed, one line), the decoder holds nothing, the
+    translator's ``fast`` knows the chunk, and the sink sends it; otherwise it declines
+    and the piece goes the usual way, as if the tap had never seen it (nothing before
+    the sink changes any state)."""
+    def tap(piece: bytes) -> bool:
+        end = len(piece) - 2
+        if (piece[:6] != b"data: " or piece.find(b"\n", 6) != end
+                or piece[end + 1:] != b"\n" or b"\r" in piece or not decoder.between_events):
+            return False
+        try:
+            data = piece[6:end].decode()
+        except UnicodeDecodeError:  # a character split across reads, or invalid: the decoder's
+            return False
+        chunk = fast(data)
+        return chunk is not None and sink(chunk)
+    return tap

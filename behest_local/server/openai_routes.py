@@ -6,12 +6,13 @@ Chat streams go through ``streaming.relay``; everything else is one JSON respons
 reply the upstream sent in OpenAI's shape keeps its own text, ``render.json_response``).
 Embeddings and the models list ask ``providers.catalog`` which providers serve them.
 ``/v1/completions`` and ``/v1/responses`` are translated to chat in
-``translated_routes.py``, reusing ``prepare_chat`` and ``chat_frames`` from here.
+``translated_routes.py``, reusing ``prepare_chat`` from here.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 from aiohttp import web
 
@@ -31,7 +32,7 @@ from behest_local.server.behest_routes import THREAD_HEADER, begin_turn
 from behest_local.server.body import read_json
 from behest_local.server.keys import EXCHANGE, GATEWAY, PRINCIPAL
 from behest_local.server.render import json_response
-from behest_local.server.streaming import relay
+from behest_local.server.streaming import DirectWriter, relay
 
 
 def prepare_chat(request: web.Request, body: dict) -> tuple[ChatProvider, ChatCall]:
@@ -42,7 +43,7 @@ def prepare_chat(request: web.Request, body: dict) -> tuple[ChatProvider, ChatCa
     project's system prompt goes first (Behest injects it ahead of the client's
     messages); the routed model replaces the requested one; a matching scripted reply of
     the project pins the emulated model's answer. The gateway always asks the provider
-    for usage on streams, so every exchange is metered; ``chat_frames`` drops the usage
+    for usage on streams, so every exchange is metered; ``ChatFramer`` drops the usage
     chunk again when the client did not ask for it.
     """
     principal = request[PRINCIPAL]
@@ -79,26 +80,44 @@ def wants_usage(body: dict) -> bool:
     return bool((body.get("stream_options") or {}).get("include_usage"))
 
 
-async def chat_frames(chunks: AsyncIterator[dict], exchange: Exchange, *,
-                      include_usage: bool, meter: StreamMeter | None = None
-                      ) -> AsyncIterator[bytes]:
-    """Encode chat chunks as SSE events, metering usage on the way past. Without a usage
-    chunk from the provider (or before it), ``meter`` counts what was sent. A chunk relayed
-    as the upstream sent it (``sse.EventJSON``) is written as its own text."""
-    encode, count = sse.encode_json, meter.count if meter is not None else None
-    async for chunk in chunks:  # once per event of every stream: nothing else here
+class ChatFramer:
+    """A chat stream's chunks as SSE events, metering usage on the way past.
+
+    ``frame`` encodes one chunk (None: not for the client, a usage chunk it did not ask
+    for); ``count`` then meters what was sent: without a usage chunk from the provider
+    (or before it), ``meter`` counts it. A chunk relayed as the upstream sent it
+    (``sse.EventJSON``) is written as its own text. Both the relay's task (``frames``)
+    and ``streaming.DirectWriter`` (events sent from the upstream's read callback) use it.
+    """
+
+    __slots__ = ("exchange", "include_usage", "meter", "count")
+
+    def __init__(self, exchange: Exchange, *, include_usage: bool,
+                 meter: StreamMeter | None = None) -> None:
+        self.exchange, self.include_usage, self.meter = exchange, include_usage, meter
+        self.count = meter.count if meter is not None else None
+
+    def frame(self, chunk: dict) -> bytes | None:
         usage = chunk.get("usage")
         if usage:
-            exchange.usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
-            if meter is not None:
-                meter.reported()
-            if not include_usage:
-                continue
-        elif not include_usage:
+            self.exchange.usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
+            if self.meter is not None:
+                self.meter.reported()
+            if not self.include_usage:
+                return None
+        elif not self.include_usage:
             chunk.pop("usage", None)
-        yield encode(chunk)
-        if count is not None:  # after the event is written: counting never delays it
-            count(chunk)
+        return sse.encode_json(chunk)
+
+    async def frames(self, chunks: AsyncIterator[dict]) -> AsyncIterator[bytes]:
+        frame_of, count = self.frame, self.count
+        async for chunk in chunks:  # once per event of every stream: nothing else here
+            frame = frame_of(chunk)
+            if frame is None:
+                continue
+            yield frame
+            if count is not None:  # after the event is written: counting never delays it
+                count(chunk)
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
@@ -109,10 +128,13 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     exchange = request[EXCHANGE]
     if call.request.get("stream"):
         meter = StreamMeter(exchange, call.request["messages"], call.request.get("tools"))
-        chunks = provider.stream(call)
-        frames = chat_frames(chunks if turn is None else turn.tap(chunks), exchange,
-                             include_usage=wants_usage(body), meter=meter)
-        return await relay(request, frames, terminator=sse.DONE)
+        framer = ChatFramer(exchange, include_usage=wants_usage(body), meter=meter)
+        # A thread records every chunk as it passes (turn.tap), so its events all go
+        # through the relay's task; otherwise the common ones may go directly.
+        direct = DirectWriter(framer) if turn is None else None
+        chunks = provider.stream(call if direct is None else replace(call, sink=direct))
+        frames = framer.frames(chunks if turn is None else turn.tap(chunks))
+        return await relay(request, frames, terminator=sse.DONE, direct=direct)
     completion = await provider.complete(call)
     if turn is not None:
         turn.record(completion)

@@ -9,6 +9,14 @@ A failure mid-stream becomes a final OpenAI-format error event and a clean close
 emulated drop aborts the connection; a client that goes away stops the upstream at once
 (closing its generator cancels the upstream request).
 
+Most events of an OpenAI-compatible stream never wake this task: ``DirectWriter``,
+handed to the provider as ``ChatCall.sink``, writes them from the upstream socket's read
+callback (``UpstreamProvider.stream`` says which events and when). It is armed once the
+head and the first event are out, only takes an event while the provider's loop is
+parked with nothing pending (so order holds), and declines whenever the client's
+write buffer is past ``DIRECT_LIMIT`` or closing: the event then comes here, where
+``write`` waits for the client to drain (flow control) or finds it gone.
+
 SSE headers: ``text/event-stream`` (WHATWG HTML §9.2), ``Cache-Control: no-cache,
 no-transform`` so intermediaries neither cache nor compress (RFC 9111 §5.2.2.6), and
 ``X-Accel-Buffering: no``, which turns off nginx's proxy buffering for this response.
@@ -37,19 +45,67 @@ SSE_HEADERS = {
 }
 
 
+DIRECT_LIMIT = 0x10000
+"""Bytes waiting in the client's transport beyond which ``DirectWriter`` declines (the
+limit past which aiohttp's own ``write`` waits for a drain)."""
+
+
+class DirectWriter:
+    """A stream's ``ChatCall.sink``: frames a chunk (``openai_routes.ChatFramer``) and
+    writes it to the client straight away, as ``relay``'s loop would have. Returns False
+    (and changes nothing) while it is not armed or the client is slow or gone."""
+
+    __slots__ = ("framer", "exchange", "transport", "chunked")
+
+    def __init__(self, framer) -> None:
+        self.framer = framer
+        self.exchange: Exchange | None = None
+        self.transport: asyncio.Transport | None = None
+        self.chunked = False
+
+    def arm(self, request: web.Request, exchange: Exchange) -> None:
+        """After the response's head has been written: the writes below go under it."""
+        self.exchange, self.transport = exchange, request.transport
+        # The framing aiohttp chose for this response (HTTP/1.1: chunked, RFC 9112 §7.1).
+        self.chunked = request.writer.chunked
+
+    def disarm(self) -> None:
+        self.transport = None
+
+    def __call__(self, chunk: dict) -> bool:
+        transport = self.transport
+        if (transport is None or transport.is_closing()
+                or transport.get_write_buffer_size() > DIRECT_LIMIT):
+            return False
+        frame = self.framer.frame(chunk)
+        if frame is not None:
+            exchange = self.exchange
+            if exchange.capture is not None:
+                exchange.capture.frame(frame)
+            transport.write(b"%x\r\n%b\r\n" % (len(frame), frame) if self.chunked else frame)
+            exchange.chunk_sent(len(frame))
+            count = self.framer.count
+            if count is not None:
+                count(chunk)
+        return True
+
+
 def error_event(error: GatewayError) -> bytes:
     """The in-stream error OpenAI sends once the status line has already said 200."""
     return sse.encode_json(error.to_openai())
 
 
 async def relay(request: web.Request, frames: AsyncIterator[bytes], *,
-                terminator: bytes | None, on_error=error_event) -> web.StreamResponse:
+                terminator: bytes | None, on_error=error_event,
+                direct: DirectWriter | None = None) -> web.StreamResponse:
     """Stream ``frames`` (already SSE-encoded) to the client.
 
     Args:
         frames: one encoded SSE event per item, produced as the upstream delivers.
         terminator: sent after the last frame (``data: [DONE]``), or None.
         on_error: encodes a mid-stream ``GatewayError`` as the final event(s).
+        direct: the sink ``frames``' provider may send events through instead (armed
+            after the first event, disarmed when the relay ends).
     """
     exchange: Exchange = request[EXCHANGE]
     gateway = request.app[GATEWAY]
@@ -68,6 +124,8 @@ async def relay(request: web.Request, frames: AsyncIterator[bytes], *,
         await response.prepare(request)
         if first is not None:
             await _send(response, exchange, first)
+            if direct is not None:
+                direct.arm(request, exchange)
             # _send, inlined: this loop runs once per event of every stream.
             capture, write, sent = exchange.capture, response.write, exchange.chunk_sent
             async for frame in iterator:
@@ -100,6 +158,8 @@ async def relay(request: web.Request, frames: AsyncIterator[bytes], *,
                 code="shutting_down")), quiet=True)
         raise
     finally:
+        if direct is not None:
+            direct.disarm()
         if task is not None:
             gateway.streams.discard(task)
         aclose = getattr(iterator, "aclose", None)

@@ -850,3 +850,102 @@ async def test_untrusted_certificate_is_a_connect_error(pool: HttpPool, certific
         assert not pool._all
     finally:
         await upstream.stop()
+
+
+# -- a tap: pieces taken in the read callback while the reader waits ----------------------
+
+async def test_a_tap_takes_pieces_while_the_reader_waits_and_order_holds(start, pool) -> None:
+    async def paced(peer: Peer) -> None:
+        await peer.request()
+        await peer.send(STREAM_HEAD)
+        for i in range(6):
+            await asyncio.sleep(0.01)
+            await peer.send(chunk(b"data: %d\n\n" % i))
+        await peer.send(b"0\r\n\r\n")
+        await answer_all(peer)
+
+    upstream = await start(paced)
+    resp = await pool.request("POST", upstream.url(), headers={}, body=b"x", read_timeout=5)
+    seen: list[tuple[str, bytes]] = []
+
+    def tap(piece: bytes) -> bool:
+        if int(piece[6:-2]) % 2:
+            return False  # odd ones: declined, so queued for the reader
+        seen.append(("tap", piece))
+        return True
+
+    while (piece := resp.take()) != b"":
+        if piece is None:
+            await resp.wait(tap)
+        else:
+            seen.append(("read", piece))
+    assert seen == [("read" if i % 2 else "tap", b"data: %d\n\n" % i) for i in range(6)]
+    resp.release()
+    assert resp._conn in pool._idle[resp._conn.key]  # tapped pieces still count as read
+
+
+async def test_a_tap_is_not_offered_a_piece_behind_a_queued_one(start, pool) -> None:
+    async def two_at_once(peer: Peer) -> None:
+        await peer.request()
+        await peer.send(STREAM_HEAD)
+        await asyncio.sleep(0.02)
+        await peer.send(chunk(b"data: a\n\n") + chunk(b"data: b\n\n") + b"0\r\n\r\n")
+        await answer_all(peer)
+
+    upstream = await start(two_at_once)
+    resp = await pool.request("POST", upstream.url(), headers={}, body=b"x", read_timeout=5)
+    offered: list[bytes] = []
+
+    def declines(piece: bytes) -> bool:
+        offered.append(piece)
+        return False
+
+    assert resp.take() is None
+    await resp.wait(declines)
+    assert offered == [b"data: a\n\n"]  # "b" arrived behind a queued piece: never offered
+    assert [resp.take(), resp.take(), resp.take()] == [b"data: a\n\n", b"data: b\n\n", b""]
+    resp.release()
+
+
+async def test_a_tap_lasts_only_as_long_as_the_wait(start, pool) -> None:
+    go_on = asyncio.Event()
+
+    async def later(peer: Peer) -> None:
+        await peer.request()
+        await peer.send(STREAM_HEAD + chunk(b"data: 1\n\n"))
+        await go_on.wait()
+        await peer.send(chunk(b"data: 2\n\n") + b"0\r\n\r\n")
+        await answer_all(peer)
+
+    upstream = await start(later)
+    resp = await pool.request("POST", upstream.url(), headers={}, body=b"x", read_timeout=5)
+    offered: list[bytes] = []
+    if (first := resp.take()) is None:
+        await resp.wait(lambda piece: offered.append(piece) or False)
+        first = resp.take()
+    assert first == b"data: 1\n\n"
+    go_on.set()  # arrives while nobody waits: queued, the old tap not asked
+    await resp.wait()
+    assert resp.take() == b"data: 2\n\n"
+    assert offered in ([], [b"data: 1\n\n"])
+    assert b"data: 2\n\n" not in offered
+    resp.release()
+
+
+async def test_pieces_a_tap_takes_keep_the_read_timeout_at_bay(start, pool) -> None:
+    async def steady(peer: Peer) -> None:
+        await peer.request()
+        await peer.send(STREAM_HEAD)
+        for i in range(8):
+            await asyncio.sleep(0.04)
+            await peer.send(chunk(b"data: %d\n\n" % i))
+        await peer.send(b"0\r\n\r\n")
+        await answer_all(peer)
+
+    upstream = await start(steady)
+    resp = await pool.request("POST", upstream.url(), headers={}, body=b"x", read_timeout=0.25)
+    tapped: list[bytes] = []
+    while resp.take() != b"":  # every piece goes to the tap: the wait ends only at the end
+        await resp.wait(lambda piece: tapped.append(piece) or True)
+    assert tapped == [b"data: %d\n\n" % i for i in range(8)]  # 0.32 s, longer than the timeout
+    resp.release()
