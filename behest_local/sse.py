@@ -183,13 +183,6 @@ class SSEDecoder:
         self._last_id: str | None = None
         self._retry: int | None = None
 
-    @property
-    def between_events(self) -> bool:
-        """Nothing held back: no partial line, character or event. Bytes that are one whole
-        ``data: …`` event then decode to exactly that event's data."""
-        return not (self._buffer or self._pending_cr or self._data or self._event
-                    or self._id is not None or self._utf8.buffer or not self._started)
-
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         if self._utf8.buffer:  # the end of a character split by the previous read
             text = self._utf8.decode(chunk)

@@ -190,20 +190,3 @@ def test_event_json_copies_are_plain_dicts():
     for other in (copy.deepcopy(chunk), copy.copy(chunk), pickle.loads(pickle.dumps(chunk)),
                   dict(chunk), {**chunk}):
         assert type(other) is dict and other == {"a": [1]}
-
-
-def test_between_events_only_when_nothing_is_held_back():
-    decoder = SSEDecoder()
-    assert not decoder.between_events  # nothing read yet: a BOM may still come
-    decoder.feed(b"data: 1\n\n")
-    assert decoder.between_events
-    for partial in (b"data: 2", b"data: 2\n", b"event: x\n", b"id: 7\n", b"data: 2\r",
-                    "data: é".encode()[:-1]):
-        held = SSEDecoder()
-        held.feed(b"data: 1\n\n")
-        held.feed(partial)
-        assert not held.between_events, partial
-    decoder.feed(b": a comment\n")
-    assert decoder.between_events  # a whole comment line holds nothing
-    decoder.feed(b"id: 3\ndata: 3\n\n")
-    assert decoder.between_events

@@ -11,7 +11,7 @@ model list lives upstream is also a ``ModelSource`` (``GET /v1/models`` awaits i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -23,11 +23,23 @@ class ChatCall:
     model: str
     emulate: dict = field(default_factory=dict)
     """Parsed ``x-behest-emulate`` directives (see providers/emulated/directives.py)."""
-    sink: Callable[[dict], bool] | None = None
-    """Optional, for ``stream``: a chunk may be offered here the moment its bytes arrive,
-    instead of being yielded; it returns True once it has sent the chunk on (False: yield
-    it as usual). A provider that offers nothing ignores it (``UpstreamProvider.stream``
-    says when one does)."""
+    sink: ChunkSink | None = None
+    """Optional, for ``stream``: where chunks may be sent the moment their bytes arrive
+    instead of being yielded (``UpstreamProvider.stream`` says when). A provider that
+    does not push ignores it."""
+
+
+class ChunkSink(Protocol):
+    """Takes a stream's chunks outside the consumer's task (``ChatCall.sink``)."""
+
+    def ready(self) -> bool:
+        """Whether chunks may be sent now; checked before each read's chunks, so that a
+        read is either all sent here or all yielded."""
+        ...
+
+    def __call__(self, chunk: dict) -> None:
+        """Send ``chunk`` on, as the consumer of ``stream`` would have."""
+        ...
 
 
 class ChatProvider(Protocol):

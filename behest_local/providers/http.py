@@ -222,6 +222,10 @@ class HttpResponse:
         queued, and do not end the wait)."""
         return self._conn.wait(tap)
 
+    def wake(self) -> None:
+        """End a ``wait`` now: for a tap that has met something the reader must handle."""
+        self._conn._wake()
+
     def release(self) -> None:
         """Back to the pool if the body was read to its end, else close the connection
         (an upstream still generating sees the close and stops)."""

@@ -8,7 +8,8 @@ needs no repair, ``openai_compat.translate.as_sent``, is returned as an ``sse.Ev
 keeping the upstream's text, which the handler sends on as it came). Streams are translated event by
 event as bytes arrive (``SSEDecoder`` → the adapter's stream ``Translator``; a translator
 with ``raw_lines`` also gets the non-SSE lines, Gemini's raw JSON errors), never
-buffered. Closing the generator (client gone) releases the upstream response at once,
+buffered; given a ``ChatCall.sink``, the reads that arrive while the stream's loop waits
+are translated and sent to it from the socket's read callback (``_Push``). Closing the generator (client gone) releases the upstream response at once,
 which closes its connection. Failures become ``UpstreamError``: unreachable → 502,
 timeout → 504, a native error → its own status and message, a cut stream → 502.
 
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING
 
 from behest_local.errors import UpstreamError
 from behest_local.exchange import CURRENT
-from behest_local.providers.base import ChatCall
+from behest_local.providers.base import ChatCall, ChunkSink
 from behest_local.providers.http import HttpPool, HttpResponse
 from behest_local.providers.http_connection import (ConnectError, ConnectionCut, ConnectTimeout,
                                                     HttpError, ReadTimeout)
@@ -116,15 +117,18 @@ class UpstreamProvider:
         del key, request  # nothing long-lived keeps the key or the headers it went into
         started = False
         take, wait = response.take, response.wait
-        fast = getattr(translator, "fast", None) if call.sink is not None else None
-        tap = _direct_tap(decoder, fast, call.sink) if fast is not None else None
+        push = (_Push(decoder, translator, call.sink, response) if call.sink is not None
+                else None)
+        tap = push.tap if push is not None else None
         try:
             try:
                 while True:  # once per stream event: HttpResponse.take says why a loop
+                    if push is not None and push.failure is not None:
+                        raise push.failure  # before any read queued after it
                     data = take()
                     if data is None:
-                        # Parked with every earlier chunk sent: the tap may relay the next
-                        # event itself, ahead of nothing (_direct_tap).
+                        # Parked with every earlier chunk sent: reads may go through the
+                        # sink meanwhile (_Push), in order, ahead of nothing.
                         await wait(tap)
                         continue
                     if not data:
@@ -134,6 +138,7 @@ class UpstreamProvider:
                         for chunk in translator.feed(event):
                             yield chunk
             except ReadTimeout:
+                started = started or (push is not None and push.started)
                 raise self._timed_out("between two stream events" if started
                                       else "before its first stream event") from None
             except ConnectionCut as exc:
@@ -290,25 +295,38 @@ def _why(exc: BaseException) -> str:
     return text.split("?", 1)[0][:200]
 
 
-def _direct_tap(decoder: SSEDecoder, fast: Callable[[str], dict | None],
-                sink: Callable[[dict], bool]) -> Callable[[bytes], bool]:
-    """The read-callback path of a stream (``ChatCall.sink``), for the common event.
+class _Push:
+    """A stream's read-callback path (``ChatCall.sink``).
 
-    Offered a piece while the stream's loop is parked in ``wait`` (so every earlier
-    chunk has been yielded and sent). It takes the piece only when the piece is one
-    whole ``data: …`` event (LF-framed, one line), the decoder holds nothing, the
-    translator's ``fast`` knows the chunk, and the sink sends it; otherwise it declines
-    and the piece goes the usual way, as if the tap had never seen it (nothing before
-    the sink changes any state)."""
-    def tap(piece: bytes) -> bool:
-        end = len(piece) - 2
-        if (piece[:6] != b"data: " or piece.find(b"\n", 6) != end
-                or piece[end + 1:] != b"\n" or b"\r" in piece or not decoder.between_events):
+    While the stream's loop is parked in ``wait`` (every chunk before has been yielded
+    and sent), each read that arrives with nothing queued is offered to ``tap``: if the
+    sink is ready it decodes the read and translates its events, as the loop would, and
+    sends the chunks straight to the sink, so an event's bytes go out without waking the
+    relay's task. A sink that is not ready (not yet armed, its client behind or gone)
+    declines the read before anything is touched, and the loop takes it as usual. A
+    failure (an in-band error, a malformed event) is kept for the loop, which raises it
+    as if it had met it itself, and the wait ends at once.
+    """
+
+    __slots__ = ("decoder", "translator", "sink", "response", "failure", "started")
+
+    def __init__(self, decoder: SSEDecoder, translator, sink: ChunkSink,
+                 response: HttpResponse) -> None:
+        self.decoder, self.translator, self.sink, self.response = (decoder, translator, sink,
+                                                                   response)
+        self.failure: Exception | None = None
+        self.started = False
+
+    def tap(self, piece: bytes) -> bool:
+        if self.failure is not None or not self.sink.ready():
             return False
+        self.started = True
+        sink, feed = self.sink, self.translator.feed
         try:
-            data = piece[6:end].decode()
-        except UnicodeDecodeError:  # a character split across reads, or invalid: the decoder's
-            return False
-        chunk = fast(data)
-        return chunk is not None and sink(chunk)
-    return tap
+            for event in self.decoder.feed(piece):
+                for chunk in feed(event):
+                    sink(chunk)
+        except Exception as exc:  # noqa: BLE001 - the loop raises it, in the task
+            self.failure = exc
+            self.response.wake()
+        return True

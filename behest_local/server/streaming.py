@@ -9,13 +9,12 @@ A failure mid-stream becomes a final OpenAI-format error event and a clean close
 emulated drop aborts the connection; a client that goes away stops the upstream at once
 (closing its generator cancels the upstream request).
 
-Most events of an OpenAI-compatible stream never wake this task: ``DirectWriter``,
+After the first event, a provider's events need not wake this task: ``DirectWriter``,
 handed to the provider as ``ChatCall.sink``, writes them from the upstream socket's read
-callback (``UpstreamProvider.stream`` says which events and when). It is armed once the
-head and the first event are out, only takes an event while the provider's loop is
-parked with nothing pending (so order holds), and declines whenever the client's
-write buffer is past ``DIRECT_LIMIT`` or closing: the event then comes here, where
-``write`` waits for the client to drain (flow control) or finds it gone.
+callback (``UpstreamProvider.stream`` says how, and that order holds). It is armed once
+the head and the first event are out, and is not ready while the client's write buffer
+is past ``DIRECT_LIMIT`` or the client is gone: those reads come here, where ``write``
+waits for the client to drain (flow control) or finds it gone.
 
 SSE headers: ``text/event-stream`` (WHATWG HTML §9.2), ``Cache-Control: no-cache,
 no-transform`` so intermediaries neither cache nor compress (RFC 9111 §5.2.2.6), and
@@ -46,14 +45,14 @@ SSE_HEADERS = {
 
 
 DIRECT_LIMIT = 0x10000
-"""Bytes waiting in the client's transport beyond which ``DirectWriter`` declines (the
-limit past which aiohttp's own ``write`` waits for a drain)."""
+"""Bytes waiting in the client's transport beyond which ``DirectWriter`` is not ready
+(the limit past which aiohttp's own ``write`` waits for a drain)."""
 
 
 class DirectWriter:
-    """A stream's ``ChatCall.sink``: frames a chunk (``openai_routes.ChatFramer``) and
-    writes it to the client straight away, as ``relay``'s loop would have. Returns False
-    (and changes nothing) while it is not armed or the client is slow or gone."""
+    """A stream's ``ChatCall.sink`` (``providers.base.ChunkSink``): frames a chunk
+    (``openai_routes.ChatFramer``) and writes it to the client at once, as ``relay``'s
+    loop would have. Ready only while armed and the client keeps up."""
 
     __slots__ = ("framer", "exchange", "transport", "chunked")
 
@@ -72,22 +71,24 @@ class DirectWriter:
     def disarm(self) -> None:
         self.transport = None
 
-    def __call__(self, chunk: dict) -> bool:
+    def ready(self) -> bool:
         transport = self.transport
-        if (transport is None or transport.is_closing()
-                or transport.get_write_buffer_size() > DIRECT_LIMIT):
-            return False
+        return (transport is not None and not transport.is_closing()
+                and transport.get_write_buffer_size() <= DIRECT_LIMIT)
+
+    def __call__(self, chunk: dict) -> None:
         frame = self.framer.frame(chunk)
-        if frame is not None:
-            exchange = self.exchange
-            if exchange.capture is not None:
-                exchange.capture.frame(frame)
-            transport.write(b"%x\r\n%b\r\n" % (len(frame), frame) if self.chunked else frame)
-            exchange.chunk_sent(len(frame))
-            count = self.framer.count
-            if count is not None:
-                count(chunk)
-        return True
+        if frame is None:
+            return
+        exchange = self.exchange
+        if exchange.capture is not None:
+            exchange.capture.frame(frame)
+        self.transport.write(b"%x\r\n%b\r\n" % (len(frame), frame) if self.chunked
+                             else frame)
+        exchange.chunk_sent(len(frame))
+        count = self.framer.count
+        if count is not None:
+            count(chunk)
 
 
 def error_event(error: GatewayError) -> bytes:

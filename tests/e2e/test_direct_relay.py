@@ -92,16 +92,22 @@ async def relay_gateway(aiohttp_server, make_gateway_client):
 
 @pytest.fixture
 def direct_counts(monkeypatch):
-    """How many events ``DirectWriter`` took (True) and declined (False)."""
+    """How many chunks ``DirectWriter`` sent (True), and how often it was not ready when
+    a read arrived (False)."""
     counts = {True: 0, False: 0}
-    original = streaming.DirectWriter.__call__
+    send, ready = streaming.DirectWriter.__call__, streaming.DirectWriter.ready
 
-    def counting(self, chunk):
-        took = original(self, chunk)
-        counts[took] += 1
-        return took
+    def counting_send(self, chunk):
+        counts[True] += 1
+        send(self, chunk)
 
-    monkeypatch.setattr(streaming.DirectWriter, "__call__", counting)
+    def counting_ready(self):
+        answer = ready(self)
+        counts[False] += not answer
+        return answer
+
+    monkeypatch.setattr(streaming.DirectWriter, "__call__", counting_send)
+    monkeypatch.setattr(streaming.DirectWriter, "ready", counting_ready)
     return counts
 
 
@@ -126,7 +132,7 @@ async def stream(client, *, include_usage: bool = False
         data = chunk[6:-2]
         if data != b"[DONE]":
             text += "".join(c["delta"].get("content") or ""
-                            for c in json.loads(data)["choices"])
+                            for c in json.loads(data).get("choices", ()))
     return chunks, text, resp.status, resp.headers["X-Request-Id"]
 
 
@@ -173,6 +179,28 @@ async def test_a_client_leaving_mid_stream_stops_the_upstream(relay_gateway, dir
     assert direct_counts[True] >= 10
     events = await asyncio.to_thread(recorder.wait_end, resp.headers["X-Request-Id"])
     assert any(isinstance(e, ExchangeFailed) and e.status == 499 for e in events)
+
+
+@pytest.mark.parametrize("bad", [
+    b'data: {"error":{"message":"the model fell over","type":"server_error"}}\n\n',
+    b'data: {"id":"chatcmpl-d","choices":[{"index":0,"delta":{"content":"cut\n\n',
+])
+async def test_a_failure_met_in_the_read_callback_ends_the_stream_properly(
+        relay_gateway, direct_counts, bad):
+    """An in-band error or a malformed event arriving while events go directly: the
+    relay's task is woken and ends the stream with an error event and a clean close."""
+    client, upstream, recorder = relay_gateway
+    contents = [f"ok{i} " for i in range(8)]
+    whole = script(contents + ["never sent"])
+    upstream.groups = whole[:-4] + [bad] + whole[-4:]  # the rest after it: not relayed
+    chunks, text, status, request_id = await stream(client)
+    assert status == 200 and text == "".join(contents)
+    assert direct_counts[True] >= 5
+    error = json.loads(chunks[-1][6:-2])["error"]
+    assert error["message"] and error["type"]
+    events = await asyncio.to_thread(recorder.wait_end, request_id)
+    failed = [e for e in events if isinstance(e, ExchangeFailed)]
+    assert failed and failed[0].details.get("mid_stream") is True
 
 
 async def test_a_thread_turn_takes_every_event_through_the_task(relay_gateway, direct_counts):

@@ -82,27 +82,12 @@ class Translator:
                 return self._repaired(chunk)
             if template is None:
                 self._template = DeltaTemplate.learn(chunk, data)
-        return [self._relayed(chunk, data)]
-
-    def fast(self, data: str) -> EventJSON | None:
-        """What ``feed`` makes of an event with this data, if it is a plain text delta
-        the learnt template recognises (then it changes no state); None for anything
-        else, which ``feed`` must then be given."""
-        template = self._template
-        if template is None or self.done:
-            return None
-        chunk = template.match(data)
-        return None if chunk is None else self._relayed(chunk, data)
-
-    def _relayed(self, chunk: dict, data: str) -> EventJSON:
-        """``chunk`` as sent, keeping its text; ``usage: null`` as OpenAI has it when the
-        client asked for usage, else no ``usage`` member."""
         frame = EventJSON(chunk, data)
         if self.include_usage:
             frame["usage"] = None
         else:
             frame.pop("usage", None)
-        return frame
+        return [frame]
 
     def _repaired(self, chunk: dict) -> list[dict]:
         """``chunk`` made what the client expects (the module docstring's list)."""

@@ -64,10 +64,7 @@ openers = st.sampled_from([compact(chunk("")).replace('"delta":{"content":""}',
                            compact(chunk("hi"))])
 
 
-def run(feed_events: list[str], include_usage: bool, *, fast_first: bool = False) -> list:
-    """What a translator makes of the events; ``fast_first``: each event offered to
-    ``Translator.fast`` first, as the stream's read-callback path does, and fed only when
-    it declines."""
+def run(feed_events: list[str], include_usage: bool) -> list:
     request = {"model": "m", "messages": [], "stream": True}
     if include_usage:
         request["stream_options"] = {"include_usage": True}
@@ -75,8 +72,7 @@ def run(feed_events: list[str], include_usage: bool, *, fast_first: bool = False
     out: list = []
     for data in feed_events:
         try:
-            fast = translator.fast(data) if fast_first else None
-            frames = [fast] if fast is not None else translator.feed(SSEEvent(data=data))
+            frames = translator.feed(SSEEvent(data=data))
         except UpstreamError as exc:
             out.append(("error", exc.status, exc.code, str(exc)))
             continue
@@ -94,30 +90,6 @@ def test_templates_change_nothing(opener, rest, include_usage):
                             classmethod(lambda cls, chunk, data: None))
         plain = run([opener, *rest], include_usage)
     assert templated == plain
-
-
-@settings(max_examples=300, deadline=None)
-@given(opener=openers, rest=st.lists(events, max_size=8), include_usage=st.booleans())
-def test_the_fast_path_changes_nothing(opener, rest, include_usage):
-    assert run([opener, *rest], include_usage, fast_first=True) == \
-        run([opener, *rest], include_usage)
-
-
-def test_fast_knows_only_a_learnt_plain_delta():
-    translator = Translator(ChatCall(request={"model": "m", "messages": []}, model="gpt-4o"))
-    opener = compact(chunk("")).replace('"delta":{"content":""}',
-                                        '"delta":{"role":"assistant","content":""}')
-    translator.feed(SSEEvent(data=opener))
-    assert translator.fast(compact(chunk("hi"))) is None  # nothing learnt yet
-    translator.feed(SSEEvent(data=compact(chunk("hi"))))  # the first plain delta: learnt
-    frame = translator.fast(compact(chunk(" there")))
-    assert type(frame) is EventJSON and frame["choices"][0]["delta"] == {"content": " there"}
-    assert encode_json(frame) == b"data: " + compact(chunk(" there", usage="absent")).encode() \
-        + b"\n\n"
-    assert translator.fast(compact(chunk("x", finish="stop"))) is None
-    assert translator.fast("[DONE]") is None
-    translator.feed(SSEEvent(data="[DONE]"))
-    assert translator.fast(compact(chunk("late"))) is None  # after the end: feed's call
 
 
 def test_a_plain_delta_is_learnt_and_matched_without_a_parse(monkeypatch):
