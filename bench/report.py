@@ -55,6 +55,42 @@ def load_average() -> str:
         return "?"
 
 
+SERVER_MARKERS = ("behest-local serve", "behest_local.cli", "behest_local.trace_writer",
+                  "bench.upstream", "bench.proxy", "litellm", "start-server.js")
+"""What the command line of a gateway or a harness server holds."""
+
+
+def stray_servers() -> list[str]:
+    """Gateways and harness servers already running when the run starts (left by an
+    earlier run or test, or a gateway of the user's own): an idle gateway still wakes a
+    core a hundred times a second (its file watcher), and its trace writer and sockets
+    share the caches, so every figure of the run moves. Linux only (``/proc``)."""
+    found = []
+    try:
+        entries = list(Path("/proc").iterdir())
+    except OSError:
+        return found
+    for entry in entries:
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(
+                errors="replace").strip()
+        except OSError:
+            continue
+        if any(marker in command for marker in SERVER_MARKERS):
+            found.append(f"{entry.name} ({command[:70]})")
+    return found
+
+
+def strays_warning(strays: list[str]) -> str | None:
+    if not strays:
+        return None
+    return (f"**Caveat: {len(strays)} other gateway or harness process(es) were running** "
+            "when the run started (PIDs in the machine lines): they take CPU and wake the "
+            "cores, so every figure is skewed. Stop them and repeat.")
+
+
 def busy_warning(load_before: str) -> str | None:
     """A caveat for the table when other work was running: the 1-minute load average
     above a quarter of the cores means the targets competed for CPU with it."""

@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="behest-bench-"))
     started_at = datetime.now(timezone.utc)
     load_before = report.load_average()
+    strays = report.stray_servers()  # before this run starts any
     running: list[Target] = []
     unavailable: dict[str, str] = {}
     results: dict = {}
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for target in reversed(running):
             target.stop()
-    text = render(results, unavailable, plan, args, started_at, load_before)
+    text = render(results, unavailable, plan, args, started_at, load_before, strays)
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
@@ -159,7 +160,8 @@ def with_tui(headless: Target, setup: targets.BehestSetup, logs: Path,
 
 
 def render(results: dict, unavailable: dict[str, str], plan: scenarios.Plan,
-           args: argparse.Namespace, started_at: datetime, load_before: str) -> str:
+           args: argparse.Namespace, started_at: datetime, load_before: str,
+           strays: list[str] = ()) -> str:
     versions = {"behest-local": f"{_behest_version()} ({targets.git_describe() or 'no git'})",
                 "LiteLLM": peers.litellm_version() or "not installed",
                 "Portkey gateway": peers.portkey_version() or "not installed",
@@ -168,10 +170,12 @@ def render(results: dict, unavailable: dict[str, str], plan: scenarios.Plan,
              f"{' (quick run)' if args.quick else ''}", ""]
     lines += report.machine(versions)
     lines += [f"- load average before / after: {load_before} / {report.load_average()}",
+              "- other gateway or harness processes at the start: "
+              + (", ".join(strays) if strays else "none"),
               f"- plan: {plan}", ""]
-    busy = report.busy_warning(load_before)
-    if busy:
-        lines += [busy, ""]
+    for caveat in (report.strays_warning(list(strays)), report.busy_warning(load_before)):
+        if caveat:
+            lines += [caveat, ""]
     lines += report.table(results, unavailable)
     f = results.get("f") or {}
     if f.get("how"):

@@ -72,3 +72,12 @@ def test_stamped_events_survive_the_gateway(running):
     reply = asyncio.run(scenarios.load.one_stream(running[-1], chunks=3))
     assert [seq for seq, _, _ in reply.events] == [0, 1, 2]
     assert all(arrived >= sent for _, sent, arrived in reply.events)
+
+
+def test_servers_left_running_are_named_in_the_machine_lines(running):
+    """The harness's own servers here stand in for ones an earlier run left behind."""
+    strays = report.stray_servers()
+    pids = {str(t.proc.pid) for t in running if t.proc is not None}
+    assert pids <= {entry.split(" ", 1)[0] for entry in strays}
+    assert "Caveat" in report.strays_warning(strays)
+    assert report.strays_warning([]) is None
