@@ -126,6 +126,21 @@ async def answer_all(peer: Peer) -> None:
         await peer.send(response(b"echo:" + req[1]))
 
 
+def paced_stream(count: int, gap: float) -> Script:
+    """A stream of ``count`` events ``data: N``, one chunk each, ``gap`` seconds apart; then
+    keep-alive answers."""
+    async def paced(peer: Peer) -> None:
+        await peer.request()
+        await peer.send(STREAM_HEAD)
+        for i in range(count):
+            await asyncio.sleep(gap)
+            await peer.send(chunk(b"data: %d\n\n" % i))
+        await peer.send(b"0\r\n\r\n")
+        await answer_all(peer)
+
+    return paced
+
+
 @pytest.fixture
 async def start() -> AsyncIterator[Callable[[Script], Awaitable[Upstream]]]:
     started: list[Upstream] = []
@@ -391,16 +406,7 @@ async def test_read_timeout_between_stream_pieces(start, pool: HttpPool) -> None
 
 
 async def test_reads_within_the_timeout_keep_a_long_stream_alive(start, pool: HttpPool) -> None:
-    async def steady(peer: Peer) -> None:
-        await peer.request()
-        await peer.send(STREAM_HEAD)
-        for i in range(8):
-            await asyncio.sleep(0.04)
-            await peer.send(chunk(b"data: %d\n\n" % i))
-        await peer.send(b"0\r\n\r\n")
-        await answer_all(peer)
-
-    upstream = await start(steady)
+    upstream = await start(paced_stream(8, 0.04))
     resp = await pool.request("POST", upstream.url(), headers={}, body=b"x", read_timeout=0.25)
     pieces = [p async for p in body_pieces(resp)]  # 0.32 s in all, longer than the timeout
     assert pieces == [b"data: %d\n\n" % i for i in range(8)]
@@ -855,16 +861,7 @@ async def test_untrusted_certificate_is_a_connect_error(pool: HttpPool, certific
 # -- a tap: pieces taken in the read callback while the reader waits ----------------------
 
 async def test_a_tap_takes_pieces_while_the_reader_waits_and_order_holds(start, pool) -> None:
-    async def paced(peer: Peer) -> None:
-        await peer.request()
-        await peer.send(STREAM_HEAD)
-        for i in range(6):
-            await asyncio.sleep(0.01)
-            await peer.send(chunk(b"data: %d\n\n" % i))
-        await peer.send(b"0\r\n\r\n")
-        await answer_all(peer)
-
-    upstream = await start(paced)
+    upstream = await start(paced_stream(6, 0.01))
     resp = await pool.request("POST", upstream.url(), headers={}, body=b"x", read_timeout=5)
     seen: list[tuple[str, bytes]] = []
 
@@ -933,16 +930,7 @@ async def test_a_tap_lasts_only_as_long_as_the_wait(start, pool) -> None:
 
 
 async def test_pieces_a_tap_takes_keep_the_read_timeout_at_bay(start, pool) -> None:
-    async def steady(peer: Peer) -> None:
-        await peer.request()
-        await peer.send(STREAM_HEAD)
-        for i in range(8):
-            await asyncio.sleep(0.04)
-            await peer.send(chunk(b"data: %d\n\n" % i))
-        await peer.send(b"0\r\n\r\n")
-        await answer_all(peer)
-
-    upstream = await start(steady)
+    upstream = await start(paced_stream(8, 0.04))
     resp = await pool.request("POST", upstream.url(), headers={}, body=b"x", read_timeout=0.25)
     tapped: list[bytes] = []
     while resp.take() != b"":  # every piece goes to the tap: the wait ends only at the end
