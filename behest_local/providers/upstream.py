@@ -5,11 +5,12 @@ revealed only into the one request's headers (issue 3: "decrypted at request tim
 adapter (``registry.ADAPTERS``) builds the native request; the shared pooled session
 sends it; the answer is translated back to OpenAI chat (an OpenAI-compatible reply that
 needs no repair, ``openai_compat.translate.as_sent``, is returned as an ``sse.EventJSON``
-keeping the upstream's text, which the handler sends on as it came). Streams are translated event by
-event as bytes arrive (``SSEDecoder`` → the adapter's stream ``Translator``; a translator
-with ``raw_lines`` also gets the non-SSE lines, Gemini's raw JSON errors), never
-buffered; given a ``ChatCall.sink``, the reads that arrive while the stream's loop waits
-are translated and sent to it from the socket's read callback (``_Push``). Closing the generator (client gone) releases the upstream response at once,
+keeping the upstream's text, which the handler sends on as it came). Streams are
+translated event by event as bytes arrive (``SSEDecoder`` → the adapter's stream
+``Translator``; a translator with ``raw_lines`` also gets the non-SSE lines, Gemini's raw
+JSON errors), never buffered; given a ``ChatCall.sink``, the reads that arrive while the
+stream's loop waits are translated and sent to it from the socket's read callback
+(``_Push``). Closing the generator (client gone) releases the upstream response at once,
 which closes its connection. Failures become ``UpstreamError``: unreachable → 502,
 timeout → 504, a native error → its own status and message, a cut stream → 502.
 
@@ -88,7 +89,8 @@ class UpstreamProvider:
         self._models_fetch: asyncio.Task | None = None
 
     def __repr__(self) -> str:
-        return f"UpstreamProvider({self.name!r}, base_url={self.base_url or self.adapter.default_base_url!r})"
+        base_url = self.base_url or self.adapter.default_base_url
+        return f"UpstreamProvider({self.name!r}, base_url={base_url!r})"
 
     def _key(self) -> Secret | None:
         key = self._key_for(self.name)
