@@ -151,6 +151,9 @@ async def test_plain_deltas_go_directly_and_arrive_in_order(relay_gateway, direc
     assert finished and finished[0].status == 200
     assert finished[0].chunks == len(chunks)  # the direct ones are counted too
     assert finished[0].completion_tokens == 4  # the upstream's usage
+    # The inspector's capture holds every event as the client got it, the direct ones too.
+    capture = client.gateway.store.find(request_id).capture
+    assert capture is not None and capture.raw_frames() == chunks
 
 
 async def test_a_slow_client_makes_the_direct_path_decline(relay_gateway, direct_counts,
