@@ -18,7 +18,10 @@ waits for the client to drain (flow control) or finds it gone.
 
 SSE headers: ``text/event-stream`` (WHATWG HTML §9.2), ``Cache-Control: no-cache,
 no-transform`` so intermediaries neither cache nor compress (RFC 9111 §5.2.2.6), and
-``X-Accel-Buffering: no``, which turns off nginx's proxy buffering for this response.
+``X-Accel-Buffering: no``, which turns off nginx's proxy buffering for this response. No
+``Connection`` header of our own: aiohttp writes the one it acts on (``close`` when the
+client asked for it or speaks HTTP/1.0, where the stream ends with the connection; RFC
+9112 §9.3, §9.6), where a fixed ``keep-alive`` would claim the opposite.
 """
 
 from __future__ import annotations
@@ -40,7 +43,6 @@ SSE_HEADERS = {
     "Content-Type": "text/event-stream; charset=utf-8",
     "Cache-Control": "no-cache, no-transform",
     "X-Accel-Buffering": "no",
-    "Connection": "keep-alive",
 }
 
 

@@ -48,6 +48,18 @@ async def test_sse_headers_and_lf_framing(gateway_client):
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
 
 
+async def test_a_stream_says_it_closes_when_it_will(gateway_client):
+    """The Connection header of a stream is the one aiohttp acts on (RFC 9112 §9.6)."""
+    body = {**HELLO, "stream": True}
+    kept = await gateway_client.post(CHAT, json=body, headers=gateway_client.headers_auth)
+    assert "Connection" not in kept.headers  # HTTP/1.1: persistent without saying so
+    await kept.read()
+    closing = await gateway_client.post(CHAT, json=body, headers={
+        **gateway_client.headers_auth, "Connection": "close"})
+    assert closing.headers["Connection"] == "close"
+    assert (await closing.read()).endswith(b"data: [DONE]\n\n")
+
+
 async def test_events_leave_one_by_one_while_the_stream_runs(aiohttp_client, tmp_path):
     """A paced stream: the first event is readable long before the last is produced."""
     from behest_local.keys import KeyStore
