@@ -5,7 +5,7 @@ CLI (``behest-local keys create|list|revoke``) calls :meth:`KeyStore.create`, ``
 ``revoke``; the auth middleware asks :meth:`KeyStore.cached` (a SHA-256 and a dict lookup)
 for a credential it has not cached since the index last changed (``generation``) and, the
 first time a key is seen, runs :meth:`KeyStore.verify` (the slow hash, ~70 ms) in a worker
-thread; the runtime runs :meth:`KeyStore.watch` so changes made by
+thread; the runtime's file watcher follows it (:meth:`KeyStore.follow`) so changes made by
 another process apply within ~100 ms.
 
 Keys look like Behest's: ``behest_sk_live_`` + 32 lowercase hex (legacy v1.x ``bh_live_`` keys
@@ -16,7 +16,6 @@ the actual check; the plaintext is returned once by ``create`` and never written
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import hashlib
@@ -320,9 +319,3 @@ class KeyStore:
         self._reload_quietly()
         watch.follow(self.home, [KEYS_FILE], self._reload_quietly, tick=True, label="API keys")
 
-    async def watch(self, stop: asyncio.Event | None = None) -> None:
-        """Follow the key file alone until ``stop`` is set (or cancelled); the server
-        shares one ``FileWatch`` among all its followers instead."""
-        watch = FileWatch()
-        self.follow(watch)
-        await watch.run(stop)

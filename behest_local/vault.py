@@ -1,7 +1,8 @@
 """The provider-key vault: BYOK keys sealed at rest in ``<state dir>/vault.json``.
 
 The CLI (``behest-local vault set|list|remove|rekey``) writes it; the gateway opens it once,
-runs :meth:`Vault.watch` so changes made by another process apply without a restart, and calls
+follows vault.json with the runtime's file watcher (:meth:`Vault.follow`) so changes made by
+another process apply without a restart, and calls
 :meth:`Vault.get` per upstream request: the key is decrypted then, returned as a
 :class:`~behest_local.secret.Secret`, and never cached in plaintext. Format and cryptography
 are in :mod:`behest_local.vault_crypto`; files are written with :mod:`behest_local.atomic`.
@@ -27,7 +28,6 @@ the files can be left in is readable with the old or the new credential):
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hmac
 import logging
@@ -456,12 +456,6 @@ class Vault:
         too, in case an event came early."""
         self._reload_quietly()
         watch.follow(self.home, [VAULT_FILE], self._reload_quietly, tick=True, label="vault")
-
-    async def watch(self, stop: asyncio.Event | None = None) -> None:
-        """Follow vault.json alone until ``stop`` is set (or cancelled)."""
-        watch = FileWatch()
-        self.follow(watch)
-        await watch.run(stop)
 
     def __repr__(self) -> str:
         providers = [e.provider for e in _entries(self._doc)]

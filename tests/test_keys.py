@@ -10,6 +10,7 @@ import stat
 import pytest
 
 from behest_local import keys
+from behest_local.file_watch import FileWatch
 from behest_local.keys import KeyNotFound, KeyRecord, KeyStore, is_key_format
 from tests.conftest import poll_until
 
@@ -201,7 +202,9 @@ async def test_watch_applies_another_instances_revocation(tmp_path):
     home = tmp_path / "state"  # does not exist yet: watch must create/tolerate it
     server = KeyStore(home, scrypt_n=FAST_N)
     stop = asyncio.Event()
-    task = asyncio.create_task(server.watch(stop))
+    watch = FileWatch()
+    server.follow(watch)
+    task = asyncio.create_task(watch.run(stop))
     cli = KeyStore(home, scrypt_n=FAST_N)
     key, rec = cli.create("demo")
     assert server.verify(key) == rec  # now cached: verify alone would never notice a revocation

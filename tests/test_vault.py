@@ -18,6 +18,7 @@ import pytest
 
 from behest_local import vault_crypto
 from behest_local.secret import Secret
+from behest_local.file_watch import FileWatch
 from behest_local.vault import (KEY_FILE, NEW_KEY_FILE, VAULT_FILE, BadKeyFormat, Vault,
                                 VaultEntry, VaultError, VaultLocked, VaultTampered,
                                 WrongPassphrase, normalize_provider, read_entries)
@@ -483,7 +484,9 @@ def test_concurrent_sets_from_two_processes_lose_nothing(tmp_path):
 async def test_watch_applies_another_processes_set(tmp_path):
     server = open_vault(tmp_path)
     stop = asyncio.Event()
-    task = asyncio.create_task(server.watch(stop))
+    watch = FileWatch()
+    server.follow(watch)
+    task = asyncio.create_task(watch.run(stop))
     await asyncio.sleep(0)
     before = server.changed_at
     open_vault(tmp_path).set("openai", OPENAI)
