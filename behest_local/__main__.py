@@ -1,5 +1,5 @@
 """``python -m behest_local``: the same entry point as the ``behest-local`` script."""
 
-from behest_local.cli import main
+from behest_local.cli.main import main
 
 raise SystemExit(main())

@@ -55,7 +55,7 @@ def load_average() -> str:
         return "?"
 
 
-SERVER_MARKERS = ("behest-local serve", "behest_local.cli", "behest_local.trace_writer",
+SERVER_MARKERS = ("behest-local serve", "behest_local.cli.main", "behest_local.observe.trace_writer",
                   "bench.upstream", "bench.proxy", "litellm", "start-server.js")
 """What the command line of a gateway or a harness server holds."""
 

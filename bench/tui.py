@@ -97,8 +97,8 @@ def start_behest_tui(logs: Path, setup: BehestSetup) -> tuple[Target, Terminal, 
 
 
 async def _serve_with_tui(args: argparse.Namespace) -> int:
-    from behest_local.runtime import ServeOptions, start
-    from behest_local.tui.run import run_tui
+    from behest_local.runtime.serve import ServeOptions, start
+    from behest_local.runtime.tui import run_tui
 
     options = ServeOptions(home=Path(args.home), config_path=Path(args.config), port=args.port)
     running = await start(options)

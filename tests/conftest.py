@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from behest_local.config import EmulatorConfig, ProjectConfig, ServerConfig, Settings
-from behest_local.events import ExchangeFailed, ExchangeFinished, TraceEvent
-from behest_local.exchange import Exchange
-from behest_local.keys import KeyStore
-from behest_local.runtime import ServeOptions, build_gateway, start
+from behest_local.exchange.events import ExchangeFailed, ExchangeFinished, TraceEvent
+from behest_local.exchange.exchange import Exchange
+from behest_local.identity.api_keys import KeyStore
+from behest_local.runtime.serve import ServeOptions, build_gateway, start
 from behest_local.server.app import make_app
 
 TEST_SETTINGS = Settings(

@@ -11,9 +11,9 @@ import watchfiles
 
 from behest_local import file_watch
 from behest_local.file_watch import FileWatch
-from behest_local.runtime import ServeOptions, start
+from behest_local.runtime.serve import ServeOptions, start
 from tests.conftest import poll_until
-from tests.test_runtime_loop import TEST_SETTINGS, _warmed
+from tests.runtime.test_runtime_loop import TEST_SETTINGS, _warmed
 
 pytestmark = pytest.mark.asyncio
 

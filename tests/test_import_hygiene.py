@@ -9,8 +9,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-CORE = ["behest_local.cli", "behest_local.runtime", "behest_local.server.app",
-        "behest_local.providers.emulated.provider", "behest_local.trace", "behest_local.sse"]
+CORE = ["behest_local.cli.main", "behest_local.runtime.serve", "behest_local.server.app",
+        "behest_local.providers.emulated.provider", "behest_local.exchange.bus", "behest_local.sse"]
 
 
 def test_core_modules_do_not_import_textual():

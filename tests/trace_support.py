@@ -20,13 +20,13 @@ from pathlib import Path
 from aiohttp import web
 
 from behest_local import sse
-from behest_local.capture import Capture
-from behest_local.exchange import Exchange
-from behest_local.keys import KeyStore
-from behest_local.runtime import RunningGateway, build_gateway
+from behest_local.exchange.capture import Capture
+from behest_local.exchange.exchange import Exchange
+from behest_local.identity.api_keys import KeyStore
+from behest_local.runtime.serve import RunningGateway, build_gateway
 from behest_local.server.app import make_app
-from behest_local.server.inspect_routes import setup_inspect_routes
-from behest_local.trace import TraceStore
+from behest_local.server.routes.inspect import setup_inspect_routes
+from behest_local.exchange.bus import TraceStore
 
 CANARY = "sk-proj-CANARY7f3a9b2c4d5e6f708192a3b4c5d6e7f8"
 CANARY_MARK = "CANARY7f3a9b2c"

@@ -3,8 +3,8 @@
 ``schema`` holds the dataclasses, ``parse`` and ``load`` validate (errors with ``file:line``
 and a did-you-mean), ``locate`` finds the lines, ``slugs`` derives project slugs, ``render``
 turns settings back into TOML and explains where each value came from, and ``template`` is
-the commented file ``behest-local init`` writes. Live reload is ``reload.py``'s; the layer
-deployed through the management API is ``deployed.py``'s.
+the commented file ``behest-local init`` writes. Live reload is ``config/reload.py``'s; the layer
+deployed through the management API is ``config/deployed.py``'s.
 """
 
 from behest_local.config.errors import ConfigError, Problem

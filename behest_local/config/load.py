@@ -5,7 +5,7 @@ every problem with its ``file:line``.
 fields: unique project ids and slugs (deriving missing slugs), the free plan's three active
 projects, custom providers needing a ``base_url``, provider models that some provider
 serves, and scripted replies that say what to reply. ``check`` runs again on the effective
-settings once the deployed layer (``deployed.py``) is merged in.
+settings once the deployed layer (``config/deployed.py``) is merged in.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def from_dict(raw: dict, path: Path | str | None = None, reader: Reader | None =
 def check(settings: Settings, reader: Reader, *, explicit_slugs: set[str] | None = None,
           origin: str = "behest.toml") -> Settings:
     """The cross-field rules; returns ``settings`` with derived slugs made unique."""
-    from behest_local.routing import provider_for_model  # routing builds on the schema
+    from behest_local.policy.routing import provider_for_model  # routing builds on the schema
 
     for name, provider in settings.providers.items():
         at = ("providers", name)

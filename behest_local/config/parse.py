@@ -191,7 +191,7 @@ class Reader:
         elif meta.get("origins"):
             message, hint_text = _origin_problem(name, value)
         elif meta.get("directives"):
-            from behest_local.providers.emulated import directives  # grammar lives there
+            from behest_local.dialects import emulate as directives  # grammar lives there
             try:
                 directives.parse(value)
             except InvalidRequestError as exc:

@@ -24,7 +24,7 @@ from aiohttp import web
 from behest_local import sse
 from behest_local.fakes import script as scripting
 from behest_local.fakes.base import STATE, hold, json_response, new_app, play, read_json
-from behest_local.providers.emulated.tokens import count_tokens
+from behest_local.providers.tokens import count_tokens
 
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
                403: "permission_error", 404: "not_found_error", 413: "request_too_large",

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from behest_local.fake_upstream_cli import add_fake_parser, run_fake
+from behest_local.cli.fake_upstream import add_fake_parser, run_fake
 from behest_local.fakes import BASE_PATHS, PROVIDERS
 
 HOST = "127.0.0.1"  # loopback only: a fake has no business on the network

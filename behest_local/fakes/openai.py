@@ -44,7 +44,7 @@ from behest_local.fakes.openai_wire import (
     mistral_unknown_fields,
     prompt_text,
 )
-from behest_local.providers.emulated.tokens import count_tokens
+from behest_local.providers.tokens import count_tokens
 
 FLAVORS = ("openai", "mistral", "openrouter", "ollama")
 MODELS = {"openai": ("gpt-4o-mini", "gpt-4o", "text-embedding-3-small"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from behest_local.providers.emulated.tokens import count_tokens, split_tokens
+from behest_local.providers.tokens import count_tokens, split_tokens
 
 DIRECTIVE = re.compile(
     r"\[(tool|tools|error|fail|truncate|slow|hold|filter|cached|think)(?:\s+(\d+))?\]",

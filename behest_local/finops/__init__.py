@@ -5,6 +5,6 @@
 counts streams and replies whose provider reports no usage, ``store`` keeps the records
 in SQLite under the state dir off the event loop, ``reports`` holds the SQL behind the
 usage endpoints, and ``window`` parses their time ranges. The HTTP side is
-``server/usage_routes.py``; the limits the counts feed are ``tiers.py`` and
-``server/limits.py``.
+``server/routes/usage.py``; the limits the counts feed are ``policy/tiers.py`` and
+``server/admission/limits.py``.
 """

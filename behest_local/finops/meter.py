@@ -3,7 +3,7 @@
 Usage comes from the provider: the gateway always asks for it on streams
 (``openai_routes.prepare_chat``) and the final usage chunk sets the exchange's counts. When
 an upstream sends none, or the client leaves before that chunk, the stream is counted here
-with the emulated model's tokenizer (``providers/emulated/tokens.py``) for the reply and a
+with the emulated model's tokenizer (``providers/tokens.py``) for the reply and a
 character estimate for the prompt (``estimate_prompt_tokens``), so a stream cut mid-way is
 billed for what was sent (``recorder.UsageRecorder``). ``estimate_completion`` does the
 same for a non-streamed reply without usage.
@@ -17,8 +17,8 @@ without that hook gets every text counted as it passes, after the event is on th
 
 from __future__ import annotations
 
-from behest_local.exchange import Exchange
-from behest_local.providers.emulated.tokens import count_tokens
+from behest_local.exchange.exchange import Exchange
+from behest_local.providers.tokens import count_tokens
 
 _SETTLE_CHARS = 4096
 """Kept text past which the meter counts at once: settling never holds the loop long."""

@@ -1,6 +1,6 @@
 """From finished exchanges to usage records and budget counts.
 
-``UsageRecorder`` is a ``TraceStore`` subscriber (trace.py), for the terminal events
+``UsageRecorder`` is a ``TraceStore`` subscriber (exchange/bus.py), for the terminal events
 only (``UsageRecorder.EVENTS``). When an inference exchange
 ends (``ExchangeFinished``, or ``ExchangeFailed`` after tokens were produced: a stream cut
 mid-way is billed for what was sent, as the cloud "stops billing the moment Kong sees the
@@ -22,15 +22,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from behest_local.config import ProjectConfig, Settings
-from behest_local.events import ExchangeFailed, ExchangeFinished, TraceEvent
-from behest_local.exchange import Exchange
+from behest_local.exchange.events import ExchangeFailed, ExchangeFinished, TraceEvent
+from behest_local.exchange.exchange import Exchange
 from behest_local.finops.prices import PriceTable
 from behest_local.finops.reports import budget_rows
 from behest_local.finops.store import UsageRecord, UsageStore
 from behest_local.finops.window import month_start
-from behest_local.ratelimit import Counters, Window
-from behest_local.routing import EMULATED
-from behest_local.tiers import usage_counters
+from behest_local.policy.ratelimit import Counters, Window
+from behest_local.policy.routing import EMULATED
+from behest_local.policy.tiers import usage_counters
 
 INFERENCE_PATHS = frozenset({"/v1/chat/completions", "/v1/completions", "/v1/responses",
                              "/v1/embeddings"})

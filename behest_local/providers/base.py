@@ -22,7 +22,7 @@ class ChatCall:
     """Validated OpenAI chat request; ``model`` is already the routed model."""
     model: str
     emulate: dict = field(default_factory=dict)
-    """Parsed ``x-behest-emulate`` directives (see providers/emulated/directives.py)."""
+    """Parsed ``x-behest-emulate`` directives (see dialects/emulate.py)."""
     sink: ChunkSink | None = None
     """Optional, for ``stream``: where chunks may be sent the moment their bytes arrive
     instead of being yielded (``UpstreamProvider.stream`` says when). A provider that

@@ -1,6 +1,6 @@
 """Which ``ChatProvider`` serves each provider name, each embeddings model, each listed model.
 
-Routing (``routing.py``) names providers the way Behest does (``openai``, ``anthropic``,
+Routing (``policy/routing.py``) names providers the way Behest does (``openai``, ``anthropic``,
 ``google``, ``mistral``, ``cohere``, ``openrouter``, plus custom OpenAI-compatible
 servers by their ``[providers.NAME]`` table); this module maps each name to an adapter
 (``registry.ADAPTERS``: Google is the ``gemini`` adapter, custom servers the ``custom``
@@ -28,7 +28,7 @@ from behest_local.providers.base import ChatProvider, ModelSource
 from behest_local.providers.http import HttpPool
 from behest_local.providers.registry import ADAPTERS, Adapter
 from behest_local.providers.upstream import UpstreamProvider
-from behest_local.routing import EMULATED, Target, keyed, provider_for_model
+from behest_local.policy.routing import EMULATED, Target, keyed, provider_for_model
 from behest_local.secret import Secret
 
 # Behest's provider names whose adapter is named differently.

@@ -42,7 +42,7 @@ from behest_local.providers.gemini import translate as gemini_translate
 from behest_local.providers.openai_compat import stream as openai_stream
 from behest_local.providers.openai_compat import transport as openai_transport
 from behest_local.providers.openai_compat import translate as openai_translate
-from behest_local.providers.openai_compat.shapes import EmbedCall, UpstreamRequest
+from behest_local.providers.shapes import EmbedCall, UpstreamRequest
 from behest_local.secret import Secret, redact
 from behest_local.sse import SSEEvent
 

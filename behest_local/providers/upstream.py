@@ -35,13 +35,13 @@ from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
 from behest_local.errors import UpstreamError
-from behest_local.exchange import CURRENT
+from behest_local.exchange.exchange import CURRENT
 from behest_local.providers.base import ChatCall, ChunkSink
 from behest_local.providers.http import HttpPool, HttpResponse
 from behest_local.providers.http_connection import (ConnectError, ConnectionCut, ConnectTimeout,
                                                     HttpError, ReadTimeout)
 from behest_local.providers.openai_compat import translate as openai_translate
-from behest_local.providers.openai_compat.shapes import EmbedCall
+from behest_local.providers.shapes import EmbedCall
 from behest_local.providers.registry import Adapter
 from behest_local.secret import Secret
 from behest_local.sse import EventJSON, SSEDecoder

@@ -24,18 +24,20 @@ import asyncio
 
 from aiohttp import web
 
-from behest_local.exchange import Exchange
-from behest_local.gateway import Gateway
-from behest_local.server import management, openai_routes, translated_routes
-from behest_local.server.auth import PRINCIPALS, PrincipalCache
-from behest_local.server.behest_routes import setup_behest_routes
-from behest_local.server.cors import cors_headers, setup_cors
-from behest_local.server.inspect_routes import record_response, setup_inspect_routes
+from behest_local.exchange.exchange import Exchange
+from behest_local.server.gateway import Gateway
+from behest_local.server.routes import management
+from behest_local.server.routes import openai as openai_routes
+from behest_local.server.routes import translated as translated_routes
+from behest_local.server.admission.auth import PRINCIPALS, PrincipalCache
+from behest_local.server.routes.behest import setup_behest_routes
+from behest_local.server.admission.cors import cors_headers, setup_cors
+from behest_local.server.routes.inspect import record_response, setup_inspect_routes
 from behest_local.server.keys import EXCHANGE, GATEWAY
-from behest_local.server.limits import limit_headers, setup_limits
+from behest_local.server.admission.limits import limit_headers, setup_limits
 from behest_local.server.middleware import gateway_middleware
 from behest_local.server.timing_header import HEADER as SERVER_TIMING, format_server_timing
-from behest_local.server.usage_routes import setup_usage
+from behest_local.server.routes.usage import setup_usage
 
 
 def make_app(gateway: Gateway) -> web.Application:

@@ -40,7 +40,7 @@ from aiohttp import web
 
 from behest_local.errors import GatewayError
 from behest_local.finops.recorder import INFERENCE_PATHS
-from behest_local.keys import is_key_format
+from behest_local.identity.api_keys import is_key_format
 from behest_local.server.keys import EXCHANGE, GATEWAY
 from behest_local.server.render import from_http_exception, json_response
 

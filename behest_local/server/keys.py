@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from behest_local.auth_jwt import KeyRing
-from behest_local.exchange import Exchange
-from behest_local.gateway import Gateway
-from behest_local.server.principal import Principal
-from behest_local.threads import ThreadStore
+from behest_local.identity.jwt import KeyRing
+from behest_local.exchange.exchange import Exchange
+from behest_local.server.gateway import Gateway
+from behest_local.server.admission.principal import Principal
+from behest_local.threads.store import ThreadStore
 
 GATEWAY = web.AppKey("gateway", Gateway)
 EXCHANGE = web.RequestKey("exchange", Exchange)

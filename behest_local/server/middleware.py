@@ -29,14 +29,14 @@ import logging
 from aiohttp import web
 
 from behest_local.errors import GatewayError
-from behest_local.events import RequestReceived
-from behest_local.exchange import CURRENT, Exchange
-from behest_local.server.auth import authenticate_async, serve_behest_route
+from behest_local.exchange.events import RequestReceived
+from behest_local.exchange.exchange import CURRENT, Exchange
+from behest_local.server.admission.auth import authenticate_async, serve_behest_route
 from behest_local.server.behest_errors import path_kind, serve_management
-from behest_local.server.cors import preflight
-from behest_local.server.inspect_routes import record_response
+from behest_local.server.admission.cors import preflight
+from behest_local.server.routes.inspect import record_response
 from behest_local.server.keys import EXCHANGE, GATEWAY
-from behest_local.server.limits import check_caller, check_ip
+from behest_local.server.admission.limits import check_caller, check_ip
 from behest_local.server.render import error_response, from_http_exception
 
 log = logging.getLogger("behest_local.server")

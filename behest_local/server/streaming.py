@@ -34,7 +34,7 @@ from aiohttp import web
 
 from behest_local import sse
 from behest_local.errors import GatewayError, StreamDropped
-from behest_local.exchange import Exchange
+from behest_local.exchange.exchange import Exchange
 from behest_local.server.keys import EXCHANGE, GATEWAY
 
 log = logging.getLogger("behest_local.server")

@@ -13,8 +13,8 @@ import asyncio
 import time
 from pathlib import Path
 
-from behest_local import export
-from behest_local.fixtures import FixtureError, save_fixture
+from behest_local.observe import export
+from behest_local.observe.fixtures import FixtureError, save_fixture
 
 
 class ExportActions:

@@ -1,6 +1,6 @@
 """``BehestApp``: the Textual front end, one more subscriber of the trace store.
 
-It runs in the gateway's own process and event loop (tui/run.py), so it must never
+It runs in the gateway's own process and event loop (runtime/tui.py), so it must never
 slow a request down. The contract, all in this module:
 
 * the only code on the request path is ``Feed.__call__`` (tui/feed.py): O(1), no
@@ -14,7 +14,7 @@ slow a request down. The contract, all in this module:
   list lines whose text changed (exchange_list.py), and the detail's long tabs render
   only the lines on screen, so a refresh costs what changed on screen, not what the
   traffic was;
-* the detail's record (record.py: decoding and redaction) is built in a worker thread,
+* the detail's record (observe/record.py: decoding and redaction) is built in a worker thread,
   while its stream runs at most every ``DETAIL_EVERY`` seconds (or five times what the
   last build cost, for long streams), and decodes the stream's events only when the
   message or events tab is open;
@@ -39,8 +39,8 @@ from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.widgets import Footer, Input, TabbedContent
 
-from behest_local.record import build_record
-from behest_local.trace import TraceStore
+from behest_local.observe.record import build_record
+from behest_local.exchange.bus import TraceStore
 from behest_local.tui.actions import ExportActions
 from behest_local.tui.exchange_detail import TABS, ExchangeDetail
 from behest_local.tui.exchange_list import ExchangeList

@@ -1,7 +1,7 @@
 """The detail view of the selected exchange: overview, request, response, message,
 raw events and stream timeline, one tab each.
 
-It shows a record (record.py), which the app builds off the event loop for the one
+It shows a record (observe/record.py), which the app builds off the event loop for the one
 selected exchange, so everything here is already redacted and is exactly what an export
 of that exchange would contain. What each tab says is panes.py's. Long tabs are
 ``Log`` widgets, which render only the lines on screen: a 128 KiB stream costs no more

@@ -32,7 +32,7 @@ from textual.strip import Strip
 from behest_local.tui.row import COLUMNS, header_line, row_cells, row_line
 
 if TYPE_CHECKING:
-    from behest_local.exchange import Exchange
+    from behest_local.exchange.exchange import Exchange
     from behest_local.tui.filters import Filters
 
 WIDTH = sum(width for _, _, width in COLUMNS)

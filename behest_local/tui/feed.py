@@ -1,7 +1,7 @@
 """The TUI's trace subscriber: O(1) bookkeeping per event, read by the refresh timer.
 
 This is where the TUI meets the gateway's hot path. ``Feed.__call__`` runs
-synchronously inside every request (trace.py's fan-out), for every stream chunk
+synchronously inside every request (exchange/bus.py's fan-out), for every stream chunk
 included, so it does no widget work at all: it notes which exchanges changed (a dict
 keyed by id, so a thousand chunks of one stream are one entry), counts requests for
 the rate, and keeps the few facts events carry that the ``Exchange`` does not (the
@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from behest_local.events import (ConfigEvent, ConfigRejected, ProbeReported, RequestReceived,
+from behest_local.exchange.events import (ConfigEvent, ConfigRejected, ProbeReported, RequestReceived,
                                  Routed, TraceEvent)
 
 if TYPE_CHECKING:
-    from behest_local.exchange import Exchange
+    from behest_local.exchange.exchange import Exchange
 
 INTERNAL_PREFIX = "/_behest/"
 
@@ -41,7 +41,7 @@ class ConfigStatus:
 
 
 def config_status_of(event: ConfigEvent) -> ConfigStatus:
-    """What the header says after a ``ConfigReloaded``/``ConfigRejected`` (reload.py)."""
+    """What the header says after a ``ConfigReloaded``/``ConfigRejected`` (config/reload.py)."""
     name = Path(event.source).name if event.source else "config"
     if isinstance(event, ConfigRejected):
         first = (event.error or "invalid").strip().splitlines()[0]
@@ -106,7 +106,7 @@ class Feed:
             self.header_version += 1
 
     def config_event(self, event: ConfigEvent) -> None:
-        """``LiveConfig.subscribe`` callback (reload.py); may run on any thread: it only
+        """``LiveConfig.subscribe`` callback (config/reload.py); may run on any thread: it only
         swaps a value the timer reads."""
         self.config = config_status_of(event)
         self.header_version += 1

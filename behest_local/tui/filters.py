@@ -23,7 +23,7 @@ from textual.message import Message
 from textual.widgets import Checkbox, Input, Select
 
 if TYPE_CHECKING:
-    from behest_local.exchange import Exchange
+    from behest_local.exchange.exchange import Exchange
 
 STATUS_CLASSES = ("all", "running", "2xx", "4xx", "5xx")
 

@@ -68,14 +68,14 @@ def header_text(state: HeaderState) -> Text:
 
 def vault_summary(gateway: object) -> str:
     """The vault's state in a few words, from the provider-key index the gateway keeps in
-    memory (provider_keys.py); without one, from the vault's metadata file (blocking:
+    memory (vault/provider_keys.py); without one, from the vault's metadata file (blocking:
     call off the loop). Never unlocks anything."""
     index = getattr(gateway, "provider_keys", None)
     try:
         if index is not None:
             names = sorted(index.providers)
         else:
-            from behest_local.vault import read_entries
+            from behest_local.vault.store import read_entries
 
             names = [e.provider for e in read_entries(getattr(gateway, "home"))]
     except Exception as exc:  # a broken vault file is state to show, not a crash

@@ -5,7 +5,7 @@
 plain lines for a ``Log``, which renders only the lines on screen. Lines are cut to
 the pane's width here (``fold``), because a ``Log`` does not wrap and JSON has no
 spaces to wrap at; prose (the assistant's message) is wrapped at words. A record keeps
-bodies as they were sent (scrub.py does not re-serialise them), so JSON bodies are
+bodies as they were sent (exchange/scrub.py does not re-serialise them), so JSON bodies are
 pretty-printed here, for display only (``body_lines``).
 """
 
@@ -19,8 +19,8 @@ from functools import lru_cache
 
 from rich.text import Text
 
-from behest_local.capture import MAX_BODY
-from behest_local.timing import duration
+from behest_local.exchange.capture import MAX_BODY
+from behest_local.exchange.timing import duration
 
 INDENT = 15
 

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
-from behest_local.timing import duration
+from behest_local.exchange.timing import duration
 
 if TYPE_CHECKING:
-    from behest_local.exchange import Exchange
+    from behest_local.exchange.exchange import Exchange
 
 # (key, label, width)
 COLUMNS = (("time", "Time", 9), ("who", "Project/user", 13), ("request", "Request", 26),

@@ -3,9 +3,9 @@
 Shows, for the selected exchange's stream, each event's arrival from upstream (when the
 capture recorded it), its departure to the client, how long the write held it (client
 back-pressure), the gap since the previous event, and, when ``behest-local probe``
-measured this exchange, its arrival behind the user's proxy. Stalls (timing.py: a gap
+measured this exchange, its arrival behind the user's proxy. Stalls (exchange/timing.py: a gap
 far above the stream's median) are marked, and a sparkline charts the gaps so a stall
-or a burst is visible at a glance. Rendered from a record (record.py), never from live
+or a burst is visible at a glance. Rendered from a record (observe/record.py), never from live
 objects, so it shows exactly what an export would contain.
 """
 
@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Log, Sparkline, Static
 
-from behest_local import timing
+from behest_local.exchange import timing
 
 LEVEL_STYLE = {"ok": "green", "warning": "yellow", "buffered": "bold red"}
 

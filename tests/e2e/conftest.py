@@ -27,7 +27,7 @@ import pytest
 from behest_local.config import ProviderConfig
 from behest_local.fakes import BASE_PATHS, PROVIDERS
 from behest_local.fakes.base import FakeState, STATE
-from behest_local.vault import Vault
+from behest_local.vault.store import Vault
 from tests.conftest import TEST_SETTINGS, Recorder
 from tests.e2e.parity_support import GatewayClient, native_client, openai_sdk
 

@@ -27,9 +27,9 @@ import pytest
 from behest import (Behest, BehestAuthError, BehestBadRequestError, BehestClient, BehestError,
                     BehestSigningClient)
 
-from behest_local.events import Authenticated
-from behest_local.runtime import ServeOptions, start
-from behest_local.signing_keys_cli import add_signing_keys_parser, run_signing_keys
+from behest_local.exchange.events import Authenticated
+from behest_local.runtime.serve import ServeOptions, start
+from behest_local.cli.signing_keys_cmd import add_signing_keys_parser, run_signing_keys
 from tests.conftest import TEST_SETTINGS
 
 ENV = ("BEHEST_KEY", "BEHEST_API_KEY", "BEHEST_KID", "BEHEST_TENANT_ID", "BEHEST_PROJECT_ID",

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -81,6 +82,18 @@ def post(url: str, body: dict, key: str | None, headers: dict | None = None):
     return urllib.request.urlopen(request, timeout=20)
 
 
+def refused_within(url: str, body: dict, key: str, timeout: float = 5.0) -> urllib.error.HTTPError:
+    """The HTTP error ``url`` answers once the server stops accepting ``key``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            post(url, body, key).close()
+        except urllib.error.HTTPError as err:
+            return err
+        assert time.monotonic() < deadline, "the revoked key was still accepted"
+        time.sleep(0.02)
+
+
 def test_serve_keys_request_log_and_sigterm(tmp_path):
     home = tmp_path / "state"
     server = Server(home)
@@ -103,11 +116,12 @@ def test_serve_keys_request_log_and_sigterm(tmp_path):
         assert info["id"] in listing.stdout and key not in listing.stdout
         revoked = run_cli("keys", "revoke", info["id"], home=home)
         assert revoked.returncode == 0
-        with pytest.raises(urllib.error.HTTPError) as err:
-            post(server.url + "/v1/chat/completions",
-                 {"messages": [{"role": "user", "content": "Hello"}]}, key)
-        assert err.value.code == 401
-        assert json.load(err.value)["error"]["code"] == "invalid_api_key"
+        # The revocation reaches the server through its file watcher: wait for it to land
+        # (a bounded poll on the server's answer, not a sleep), then the key is refused.
+        err = refused_within(server.url + "/v1/chat/completions",
+                             {"messages": [{"role": "user", "content": "Hello"}]}, key)
+        assert err.code == 401
+        assert json.load(err)["error"]["code"] == "invalid_api_key"
     finally:
         code = server.stop()
     assert code == 0

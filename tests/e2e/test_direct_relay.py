@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from behest_local.config import ProviderConfig
-from behest_local.events import ExchangeFailed, ExchangeFinished
+from behest_local.exchange.events import ExchangeFailed, ExchangeFinished
 from behest_local.server import streaming
 from tests.conftest import TEST_SETTINGS, Recorder
 

@@ -24,11 +24,11 @@ from aiohttp import web
 from behest import Behest, BehestQuotaError, BehestRateLimitError
 
 from behest_local.config import ProjectConfig, RateLimitConfig, TierLimits, TierOverrides
-from behest_local.events import ExchangeFailed, RequestReceived
-from behest_local.keys import KeyStore
-from behest_local.runtime import build_gateway
+from behest_local.exchange.events import ExchangeFailed, RequestReceived
+from behest_local.identity.api_keys import KeyStore
+from behest_local.runtime.serve import build_gateway
 from behest_local.server.app import make_app
-from behest_local.trace import TraceStore
+from behest_local.exchange.bus import TraceStore
 from tests.conftest import TEST_SETTINGS, Recorder
 
 T0 = datetime(2026, 4, 1, 12, 0, 30, tzinfo=timezone.utc).timestamp()

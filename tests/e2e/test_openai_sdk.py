@@ -13,7 +13,7 @@ import openai
 import pytest
 from pydantic import BaseModel
 
-from behest_local.events import ChunkSent, ExchangeFinished, Routed
+from behest_local.exchange.events import ChunkSent, ExchangeFinished, Routed
 
 
 @pytest.fixture

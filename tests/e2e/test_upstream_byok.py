@@ -21,8 +21,8 @@ from behest_local.config import ProviderConfig
 from behest_local.fakes import anthropic as fake_anthropic
 from behest_local.fakes import openai as fake_openai
 from behest_local.fakes.base import STATE
-from behest_local.headless import LineLogger
-from behest_local.vault import Vault
+from behest_local.observe.headless import LineLogger
+from behest_local.vault.store import Vault
 from tests.conftest import TEST_SETTINGS, Recorder
 
 OPENAI_CANARY = "sk-proj-CANARY" + "c4n4ry" * 8

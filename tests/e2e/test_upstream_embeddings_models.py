@@ -18,7 +18,7 @@ import openai
 import pytest
 
 from behest_local.config import EmulatorConfig, ProviderConfig
-from behest_local.events import Routed
+from behest_local.exchange.events import Routed
 from behest_local.fakes.openai import fake_vector
 from behest_local.providers.emulated.embeddings import EMBEDDING_MODELS
 from behest_local.providers.emulated.provider import CHAT_MODELS

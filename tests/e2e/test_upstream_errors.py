@@ -14,7 +14,7 @@ import asyncio
 import openai
 import pytest
 
-from behest_local.events import ExchangeFailed
+from behest_local.exchange.events import ExchangeFailed
 from tests.e2e.conftest import ALL
 
 RATE_LIMITED = {

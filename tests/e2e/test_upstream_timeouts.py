@@ -14,7 +14,7 @@ import asyncio
 import openai
 import pytest
 
-from behest_local.events import ExchangeFailed
+from behest_local.exchange.events import ExchangeFailed
 
 TIMEOUT_S = 0.3
 PROVIDERS = ["openai", "anthropic", "google"]  # pass-through, named events, raw-line decoding

@@ -7,7 +7,7 @@ import pytest
 from behest_local.config import EmulatorConfig, ProviderConfig, Settings, TenantConfig
 from behest_local.errors import GatewayError
 from behest_local.providers.catalog import owner_of, route_embeddings, usable
-from behest_local.routing import EMULATED
+from behest_local.policy.routing import EMULATED
 
 OLLAMA = ProviderConfig(base_url="http://127.0.0.1:11434/v1", prefixes=("nomic",))
 

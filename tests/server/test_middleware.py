@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from behest_local.server.app import make_app
 from behest_local.server.middleware import gateway_middleware
-from behest_local.trace import TraceStore
+from behest_local.exchange.bus import TraceStore
 
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Hello"}]}
 
 
 def test_one_middleware_and_one_response_hook(tmp_path):
-    from behest_local.keys import KeyStore
-    from behest_local.runtime import build_gateway
+    from behest_local.identity.api_keys import KeyStore
+    from behest_local.runtime.serve import build_gateway
     from tests.conftest import TEST_SETTINGS
 
     gateway = build_gateway(TEST_SETTINGS, tmp_path / "h", keys=KeyStore(tmp_path / "h"))
@@ -114,7 +114,7 @@ async def test_the_response_hook_records_streams_and_ended_exchanges_only(gatewa
     from aiohttp import web
     from aiohttp.test_utils import make_mocked_request
 
-    from behest_local.exchange import Exchange
+    from behest_local.exchange.exchange import Exchange
     from behest_local.server.app import prepare_response
     from behest_local.server.keys import EXCHANGE
 

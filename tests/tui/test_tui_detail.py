@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from behest_local.events import ProbeReported
-from behest_local.trace_db import DB_FILE, TraceDB
+from behest_local.exchange.events import ProbeReported
+from behest_local.observe.trace_db import DB_FILE, TraceDB
 from behest_local.tui.app import BehestApp
 from behest_local.tui.feed import ConfigStatus
 from behest_local.tui.header import HeaderState, header_text
@@ -60,7 +60,7 @@ def test_the_header_shows_rate_limit_gauges_and_pause():
 
 
 def test_bodies_are_recorded_as_sent_and_indented_for_display():
-    from behest_local.record import build_record
+    from behest_local.observe.record import build_record
     from behest_local.tui import panes
 
     store, clock = make_store()

@@ -17,9 +17,9 @@ import signal
 import aiohttp
 import pytest
 
-from behest_local.events import ChunkSent, ExchangeFinished
+from behest_local.exchange.events import ChunkSent, ExchangeFinished
 from behest_local.tui.app import BehestApp
-from behest_local.tui.run import run_tui
+from behest_local.runtime.tui import run_tui
 from tests.conftest import TEST_SETTINGS
 from tests.trace_support import EventWaiter, rendered, settle, start_gateway, until
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from behest_local.events import ConfigRejected
+from behest_local.exchange.events import ConfigRejected
 from behest_local.tui.app import BehestApp
 from tests.trace_support import fake_exchange, make_store, settle
 

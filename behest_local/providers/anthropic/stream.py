@@ -26,7 +26,7 @@ import json
 
 from behest_local.providers.anthropic.translate import FINISH_REASONS, stream_error, usage
 from behest_local.providers.base import ChatCall
-from behest_local.providers.openai_compat.shapes import (
+from behest_local.providers.shapes import (
     ChunkFactory,
     include_usage,
     parse_event_json,

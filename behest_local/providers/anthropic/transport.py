@@ -10,7 +10,7 @@ call and revealed only into the returned headers.
 from __future__ import annotations
 
 from behest_local.providers.anthropic import translate
-from behest_local.providers.openai_compat.shapes import (UpstreamRequest, join_url,
+from behest_local.providers.shapes import (UpstreamRequest, join_url,
                                                        native_request, reveal)
 from behest_local.secret import Secret
 

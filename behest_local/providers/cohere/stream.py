@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from behest_local.providers.base import ChatCall
 from behest_local.providers.cohere.translate import finish_reason, usage
-from behest_local.providers.openai_compat.shapes import (
+from behest_local.providers.shapes import (
     ChunkFactory,
     include_usage,
     parse_event_json,

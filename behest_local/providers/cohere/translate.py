@@ -23,8 +23,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from behest_local.errors import InvalidRequestError, UpstreamError
-from behest_local.providers.openai_compat import shapes
-from behest_local.providers.openai_compat.shapes import requested_max_tokens, text_of
+from behest_local.providers import shapes
+from behest_local.providers.shapes import requested_max_tokens, text_of
 
 FINISH_REASONS = {"COMPLETE": "stop", "STOP_SEQUENCE": "stop", "MAX_TOKENS": "length",
                   "TOOL_CALL": "tool_calls"}

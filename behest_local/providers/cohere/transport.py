@@ -9,7 +9,7 @@ The base URL follows the Cohere SDK's ``base_url`` convention (host only). Paylo
 from __future__ import annotations
 
 from behest_local.providers.cohere import translate
-from behest_local.providers.openai_compat.shapes import (UpstreamRequest, join_url,
+from behest_local.providers.shapes import (UpstreamRequest, join_url,
                                                        native_request, reveal)
 from behest_local.secret import Secret
 

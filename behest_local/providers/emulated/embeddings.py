@@ -23,7 +23,7 @@ from functools import lru_cache
 from hashlib import blake2b
 
 from behest_local.errors import InvalidRequestError
-from behest_local.providers.emulated.tokens import count_tokens
+from behest_local.providers.tokens import count_tokens
 
 # Native output size per model id; any other id is served with DEFAULT_DIMS.
 EMBEDDING_MODELS: dict[str, int] = {

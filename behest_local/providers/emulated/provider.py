@@ -4,7 +4,7 @@ It serves every model until real providers are configured. What it says comes fr
 ``composer.compose`` (deterministic for a request and seed); this module turns that reply
 into OpenAI ``chat.completion`` objects or chunk streams, applies ``max_tokens`` and
 ``stop``, counts usage, paces streams, and plays the failure catalogue selected with the
-``x-behest-emulate`` header (``directives.py``). A streamed reply carries exactly the
+``x-behest-emulate`` header (``dialects/emulate.py``). A streamed reply carries exactly the
 text of the non-streamed one because both are built from the same ``Reply``.
 """
 
@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 
 from behest_local.config import EmulatorConfig
 from behest_local.errors import InvalidRequestError, StreamDropped, UpstreamError
-from behest_local.fixtures import FixtureError, fixture_path, load_fixture, replay_chunks
+from behest_local.observe.fixtures import FixtureError, fixture_path, load_fixture, replay_chunks
 from behest_local.providers.base import ChatCall
 from behest_local.providers.emulated import embeddings
-from behest_local.providers.emulated.directives import HEADER as directives_header
-from behest_local.providers.emulated.tokens import count_prompt_tokens, count_tokens, split_tokens
+from behest_local.dialects.emulate import HEADER as directives_header
+from behest_local.providers.tokens import count_prompt_tokens, count_tokens, split_tokens
 
 if TYPE_CHECKING:
     from behest_local.providers.emulated.composer import Reply
@@ -148,7 +148,7 @@ class EmulatedProvider:
             yield frame
 
     async def _replay(self, call: ChatCall, directives: dict) -> AsyncIterator[dict]:
-        """A saved stream (``fixtures.py``) at its recorded pace: a real upstream's timing
+        """A saved stream (``observe/fixtures.py``) at its recorded pace: a real upstream's timing
         turned into a deterministic test."""
         if self.fixtures_dir is None:
             raise InvalidRequestError("x-behest-emulate: replay= needs a state directory",

@@ -30,7 +30,7 @@ import json
 from behest_local.errors import UpstreamError
 from behest_local.providers.base import ChatCall
 from behest_local.providers.gemini.translate import finish_reason, native_error, tool_call, usage
-from behest_local.providers.openai_compat.shapes import (
+from behest_local.providers.shapes import (
     ChunkFactory,
     include_usage,
     parse_event_json,

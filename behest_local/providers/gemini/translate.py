@@ -28,8 +28,8 @@ from collections.abc import Mapping
 from behest_local.errors import InvalidRequestError, UpstreamError
 from behest_local.providers.base import ChatCall
 from behest_local.providers.gemini.schema import sanitize
-from behest_local.providers.openai_compat import shapes
-from behest_local.providers.openai_compat.shapes import requested_max_tokens, text_of
+from behest_local.providers import shapes
+from behest_local.providers.shapes import requested_max_tokens, text_of
 
 FILTERED = frozenset({"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII",
                       "LANGUAGE", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT",

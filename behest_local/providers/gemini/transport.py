@@ -13,7 +13,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from behest_local.providers.gemini import translate
-from behest_local.providers.openai_compat.shapes import UpstreamRequest, join_url, reveal
+from behest_local.providers.shapes import UpstreamRequest, join_url, reveal
 from behest_local.secret import Secret
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"

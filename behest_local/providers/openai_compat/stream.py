@@ -31,7 +31,7 @@ import time
 
 from behest_local.providers.base import ChatCall
 from behest_local.providers.openai_compat.delta_template import DeltaTemplate
-from behest_local.providers.openai_compat.shapes import include_usage, parse_event_json, truncated
+from behest_local.providers.shapes import include_usage, parse_event_json, truncated
 from behest_local.providers.openai_compat.transport import OPENAI, Profile
 from behest_local.providers.openai_compat.translate import (
     FINISH_REASONS,

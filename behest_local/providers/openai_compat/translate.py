@@ -24,7 +24,7 @@ import re
 from collections.abc import Mapping
 
 from behest_local.errors import UpstreamError
-from behest_local.providers.openai_compat.shapes import (
+from behest_local.providers.shapes import (
     load_error_body,
     raw_message,
     requested_max_tokens,

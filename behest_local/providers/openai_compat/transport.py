@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from behest_local.providers.openai_compat import translate
-from behest_local.providers.openai_compat.shapes import UpstreamRequest, join_url, reveal
+from behest_local.providers.shapes import UpstreamRequest, join_url, reveal
 from behest_local.secret import Secret
 
 

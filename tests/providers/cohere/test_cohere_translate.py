@@ -12,7 +12,7 @@ from behest_local.errors import InvalidRequestError, UpstreamError
 from behest_local.providers.base import ChatCall
 from behest_local.providers.cohere import transport
 from behest_local.providers.cohere.translate import error_from_native, from_native, to_native
-from behest_local.providers.openai_compat.shapes import EmbedCall
+from behest_local.providers.shapes import EmbedCall
 
 WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {
     "type": "object", "properties": {"city": {"type": "string"}}}}}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from behest_local.providers.emulated import tokens
-from behest_local.providers.emulated.tokens import count_prompt_tokens, count_tokens, split_tokens
+from behest_local.providers import tokens
+from behest_local.providers.tokens import count_prompt_tokens, count_tokens, split_tokens
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),

@@ -10,7 +10,7 @@ from behest_local.errors import InvalidRequestError, UpstreamError
 from behest_local.providers.base import ChatCall
 from behest_local.providers.gemini import transport
 from behest_local.providers.gemini.translate import error_from_native, from_native, to_native
-from behest_local.providers.openai_compat.shapes import EmbedCall
+from behest_local.providers.shapes import EmbedCall
 
 WEATHER = {"type": "function", "function": {
     "name": "get_weather", "description": "Weather",

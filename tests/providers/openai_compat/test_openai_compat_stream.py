@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from behest_local.errors import UpstreamError
-from behest_local.providers.openai_compat.shapes import parse_event_json
+from behest_local.providers.shapes import parse_event_json
 from behest_local.providers.openai_compat.stream import Translator
 from behest_local.providers.openai_compat.transport import CUSTOM, MISTRAL, OPENAI, OPENROUTER
 from behest_local.sse import EventJSON, SSEEvent

@@ -1,0 +1,168 @@
+"""``behest-local vault set|list|remove|rekey``: parsing and exit codes; the work is the Vault's.
+
+Exit codes: 0 done; 2 a user error (one line on stderr starting ``behest-local: error:``);
+1 an operating-system error (same one-line form); 130 interrupted at a prompt. Keys and
+passphrases are read from a hidden prompt on a terminal, else from stdin: never from argv,
+where they would land in shell history and ``ps``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from pathlib import Path
+
+from behest_local.secret import Secret
+from behest_local.vault.store import (KEY_FILE, PASSPHRASE_ENV, VAULT_FILE, Vault, VaultError,
+                                VaultLocked, normalize_provider, read_entries,
+                                validate_provider_key)
+
+_HOME_HELP = "state directory (default: $BEHEST_LOCAL_HOME or the platform's user data dir)"
+
+
+class _UserError(Exception):
+    pass
+
+
+def add_vault_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``vault`` and its actions to the top-level ``subparsers`` (dest ``vault_command``)."""
+    vault = subparsers.add_parser("vault", help="store provider API keys (BYOK), encrypted")
+    actions = vault.add_subparsers(dest="vault_command", metavar="ACTION", required=True)
+    put = actions.add_parser("set", help="store a provider's key (hidden prompt, or stdin)",
+                             description="Store PROVIDER's API key, read from a hidden prompt "
+                                         "on a terminal, else from stdin (one line).")
+    put.add_argument("provider", metavar="PROVIDER",
+                     help="openai, anthropic, google (or gemini), openrouter, mistral, cohere, "
+                          "or a custom name")
+    listing = actions.add_parser("list", help="list stored keys (last 4 characters only)")
+    listing.add_argument("--json", action="store_true",
+                         help='print [{"provider", "last4", "added_at"}, …]')
+    remove = actions.add_parser("remove", help="forget a provider's key")
+    remove.add_argument("provider", metavar="PROVIDER")
+    rekey = actions.add_parser("rekey", help="re-seal the vault with a new passphrase or key file",
+                               description="Re-seal the vault. With no option on a terminal, "
+                                           "asks for a new passphrase twice.")
+    how = rekey.add_mutually_exclusive_group()
+    how.add_argument("--passphrase-stdin", action="store_true",
+                     help="read the new passphrase from stdin (one line)")
+    how.add_argument("--keyfile", action="store_true",
+                     help=f"seal with a new random key file ({KEY_FILE}) instead of a passphrase")
+    for parser in (put, listing, remove, rekey):
+        parser.add_argument("--home", help=_HOME_HELP)
+
+
+def run_vault(args: argparse.Namespace, home: Path) -> int:
+    """Run the ``vault`` action in ``args`` on the vault in ``home``; returns the exit code."""
+    try:
+        return _ACTIONS[args.vault_command](args, Path(home))
+    except (VaultError, _UserError) as exc:
+        return _fail(str(exc), 2)
+    except OSError as exc:
+        return _fail(f"{exc.filename or home}: {exc.strerror or exc}", 1)
+    except EOFError:
+        return _fail("no input", 2)
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 130
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"behest-local: error: {message}", file=sys.stderr)
+    return code
+
+
+def _tty() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+def _read_line(what: str) -> Secret:
+    """One line from stdin, trailing newline removed."""
+    if sys.stdin is None:
+        raise _UserError(f"no stdin to read the {what} from")
+    text = sys.stdin.read().rstrip("\r\n")
+    if "\n" in text:
+        raise _UserError(f"expected the {what} alone on one line of stdin")
+    if not text:
+        raise _UserError(f"no {what} on stdin")
+    return Secret(text)
+
+
+def _open(home: Path) -> Vault:
+    """The vault, asking for its passphrase on a terminal if it needs one and none is set."""
+    try:
+        vault = Vault.open(home)
+    except VaultLocked:
+        if not _tty():
+            raise
+        vault = Vault.open(home, passphrase=Secret(getpass.getpass("Vault passphrase: ")))
+    if vault.created:
+        how = (f"key file {vault.key_path}" if vault.mode == "keyfile"
+               else f"the passphrase in {PASSPHRASE_ENV}")
+        print(f"created {vault.path}, sealed with {how}", file=sys.stderr)
+    return vault
+
+
+def _set(args: argparse.Namespace, home: Path) -> int:
+    provider = normalize_provider(args.provider)
+    if _tty():
+        key = Secret(getpass.getpass(f"{provider} API key (input hidden): ").strip())
+    else:
+        key = _read_line("key")
+    validate_provider_key(provider, key)  # before opening: a bad key creates nothing
+    vault = _open(home)
+    replacing = any(e.provider == provider for e in vault.list())
+    vault.set(provider, key)
+    shown = f" …{key.last4}" if key.last4 else ""
+    print(f"{'replaced' if replacing else 'stored'} the {provider} key{shown}; a running "
+          "gateway uses it from its next request")
+    return 0
+
+
+def _list(args: argparse.Namespace, home: Path) -> int:
+    entries = read_entries(home)  # metadata only: no passphrase needed, nothing created
+    if args.json:
+        print(json.dumps([{"provider": e.provider, "last4": e.last4, "added_at": e.added_at}
+                          for e in entries]))
+        return 0
+    if not entries:
+        print("no provider keys yet: behest-local vault set openai")
+    for e in entries:
+        print(f"{e.provider:<12} {e.hint:<6} added {e.added_at}")
+    return 0
+
+
+def _remove(args: argparse.Namespace, home: Path) -> int:
+    provider = normalize_provider(args.provider)
+    if not (home / VAULT_FILE).exists():
+        raise _UserError(f"no {provider} key stored (the vault is empty)")
+    if not _open(home).remove(provider):
+        stored = ", ".join(e.provider for e in read_entries(home)) or "none"
+        raise _UserError(f"no {provider} key stored (stored: {stored})")
+    print(f"removed the {provider} key")
+    return 0
+
+
+def _rekey(args: argparse.Namespace, home: Path) -> int:
+    if not (args.keyfile or args.passphrase_stdin or _tty()):
+        raise _UserError("vault rekey: stdin is not a terminal; pass --keyfile, or "
+                         "--passphrase-stdin with the new passphrase on stdin")
+    vault = _open(home)
+    new: Secret | None = None
+    if args.passphrase_stdin:
+        new = _read_line("new passphrase")
+    elif not args.keyfile:
+        new = Secret(getpass.getpass("New vault passphrase: "))
+        if new != Secret(getpass.getpass("Repeat the new passphrase: ")):
+            raise _UserError("the passphrases differ; nothing changed")
+    vault.rekey(new_passphrase=new)
+    if new is None:
+        print(f"vault sealed with a new key file, {vault.key_path}; back it up with vault.json")
+    else:
+        print(f"vault sealed with the new passphrase; {vault.key_path.name} is deleted. Set "
+              f"{PASSPHRASE_ENV} for `behest-local serve` (a running gateway keeps working)")
+    return 0
+
+
+_ACTIONS = {"set": _set, "list": _list, "remove": _remove, "rekey": _rekey}

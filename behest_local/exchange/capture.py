@@ -1,0 +1,307 @@
+"""What the trace keeps of an exchange beyond its summary: headers, bodies, raw stream.
+
+The ``Exchange`` (exchange/exchange.py) holds the summary every subscriber needs; a ``Capture``
+hangs off it (``exchange.capture``) with the detail the TUI's detail view, the trace
+database and the exporters show: redacted request and response headers, the request
+and response bodies, and every stream event as sent with the moment it was handed to
+the relay (its arrival from upstream; ``exchange.chunk_times`` has its departure).
+
+It is filled at two points: ``server/inspect_routes.record_response`` (the response hook
+for streams, the gateway middleware once a whole response is written) creates it
+(headers, bodies) and ``server/streaming.py`` calls ``frame`` for each event.
+``frame`` is on the hot path, so it only appends; decoding, assembling and redacting
+happen when someone reads (``record.build_record``), off the request's path.
+
+Raw bytes stay private to this class and leave it only redacted: headers through
+``request_headers``/``response_headers``, bodies through ``redacted_*``, frames through
+``record.build_record``. All of it is redacted when first read, not when recorded: the
+hook that records runs on every response, and most captures are never looked at
+(redacting a body before the first stream byte would also add to time to first token,
+and stream secrets can only be found on the joined text anyway; see exchange/scrub.py). The
+credentials a request presented (``known``) are found the same way, on first read.
+Memory is bounded twice: per exchange (``MAX_BODY``, ``MAX_STREAM``) and across all
+exchanges (``CaptureBudget``: the oldest captures give their bytes back once the total
+passes the budget).
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterable
+
+from behest_local.exchange import scrub
+from behest_local.exchange.exchange import SECRET_HEADERS, redact_value
+
+Headers = tuple[tuple[str, str], ...]
+
+MAX_BODY = 64 * 1024
+"""Bytes of a request or response body kept; the rest is counted, not kept."""
+MAX_STREAM = 128 * 1024
+"""Bytes of raw stream events kept per exchange; later events keep only their timing."""
+DEFAULT_BUDGET = 64 * 1024 * 1024
+"""Bytes held by all captures together before the oldest are released."""
+
+
+class CaptureBudget:
+    """A cap on the bytes all live captures hold, oldest released first.
+
+    ``charge`` is called from the hot path with each kept frame's size; it only adds,
+    unless the total passes ``limit``. Then the live captures are recounted (dead ones,
+    whose exchange left the trace ring, are dropped) and the oldest released until the
+    total is back under three quarters of the limit, so recounts stay rare.
+    """
+
+    def __init__(self, limit: int = DEFAULT_BUDGET) -> None:
+        self.limit = limit
+        self.used = 0
+        self.released = 0
+        self._held: deque[weakref.ref[Capture]] = deque()
+
+    def hold(self, capture: Capture, n: int) -> None:
+        """Track a new ``capture`` (weakly: it dies with its exchange) holding ``n`` bytes."""
+        held = self._held
+        held.append(weakref.ref(capture))
+        if len(held) > 4096 and len(held) % 1024 == 0:
+            # Exchanges leave the ring silently; prune their dead references now and then.
+            self._held = deque(r for r in held if r() is not None)
+        if n:
+            self.charge(n)
+
+    def charge(self, n: int) -> None:
+        self.used += n
+        if self.used > self.limit:
+            self._shrink()
+
+    def _shrink(self) -> None:
+        live = [c for c in (r() for r in self._held) if c is not None]
+        self.used = sum(c.held_bytes for c in live)
+        target = self.limit * 3 // 4
+        index = 0
+        while self.used > target and index < len(live):
+            self.used -= live[index].release()
+            self.released += 1
+            index += 1
+        self._held = deque(weakref.ref(c) for c in live[index:])
+
+
+class Capture:
+    """Headers, bodies and raw stream events of one exchange (see the module docstring)."""
+
+    __slots__ = (
+        "response_status", "request_body_size", "request_body_note", "response_body_size",
+        "arrivals", "frame_bytes", "frames_dropped", "responded", "released",
+        "_request_headers", "_response_headers", "_raw_request_headers",
+        "_raw_response_headers", "_request_body", "_response_body", "_frames", "_known",
+        "_clock", "_budget", "__weakref__",
+    )
+
+    _lock = threading.Lock()
+    """One lock for every capture, held only by ``release`` and the readers of the frame
+    list (``raw_frames``, ``snapshot``, in other threads): both are rare, so sharing it
+    costs nothing, where a lock per capture cost a lock per request."""
+
+    def __init__(self, clock: Callable[[], float], budget: CaptureBudget | None = None, *,
+                 request_headers: Iterable[tuple[str, str]] | None = None,
+                 response_headers: Iterable[tuple[str, str]] | None = None,
+                 status: int | None = None, request_body: bytes | None = None,
+                 request_body_note: str | None = None,
+                 response_body: bytes | None = None) -> None:
+        """An empty capture, or (``server/inspect_routes.record_response``) one recorded
+        in a single call: headers as ``record_headers`` takes them, bodies as
+        ``request_body``/``response_body`` do; headers given means ``responded``."""
+        self._clock = clock
+        self._budget = budget
+        self._raw_request_headers = request_headers
+        self._raw_response_headers = response_headers
+        self._request_headers: Headers = ()
+        self._response_headers: Headers = ()
+        self.response_status = status
+        held = 0
+        if request_body is None:
+            self._request_body: bytes | None = None
+            self.request_body_size: int | None = None
+        else:
+            self.request_body_size = len(request_body)
+            kept = self._request_body = bytes(request_body[:MAX_BODY])
+            held = len(kept)
+        self.request_body_note = request_body_note
+        """Why there is no request body, when there is none (e.g. rejected before reading)."""
+        if response_body is None:
+            self._response_body: bytes | None = None
+            self.response_body_size: int | None = None
+        else:
+            self.response_body_size = len(response_body)
+            kept = self._response_body = bytes(response_body[:MAX_BODY])
+            held += len(kept)
+        self._known: tuple[str, ...] | None = None
+        self._frames: list[bytes] = []
+        self.arrivals: list[float] = []
+        """Monotonic time each stream event reached the relay, before its write."""
+        self.frame_bytes = 0
+        self.frames_dropped = 0
+        self.responded = response_headers is not None
+        """True once the response headers were recorded (``ResponseStarted`` published)."""
+        self.released = False
+        if budget is not None:
+            budget.hold(self, held)
+
+    # -- recording (gateway side) -----------------------------------------------------
+
+    def record_headers(self, request: Iterable[tuple[str, str]],
+                       response: Iterable[tuple[str, str]]) -> None:
+        """Keep the raw request and response header pairs (a mapping's ``items()`` or an
+        immutable copy: the caller must not change them afterwards). O(1): they are
+        redacted, and the credentials among them found, when first read."""
+        self._raw_request_headers = request
+        self._raw_response_headers = response
+
+    def set_known_secrets(self, secrets: tuple[str, ...]) -> None:
+        """The credentials this request presented, so echoes of them are redacted too
+        (found in the request headers when not set)."""
+        self._known = tuple(s for s in secrets if len(s) >= scrub.MIN_KNOWN)
+
+    def request_body(self, raw: bytes | None, note: str | None = None) -> None:
+        if raw is None:
+            self.request_body_note = note
+            return
+        self.request_body_size = len(raw)
+        self._request_body = bytes(raw[:MAX_BODY])
+        self._charge(len(self._request_body))
+
+    def response_body(self, raw: bytes) -> None:
+        self.response_body_size = len(raw)
+        self._response_body = bytes(raw[:MAX_BODY])
+        self._charge(len(self._response_body))
+
+    def frame(self, data: bytes) -> None:
+        """One stream event about to be written. Hot path: append only."""
+        self.arrivals.append(self._clock())
+        size = len(data)
+        self.frame_bytes += size
+        if self.released or self.frame_bytes > MAX_STREAM:
+            self.frames_dropped += 1
+            return
+        self._frames.append(data)
+        if self._budget is not None:
+            self._budget.charge(size)
+
+    def _charge(self, n: int) -> None:
+        if self._budget is not None:
+            self._budget.charge(n)
+
+    # -- memory -----------------------------------------------------------------------
+
+    @property
+    def held_bytes(self) -> int:
+        frames = sum(len(f) for f in self._frames)
+        return frames + len(self._request_body or b"") + len(self._response_body or b"")
+
+    def release(self) -> int:
+        """Drop bodies and raw events (timings stay); returns the bytes given back."""
+        with self._lock:
+            freed = self.held_bytes
+            self.frames_dropped += len(self._frames)
+            self._frames = []
+            self._request_body = self._response_body = None
+            self.released = True
+        return freed
+
+    # -- reading (always redacted) ----------------------------------------------------
+
+    @property
+    def request_headers(self) -> Headers:
+        """The request headers, credentials redacted (exchange.redact_value)."""
+        raw = self._raw_request_headers
+        if raw is not None:
+            self._redact_request(raw)
+        return self._request_headers
+
+    @property
+    def response_headers(self) -> Headers:
+        """The response headers as prepared, credentials redacted."""
+        raw = self._raw_response_headers
+        if raw is not None:
+            self._response_headers = tuple([(k, redact_value(k, v)) for k, v in raw])
+            self._raw_response_headers = None
+        return self._response_headers
+
+    @property
+    def known(self) -> tuple[str, ...]:
+        """The credentials the request presented (its secret headers' tokens)."""
+        raw = self._raw_request_headers
+        if raw is not None:
+            self._redact_request(raw)
+        return self._known or ()
+
+    def _redact_request(self, raw: Iterable[tuple[str, str]]) -> None:
+        # Idempotent, so a reader thread racing the loop's TUI only does it twice.
+        pairs, found = [], []
+        for name, value in raw:
+            if name.lower() in SECRET_HEADERS:
+                scheme, _, token = value.partition(" ")
+                bare = token and scheme.lower() in ("bearer", "basic")
+                found.append(token.strip() if bare else value)
+                value = redact_value(name, value)
+            pairs.append((name, value))
+        self._request_headers = tuple(pairs)
+        if self._known is None:
+            self._known = tuple(s for s in found if len(s) >= scrub.MIN_KNOWN)
+        self._raw_request_headers = None
+
+    def redacted_request_body(self) -> str | None:
+        raw = self._request_body
+        return None if raw is None else scrub.redact_body(raw, self.known)
+
+    def redacted_response_body(self) -> str | None:
+        raw = self._response_body
+        return None if raw is None else scrub.redact_body(raw, self.known)
+
+    def raw_frames(self) -> list[bytes]:
+        """A snapshot of the kept frames, for ``record.build_record`` to decode and redact.
+
+        Never shown as is: the only caller redacts on the joined text before anything
+        leaves (scrub.redact_fragments)."""
+        with self._lock:
+            return list(self._frames)
+
+    # -- crossing to the trace writer process (observe/trace_writer.py) ------------------------
+
+    def snapshot(self) -> tuple:
+        """The capture as plain values, as recorded (raw headers while not yet read): the
+        trace writer process ``restore``s it and redacts there, as ``build_record`` does."""
+        with self._lock:
+            frames = list(self._frames)
+        request = self._raw_request_headers
+        response = self._raw_response_headers
+        return (_plain_pairs(request) if request is not None else None,
+                _plain_pairs(self._request_headers),
+                _plain_pairs(response) if response is not None else None,
+                _plain_pairs(self._response_headers),
+                self.response_status, self._request_body, self.request_body_size,
+                self.request_body_note, self._response_body, self.response_body_size,
+                frames, self.arrivals[:], self.frame_bytes, self.frames_dropped,
+                self.responded, self.released, self._known)
+
+    @classmethod
+    def restore(cls, values: tuple) -> Capture:
+        """A capture equal, for every reader, to the one ``snapshot`` was taken of."""
+        capture = cls(lambda: 0.0)
+        (capture._raw_request_headers, capture._request_headers,
+         capture._raw_response_headers, capture._response_headers, capture.response_status,
+         capture._request_body, capture.request_body_size, capture.request_body_note,
+         capture._response_body, capture.response_body_size, capture._frames,
+         capture.arrivals, capture.frame_bytes, capture.frames_dropped, capture.responded,
+         capture.released, capture._known) = values
+        return capture
+
+    def __repr__(self) -> str:  # no bodies, no secrets
+        return (f"Capture(status={self.response_status}, frames={len(self.arrivals)}, "
+                f"kept_bytes={self.frame_bytes}, released={self.released})")
+
+
+def _plain_pairs(pairs: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """Header pairs as exact ``str``s: aiohttp's names are ``multidict.istr``, a subclass,
+    which ``marshal`` (the trace writer's pipe) refuses."""
+    return tuple([(str(name), str(value)) for name, value in pairs])

@@ -1,0 +1,259 @@
+"""The core object: one ``Exchange`` per request, moving through named phases.
+
+Middlewares and handlers fill the exchange in as the request proceeds (received →
+authenticated → routed → upstream → streaming → finished/failed) and every change is
+recorded as a typed event from ``exchange/events.py``, published through the ``TraceStore``. The
+exchange also keeps the summary subscribers need later (status, usage, chunk times) so
+the store's ring of recent exchanges can be shown without replaying events.
+
+Each phase sets the exchange's fields first and builds its event only when a subscriber
+wants that type (``TraceStore.wanted``): headless mode takes only the terminal events, so
+a request there builds one event, and its headers are never redacted for nobody.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from behest_local.exchange import events as ev
+
+if TYPE_CHECKING:
+    from behest_local.exchange.capture import Capture
+    from behest_local.exchange.bus import TraceStore
+
+# Headers whose values are credentials. Redacted before anything is recorded (Portkey's
+# log middleware does the same before broadcasting to live log clients).
+SECRET_HEADERS = frozenset(
+    {"authorization", "x-api-key", "x-goog-api-key", "api-key", "cookie", "set-cookie",
+     "proxy-authorization", "x-admin-secret"}
+)
+
+
+def redact_value(name: str, value: str) -> str:
+    """The value to record for header ``name``: credentials keep a short hint only."""
+    if name.lower() not in SECRET_HEADERS:
+        return value
+    scheme, _, token = value.partition(" ")
+    if token and scheme.lower() in {"bearer", "basic"}:
+        return f"{scheme} {_hint(token)}"
+    return _hint(value)
+
+
+def _hint(token: str) -> str:
+    # The first characters of a key identify its kind (behest_sk_live_, sk-ant-) without
+    # revealing anything usable; never more than 8 and never more than a third.
+    keep = min(8, len(token) // 3)
+    return f"{token[:keep]}…[redacted]"
+
+
+class Phase(str, Enum):
+    RECEIVED = "received"
+    AUTHENTICATED = "authenticated"
+    ROUTED = "routed"
+    UPSTREAM = "upstream"
+    STREAMING = "streaming"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+PROGRESS_S = 0.25
+"""A stream publishes at most one ``ChunkSent`` per this many seconds after its first: live
+views refresh at this pace (the TUI's detail every 0.25 s); every event's time is kept."""
+
+CURRENT: ContextVar[Exchange | None] = ContextVar("behest_local_exchange", default=None)
+"""The exchange of the request being served on this task (set by ``gateway_middleware``).
+
+Only for code below the provider interface that has no exchange in hand, such as the
+upstream transport timing its waits (``provider_waited``); everything else is passed
+the exchange explicitly."""
+
+
+# Request and trace ids identify, they do not authenticate: the random module's generator
+# (seeded from os.urandom, reseeded after fork) makes them as unique as ``secrets`` would,
+# without a getrandom syscall per request that releases the GIL and may wait to retake it.
+
+_ZERO_TRACE = "0" * 32
+
+
+def new_ids() -> tuple[str, str]:
+    """A request id (``req_`` and 24 hex digits) and a trace id, from one random draw.
+
+    The trace id has the W3C trace-context trace-id form (32 lowercase hex, not all zero),
+    so it can be correlated with traceparent headers in the user's own tracing later."""
+    both = "req_%056x" % random.getrandbits(224)
+    trace_id = both[28:]
+    if trace_id == _ZERO_TRACE:  # all zero is invalid (W3C trace-context §3.2.2.3)
+        trace_id = _ZERO_TRACE[:-1] + "1"
+    return both[:28], trace_id
+
+
+class Exchange:
+    """One request/response pair and everything the gateway learnt about it."""
+
+    __slots__ = (
+        "id", "trace_id", "method", "path", "started", "wall_time", "phase", "tenant",
+        "project", "credential", "user", "session", "requested_model", "model", "provider",
+        "stream", "status", "prompt_tokens", "completion_tokens", "chunk_times", "bytes_sent",
+        "ended", "error", "capture", "provider_time", "settle", "_store", "_clock",
+    )
+    # The fields ``__init__`` sets to None in one chained assignment, and what they hold.
+    tenant: str | None
+    project: str | None
+    credential: str | None
+    user: str | None
+    session: str | None
+    requested_model: str | None
+    model: str | None
+    provider: str | None
+    status: int | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    ended: float | None
+    error: str | None
+    capture: Capture | None
+    provider_time: float | None
+    settle: Callable[[], None] | None
+
+    def __init__(self, store: TraceStore, *, method: str, path: str) -> None:
+        self._store = store
+        self._clock: Callable[[], float] = store.clock
+        self.id, self.trace_id = new_ids()
+        self.method = method
+        self.path = path
+        self.started = store.clock()
+        self.wall_time = store.wall_clock()
+        self.phase = Phase.RECEIVED
+        # One chained assignment for the fields set later: a single constant load.
+        self.tenant = self.project = self.credential = self.user = self.session = None
+        self.requested_model = self.model = self.provider = None
+        self.status = self.prompt_tokens = self.completion_tokens = None
+        self.ended = self.error = None
+        self.stream = False
+        self.chunk_times: list[float] = []
+        self.bytes_sent = 0
+        # ``capture``: headers, bodies and raw stream events (exchange/capture.py), attached by
+        # server/inspect_routes.record_response as the response goes out (a whole one once
+        # written); None until then, or when not recorded.
+        # ``provider_time``: seconds spent waiting on the provider before the response
+        # headers (the upstream's answer, or a stream's first event); None when no provider
+        # was asked. Server-Timing (server/timing_header.py) subtracts it to show the
+        # gateway's own time.
+        # ``settle``: a StreamMeter's count of what was sent, run before the end is
+        # published so every subscriber of the end event sees the final tokens
+        # (finops/meter.py).
+        self.capture = self.provider_time = self.settle = None
+
+    # -- phases ---------------------------------------------------------------------
+
+    def received(self, *, client: str, headers: Iterable[tuple[str, str]]) -> None:
+        """Enter the store's ring; ``RequestReceived`` (with ``headers`` redacted) only if
+        wanted. ``client`` and ``headers`` are read only then (middleware.py skips
+        working the peer out when nobody wants ``RequestReceived``)."""
+        store = self._store
+        store.opened(self)
+        if ev.RequestReceived in store.wanted:
+            redacted = tuple([(k, redact_value(k, v)) for k, v in headers])
+            store.publish(ev.RequestReceived(self.id, self.started, self.method, self.path,
+                                             client, self.wall_time, redacted), self)
+
+    def authenticated(self, *, tenant: str, project: str, credential: str,
+                      user: str | None = None, session: str | None = None) -> None:
+        self.tenant, self.project, self.credential = tenant, project, credential
+        self.user, self.session = user, session
+        self.phase = Phase.AUTHENTICATED
+        if ev.Authenticated in self._store.wanted:
+            self._publish(ev.Authenticated(self.id, self._clock(), tenant, project, credential,
+                                           user, session))
+
+    def routed(self, *, requested_model: str | None, model: str, provider: str, reason: str,
+               stream: bool) -> None:
+        self.requested_model, self.model, self.provider = requested_model, model, provider
+        self.stream = stream
+        self.phase = Phase.ROUTED
+        if ev.Routed in self._store.wanted:
+            self._publish(ev.Routed(self.id, self._clock(), requested_model, model, provider,
+                                    reason, stream))
+
+    def upstream_started(self) -> None:
+        self.phase = Phase.UPSTREAM
+        if ev.UpstreamStarted in self._store.wanted:
+            self._publish(ev.UpstreamStarted(self.id, self._clock(), self.provider or "?",
+                                             self.model or "?"))
+
+    def chunk_sent(self, size: int) -> None:
+        """Record one stream event written to the client. Hot path (once per relayed
+        event): an append and a sum. ``ChunkSent`` is published for the first event and
+        then for the first in each ``PROGRESS_S`` window (exchange/events.py says why)."""
+        now = self._clock()
+        times = self.chunk_times
+        times.append(now)
+        self.bytes_sent += size
+        if len(times) == 1:
+            self.phase = Phase.STREAMING
+            self._publish(ev.ChunkSent(self.id, now, 0, size))
+        elif now // PROGRESS_S != times[-2] // PROGRESS_S:
+            self._publish(ev.ChunkSent(self.id, now, len(times) - 1, size))
+
+    def provider_waited(self, seconds: float) -> None:
+        """Add ``seconds`` of waiting on the provider (before the response headers)."""
+        self.provider_time = (self.provider_time or 0.0) + seconds
+
+    def usage(self, prompt_tokens: int | None, completion_tokens: int | None) -> None:
+        self.prompt_tokens, self.completion_tokens = prompt_tokens, completion_tokens
+
+    def finish(self, status: int) -> None:
+        if self.ended is not None:
+            return
+        if self.settle is not None:
+            self.settle()
+        self.ended = self._clock()
+        self.status = status
+        self.phase = Phase.FINISHED
+        if ev.ExchangeFinished in self._store.wanted:
+            self._publish(ev.ExchangeFinished(
+                self.id, self.ended, status, self.ended - self.started, self.ttft,
+                len(self.chunk_times), self.prompt_tokens, self.completion_tokens))
+
+    def fail(self, status: int, *, code: str | None, message: str,
+             cancelled: bool = False, details: dict | None = None) -> None:
+        if self.ended is not None:
+            return
+        if self.settle is not None:
+            self.settle()
+        self.ended = self._clock()
+        self.status = status
+        self.error = message
+        self.phase = Phase.FAILED
+        if ev.ExchangeFailed in self._store.wanted:
+            self._publish(ev.ExchangeFailed(self.id, self.ended, status, code, message,
+                                            self.ended - self.started, cancelled,
+                                            details or {}))
+
+    # -- derived --------------------------------------------------------------------
+
+    @property
+    def ttft(self) -> float | None:
+        return self.chunk_times[0] - self.started if self.chunk_times else None
+
+    def elapsed(self) -> float:
+        """Seconds since the exchange started, on the trace store's clock."""
+        return self._clock() - self.started
+
+    def now(self) -> float:
+        """The trace store's clock (monotonic seconds), for timing spans of this exchange."""
+        return self._clock()
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.ended is None else self.ended - self.started
+
+    def _publish(self, event: ev.TraceEvent) -> None:
+        self._store.publish(event, self)
+
+    def __repr__(self) -> str:
+        return (f"Exchange({self.id} {self.method} {self.path} phase={self.phase.value} "
+                f"status={self.status})")

@@ -1,0 +1,319 @@
+"""The trace database: finished exchanges persisted in SQLite under the state dir.
+
+The ``TraceStore`` keeps only a ring of recent exchanges in memory; this keeps their
+records (observe/record.py: redacted, JSON) in ``<state dir>/data/traces.sqlite3`` so that
+``behest-local traces export`` and the TUI can reach older ones. Records are stored
+without their assembled message, which ``read_record(s)`` derive (record.with_message).
+Retention is bounded by row count and age, pruned as the writer goes.
+
+sqlite3 blocks, so nothing here touches the database on the event loop. ``subscriber``
+is the ``TraceStore`` callback (subscribed for ``TraceDB.EVENTS`` only). On a terminal
+event whose response is already recorded (a stream, a whole response: the usual case)
+it encodes the exchange at once (``trace_writer.encode``, a few µs: plain values, no
+redaction) and appends the bytes to a bounded deque; an exchange whose response is yet
+to be recorded (a refusal: its response is prepared after its end) is queued as itself,
+and the writer encodes it once its capture says the response was recorded, or
+``SETTLE`` seconds pass. When the deque is full a record is dropped and counted, never
+waited for. A dedicated writer thread wakes every ``interval`` seconds (at once for
+``flush`` and ``close``) and sends what is queued, ``CHUNK`` exchanges per message, to
+the writer process (observe/trace_writer.py, started on the first batch), which builds and
+redacts the records and commits each round in one transaction. The thread itself does
+almost no Python work: a thread that holds the GIL stops the event loop, and one that
+keeps asking for it costs the loop a hand-off each time. It waits for each message's
+acknowledgement, so ``flush`` returns once the rows are committed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from behest_local.exchange.events import ExchangeFailed, ExchangeFinished, ProbeReported, TraceEvent
+from behest_local.exchange.exchange import Exchange
+from behest_local.home import database_path
+from behest_local.observe.record import with_message
+from behest_local.observe.trace_writer import SCHEMA, encode, receive, send
+
+log = logging.getLogger("behest_local.observe.trace_db")
+
+DB_FILE = "traces.sqlite3"
+_ENDS = (ExchangeFinished, ExchangeFailed)
+SETTLE = 1.0
+CHUNK = 128
+"""Exchanges per message to the writer process (see ``TraceDB._write``)."""
+INTERNAL_PREFIX = "/_behest/"
+
+
+class TraceDB:
+    """SQLite persistence of exchange records with a batching writer thread.
+
+    Args:
+        path: the database file (``<state dir>/data/traces.sqlite3`` via ``open``).
+        max_rows: newest records kept.
+        max_age: seconds a record is kept.
+        interval: seconds between batches.
+        queue_size: exchanges waiting to be written before new ones are dropped.
+    """
+
+    def __init__(self, path: Path, *, max_rows: int = 10_000, max_age: float = 7 * 86400,
+                 interval: float = 0.25, queue_size: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.path = Path(path)
+        self.max_rows, self.max_age, self.interval = max_rows, max_age, interval
+        self.dropped = 0
+        self.written = 0
+        self.error: str | None = None
+        """The last write failure, for the TUI's header; None while writes succeed."""
+        self._clock = clock
+        self.queue_size = queue_size
+        # deque.append and popleft are atomic: the hot path takes no lock and wakes no one.
+        self._queue: deque[tuple] = deque()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._child: subprocess.Popen | None = None
+
+    @classmethod
+    def open(cls, home: Path, **options) -> TraceDB:
+        db = cls(database_path(home, DB_FILE), **options)
+        db.start()
+        return db
+
+    # -- the hot path -----------------------------------------------------------------
+
+    EVENTS = (ExchangeFinished, ExchangeFailed, ProbeReported)
+    """What ``subscriber`` takes: ``store.subscribe(db.subscriber, events=TraceDB.EVENTS)``."""
+
+    def subscriber(self, event: TraceEvent, exchange: Exchange | None) -> None:
+        if exchange is None or exchange.path.startswith(INTERNAL_PREFIX):
+            return
+        if isinstance(event, _ENDS):
+            if len(self._queue) >= self.queue_size:
+                self._drop()  # before encoding it: a dropped record costs nothing
+                return
+            capture = exchange.capture
+            if capture is not None and capture.responded:
+                # Already final (a stream's frames, a whole response recorded before its
+                # end): encoded here, a few µs on the loop, so the writer thread has no
+                # Python work of its own to contend with the loop for the GIL over.
+                self._put(("encoded", encode(exchange)))
+            else:  # its response is still to be recorded: the writer waits for it
+                self._put(("exchange", exchange, self._clock()))
+        elif isinstance(event, ProbeReported):
+            self._put(("probe", exchange.id, {"verdict": event.verdict, "level": event.level,
+                                              "client": list(event.client),
+                                              "findings": list(event.findings)}))
+
+    def _put(self, item: tuple) -> None:
+        if len(self._queue) < self.queue_size:
+            self._queue.append(item)
+        else:
+            self._drop()
+
+    def _drop(self) -> None:
+        self.dropped += 1
+        if self.dropped == 1:
+            log.warning("trace database is falling behind; dropping records (%s)", self.path)
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=5)
+        try:
+            with conn:
+                conn.executescript(SCHEMA)
+        finally:
+            conn.close()
+        os.chmod(self.path, 0o600)  # prompts and replies are the user's data
+        self._thread = threading.Thread(target=self._run, name="behest-local trace writer",
+                                        daemon=True)
+        self._thread.start()
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Block until everything queued so far is written (tests, exports, shutdown)."""
+        if self._thread is None or not self._thread.is_alive():
+            return False
+        done = threading.Event()
+        self._queue.append(("flush", done))  # control items are never dropped
+        self._wake.set()
+        return done.wait(timeout)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Write what is queued and stop the writer. Blocking: call via ``to_thread``."""
+        if self._thread is not None and self._thread.is_alive():
+            self._queue.append(("stop",))
+            self._wake.set()
+            self._thread.join(timeout)
+
+    # -- the writer thread ------------------------------------------------------------
+
+    def _run(self) -> None:
+        pending: list[tuple[Exchange, float]] = []
+        try:
+            while True:
+                items = self._drain()
+                stop = any(i[0] == "stop" for i in items)
+                flushes = [i[1] for i in items if i[0] == "flush"]
+                pending += [(i[1], i[2]) for i in items if i[0] == "exchange"]
+                encoded = [i[1] for i in items if i[0] == "encoded"]
+                probes = [(i[1], i[2]) for i in items if i[0] == "probe"]
+                now = self._clock()
+                force = stop or bool(flushes)
+                ready = [e for e, t in pending if force or _settled(e, now - t)]
+                pending = [(e, t) for e, t in pending if not (force or _settled(e, now - t))]
+                if ready:
+                    encoded += [encode(e) for e in ready]
+                if encoded or probes:
+                    self._write(encoded, probes)
+                for done in flushes:
+                    done.set()
+                if stop:
+                    return
+        finally:
+            self._stop_child()
+
+    def _drain(self) -> list[tuple]:
+        """Everything queued, after waiting ``interval`` (or less, for a flush or stop)."""
+        self._wake.wait(self.interval)
+        self._wake.clear()  # before taking: an item appended after this wakes the next wait
+        items = []
+        take = self._queue.popleft
+        for _ in range(len(self._queue)):
+            items.append(take())
+        return items
+
+    def _write(self, payloads: list[bytes], probes: list[tuple[str, dict]]) -> None:
+        """Send encoded exchanges to the writer process, ``CHUNK`` per message, each
+        acknowledged before the next; the round's last message commits it."""
+        for start in range(0, max(len(payloads), 1), CHUNK):
+            last = start + CHUNK >= len(payloads)
+            self._send_batch(payloads[start:start + CHUNK], probes if last else [],
+                             commit=last)
+
+    def _send_batch(self, payloads: list[bytes], probes: list[tuple[str, dict]], *,
+                    commit: bool) -> None:
+        try:
+            message = ("batch", payloads, probes, commit)
+            for attempt in (1, 2):  # a writer process that died is started again, once
+                child = self._child_process()
+                try:
+                    send(child.stdin, message)
+                    reply = receive(child.stdout)
+                except OSError:
+                    reply = None
+                if reply is not None:
+                    break
+                self._stop_child()
+            else:
+                raise OSError("the trace writer process exited")
+            written, error = reply
+            self.written += written
+            if error is not None:
+                raise OSError(error)
+            self.error = None
+        except (OSError, ValueError) as exc:
+            if self.error is None:
+                log.warning("could not write traces to %s: %s", self.path, exc)
+            self.error = str(exc)
+
+    def _child_process(self) -> subprocess.Popen:
+        if self._child is not None and self._child.poll() is not None:
+            self._stop_child()  # it exited: collect it and close its pipes
+        if self._child is None:
+            # ``-c`` rather than ``-m``: the package's directory is appended to the child's
+            # path (after the standard library and site-packages, not before them as
+            # PYTHONPATH would be), so a checkout runs without an install and an installed
+            # package finds itself first, as in this process.
+            root = str(Path(__file__).resolve().parent.parent)
+            code = ("import sys; sys.path.append(sys.argv.pop(1)); "
+                    "from behest_local.observe.trace_writer import main; sys.exit(main())")
+            # stderr is dropped: with the TUI on the terminal, a stray line would tear it;
+            # failures come back in the replies.
+            self._child = subprocess.Popen(
+                [sys.executable, "-c", code, root, str(self.path), str(self.max_rows),
+                 repr(self.max_age)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                close_fds=True)
+        return self._child
+
+    def _stop_child(self) -> None:
+        child, self._child = self._child, None
+        if child is None:
+            return
+        try:
+            if child.poll() is None:
+                send(child.stdin, ("stop",))
+        except OSError:
+            pass
+        for pipe in (child.stdin, child.stdout):
+            try:
+                pipe.close()
+            except OSError:
+                pass
+        try:
+            child.wait(5)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+    # -- reading (any thread, its own connection) -------------------------------------
+
+    def records(self, *, limit: int | None = None, project: str | None = None,
+                since: float | None = None) -> Iterator[dict]:
+        """Stored records, oldest first; ``limit`` keeps the newest ``limit``."""
+        return read_records(self.path, limit=limit, project=project, since=since)
+
+    def get(self, exchange_id: str) -> dict | None:
+        return read_record(self.path, exchange_id)
+
+
+def read_record(path: Path, exchange_id: str) -> dict | None:
+    """One stored record by request id, or None."""
+    if not Path(path).exists():
+        return None
+    conn = sqlite3.connect(path, timeout=5)
+    try:
+        row = conn.execute("SELECT record FROM exchanges WHERE id = ?", (exchange_id,)).fetchone()
+    finally:
+        conn.close()
+    return with_message(json.loads(row[0])) if row else None
+
+
+def read_records(path: Path, *, limit: int | None = None, project: str | None = None,
+                 since: float | None = None) -> Iterator[dict]:
+    """Records from a trace database file, oldest first (usable without a running gateway)."""
+    if not Path(path).exists():
+        return iter(())
+    where, args = [], []
+    if project:
+        where.append("project = ?")
+        args.append(project)
+    if since is not None:
+        where.append("wall_time >= ?")
+        args.append(since)
+    sql = "SELECT record FROM exchanges"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY wall_time DESC"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    conn = sqlite3.connect(path, timeout=5)  # not mode=ro: reading a WAL file may need -shm
+    try:
+        rows = conn.execute(sql, args).fetchall()
+    finally:
+        conn.close()
+    return (with_message(json.loads(r[0])) for r in reversed(rows))
+
+
+def _settled(exchange: Exchange, age: float) -> bool:
+    capture = exchange.capture
+    return (capture is not None and capture.responded and age >= 0.05) or age >= SETTLE

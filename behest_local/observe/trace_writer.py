@@ -1,0 +1,247 @@
+"""The trace database's writer process, and what crosses the pipe to it.
+
+``trace_db.TraceDB`` ``encode``s each finished exchange (its ``snapshot``: plain values,
+the exchange's fields and its capture's raw headers, bodies and frames, no objects,
+marshalled), and its writer thread sends them in batches down a pipe to this process
+(``main``: ``trace_db`` starts it with the database's path). Here each one is ``decode``d
+into an exchange-like object and a ``Capture``, built into its record by the same
+``record.build_record`` every reader uses (redaction included), and each round of
+batches is written in one transaction.
+
+Why a process and not the writer thread alone (issue 9): building, redacting and
+JSON-encoding a record holds the GIL for ~60 µs, and a thread of the gateway's process
+that holds the GIL stops the event loop just as surely as work on the loop itself. An
+``encode`` costs ~9 µs; the rest now runs on another core.
+
+The pipe carries the request's credentials unredacted, as the gateway's memory holds
+them: it connects two processes of the same gateway and nothing of it reaches a file,
+a log or an argument list. Only redacted records are written to the database.
+
+Wire: each message is a 4-byte big-endian length and a ``marshal`` payload (both ends
+are the same Python and the same code: marshal is its fastest encoding of plain values).
+Parent → child: ``("batch", payloads, probes, commit)``, each payload one exchange's
+``encode``d snapshot, or ``("stop",)``. Child → parent, per
+batch: ``(written, error)``, ``error`` None or the text of a database failure.
+"""
+
+from __future__ import annotations
+
+import json
+import marshal
+import sqlite3
+import struct
+import sys
+import time
+from typing import BinaryIO
+
+from behest_local.exchange.capture import Capture
+from behest_local.exchange.exchange import Exchange, Phase
+from behest_local.observe.record import build_record
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS exchanges (
+    id TEXT PRIMARY KEY, wall_time REAL NOT NULL, project TEXT, status INTEGER,
+    method TEXT, path TEXT, model TEXT, provider TEXT, stream INTEGER, duration REAL,
+    error TEXT, record TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS exchanges_wall_time ON exchanges (wall_time);
+"""
+PRUNE_EVERY = 2000
+"""Records written between two prunes of old rows."""
+MAX_LATE_PROBES = 1000
+"""Probe verdicts kept for exchanges not written yet (a verdict may arrive first)."""
+
+_LENGTH = struct.Struct(">I")
+_FIELDS = ("id", "trace_id", "wall_time", "method", "path", "tenant", "project", "user",
+           "session", "credential", "requested_model", "model", "provider", "stream",
+           "status", "error", "ttft", "duration", "prompt_tokens", "completion_tokens",
+           "chunk_times", "bytes_sent", "started")
+
+
+# -- what crosses the pipe ------------------------------------------------------------------
+
+def snapshot(exchange: Exchange) -> tuple:
+    """``exchange`` as plain values (the parent's side: a few µs, no redaction here)."""
+    capture = exchange.capture
+    return (tuple([getattr(exchange, name) for name in _FIELDS]), exchange.phase.value,
+            getattr(exchange, "cost", None),
+            capture.snapshot() if capture is not None else None)
+
+
+def encode(exchange: Exchange) -> bytes:
+    """``snapshot`` as the bytes the pipe carries (``marshal``; ``plain`` first if a value
+    is a subclass of a built-in type, which marshal refuses)."""
+    return _dumps(snapshot(exchange))
+
+
+def decode(payload: bytes) -> _Recorded:
+    """The exchange ``encode`` was given, as ``build_record`` reads it."""
+    return restore(marshal.loads(payload))
+
+
+class _Recorded:
+    """An exchange as ``build_record`` reads it, rebuilt from a snapshot."""
+
+    __slots__ = (*_FIELDS, "phase", "cost", "capture")
+
+
+def restore(values: tuple) -> _Recorded:
+    fields, phase, cost, capture = values
+    exchange = _Recorded()
+    for name, value in zip(_FIELDS, fields):
+        setattr(exchange, name, value)
+    exchange.phase, exchange.cost = Phase(phase), cost
+    exchange.capture = Capture.restore(capture) if capture is not None else None
+    return exchange
+
+
+def send(stream: BinaryIO, message: tuple) -> None:
+    payload = _dumps(message)
+    stream.write(_LENGTH.pack(len(payload)) + payload)
+    stream.flush()
+
+
+def _dumps(value: object) -> bytes:
+    try:
+        return marshal.dumps(value)
+    except ValueError:  # a subclass of a plain type somewhere (marshal takes exact types)
+        return marshal.dumps(plain(value))
+
+
+_EXACT = (str, bytes, int, float, bool, type(None))
+
+
+def plain(value: object) -> object:
+    """``value`` with every part an exact built-in type ``marshal`` takes: subclasses of
+    str, bytes, int and float become their base; anything else becomes None."""
+    kind = type(value)
+    if kind in _EXACT:
+        return value
+    if kind is tuple or kind is list:
+        return kind(plain(item) for item in value)  # type: ignore[operator]
+    if kind is dict:
+        return {plain(k): plain(v) for k, v in value.items()}  # type: ignore[attr-defined]
+    for base in (str, bytes, float, int):  # int last: bool is an int
+        if isinstance(value, base):
+            return base(value)
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    return None
+
+
+def receive(stream: BinaryIO) -> tuple | None:
+    """The next message, or None when the other end has closed the pipe."""
+    head = stream.read(4)
+    if len(head) < 4:
+        return None
+    (length,) = _LENGTH.unpack(head)
+    payload = stream.read(length)
+    if len(payload) < length:
+        return None
+    return marshal.loads(payload)
+
+
+# -- the child ------------------------------------------------------------------------------
+
+def connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=5)
+    conn.execute("PRAGMA journal_mode=WAL")  # exports read while the gateway writes
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+class Writer:
+    """The child's state: one connection, the retention rules, probes waiting for rows."""
+
+    def __init__(self, path: str, *, max_rows: int, max_age: float) -> None:
+        self.conn = connect(path)
+        self.conn.executescript(SCHEMA)
+        self.max_rows, self.max_age = max_rows, max_age
+        self.written = self.pruned_at = 0
+        self.late_probes: dict[str, dict] = {}
+        self.prune()
+
+    def batch(self, payloads: list[bytes], probes: list, commit: bool = True) -> int:
+        """Insert the records of ``snapshots`` and merge ``probes``; commit only when
+        ``commit`` (the parent's last message of a round: one transaction per round, not
+        per message)."""
+        rows = []
+        for payload in payloads:
+            record = build_record(decode(payload), message=False)  # derived when read
+            probe = self.late_probes.pop(record["id"], None)
+            if probe is not None:
+                record["probe"] = probe
+            rows.append(_row(record))
+        conn = self.conn
+        try:
+            conn.executemany("INSERT OR REPLACE INTO exchanges VALUES "
+                             "(?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            for exchange_id, probe in probes:
+                found = conn.execute("SELECT record FROM exchanges WHERE id = ?",
+                                     (exchange_id,)).fetchone()
+                if found is None:
+                    self.late_probes[exchange_id] = probe
+                    while len(self.late_probes) > MAX_LATE_PROBES:
+                        self.late_probes.pop(next(iter(self.late_probes)))
+                    continue
+                record = json.loads(found[0])
+                record["probe"] = probe
+                conn.execute("UPDATE exchanges SET record = ? WHERE id = ?",
+                             (json.dumps(record, ensure_ascii=False), exchange_id))
+            if commit:
+                conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        self.written += len(rows)
+        if commit and self.written - self.pruned_at >= PRUNE_EVERY:
+            self.prune()
+        return len(rows)
+
+    def prune(self) -> None:
+        """Drop rows older than ``max_age``, then all but the newest ``max_rows`` (by one
+        index lookup of the cut-off time and a range delete; between two prunes the table
+        may hold up to ``PRUNE_EVERY`` rows more)."""
+        with self.conn as conn:
+            conn.execute("DELETE FROM exchanges WHERE wall_time < ?",
+                         (time.time() - self.max_age,))
+            conn.execute("DELETE FROM exchanges WHERE wall_time < (SELECT wall_time FROM "
+                         "exchanges ORDER BY wall_time DESC LIMIT 1 OFFSET ?)",
+                         (self.max_rows - 1,))
+        self.pruned_at = self.written
+
+
+def _row(record: dict) -> tuple:
+    return (record["id"], record["wall_time"], record["project"], record["status"],
+            record["method"], record["path"], record["model"], record["provider"],
+            int(bool(record["stream"])), record["duration"], record["error"],
+            json.dumps(record))  # ASCII: the C encoder's faster path
+
+
+def main(argv: list[str] | None = None) -> int:
+    path, max_rows, max_age = (argv if argv is not None else sys.argv[1:])[:3]
+    source, sink = sys.stdin.buffer, sys.stdout.buffer
+    try:
+        writer = Writer(path, max_rows=int(max_rows), max_age=float(max_age))
+    except (sqlite3.Error, OSError) as exc:
+        send(sink, (0, f"{type(exc).__name__}: {exc}"))
+        return 1
+    while True:
+        message = receive(source)
+        if message is None or message[0] == "stop":
+            try:
+                writer.prune()
+            except sqlite3.Error:
+                pass
+            return 0
+        _, payloads, probes, commit = message
+        try:
+            reply = (writer.batch(payloads, probes, commit), None)
+        except (sqlite3.Error, OSError) as exc:
+            reply = (0, f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # a record that cannot be built: report it, keep going
+            reply = (0, f"could not build a record ({type(exc).__name__})")
+        send(sink, reply)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

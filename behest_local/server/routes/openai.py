@@ -1,0 +1,220 @@
+"""Handlers of the OpenAI-compatible data plane: chat, models, embeddings.
+
+Each handler reads and validates its body (``dialects/``), routes the model
+(``routing.resolve``), records the decision on the exchange, and calls the provider.
+Chat streams go through ``streaming.relay``; everything else is one JSON response (a
+reply the upstream sent in OpenAI's shape keeps its own text, ``render.json_response``).
+Embeddings and the models list ask ``providers.catalog`` which providers serve them.
+``/v1/completions`` and ``/v1/responses`` are translated to chat in
+``server/routes/translated.py``, reusing ``prepare_chat`` from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+from aiohttp import web
+
+from behest_local import __version__, sse
+from behest_local.policy import routing
+from behest_local.providers.emulated import scripted
+from behest_local.dialects.chat import validate_chat_request
+from behest_local.errors import GatewayError, InvalidRequestError, NotFoundError
+from behest_local.exchange.exchange import Exchange
+from behest_local.finops.meter import StreamMeter, estimate_completion
+from behest_local.providers import catalog
+from behest_local.providers.base import ChatCall, ChatProvider
+from behest_local.dialects import emulate as directives
+from behest_local.providers.emulated.embeddings import (
+    DEFAULT_EMBEDDING_MODEL,
+    validate_embeddings_request,
+)
+from behest_local.server.routes.behest import THREAD_HEADER, begin_turn
+from behest_local.server.body import read_json
+from behest_local.server.keys import EXCHANGE, GATEWAY, PRINCIPAL
+from behest_local.server.render import json_response
+from behest_local.server.streaming import DirectWriter, relay
+
+
+def prepare_chat(request: web.Request, body: dict) -> tuple[ChatProvider, ChatCall]:
+    """Route a validated chat body and build the provider call.
+
+    Routing (``routing.resolve``) uses the settings snapshot the request authenticated
+    with and the vault's provider-key index; a suspended project is refused (403). The
+    project's system prompt goes first (Behest injects it ahead of the client's
+    messages); the routed model replaces the requested one; a matching scripted reply of
+    the project pins the emulated model's answer. The gateway always asks the provider
+    for usage on streams, so every exchange is metered; ``ChatFramer`` drops the usage
+    chunk again when the client did not ask for it.
+    """
+    principal = request[PRINCIPAL]
+    exchange = request[EXCHANGE]
+    gateway = request.app[GATEWAY]
+    project = principal.project
+    if project.status != "active":
+        raise GatewayError(f"Project {project.id!r} is {project.status}: it accepts no requests "
+                           "(status in behest.toml).", status=403, type="invalid_request_error",
+                           code="forbidden")
+    emulate = directives.parse(request.headers.get(directives.HEADER))
+    keys = gateway.provider_keys
+    target = routing.resolve(body.get("model"), project, principal.settings,
+                             keys.has if keys else lambda provider: False)
+    stream = bool(body.get("stream"))
+    exchange.routed(requested_model=body.get("model"), model=target.model,
+                    provider=target.provider, reason=target.reason, stream=stream)
+    upstream = dict(body, model=target.model)
+    prompt = project.system_prompt
+    if prompt:
+        upstream["messages"] = [{"role": "system", "content": prompt}, *body["messages"]]
+    if stream:
+        upstream["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
+    provider = gateway.provider(target.provider)
+    rule = scripted.find_rule(project.scripted, body["messages"]) \
+        if target.provider == routing.EMULATED else None
+    if rule is not None:
+        provider = scripted.ScriptedProvider(provider, rule)
+    exchange.upstream_started()
+    return provider, ChatCall(request=upstream, model=target.model, emulate=emulate)
+
+
+def wants_usage(body: dict) -> bool:
+    return bool((body.get("stream_options") or {}).get("include_usage"))
+
+
+class ChatFramer:
+    """A chat stream's chunks as SSE events, metering usage on the way past.
+
+    ``frame`` encodes one chunk (None: not for the client, a usage chunk it did not ask
+    for); ``count`` then meters what was sent: without a usage chunk from the provider
+    (or before it), ``meter`` counts it. A chunk relayed as the upstream sent it
+    (``sse.EventJSON``) is written as its own text. Both the relay's task (``frames``)
+    and ``streaming.DirectWriter`` (events sent from the upstream's read callback) use it.
+    """
+
+    __slots__ = ("exchange", "include_usage", "meter", "count")
+
+    def __init__(self, exchange: Exchange, *, include_usage: bool,
+                 meter: StreamMeter | None = None) -> None:
+        self.exchange, self.include_usage, self.meter = exchange, include_usage, meter
+        self.count = meter.count if meter is not None else None
+
+    def frame(self, chunk: dict) -> bytes | None:
+        usage = chunk.get("usage")
+        if usage:
+            self.exchange.usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
+            if self.meter is not None:
+                self.meter.reported()
+            if not self.include_usage:
+                return None
+        elif not self.include_usage:
+            chunk.pop("usage", None)
+        return sse.encode_json(chunk)
+
+    async def frames(self, chunks: AsyncIterator[dict]) -> AsyncIterator[bytes]:
+        frame_of, count = self.frame, self.count
+        async for chunk in chunks:  # once per event of every stream: nothing else here
+            frame = frame_of(chunk)
+            if frame is None:
+                continue
+            yield frame
+            if count is not None:  # after the event is written: counting never delays it
+                count(chunk)
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    body = validate_chat_request(await read_json(request))
+    # X-Thread-Id: history in, reply recorded. Without the header no thread work at all.
+    turn = await begin_turn(request, body) if THREAD_HEADER in request.headers else None
+    provider, call = prepare_chat(request, body if turn is None else turn.body)
+    exchange = request[EXCHANGE]
+    if call.request.get("stream"):
+        meter = StreamMeter(exchange, call.request["messages"], call.request.get("tools"))
+        framer = ChatFramer(exchange, include_usage=wants_usage(body), meter=meter)
+        # A thread records every chunk as it passes (turn.tap), so its events all go
+        # through the relay's task; otherwise the common ones may go directly.
+        direct = DirectWriter(framer) if turn is None else None
+        chunks = provider.stream(call if direct is None else replace(call, sink=direct))
+        frames = framer.frames(chunks if turn is None else turn.tap(chunks))
+        return await relay(request, frames, terminator=sse.DONE, direct=direct)
+    completion = await provider.complete(call)
+    if turn is not None:
+        turn.record(completion)
+    usage = completion.get("usage") or {}
+    exchange.usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
+    if not usage:  # a provider that reports none: count it (finops/recorder.py)
+        estimate_completion(exchange, call.request["messages"], completion)
+    return json_response(completion)
+
+
+async def embeddings(request: web.Request) -> web.Response:
+    """``POST /v1/embeddings``: the model's provider when it has an embeddings API and a
+    usable key (``catalog.route_embeddings``), else the emulated embeddings."""
+    raw = await read_json(request)
+    requested = raw.get("model") if isinstance(raw, dict) else None
+    model = requested if isinstance(requested, str) and requested not in ("", "default") \
+        else DEFAULT_EMBEDDING_MODEL
+    gateway = request.app[GATEWAY]
+    keys = gateway.provider_keys
+    target = catalog.route_embeddings(requested, model, _settings(request),
+                                      keys.has if keys else lambda provider: False)
+    if target.provider == routing.EMULATED:
+        body = validate_embeddings_request(raw, model=model)
+    else:
+        body = _upstream_embeddings_body(raw, model)
+    exchange = request[EXCHANGE]
+    exchange.routed(requested_model=requested, model=target.model, provider=target.provider,
+                    reason=target.reason, stream=False)
+    exchange.upstream_started()
+    result = await gateway.provider(target.provider).embed(body, target.model)
+    usage = result.get("usage") or {}
+    exchange.usage(usage.get("prompt_tokens"), 0)
+    return json_response(result)
+
+
+def _upstream_embeddings_body(raw: object, model: str) -> dict:
+    """OpenAI's checks, except ``dimensions``: the upstream knows which of its models take
+    it and up to what size (the emulated check knows only OpenAI's)."""
+    dims = raw.get("dimensions") if isinstance(raw, dict) else None
+    if dims is None:
+        return validate_embeddings_request(raw, model=model)
+    if isinstance(dims, bool) or not isinstance(dims, int) or dims < 1:
+        raise InvalidRequestError(f"Invalid value for 'dimensions': {dims!r}; expected a "
+                                  "positive integer.", param="dimensions")
+    body = validate_embeddings_request({k: v for k, v in raw.items() if k != "dimensions"},
+                                       model=model)
+    return {**body, "dimensions": dims}
+
+
+async def _all_models(request: web.Request) -> list[dict]:
+    gateway = request.app[GATEWAY]
+    keys = gateway.provider_keys
+    return await catalog.list_models(gateway.providers, _settings(request),
+                                     keys.has if keys else lambda provider: False)
+
+
+def _settings(request: web.Request):
+    """The snapshot the caller authenticated with (the gateway's current one otherwise)."""
+    principal = request.get(PRINCIPAL)
+    return principal.settings if principal is not None else request.app[GATEWAY].settings
+
+
+async def list_models(request: web.Request) -> web.Response:
+    """``GET /v1/models``: the models of every provider with a key, plus the emulated ones."""
+    return json_response({"object": "list", "data": await _all_models(request)})
+
+
+async def get_model(request: web.Request) -> web.Response:
+    model_id = request.match_info["model"]
+    for model in await _all_models(request):
+        if model["id"] == model_id:
+            return json_response(model)
+    raise NotFoundError(f"The model '{model_id}' does not exist.", param="model",
+                        code="model_not_found")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY]
+    return json_response({"status": "ok", "version": __version__,
+                          "config": gateway.settings.source,
+                          "projects": [p.id for p in gateway.settings.projects]})

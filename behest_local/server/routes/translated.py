@@ -1,0 +1,124 @@
+"""``/v1/responses`` and ``/v1/completions``: public dialects served through chat.
+
+Each handler validates its own dialect, translates the body to a chat request
+(``dialects/``), then follows exactly the chat path (``openai_routes.prepare_chat``:
+routing, system prompt, exchange events) and translates the answer back, streamed event
+by event through ``streaming.relay`` or as one JSON object.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from behest_local import sse
+from behest_local.dialects import completions as legacy
+from behest_local.dialects import responses as resp
+from behest_local.dialects.chat import validate_chat_request
+from behest_local.errors import GatewayError
+from behest_local.exchange.exchange import Exchange
+from behest_local.server.body import read_json
+from behest_local.server.keys import EXCHANGE
+from behest_local.server.routes.openai import prepare_chat
+from behest_local.server.render import json_response
+from behest_local.server.streaming import relay
+
+
+def _meter(exchange: Exchange, usage: dict | None) -> None:
+    if usage:
+        exchange.usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
+
+
+# -- /v1/responses ------------------------------------------------------------------------
+
+async def responses(request: web.Request) -> web.StreamResponse:
+    body = resp.validate_responses_request(await read_json(request))
+    chat = validate_chat_request(resp.to_chat_request(body))
+    provider, call = prepare_chat(request, chat)
+    exchange = request[EXCHANGE]
+    response_id = "resp_" + secrets.token_hex(24)
+    created_at = int(time.time())
+    if body.get("stream"):
+        translator = resp.ResponsesStreamTranslator(request=body, response_id=response_id,
+                                                    created_at=created_at, model=call.model)
+
+        def on_error(error: GatewayError) -> bytes:
+            return _events(translator.fail(error.message, error.code))
+
+        frames = _responses_frames(provider.stream(call), translator, exchange)
+        return await relay(request, frames, terminator=None, on_error=on_error)
+    completion = await provider.complete(call)
+    _meter(exchange, completion.get("usage"))
+    return json_response(resp.from_chat_completion(completion, request=body,
+                                                   response_id=response_id,
+                                                   created_at=created_at, model=call.model))
+
+
+def _events(pairs: list[tuple[str, dict]]) -> bytes:
+    return b"".join(sse.encode_json(data, event=name) for name, data in pairs)
+
+
+async def _responses_frames(chunks: AsyncIterator[dict], translator, exchange: Exchange
+                            ) -> AsyncIterator[bytes]:
+    # Each Responses event is its own SSE event and its own write, like OpenAI's stream.
+    first = True
+    async for chunk in chunks:
+        if first:
+            first = False
+            for name, data in translator.start():
+                yield sse.encode_json(data, event=name)
+        _meter(exchange, chunk.get("usage"))
+        for name, data in translator.feed(chunk):
+            yield sse.encode_json(data, event=name)
+    for name, data in translator.finish():
+        yield sse.encode_json(data, event=name)
+
+
+# -- /v1/completions (legacy) -------------------------------------------------------------
+
+async def completions(request: web.Request) -> web.StreamResponse:
+    body = legacy.validate_completions_request(await read_json(request))
+    exchange = request[EXCHANGE]
+    completion_id = "cmpl-" + secrets.token_hex(14)
+    created = int(time.time())
+    # One chat call per prompt (OpenAI answers a list of prompts with one choice set each).
+    calls = [prepare_chat(request, validate_chat_request(legacy.to_chat_request(body, index)))
+             for index in range(len(legacy.prompts(body)))]
+    model = calls[0][1].model
+    if body.get("stream"):
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        frames = _completion_frames(calls, body, exchange, completion_id=completion_id,
+                                    created=created, model=model, include_usage=include_usage)
+        return await relay(request, frames, terminator=sse.DONE)
+    parts = []
+    for index, (provider, call) in enumerate(calls):
+        completion = await provider.complete(call)
+        parts.append(legacy.from_chat_completion(completion, request=body,
+                                                 completion_id=completion_id, created=created,
+                                                 prompt_index=index, model=model))
+    merged = legacy.merge_completions(parts)
+    _meter(exchange, merged.get("usage"))
+    return json_response(merged)
+
+
+async def _completion_frames(calls, body: dict, exchange: Exchange, *, completion_id: str,
+                             created: int, model: str, include_usage: bool
+                             ) -> AsyncIterator[bytes]:
+    usages = []
+    for index, (provider, call) in enumerate(calls):
+        translator = legacy.CompletionsStreamTranslator(
+            request=body, completion_id=completion_id, created=created, model=model,
+            prompt_index=index, emit_usage=False)
+        async for chunk in provider.stream(call):
+            for out in translator.feed(chunk):
+                yield sse.encode_json(out)
+        if translator.usage:
+            usages.append(translator.usage)
+    if usages:
+        total = legacy.sum_usage(usages)
+        _meter(exchange, total)
+        if include_usage:
+            yield sse.encode_json(legacy.usage_chunk(completion_id, created, model, total))

@@ -1,0 +1,296 @@
+"""Token FinOps: prices, lenient windows, the SQLite store off the loop, metering of streams,
+and the two usage endpoints (``/v1/usage``, ``/v1/billing/usage``) over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import replace
+from datetime import datetime, timezone
+from types import MappingProxyType
+
+import pytest
+from yarl import URL
+
+from behest_local.config import ModelPrice, ProjectConfig, ProviderConfig, ScriptedReply
+from behest_local.exchange.events import ExchangeFailed, ExchangeFinished
+from behest_local.exchange.exchange import Exchange
+from behest_local.fakes import openai as fake_openai
+from behest_local.finops.prices import PriceTable
+from behest_local.finops.meter import StreamMeter
+from behest_local.finops.store import UsageRecord, UsageStore
+from behest_local.finops.window import WindowError, parse_instant, parse_window
+from behest_local.identity.api_keys import KeyStore
+from behest_local.runtime.serve import build_gateway
+from behest_local.server.app import make_app
+from behest_local.server.routes.openai import ChatFramer
+from behest_local.server.routes.usage import USAGE
+from behest_local.exchange.bus import TraceStore
+from behest_local.vault.store import Vault
+from tests.conftest import TEST_SETTINGS
+
+CHAT = "/v1/chat/completions"
+T0 = datetime(2026, 4, 1, 12, 0, 30, tzinfo=timezone.utc).timestamp()
+LONG = " ".join(f"word{i}" for i in range(150))
+
+
+def hello(model: str = "gpt-4o", text: str = "Hello", **extra) -> dict:
+    return {"model": model, "messages": [{"role": "user", "content": text}], **extra}
+
+
+class Clock:
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# -- pure parts --------------------------------------------------------------------------
+
+
+def test_prices_longest_prefix_normalised_and_overridable():
+    table = PriceTable()
+    assert table.lookup("claude-sonnet-4-20250514").source == "bundled:claude-sonnet-4"
+    assert table.lookup("anthropic/claude-opus-4.6").input == 5.0
+    assert table.lookup("gpt-4o-mini-2024-07-18").source == "bundled:gpt-4o-mini"
+    assert table.lookup("openrouter/meta-llama/llama-3-70b") is None
+    assert table.cost("gpt-4o", 1_000_000, 100_000) == pytest.approx(3.5)
+    custom = PriceTable(MappingProxyType({"gpt-4o": ModelPrice(1, 2),
+                                          "llama": ModelPrice(0.1, 0.2)}))
+    assert custom.cost("gpt-4o", 1_000_000, 1_000_000) == 3
+    assert custom.lookup("gpt-4o-mini").source == "bundled:gpt-4o-mini"
+    assert custom.lookup("llama3.1:8b").source == "config:llama"
+
+
+@pytest.mark.parametrize("text", [
+    "2026-04-01T00:00:00+00:00", "2026-04-01T00:00:00 00:00",  # the Python SDK's, form-decoded
+    "2026-04-01T02:00:00 02:00", "2026-04-01T00:00:00.000Z", "2026-04-01T00:00:00z",
+    "2026-04-01", "2026-04-01T00:00:00", "2026-04-01 00:00:00", "1775001600",
+    "2026-03-31T19:00:00-05:00", "2026-04-01T00:00:00 0000"])
+def test_every_spelling_of_an_instant_is_understood(text):
+    assert parse_instant(text, param="from") == \
+        datetime(2026, 4, 1, tzinfo=timezone.utc).timestamp()
+
+
+def test_windows_include_the_whole_to_day_and_refuse_nonsense():
+    since, until = parse_window({"from": "2026-04-01", "to": "2026-04-30"}, now=T0)
+    assert until - since == 30 * 86_400
+    since, until = parse_window({}, now=T0, default="month")
+    assert since == datetime(2026, 4, 1, tzinfo=timezone.utc).timestamp() and until == T0 + 1
+    for query, param in (({"from": "yesterday"}, "from"), ({"to": "2026-13-01"}, "to"),
+                         ({"from": "2026-05-01", "to": "2026-04-01"}, "from")):
+        with pytest.raises(WindowError) as info:
+            parse_window(query, now=T0)
+        assert info.value.param == param
+
+
+def record(n: int, **over) -> UsageRecord:
+    base = dict(exchange_id=f"req_{n}", at=T0 + n, tenant="local", project="local",
+                user_id="u", session_id="s", model="gpt-4o", requested_model="gpt-4o",
+                provider="emulated", byok=False, stream=False, status=200, prompt_tokens=10,
+                completion_tokens=5, cost_usd=0.001, path=CHAT)
+    return UsageRecord(**{**base, **over})
+
+
+def test_the_store_writes_on_its_own_thread_in_batches_and_keeps_records(tmp_path):
+    store = UsageStore.open(tmp_path, linger=0.2)
+    seen: list[tuple[str, str]] = []
+    store.submit(lambda conn: conn.set_trace_callback(
+        lambda sql: seen.append((threading.current_thread().name, sql)))).result(5)
+    for n in range(50):
+        store.add(record(n))
+    store.flush()
+    assert store.written == 50 and {name for name, _ in seen} == {"behest-local usage writer"}
+    inserts = [s for s in seen if s[1].startswith("INSERT")]
+    assert len(inserts) <= 2 + 6  # many rows per statement: 32 + 16 + 2
+    commits = [s for s in seen if s[1].startswith("COMMIT")]
+    assert 1 <= len(commits) < 10  # batched: many records per transaction
+    store.add(record(50))
+    store.close()  # drains the queue first
+    reopened = UsageStore.open(tmp_path)
+    count = reopened.submit(lambda conn: conn.execute("SELECT COUNT(*) FROM usage")
+                            .fetchone()[0]).result(5)
+    reopened.close()
+    assert count == 51
+
+
+def test_an_overloaded_store_drops_and_counts_instead_of_blocking(tmp_path):
+    store = UsageStore.open(tmp_path, max_pending=0)
+    store.add(record(1))
+    assert store.dropped == 1
+    store.close()
+    store.add(record(2))
+    assert store.dropped == 2
+
+
+async def test_a_stream_without_reported_usage_is_counted():
+    store = TraceStore()
+    exchange = Exchange(store, method="POST", path=CHAT)
+    messages = [{"role": "user", "content": "Count me"}]
+
+    async def chunks():
+        for piece in ("Hello", " there", ", friend"):
+            yield {"choices": [{"index": 0, "delta": {"content": piece}}]}
+
+    meter = StreamMeter(exchange, messages)
+    framer = ChatFramer(exchange, include_usage=False, meter=meter)
+    frames = [f async for f in framer.frames(chunks())]
+    assert len(frames) == 3
+    exchange.finish(200)  # the count is the exchange's by the time its end is published
+    assert exchange.prompt_tokens and exchange.completion_tokens == 4  # "Hello there, friend"
+
+    async def reported():
+        yield {"choices": [{"index": 0, "delta": {"content": "Hi"}}]}
+        yield {"choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": 70}}
+
+    other = Exchange(store, method="POST", path=CHAT)
+    framer = ChatFramer(other, include_usage=False, meter=StreamMeter(other, messages))
+    [f async for f in framer.frames(reported())]
+    assert (other.prompt_tokens, other.completion_tokens) == (7, 70)
+
+
+# -- over HTTP ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def gateway(aiohttp_client, tmp_path):
+    async def make(settings=TEST_SETTINGS, *, clock: Clock | None = None, home=None):
+        clock = clock or Clock()
+        home = home or tmp_path / "home"
+        keys = KeyStore(home, scrypt_n=2**4)
+        gw = build_gateway(settings, home, keys=keys, store=TraceStore(wall_clock=clock))
+        client = await aiohttp_client(make_app(gw))
+        key, _ = keys.create("local")
+        client.key, client.clock, client.gateway = {"Authorization": f"Bearer {key}"}, clock, gw
+        client.ended = {}
+
+        def on_event(event, exchange) -> None:
+            if isinstance(event, (ExchangeFinished, ExchangeFailed)):
+                client.ended.setdefault(exchange.id, asyncio.Event()).set()
+
+        gw.store.subscribe(on_event)
+
+        async def wait_end(exchange_id: str) -> None:
+            await client.ended.setdefault(exchange_id, asyncio.Event()).wait()
+
+        client.wait_end = wait_end
+        return client
+
+    return make
+
+
+async def usage(client, query: str = "", headers=None, path="/v1/usage") -> dict:
+    resp = await client.get(URL(f"{path}?{query}", encoded=True),
+                            headers=headers or client.key)
+    assert resp.status == 200, await resp.text()
+    return await resp.json()
+
+
+async def test_usage_totals_breakdown_and_sessions_with_the_sdks_unescaped_plus(gateway):
+    client = await gateway()
+    a = {**client.key, "X-End-User-Id": "ann", "X-Session-Id": "conv-1"}
+    first = await client.post(CHAT, json=hello(), headers=a)
+    client.clock.now = T0 + 3600
+    stream = await client.post(CHAT, json=hello(stream=True), headers=a)
+    await stream.read()
+    await client.wait_end(stream.headers["X-Request-Id"])
+    client.clock.now = T0 + 3700
+    b = {**client.key, "X-End-User-Id": "bob", "X-Session-Id": "conv-2"}
+    await client.post(CHAT, json=hello("gemini-2.5-flash"), headers=b)
+    body = await usage(client, "from=2026-04-01T00:00:00+00:00&to=2026-04-01T23:59:59+00:00"
+                               "&granularity=hour")
+    assert body["window"] == {"from": "2026-04-01T00:00:00Z", "to": "2026-04-01T23:59:59Z"}
+    assert body["totals"]["requests"] == 3 and body["totals"]["cost_usd"] > 0
+    assert [(b["timestamp"], b["requests"]) for b in body["breakdown"]] == [
+        ("2026-04-01T12:00:00Z", 1), ("2026-04-01T13:00:00Z", 2)]
+    first_usage = (await first.json())["usage"]
+    assert body["breakdown"][0]["tokens"] == first_usage["total_tokens"]
+    sessions = {s["session_id"]: s for s in body["by_session"]}
+    assert sessions["conv-1"]["requests"] == 2 and sessions["conv-1"]["user_id"] == "ann"
+    assert {m["model"] for m in body["by_model"]} == {"gpt-4o", "gemini-2.5-flash"}
+    mine = await usage(client, "user_id=bob&granularity=day")
+    assert mine["totals"]["requests"] == 1 and mine["breakdown"][0]["timestamp"] \
+        == "2026-04-01T00:00:00Z"
+    one = await usage(client, "session_id=conv-1&granularity=minute")
+    assert one["totals"]["requests"] == 2 and len(one["breakdown"]) == 2
+
+
+async def test_any_token_of_the_project_reads_its_usage_and_user_id_filters(gateway):
+    """The v1.5 SDK asks with a token minted for its default user: it must see the project."""
+    client = await gateway()
+    await client.post(CHAT, json=hello(), headers={**client.key, "X-End-User-Id": "other"})
+    minted = await client.post("/v1/auth/mint", json={"user_id": "me"}, headers=client.key)
+    token = {"Authorization": f"Bearer {(await minted.json())['jwt']}"}
+    await client.post(CHAT, json=hello(), headers=token)
+    assert (await usage(client, headers=token))["totals"]["requests"] == 2
+    mine = await usage(client, "user_id=me", headers=token)
+    assert mine["user_id"] == "me" and mine["totals"]["requests"] == 1
+    assert mine["by_user"] == [{**mine["totals"], "user_id": "me"}]
+
+
+async def test_usage_errors_are_behests_nested_shape(gateway):
+    client = await gateway()
+    bad = await client.get("/v1/usage?granularity=week", headers=client.key)
+    assert bad.status == 400
+    assert (await bad.json())["error"] == {
+        "code": "validation_error", "message": "granularity='week': expected one of minute, "
+        "hour, day", "details": {"param": "granularity"}}
+    when = await client.get("/v1/usage?from=soon", headers=client.key)
+    assert (await when.json())["error"]["details"] == {"param": "from"}
+    anonymous = await client.get("/v1/usage")
+    assert anonymous.status == 401 and (await anonymous.json())["error"]["code"] == "invalid_token"
+
+
+async def test_a_stream_cut_short_is_billed_for_what_was_sent(gateway):
+    settings = replace(TEST_SETTINGS, projects=(ProjectConfig(
+        name="local", id="local", scripted=(ScriptedReply(match="long", reply=LONG),)),))
+    client = await gateway(settings)
+    resp = await client.post(CHAT, json=hello(text="a long one", stream=True),
+                             headers={**client.key, "x-behest-emulate": "tokens_per_second=400"})
+    for _ in range(3):
+        await resp.content.readline()
+    exchange_id = resp.headers["X-Request-Id"]
+    resp.close()
+    await client.wait_end(exchange_id)
+    store = client.server.app[USAGE].store
+    rows = await store.run(lambda conn: conn.execute(
+        "SELECT status, completion_tokens, prompt_tokens FROM usage WHERE exchange_id = ?",
+        [exchange_id]).fetchall())
+    [(status, completion, prompt)] = rows
+    assert status == 499 and 0 < completion < 150 and prompt > 0
+
+
+async def test_billing_usage_splits_platform_and_byok_by_model(gateway, aiohttp_server, tmp_path):
+    key = "sk-proj-" + "b" * 40
+    upstream = await aiohttp_server(fake_openai.make_app(key=key))
+    home = tmp_path / "byok-home"
+    Vault.open(home, scrypt_n=2**4).set("openai", key)
+    settings = replace(TEST_SETTINGS, providers=MappingProxyType({
+        "openai": ProviderConfig(base_url=str(upstream.make_url("/v1")))}))
+    client = await gateway(settings, home=home)
+    for model in ("gpt-4o", "gpt-4o", "gemini-2.5-flash"):
+        resp = await client.post(CHAT, json=hello(model), headers=client.key)
+        assert resp.status == 200, await resp.text()
+    body = await usage(client, "from=2026-04-01&to=2026-04-30", path="/v1/billing/usage")
+    assert body["project_id"] == "local"
+    assert body["window"] == {"from": "2026-04-01T00:00:00Z", "to": "2026-05-01T00:00:00Z"}
+    assert body["byok"]["requests"] == 2 and body["platform"]["requests"] == 1
+    assert [m["model"] for m in body["byok"]["by_model"]] == ["gpt-4o"]
+    assert body["platform"]["by_model"][0]["model"] == "gemini-2.5-flash"
+    assert body["byok"]["input_tokens"] > 0 and body["byok"]["cost_usd"] > 0
+    default = await usage(client, path="/v1/billing/usage")  # this month so far
+    assert default["window"]["from"] == "2026-04-01T00:00:00Z"
+
+
+async def test_a_broken_usage_database_is_reported_and_the_gateway_still_serves(
+        gateway, tmp_path, caplog):
+    home = tmp_path / "broken"
+    home.mkdir()
+    (home / "usage.sqlite3").write_bytes(b"this is not a database" * 100)
+    client = await gateway(home=home)
+    assert "usage.sqlite3" in caplog.text and "Move the file aside" in caplog.text
+    assert (await client.post(CHAT, json=hello(), headers=client.key)).status == 200
+    resp = await client.get("/v1/usage", headers=client.key)
+    error = (await resp.json())["error"]
+    assert resp.status == 503 and error["code"] == "server_error"
