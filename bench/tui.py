@@ -97,7 +97,8 @@ def start_behest_tui(logs: Path, setup: BehestSetup) -> tuple[Target, Terminal, 
 
 
 async def _serve_with_tui(args: argparse.Namespace) -> int:
-    from behest_local.runtime.serve import ServeOptions, start
+    from behest_local.runtime.build import ServeOptions
+    from behest_local.runtime.running import start
     from behest_local.runtime.tui import run_tui
 
     options = ServeOptions(home=Path(args.home), config_path=Path(args.config), port=args.port)

@@ -20,7 +20,8 @@ from behest_local.config import EmulatorConfig, ProjectConfig, ServerConfig, Set
 from behest_local.exchange.events import ExchangeFailed, ExchangeFinished, TraceEvent
 from behest_local.exchange.exchange import Exchange
 from behest_local.identity.api_keys import KeyStore
-from behest_local.runtime.serve import ServeOptions, build_gateway, start
+from behest_local.runtime.build import ServeOptions, build_gateway
+from behest_local.runtime.running import start
 from behest_local.server.app import make_app
 
 TEST_SETTINGS = Settings(

@@ -11,7 +11,8 @@ import watchfiles
 
 from behest_local import file_watch
 from behest_local.file_watch import FileWatch
-from behest_local.runtime.serve import ServeOptions, start
+from behest_local.runtime.build import ServeOptions
+from behest_local.runtime.running import start
 from tests.conftest import poll_until
 from tests.runtime.test_runtime_loop import TEST_SETTINGS, _warmed
 

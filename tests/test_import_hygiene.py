@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-CORE = ["behest_local.cli.main", "behest_local.runtime.serve", "behest_local.server.app",
+CORE = ["behest_local.cli.main", "behest_local.runtime.serve", "behest_local.runtime.running", "behest_local.server.app",
         "behest_local.providers.emulated.provider", "behest_local.exchange.bus", "behest_local.sse"]
 
 

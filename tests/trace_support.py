@@ -23,7 +23,8 @@ from behest_local import sse
 from behest_local.exchange.capture import Capture
 from behest_local.exchange.exchange import Exchange
 from behest_local.identity.api_keys import KeyStore
-from behest_local.runtime.serve import RunningGateway, build_gateway
+from behest_local.runtime.running import RunningGateway
+from behest_local.runtime.build import build_gateway
 from behest_local.server.app import make_app
 from behest_local.server.routes.inspect import setup_inspect_routes
 from behest_local.exchange.bus import TraceStore

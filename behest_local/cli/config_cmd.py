@@ -60,7 +60,7 @@ def run_config_command(args: argparse.Namespace) -> int:
     from behest_local.config.deployed import DeployedStore
     from behest_local.home import resolve_home
     from behest_local.config.reload import Flags
-    from behest_local.runtime.serve import ServeOptions, find_config, live_config  # the composition root
+    from behest_local.runtime.build import ServeOptions, find_config, live_config  # the composition root
 
     if args.command == "init":
         return _init(Path(args.path), force=args.force)

@@ -1,6 +1,6 @@
 """``behest-local fake-upstream PROVIDER [--port N] [--key K]``: parsing and exit codes.
 
-The serving is ``fakes/cli.py``'s (``serve_fake``). The parser lives here, outside the
+The serving is ``fakes/serve.py``'s (``serve_fake``). The parser lives here, outside the
 ``fakes`` package, because importing anything in that package loads every fake (and
 aiohttp), and the main CLI builds this parser on every run: ``behest-local --help`` or
 ``keys list`` must not pay for them. ``NAMES`` repeats ``fakes.PROVIDERS``' keys for the
@@ -35,7 +35,7 @@ def run_fake(args: argparse.Namespace) -> int:
     """Run until interrupted; the exit code for ``cli.main``."""
     import asyncio
 
-    from behest_local.fakes.cli import serve_fake
+    from behest_local.fakes.serve import serve_fake
 
     try:
         asyncio.run(serve_fake(args.provider, port=args.port, key=args.key))

@@ -145,7 +145,7 @@ _HANDLERS = {
 """Command -> (module, handler, whether the handler takes the resolved state dir)."""
 
 
-_USER_ERRORS = (("behest_local.runtime.serve", "StartupError"), ("behest_local.config", "ConfigError"),
+_USER_ERRORS = (("behest_local.runtime.build", "StartupError"), ("behest_local.config", "ConfigError"),
                 ("behest_local.identity.api_keys", "KeyStoreError"))
 """Besides ``OSError`` and ``ConfigCommandError``: what commands raise for the user to fix."""
 
@@ -162,7 +162,8 @@ def _is_user_error(exc: Exception) -> bool:
 
 def _serve(args: argparse.Namespace) -> int:
     from behest_local.home import resolve_home
-    from behest_local.runtime.serve import ServeOptions, find_config, run
+    from behest_local.runtime.build import ServeOptions, find_config
+    from behest_local.runtime.serve import run
 
     options = ServeOptions(home=resolve_home(args.home), config_path=find_config(args.config),
                            host=args.host, port=args.port, allow_remote=args.allow_remote,
@@ -173,7 +174,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _settings(args: argparse.Namespace) -> Settings:
     from behest_local.home import resolve_home
-    from behest_local.runtime.serve import ServeOptions, find_config, load_settings
+    from behest_local.runtime.build import ServeOptions, find_config, load_settings
 
     path = find_config(args.config)
     return load_settings(ServeOptions(home=resolve_home(args.home), config_path=path))
@@ -187,7 +188,7 @@ def _keys(args: argparse.Namespace) -> int:
 
     store = KeyStore(resolve_home(args.home))
     if args.keys_command == "create":
-        from behest_local.runtime.serve import StartupError  # with the settings: list needs neither
+        from behest_local.runtime.build import StartupError  # with the settings: list needs neither
 
         settings = _settings(args)
         if settings.project(args.project) is None:

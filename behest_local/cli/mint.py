@@ -48,7 +48,7 @@ def add_mint_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def _settings(args: argparse.Namespace) -> Settings:
     from behest_local.home import resolve_home
-    from behest_local.runtime.serve import ServeOptions, find_config, load_settings  # the CLI's only
+    from behest_local.runtime.build import ServeOptions, find_config, load_settings  # the CLI's only
 
     return load_settings(ServeOptions(home=resolve_home(args.home),
                                       config_path=find_config(args.config)))

@@ -78,7 +78,7 @@ def run_signing_keys(args: argparse.Namespace) -> int:
 
 def _create(args: argparse.Namespace, store: SigningKeyStore) -> int:
     from behest_local.home import resolve_home
-    from behest_local.runtime.serve import ServeOptions, find_config, load_settings  # the CLI's only
+    from behest_local.runtime.build import ServeOptions, find_config, load_settings  # the CLI's only
 
     settings = load_settings(ServeOptions(home=resolve_home(args.home),
                                           config_path=find_config(args.config)))

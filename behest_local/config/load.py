@@ -17,6 +17,7 @@ from pathlib import Path
 
 from behest_local.config.errors import ConfigError, did_you_mean
 from behest_local.config.locate import index_lines
+from behest_local.config.models import is_unspecified, provider_for_model
 from behest_local.config.parse import Reader
 from behest_local.config.schema import (BUILTIN_PROVIDERS, FREE_PLAN_PROJECTS, PROVIDER_NAME_RE,
                                         ProjectConfig, Settings)
@@ -87,8 +88,6 @@ def from_dict(raw: dict, path: Path | str | None = None, reader: Reader | None =
 def check(settings: Settings, reader: Reader, *, explicit_slugs: set[str] | None = None,
           origin: str = "behest.toml") -> Settings:
     """The cross-field rules; returns ``settings`` with derived slugs made unique."""
-    from behest_local.policy.routing import provider_for_model  # routing builds on the schema
-
     for name, provider in settings.providers.items():
         at = ("providers", name)
         if name in _ALIASES:
@@ -111,9 +110,9 @@ def check(settings: Settings, reader: Reader, *, explicit_slugs: set[str] | None
                            f"projects[{seen_ids[project.id]}]", "give each project its own id")
         seen_ids.setdefault(project.id, i)
         model = project.provider_model
-        if model in ("", "default"):
+        if model is not None and is_unspecified(model):
             projects[i] = project = replace(project, provider_model=None)
-        elif model and provider_for_model(model, settings) is None:
+        elif model and provider_for_model(model, settings.providers) is None:
             reader.problem(at + ("provider_model",), f"projects[{i}].provider_model: no provider "
                            f"serves {model!r}: expected a model like gpt-4o, claude-sonnet-4-"
                            "20250514, gemini-2.5-pro, mistral-large-latest or vendor/model",

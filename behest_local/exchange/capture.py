@@ -32,7 +32,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 
 from behest_local.exchange import scrub
-from behest_local.exchange.exchange import SECRET_HEADERS, redact_value
+from behest_local.exchange.scrub import SECRET_HEADERS, redact_value
 
 Headers = tuple[tuple[str, str], ...]
 
@@ -212,7 +212,7 @@ class Capture:
 
     @property
     def request_headers(self) -> Headers:
-        """The request headers, credentials redacted (exchange.redact_value)."""
+        """The request headers, credentials redacted (scrub.redact_value)."""
         raw = self._raw_request_headers
         if raw is not None:
             self._redact_request(raw)

@@ -17,37 +17,26 @@ import random
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from behest_local.exchange import events as ev
+from behest_local.exchange.scrub import redact_value
 
 if TYPE_CHECKING:
     from behest_local.exchange.capture import Capture
-    from behest_local.exchange.bus import TraceStore
-
-# Headers whose values are credentials. Redacted before anything is recorded (Portkey's
-# log middleware does the same before broadcasting to live log clients).
-SECRET_HEADERS = frozenset(
-    {"authorization", "x-api-key", "x-goog-api-key", "api-key", "cookie", "set-cookie",
-     "proxy-authorization", "x-admin-secret"}
-)
 
 
-def redact_value(name: str, value: str) -> str:
-    """The value to record for header ``name``: credentials keep a short hint only."""
-    if name.lower() not in SECRET_HEADERS:
-        return value
-    scheme, _, token = value.partition(" ")
-    if token and scheme.lower() in {"bearer", "basic"}:
-        return f"{scheme} {_hint(token)}"
-    return _hint(value)
+class Bus(Protocol):
+    """What an exchange publishes its events to: ``bus.TraceStore`` (declared here, where it
+    is used, so the exchange never imports the bus that holds exchanges)."""
 
+    wanted: frozenset[type]
+    clock: Callable[[], float]
+    wall_clock: Callable[[], float]
 
-def _hint(token: str) -> str:
-    # The first characters of a key identify its kind (behest_sk_live_, sk-ant-) without
-    # revealing anything usable; never more than 8 and never more than a third.
-    keep = min(8, len(token) // 3)
-    return f"{token[:keep]}…[redacted]"
+    def opened(self, exchange: Exchange) -> None: ...
+
+    def publish(self, event: ev.TraceEvent, exchange: Exchange) -> None: ...
 
 
 class Phase(str, Enum):
@@ -118,7 +107,7 @@ class Exchange:
     provider_time: float | None
     settle: Callable[[], None] | None
 
-    def __init__(self, store: TraceStore, *, method: str, path: str) -> None:
+    def __init__(self, store: Bus, *, method: str, path: str) -> None:
         self._store = store
         self._clock: Callable[[], float] = store.clock
         self.id, self.trace_id = new_ids()

@@ -1,6 +1,6 @@
 """Redaction of recorded text: bodies, stream fragments and anything else a trace keeps.
 
-``exchange.redact_value`` already hides credential *headers* before an event exists. This
+``redact_value`` (below) already hides credential *headers* before an event exists. This
 module covers the rest of what the trace records (exchange/capture.py): request and response
 bodies and the raw stream events, which are shown in the TUI and written to SQLite,
 HAR, JSONL and fixtures. A secret can reach a body in three ways: a field that holds
@@ -29,6 +29,31 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+
+# Headers whose values are credentials. Redacted before anything is recorded (Portkey's
+# log middleware does the same before broadcasting to live log clients).
+SECRET_HEADERS = frozenset(
+    {"authorization", "x-api-key", "x-goog-api-key", "api-key", "cookie", "set-cookie",
+     "proxy-authorization", "x-admin-secret"}
+)
+
+
+def redact_value(name: str, value: str) -> str:
+    """The value to record for header ``name``: credentials keep a short hint only."""
+    if name.lower() not in SECRET_HEADERS:
+        return value
+    scheme, _, token = value.partition(" ")
+    if token and scheme.lower() in {"bearer", "basic"}:
+        return f"{scheme} {_hint(token)}"
+    return _hint(value)
+
+
+def _hint(token: str) -> str:
+    # The first characters of a key identify its kind (behest_sk_live_, sk-ant-) without
+    # revealing anything usable; never more than 8 and never more than a third.
+    keep = min(8, len(token) // 3)
+    return f"{token[:keep]}…[redacted]"
+
 
 REDACTED = "…[redacted]"
 

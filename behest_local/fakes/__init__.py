@@ -6,7 +6,7 @@ One aiohttp app per dialect (``make_app(key=…)`` in ``openai`` — with ``flav
 wire format as ``shared/reference/providers.md`` describes it: native auth checks, native
 error bodies and statuses, native stream framing. They serve the adapter and SDK tests,
 and users who want to demo a migration offline (``behest-local fake-upstream PROVIDER``,
-see ``fakes/cli.py``). ``PROVIDERS`` maps each name to its app factory and ``BASE_PATHS``
+see ``fakes/serve.py``). ``PROVIDERS`` maps each name to its app factory and ``BASE_PATHS``
 to what an SDK's ``base_url`` should end with.
 
 Prompt script
@@ -49,7 +49,7 @@ Test hooks
 ``app[fakes.base.STATE]`` is a ``FakeState``: ``requests`` (every request received: path,
 query and headers with credentials removed, ``auth_ok``, JSON body), and the events
 ``stream_started``, ``release`` and ``disconnected``. Disconnects are seen at once when
-the server runs with ``handler_cancellation=True`` (``aiohttp_server`` and ``fakes.cli``
+the server runs with ``handler_cancellation=True`` (``aiohttp_server`` and ``fakes.serve``
 both do).
 """
 

@@ -5,7 +5,7 @@
 key), and three ``asyncio.Event``s tests synchronise on instead of sleeping:
 ``stream_started``, ``release`` (opens a ``[hold N]`` gate) and ``disconnected`` (set
 when the client goes away before a reply finished: aiohttp cancels the handler when
-``handler_cancellation`` is on, which ``aiohttp_server`` and ``fakes.cli`` both enable,
+``handler_cancellation`` is on, which ``aiohttp_server`` and ``fakes.serve`` both enable,
 and a write to a closed connection fails).
 
 ``play`` writes a dialect's native stream frame by frame with the script's pacing and

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from typing import IO
 
 from behest_local import __version__
-from behest_local.exchange.exchange import SECRET_HEADERS
+from behest_local.exchange.scrub import SECRET_HEADERS
 
 HOP_HEADERS = frozenset({"host", "content-length", "connection", "transfer-encoding",
                          "keep-alive", "accept-encoding"})

@@ -9,10 +9,9 @@ snapshot:
 2. With a ``provider_model`` configured, a requested model of *another* provider is
    ignored (the configured one runs, and the reason says so); one of the same provider
    is honoured.
-3. The provider is inferred from the name: custom providers' ``prefixes`` first, then
-   ``gpt-``/``o1``/``o3``/``o4``/``chatgpt-`` → openai, ``claude-`` → anthropic,
-   ``gemini-`` → google, ``mistral-``/``codestral-``/``ministral-``/``pixtral-`` → mistral,
-   ``command-`` → cohere, ``openrouter/…`` or any ``vendor/model`` → openrouter.
+3. The provider is inferred from the name: custom providers' ``prefixes`` first, then the
+   built-in table (``config/models.py``: ``gpt-`` → openai, ``claude-`` → anthropic …),
+   then any ``vendor/model`` → openrouter.
 4. A model needing a provider key the vault lacks, or BYOK on the free plan, is served by
    the emulated model when ``emulator.emulate_unconfigured`` is true (the default: offline
    first), else fails as the cloud does: 422 ``PROVIDER_NOT_CONFIGURED`` or 403
@@ -27,19 +26,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from behest_local.config.models import is_unspecified, provider_for_model
 from behest_local.config.schema import DEFAULT_MODEL, ProjectConfig, Settings
 from behest_local.errors import GatewayError, InvalidRequestError
 
 EMULATED = "emulated"
-UNSPECIFIED = (None, "", "default")
-
-_PREFIXES = (
-    ("gpt-", "openai"), ("o1", "openai"), ("o3", "openai"), ("o4", "openai"),
-    ("chatgpt-", "openai"), ("claude-", "anthropic"), ("gemini-", "google"),
-    ("mistral-", "mistral"), ("codestral-", "mistral"), ("ministral-", "mistral"),
-    ("pixtral-", "mistral"), ("command-", "cohere"), ("openrouter/", "openrouter"),
-)
-_ANY_PREFIX = tuple(prefix for prefix, _ in _PREFIXES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,19 +43,6 @@ class Target:
     """Why: the routing rule that applied and how the model is served (TUI, logs)."""
     upstream: str | None = None
     """The provider the model belongs to (``openai``, ``anthropic`` …), None if unknown."""
-
-
-def provider_for_model(model: str, settings: Settings) -> str | None:
-    """The provider whose model ``model`` is, or None when no rule matches."""
-    for name, provider in settings.providers.items():
-        if provider.prefixes and model.startswith(provider.prefixes):  # str.startswith(tuple)
-            return name
-    lowered = model.lower()
-    if lowered.startswith(_ANY_PREFIX):
-        for prefix, provider_name in _PREFIXES:
-            if lowered.startswith(prefix):
-                return provider_name
-    return "openrouter" if "/" in model.strip("/") else None
 
 
 def resolve(requested: object, project: ProjectConfig | None, settings: Settings | None = None,
@@ -83,14 +61,14 @@ def resolve(requested: object, project: ProjectConfig | None, settings: Settings
     """
     settings = settings or Settings()
     configured = project.provider_model if project else None
-    if requested in UNSPECIFIED:
+    if is_unspecified(requested):
         model = configured or DEFAULT_MODEL
         why = ("no model requested: the project's provider_model" if configured
                else "no model requested: the platform default")
     elif configured:
         requested = str(requested)
-        wanted = provider_for_model(requested, settings)
-        have = provider_for_model(configured, settings)
+        wanted = provider_for_model(requested, settings.providers)
+        have = provider_for_model(configured, settings.providers)
         if wanted == have:
             model, why = requested, f"requested model honoured: same provider ({have}) as the " \
                                     f"project's provider_model {configured}"
@@ -104,7 +82,7 @@ def resolve(requested: object, project: ProjectConfig | None, settings: Settings
 
 
 def _serve(model: str, why: str, settings: Settings, has_key: Callable[[str], bool]) -> Target:
-    provider = provider_for_model(model, settings)
+    provider = provider_for_model(model, settings.providers)
     lenient = settings.emulator.emulate_unconfigured
     if model == DEFAULT_MODEL and provider == "google":
         return Target(EMULATED, model, f"{why}; the platform's model: emulated", provider)

@@ -23,17 +23,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 
+from behest_local.config.models import is_unspecified, provider_for_model
 from behest_local.config.schema import BUILTIN_PROVIDERS, Settings
 from behest_local.providers.base import ChatProvider, ModelSource
 from behest_local.providers.http import HttpPool
 from behest_local.providers.registry import ADAPTERS, Adapter
 from behest_local.providers.upstream import UpstreamProvider
-from behest_local.policy.routing import EMULATED, Target, keyed, provider_for_model
+from behest_local.policy.routing import EMULATED, Target, keyed
 from behest_local.secret import Secret
 
 # Behest's provider names whose adapter is named differently.
 ADAPTER_OF = {"google": "gemini"}
-PROVIDER_OF = {adapter: name for name, adapter in ADAPTER_OF.items()}
 
 
 def adapter_for(name: str) -> Adapter:
@@ -52,21 +52,6 @@ def build_upstreams(settings: Settings, pool: HttpPool,
     return out
 
 
-def owner_of(model: str, settings: Settings) -> str | None:
-    """The provider whose model ``model`` is: routing's rules first, then the adapters'
-    model-name hints (``text-embedding-``, ``embed-`` …: embeddings models that chat
-    routing has no rule for), longest prefix winning."""
-    provider = provider_for_model(model, settings)
-    if provider is not None:
-        return provider
-    lowered, best = model.lower(), ("", None)
-    for adapter_name, adapter in ADAPTERS.items():
-        for prefix in adapter.model_prefixes:
-            if lowered.startswith(prefix) and len(prefix) > len(best[0]):
-                best = (prefix, PROVIDER_OF.get(adapter_name, adapter_name))
-    return best[1]
-
-
 def route_embeddings(requested: object, model: str, settings: Settings,
                      has_key: Callable[[str], bool]) -> Target:
     """Who embeds with ``model`` (``requested`` is the body's ``model`` as sent).
@@ -76,9 +61,9 @@ def route_embeddings(requested: object, model: str, settings: Settings,
             provider needs a key: 403 BYOAK_REQUIRES_PRO on the free plan, 422
             PROVIDER_NOT_CONFIGURED without a vault key (chat routing's rules).
     """
-    if requested in (None, "", "default"):
+    if is_unspecified(requested):
         return Target(EMULATED, model, "no model requested: the emulated embeddings")
-    provider = owner_of(model, settings)
+    provider = provider_for_model(model, settings.providers)
     if provider is None:
         return Target(EMULATED, model, f"no provider serves {model!r}: emulated embeddings")
     if "embed" not in adapter_for(provider).operations:

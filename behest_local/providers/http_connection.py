@@ -25,12 +25,19 @@ import asyncio
 import zlib
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from behest_local.providers.http_wire import ProtocolError, ResponseParser
 
-if TYPE_CHECKING:
-    from behest_local.providers.http import HttpPool
+
+
+class Pool(Protocol):
+    """What a connection tells the pool that owns it (``http.HttpPool``), declared here so
+    the connection does not import the pool that imports it."""
+
+    def _put_idle(self, conn: Connection) -> None: ...
+
+    def _forget(self, conn: Connection) -> None: ...
 
 PAUSE_BYTES = 256 * 1024
 """Unread body bytes at which reading from the upstream pauses (resumed at a quarter)."""
@@ -62,7 +69,7 @@ class Connection(asyncio.Protocol):
                  "error", "lost", "paused", "busy", "waiter", "timer", "timeout", "last_read",
                  "idle_since", "decoder", "tap")
 
-    def __init__(self, pool: HttpPool, key: tuple, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, pool: Pool, key: tuple, loop: asyncio.AbstractEventLoop) -> None:
         self.pool, self.key, self.loop = pool, key, loop
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self.parser = ResponseParser(self)

@@ -72,8 +72,6 @@ class Adapter:
     operations: frozenset[str]
     """Among ``chat``, ``embed``, ``models``."""
     key_required: bool
-    model_prefixes: tuple[str, ...]
-    """Model-name prefixes this provider serves (a hint for routing, not a rule)."""
     _request: Callable[..., UpstreamRequest]
     _from_native: Callable[[str, dict, object], dict]
     _error: Callable[[int, bytes, Mapping[str, str] | None], UpstreamError]
@@ -107,36 +105,32 @@ class Adapter:
         return self._translator(call)
 
 
-def _openai_compatible(profile: openai_transport.Profile, prefixes: tuple[str, ...]) -> Adapter:
+def _openai_compatible(profile: openai_transport.Profile) -> Adapter:
     ops = frozenset({"chat", "models"} | ({"embed"} if profile.embeddings else set()))
     return Adapter(
-        profile.name, "openai_compat", profile.base_url, ops, profile.key_required, prefixes,
+        profile.name, "openai_compat", profile.base_url, ops, profile.key_required,
         partial(openai_transport.request, profile=profile), openai_translate.from_native,
         openai_translate.error_from_native, partial(openai_stream.Translator, profile=profile))
 
 
 ADAPTERS: dict[str, Adapter] = {
-    "openai": _openai_compatible(openai_transport.OPENAI,
-                                 ("gpt-", "o1", "o3", "o4", "chatgpt-", "text-embedding-")),
-    "mistral": _openai_compatible(openai_transport.MISTRAL,
-                                  ("mistral-", "codestral", "magistral", "ministral", "pixtral",
-                                   "open-mistral", "devstral")),
-    "openrouter": _openai_compatible(openai_transport.OPENROUTER, ()),
-    "custom": _openai_compatible(openai_transport.CUSTOM, ()),
+    "openai": _openai_compatible(openai_transport.OPENAI),
+    "mistral": _openai_compatible(openai_transport.MISTRAL),
+    "openrouter": _openai_compatible(openai_transport.OPENROUTER),
+    "custom": _openai_compatible(openai_transport.CUSTOM),
     "anthropic": Adapter(
         "anthropic", "anthropic", anthropic_transport.DEFAULT_BASE_URL,
-        frozenset({"chat", "models"}), True, ("claude-",), anthropic_transport.request,
+        frozenset({"chat", "models"}), True, anthropic_transport.request,
         anthropic_translate.from_native, anthropic_translate.error_from_native,
         anthropic_stream.Translator),
     "gemini": Adapter(
         "gemini", "gemini", gemini_transport.DEFAULT_BASE_URL,
-        frozenset({"chat", "embed", "models"}), True, ("gemini-", "gemma-", "text-embedding-0",
-                                                       "gemini-embedding-"),
-        gemini_transport.request, gemini_translate.from_native,
-        gemini_translate.error_from_native, gemini_stream.Translator),
+        frozenset({"chat", "embed", "models"}), True, gemini_transport.request,
+        gemini_translate.from_native, gemini_translate.error_from_native,
+        gemini_stream.Translator),
     "cohere": Adapter(
         "cohere", "cohere", cohere_transport.DEFAULT_BASE_URL,
-        frozenset({"chat", "embed", "models"}), True, ("command", "embed-", "c4ai-"),
-        cohere_transport.request, cohere_translate.from_native,
-        cohere_translate.error_from_native, cohere_stream.Translator),
+        frozenset({"chat", "embed", "models"}), True, cohere_transport.request,
+        cohere_translate.from_native, cohere_translate.error_from_native,
+        cohere_stream.Translator),
 }

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from behest_local.runtime.serve import RunningGateway
+    from behest_local.runtime.running import RunningGateway
     from behest_local.observe.trace_db import TraceDB
     from behest_local.tui.app import BehestApp
     from behest_local.tui.header import Gauge

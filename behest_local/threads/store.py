@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from behest_local.errors import GatewayError
-from behest_local.threads.turn import message_view, normalize
+from behest_local.threads.messages import message_view, normalize
 
 THREADS_FILE = "threads.sqlite3"
 SCHEMA_VERSION = 1

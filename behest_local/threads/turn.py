@@ -20,23 +20,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from behest_local.threads.messages import SYSTEM_ROLES, normalize
+
 if TYPE_CHECKING:
     from behest_local.threads.store import ThreadKey, ThreadStore
-
-SYSTEM_ROLES = frozenset({"system", "developer"})
-_KEPT = ("role", "content", "name", "tool_calls", "tool_call_id")
-
-
-def normalize(message: dict) -> dict:
-    """The parts of a message a thread keeps (the model-visible ones), without nulls."""
-    return {k: message[k] for k in _KEPT if message.get(k) is not None}
-
-
-def message_view(row_id: int, message: dict, created_at: str) -> dict:
-    """A stored message as ``GET /v1/threads/{id}/messages`` shows it."""
-    return {"id": f"msg_{row_id}", "object": "thread.message", **message,
-            "created_at": created_at}
-
 
 @dataclass(slots=True)
 class _Reply:

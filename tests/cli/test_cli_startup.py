@@ -18,7 +18,7 @@ from behest_local.cli import fake_upstream as fake_upstream_cli
 from behest_local.cli import mint as mint_cli
 
 HEAVY = ("aiohttp", "jwt", "cryptography", "textual", "rich", "watchfiles", "uvloop",
-         "sqlite3", "behest_local.fakes", "behest_local.server", "behest_local.runtime.serve",
+         "sqlite3", "behest_local.fakes", "behest_local.server", "behest_local.runtime.build",
          "behest_local.providers", "behest_local.config", "behest_local.identity.jwt")
 
 
@@ -50,7 +50,7 @@ def test_version_and_keys_list_stay_light(tmp_path):
     loaded = _loaded_after(code)
     assert not [m for m in loaded if m.split(".")[0] in ("aiohttp", "jwt", "textual", "rich",
                                                          "uvloop", "watchfiles")]
-    assert "behest_local.server" not in loaded and "behest_local.runtime.serve" not in loaded
+    assert "behest_local.server" not in loaded and "behest_local.runtime.build" not in loaded
 
 
 def test_the_parser_copies_of_constants_match_their_sources():

@@ -12,7 +12,8 @@ import pytest
 from behest_local.config import ConfigError, ProjectConfig, Settings
 from behest_local.exchange.events import ConfigRejected, ConfigReloaded
 from behest_local.config.reload import Flags, LiveConfig, changed_keys
-from behest_local.runtime.serve import ServeOptions, start
+from behest_local.runtime.build import ServeOptions
+from behest_local.runtime.running import start
 
 CONFIG = '''[server]
 port = 0

@@ -28,7 +28,8 @@ from behest import (Behest, BehestAuthError, BehestBadRequestError, BehestClient
                     BehestSigningClient)
 
 from behest_local.exchange.events import Authenticated
-from behest_local.runtime.serve import ServeOptions, start
+from behest_local.runtime.build import ServeOptions
+from behest_local.runtime.running import start
 from behest_local.cli.signing_keys_cmd import add_signing_keys_parser, run_signing_keys
 from tests.conftest import TEST_SETTINGS
 

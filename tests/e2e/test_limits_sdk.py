@@ -26,7 +26,7 @@ from behest import Behest, BehestQuotaError, BehestRateLimitError
 from behest_local.config import ProjectConfig, RateLimitConfig, TierLimits, TierOverrides
 from behest_local.exchange.events import ExchangeFailed, RequestReceived
 from behest_local.identity.api_keys import KeyStore
-from behest_local.runtime.serve import build_gateway
+from behest_local.runtime.build import build_gateway
 from behest_local.server.app import make_app
 from behest_local.exchange.bus import TraceStore
 from tests.conftest import TEST_SETTINGS, Recorder

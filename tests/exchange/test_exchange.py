@@ -7,7 +7,8 @@ import io
 import logging
 
 from behest_local.exchange import events as ev
-from behest_local.exchange.exchange import PROGRESS_S, Exchange, Phase, redact_value
+from behest_local.exchange.exchange import PROGRESS_S, Exchange, Phase
+from behest_local.exchange.scrub import redact_value
 from behest_local.observe.headless import LineLogger
 from behest_local.exchange.bus import TraceStore
 

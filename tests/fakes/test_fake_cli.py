@@ -8,7 +8,8 @@ import asyncio
 import aiohttp
 import pytest
 
-from behest_local.fakes.cli import add_fake_parser, serve_fake
+from behest_local.cli.fake_upstream import add_fake_parser
+from behest_local.fakes.serve import serve_fake
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

@@ -21,7 +21,7 @@ from behest_local.finops.meter import StreamMeter
 from behest_local.finops.store import UsageRecord, UsageStore
 from behest_local.finops.window import WindowError, parse_instant, parse_window
 from behest_local.identity.api_keys import KeyStore
-from behest_local.runtime.serve import build_gateway
+from behest_local.runtime.build import build_gateway
 from behest_local.server.app import make_app
 from behest_local.server.routes.openai import ChatFramer
 from behest_local.server.routes.usage import USAGE

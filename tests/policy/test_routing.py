@@ -9,7 +9,8 @@ import pytest
 from behest_local.config import (EmulatorConfig, ProjectConfig, ProviderConfig, Settings,
                                  TenantConfig)
 from behest_local.errors import GatewayError
-from behest_local.policy.routing import EMULATED, provider_for_model, resolve
+from behest_local.config.models import provider_for_model
+from behest_local.policy.routing import EMULATED, resolve
 
 OLLAMA = ProviderConfig(base_url="http://127.0.0.1:11434/v1", prefixes=("llama", "qwen"))
 
@@ -26,14 +27,15 @@ def settings(*, plan: str = "pro", lenient: bool = True) -> Settings:
     ("claude-sonnet-4-20250514", "anthropic"), ("claude-3-5-haiku-latest", "anthropic"),
     ("gemini-2.5-flash", "google"), ("gemini-2.5-pro", "google"),
     ("mistral-large-latest", "mistral"), ("codestral-latest", "mistral"),
-    ("command-r-plus", "cohere"),
+    ("magistral-medium-latest", "mistral"), ("devstral-small-latest", "mistral"),
+    ("command-r-plus", "cohere"), ("text-embedding-3-small", "openai"),
     ("openrouter/auto", "openrouter"), ("meta-llama/llama-3-70b-instruct", "openrouter"),
     ("anthropic/claude-3.5-sonnet", "openrouter"),  # vendor/model is OpenRouter's naming
     ("llama3.1", "ollama"), ("qwen2.5:7b", "ollama"),  # custom prefixes win
     ("my-finetune", None), ("", None),
 ])
 def test_provider_is_inferred_from_the_model_name(model, provider):
-    assert provider_for_model(model, settings()) == provider
+    assert provider_for_model(model, settings().providers) == provider
 
 
 KEYS = {"openai"}

@@ -22,7 +22,7 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
 from behest_local.exchange.events import ProbeReported
-from behest_local.runtime.serve import RunningGateway
+from behest_local.runtime.running import RunningGateway
 from behest_local.cli.probe_cmd import add_probe_parser, probe_and_print
 from behest_local.server.routes import inspect as inspect_routes
 from tests.conftest import TEST_SETTINGS

@@ -6,7 +6,8 @@ import pytest
 
 from behest_local.config import EmulatorConfig, ProviderConfig, Settings, TenantConfig
 from behest_local.errors import GatewayError
-from behest_local.providers.catalog import owner_of, route_embeddings, usable
+from behest_local.config.models import provider_for_model
+from behest_local.providers.catalog import route_embeddings, usable
 from behest_local.policy.routing import EMULATED
 
 OLLAMA = ProviderConfig(base_url="http://127.0.0.1:11434/v1", prefixes=("nomic",))
@@ -26,7 +27,7 @@ def settings(*, plan: str = "pro", lenient: bool = True) -> Settings:
     ("nomic-embed-text", "ollama"), ("voyage-3", None),
 ])
 def test_embeddings_models_have_owners(model, owner):
-    assert owner_of(model, settings()) == owner
+    assert provider_for_model(model, settings().providers) == owner
 
 
 def has(*names):

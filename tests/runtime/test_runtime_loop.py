@@ -15,8 +15,10 @@ import aiohttp
 import pytest
 import uvloop
 
-from behest_local.runtime import serve as runtime
-from behest_local.runtime.serve import ServeOptions, StartupError, loop_factory, loop_name, start
+from behest_local.runtime import running as running_module, serve as runtime
+from behest_local.runtime.build import ServeOptions, StartupError
+from behest_local.runtime.serve import loop_factory, loop_name
+from behest_local.runtime.running import start
 from behest_local.vault.store import Vault
 from tests.conftest import TEST_SETTINGS
 from tests.trace_support import start_gateway
@@ -47,7 +49,8 @@ def test_loop_name():
 
 
 def test_banner_names_the_loop(tmp_path):
-    from behest_local.runtime.serve import banner_lines, build_gateway
+    from behest_local.runtime.serve import banner_lines
+    from behest_local.runtime.build import build_gateway
 
     gateway = build_gateway(TEST_SETTINGS, tmp_path)
     lines = banner_lines(gateway, "http://127.0.0.1:1", loop="uvloop")
@@ -103,7 +106,7 @@ async def test_start_unlocks_a_vault_with_keys_in_a_worker_thread(tmp_path, monk
         opened_on.append(threading.current_thread())
         return real_open(cls, *args, **kwargs)
 
-    monkeypatch.setattr(runtime.Vault, "open", classmethod(spy))
+    monkeypatch.setattr(Vault, "open", classmethod(spy))
     running = await start(ServeOptions(home=home), settings=TEST_SETTINGS)
     try:
         assert running.gateway.vault is None  # not before the port is bound
@@ -148,11 +151,11 @@ async def test_close_during_the_warm_up_stops_cleanly(tmp_path):
 
 def test_pyjwt_is_warmed_only_when_the_state_dir_holds_jwt_keys(tmp_path, monkeypatch):
     imported: list[tuple[str, ...]] = []
-    monkeypatch.setattr(runtime, "_import", imported.append)
-    runtime._warm(tmp_path)
+    monkeypatch.setattr(running_module, "_import", imported.append)
+    running_module._warm(tmp_path)
     (tmp_path / "signing_keys.json").write_text("{}")
-    runtime._warm(tmp_path)
-    assert imported == [runtime.WARM_MODULES, runtime.WARM_MODULES + ("jwt",)]
+    running_module._warm(tmp_path)
+    assert imported == [running_module.WARM_MODULES, running_module.WARM_MODULES + ("jwt",)]
 
 
 async def test_serve_closes_the_trace_db_it_opened_when_the_port_is_taken(tmp_path, monkeypatch):
@@ -167,7 +170,7 @@ async def test_serve_closes_the_trace_db_it_opened_when_the_port_is_taken(tmp_pa
         opened.append(real_open(cls, *args, **kwargs))
         return opened[-1]
 
-    monkeypatch.setattr(runtime.TraceDB, "open", classmethod(spy))
+    monkeypatch.setattr(TraceDB, "open", classmethod(spy))
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -226,7 +229,7 @@ async def test_a_burst_of_connections_is_queued_not_dropped(tmp_path):
 async def test_after_warm_up_runs_once_the_warm_up_is_done(tmp_path, monkeypatch):
     """``serve`` freezes the startup heap there (gc.freeze): only after every import."""
     calls: list[str] = []
-    monkeypatch.setattr(runtime, "_warm", lambda home: calls.append("warm"))
+    monkeypatch.setattr(running_module, "_warm", lambda home: calls.append("warm"))
     running = await start(ServeOptions(home=tmp_path / "home"), settings=TEST_SETTINGS)
     running.after_warm_up = lambda: calls.append("after")
     try:

@@ -63,7 +63,7 @@ async def test_a_stream_says_it_closes_when_it_will(gateway_client):
 async def test_events_leave_one_by_one_while_the_stream_runs(aiohttp_client, tmp_path):
     """A paced stream: the first event is readable long before the last is produced."""
     from behest_local.identity.api_keys import KeyStore
-    from behest_local.runtime.serve import build_gateway
+    from behest_local.runtime.build import build_gateway
     from behest_local.server.app import make_app
 
     keys = KeyStore(tmp_path, scrypt_n=2**4)

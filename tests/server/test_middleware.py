@@ -12,7 +12,7 @@ CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Hello"}]}
 
 def test_one_middleware_and_one_response_hook(tmp_path):
     from behest_local.identity.api_keys import KeyStore
-    from behest_local.runtime.serve import build_gateway
+    from behest_local.runtime.build import build_gateway
     from tests.conftest import TEST_SETTINGS
 
     gateway = build_gateway(TEST_SETTINGS, tmp_path / "h", keys=KeyStore(tmp_path / "h"))

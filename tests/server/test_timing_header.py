@@ -14,7 +14,7 @@ from aiohttp import web
 
 from behest_local.config import ProviderConfig
 from behest_local.identity.api_keys import KeyStore
-from behest_local.runtime.serve import build_gateway
+from behest_local.runtime.build import build_gateway
 from behest_local.server.app import make_app
 from behest_local.server.timing_header import format_server_timing, parse_server_timing
 from tests.conftest import TEST_SETTINGS

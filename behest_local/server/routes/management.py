@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from behest_local.config import DEFAULT_MODEL, FREE_PLAN_PROJECTS, ProjectConfig
+from behest_local.config.models import is_unspecified, provider_for_model
 from behest_local.config.errors import did_you_mean
 from behest_local.config.parse import Reader
 from behest_local.config.render import to_toml
 from behest_local.config.slugs import SLUG_RE, unique_slug
 from behest_local.config.deployed import SETTABLE
-from behest_local.policy.routing import provider_for_model
 from behest_local.secret import Secret
 from behest_local.server.behest_errors import UPGRADE_URL, BehestAPIError, byoak_requires_pro
 from behest_local.server.body import read_json
@@ -256,7 +256,7 @@ async def put_settings(request: web.Request) -> web.Response:
     if reader.problems:
         raise BehestAPIError("; ".join(p.message for p in reader.problems), status=400)
     model = updated.provider_model
-    warnings = _check_model(gateway, None if model in ("", "default") else model)
+    warnings = _check_model(gateway, None if is_unspecified(model) else model)
     draft = await asyncio.to_thread(gateway.live.deployed.put_draft, project.id, body)
     return json_response({"project_id": project.id, "status": "draft", "draft": draft,
                           "warnings": warnings})
@@ -267,7 +267,7 @@ def _check_model(gateway, model: str | None) -> list[str]:
     settings = gateway.settings
     if model is None:
         return []
-    provider = provider_for_model(model, settings)
+    provider = provider_for_model(model, settings.providers)
     if provider is None:
         raise BehestAPIError(f"Unknown model {model!r}: use a model such as gpt-4o, "
                              "claude-sonnet-4-20250514 or gemini-2.5-pro", status=422,

@@ -17,6 +17,7 @@ from dataclasses import replace
 from aiohttp import web
 
 from behest_local import __version__, sse
+from behest_local.config.models import is_unspecified
 from behest_local.policy import routing
 from behest_local.providers.emulated import scripted
 from behest_local.dialects.chat import validate_chat_request
@@ -152,8 +153,8 @@ async def embeddings(request: web.Request) -> web.Response:
     usable key (``catalog.route_embeddings``), else the emulated embeddings."""
     raw = await read_json(request)
     requested = raw.get("model") if isinstance(raw, dict) else None
-    model = requested if isinstance(requested, str) and requested not in ("", "default") \
-        else DEFAULT_EMBEDDING_MODEL
+    model = DEFAULT_EMBEDDING_MODEL if is_unspecified(requested) or not isinstance(requested, str) \
+        else requested
     gateway = request.app[GATEWAY]
     keys = gateway.provider_keys
     target = catalog.route_embeddings(requested, model, _settings(request),

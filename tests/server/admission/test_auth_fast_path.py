@@ -18,7 +18,7 @@ from behest_local.identity import api_keys as keys_module
 from behest_local.identity.api_keys import KeyStore
 from behest_local.server.admission.auth import PRINCIPALS, PrincipalCache
 from behest_local.server.admission.principal import Principal
-from behest_local.runtime.serve import build_gateway
+from behest_local.runtime.build import build_gateway
 from behest_local.server.app import make_app
 from tests.conftest import TEST_SETTINGS
 

@@ -5,26 +5,21 @@ interrupted, printing the base URL to give the provider's SDK (or behest-local's
 config). ``serve_fake`` is the coroutine behind the command, with a ``stop`` event and a
 ``ready`` callback so tests can run it in-loop. Handler cancellation is on, so a client
 that disconnects is seen at once (``FakeState.disconnected``). The command's parser and
-exit codes (``add_fake_parser``, ``run_fake``, re-exported here) are
-``behest_local/fake_upstream_cli.py``'s, outside this package so the main CLI can build
-the parser without loading the fakes.
+exit codes are ``cli/fake_upstream.py``'s: the CLI sits above the fakes and calls in.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import sys
 from collections.abc import Callable
 
 from aiohttp import web
 
-from behest_local.cli.fake_upstream import add_fake_parser, run_fake
 from behest_local.fakes import BASE_PATHS, PROVIDERS
 
 HOST = "127.0.0.1"  # loopback only: a fake has no business on the network
 
-__all__ = ["HOST", "add_fake_parser", "main", "run_fake", "serve_fake"]
+__all__ = ["HOST", "serve_fake"]
 
 
 async def serve_fake(provider: str, *, port: int = 0, key: str | None = None,
@@ -49,15 +44,3 @@ async def serve_fake(provider: str, *, port: int = 0, key: str | None = None,
         await (stop.wait() if stop is not None else asyncio.Event().wait())
     finally:
         await runner.cleanup()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m behest_local.fakes.cli PROVIDER …`` (the same command, standalone)."""
-    parser = argparse.ArgumentParser(prog="behest-local")
-    add_fake_parser(parser.add_subparsers(dest="command", required=True))
-    return run_fake(parser.parse_args(["fake-upstream", *(sys.argv[1:] if argv is None
-                                                          else argv)]))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

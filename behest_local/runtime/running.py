@@ -1,0 +1,157 @@
+"""A gateway bound to its port: ``start`` binds it, ``RunningGateway`` runs and stops it.
+
+``start`` binds the aiohttp app on loopback with an ``AppRunner`` (so the TUI can share
+the same event loop) and runs the file watcher (``file_watch.py``: the configuration, the
+vault's provider keys, the API keys), whatever the front end; ``RunningGateway.close``
+stops it. What the first requests do not need (the watcher's imports, the emulator's
+composer, unlocking the vault) is done in a worker thread once the port is bound, so the
+gateway answers sooner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from behest_local.identity.jwt.platform_key import PLATFORM_FILE
+from behest_local.config import Settings
+from behest_local.file_watch import FileWatch
+from behest_local.server.gateway import Gateway
+from behest_local.identity.signing_keys import SIGNING_KEYS_FILE
+from behest_local.server.app import make_app
+from behest_local.vault.store import Vault, VaultError
+from behest_local.runtime.build import (ServeOptions, StartupError, build_gateway, is_loopback,
+                                        live_config)
+
+log = logging.getLogger("behest_local")
+WATCHER_MODULES = ("watchfiles", "anyio._backends._asyncio")
+"""What the watchers import when they start (``RunningGateway.watch`` imports them first)."""
+WARM_MODULES = ("behest_local.providers.emulated.composer",
+                "cryptography.hazmat.primitives.kdf.scrypt")  # API-key checks (keys.py)
+"""Imported where they are used, at the first request; warmed after the port is bound."""
+JWT_KEY_FILES = (PLATFORM_FILE, SIGNING_KEYS_FILE)
+"""When the state dir holds one, JWTs are likely: PyJWT is warmed too (else it loads at the
+first JWT or mint)."""
+LISTEN_BACKLOG = 4096
+"""Pending connections the listening socket queues (``listen(2)``; the kernel caps it at
+``net.core.somaxconn``). aiohttp's default, 128, drops a burst of new connections."""
+
+
+@dataclass(slots=True)
+class RunningGateway:
+    """A started gateway: its state, the bound port, and how to stop it."""
+
+    gateway: Gateway
+    runner: web.AppRunner
+    host: str
+    port: int
+    watchers: list[asyncio.Task] = field(default_factory=list)
+    """The file watcher's task (and the task that starts it after warming its imports),
+    started with the gateway, stopped by close."""
+    files: FileWatch = field(default_factory=FileWatch)
+    """What the file watcher follows: the config files, the vault, the API keys."""
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    after_warm_up: Callable[[], None] | None = None
+    """Called on the loop once the warm-up is done (``serve`` freezes the heap then)."""
+
+    @property
+    def url(self) -> str:
+        shown = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{shown}:{self.port}"
+
+    def watch(self) -> None:
+        """Apply saved edits of behest.toml, deploys and vault changes while running (any
+        front end: headless or the TUI). The watchers start once their imports are done,
+        off the loop (``_warm_up_and_watch``)."""
+        self.watchers.append(asyncio.create_task(self._warm_up_and_watch(),
+                                                 name="behest-local warm-up"))
+
+    async def _warm_up_and_watch(self) -> None:
+        # Importing watchfiles (and the anyio backend its first ``awatch`` loads) takes
+        # ~50-100 ms of CPU, and so do the emulator's reply composer modules: done in a
+        # worker thread once the port is bound, so the loop answers the first requests
+        # meanwhile instead of blocking on the imports. The vault is unlocked likewise.
+        await asyncio.to_thread(_import, WATCHER_MODULES)
+        gateway = self.gateway
+        # One watcher thread for all of them (file_watch.py says why).
+        gateway.live.follow(self.files)
+        gateway.provider_keys.follow(self.files)
+        gateway.keys.follow(self.files)
+        self.watchers.append(asyncio.create_task(self.files.run(self.stopping),
+                                                 name="behest-local file watcher"))
+        await self._open_vault()
+        await asyncio.to_thread(_warm, gateway.home)
+        if self.after_warm_up is not None:
+            self.after_warm_up()
+
+    async def _open_vault(self) -> None:
+        """Unlock the provider-key vault now, in a worker thread, if it holds keys: unlocking
+        may run scrypt (~170 ms for a passphrase vault; scrypt releases the GIL) and loads
+        the crypto library, which would otherwise happen on the event loop, in the first
+        request that needs a provider key (``_key_source``)."""
+        gateway = self.gateway
+        if gateway.vault is not None or gateway.provider_keys is None or \
+                not gateway.provider_keys.providers:
+            return  # no vault yet: opening it would create one
+        try:
+            vault = await asyncio.to_thread(Vault.open, gateway.home)
+        except (VaultError, OSError):
+            return  # locked or broken: the first request that needs a key reports it
+        if gateway.vault is None:  # a request may have opened it meanwhile
+            gateway.vault = vault
+
+    async def close(self) -> None:
+        self.stopping.set()
+        await self.runner.cleanup()
+        for watcher in self.watchers:
+            watcher.cancel()
+        await asyncio.gather(*self.watchers, return_exceptions=True)
+
+
+async def start(options: ServeOptions, *, settings: Settings | None = None) -> RunningGateway:
+    """Build the gateway and bind it. Raises ``StartupError`` for what the user must fix."""
+    live = live_config(options, settings)
+    settings = live.settings
+    host = settings.server.host
+    if not is_loopback(host) and not options.allow_remote:
+        raise StartupError(
+            f"refusing to bind {host}: behest-local listens on loopback only. Pass "
+            "--allow-remote to expose it to other machines (anyone who can reach the port "
+            "can then use your provider keys).")
+    gateway = build_gateway(settings, options.home, live=live)
+    app = make_app(gateway)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=3)
+    await runner.setup()
+    # aiohttp's default accept backlog is 128: a burst of new connections beyond it (a load
+    # test, a page opening many streams) has its SYNs dropped and retried a second later.
+    # The kernel caps the value at net.core.somaxconn.
+    site = web.TCPSite(runner, host, settings.server.port, backlog=LISTEN_BACKLOG)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise StartupError(f"cannot listen on {host}:{settings.server.port}: {exc.strerror}. "
+                           "Choose another port with --port (0 picks a free one).") from None
+    running = RunningGateway(gateway, runner, host, runner.addresses[0][1])
+    running.watch()
+    return running
+
+
+def _import(modules: tuple[str, ...]) -> None:
+    """Import ``modules`` (in a worker thread); a missing one is only a warm-up miss."""
+    for name in modules:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+
+
+def _warm(home: Path) -> None:
+    """Import ``WARM_MODULES`` (in a worker thread), and PyJWT if JWT keys exist."""
+    jwt_likely = any((Path(home) / name).exists() for name in JWT_KEY_FILES)
+    _import(WARM_MODULES + (("jwt",) if jwt_likely else ()))
