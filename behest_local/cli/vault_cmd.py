@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 
 from behest_local.secret import Secret
-from behest_local.vault.store import (KEY_FILE, PASSPHRASE_ENV, VAULT_FILE, Vault, VaultError,
-                                VaultLocked, normalize_provider, read_entries,
-                                validate_provider_key)
+from behest_local.vault.key_formats import normalize_provider, validate_provider_key
+from behest_local.vault.entries import VAULT_FILE, read_entries
+from behest_local.vault.store import KEY_FILE, PASSPHRASE_ENV, Vault, VaultError, VaultLocked
 
 _HOME_HELP = "state directory (default: $BEHEST_LOCAL_HOME or the platform's user data dir)"
 

@@ -9,12 +9,14 @@ Flow for ``POST /v1/responses``:
      created_at=...)`` gives the body;
    - streaming: a ``ResponsesStreamTranslator`` turns chat chunks into named events.
 
-The work is split by direction: ``responses_request`` (request side),
-``responses_object`` (whole response) and ``responses_stream`` (events). Import from here.
+The work is split by direction: ``responses_request`` and ``responses_to_chat`` (request
+side: validate, then map), ``responses_object`` (whole response) and ``responses_stream``
+(events). Import from here.
 """
 
 from behest_local.dialects.responses_object import from_chat_completion, response_usage
-from behest_local.dialects.responses_request import to_chat_request, validate_responses_request
+from behest_local.dialects.responses_request import validate_responses_request
+from behest_local.dialects.responses_to_chat import to_chat_request
 from behest_local.dialects.responses_stream import ResponsesStreamTranslator
 
 __all__ = [

@@ -75,7 +75,7 @@ def vault_summary(gateway: object) -> str:
         if index is not None:
             names = sorted(index.providers)
         else:
-            from behest_local.vault.store import read_entries
+            from behest_local.vault.entries import read_entries
 
             names = [e.provider for e in read_entries(getattr(gateway, "home"))]
     except Exception as exc:  # a broken vault file is state to show, not a crash

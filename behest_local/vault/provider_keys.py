@@ -14,7 +14,8 @@ import logging
 from pathlib import Path
 
 from behest_local.file_watch import FileWatch
-from behest_local.vault.store import VAULT_FILE, VaultError, read_entries
+from behest_local.vault.crypto import VaultError
+from behest_local.vault.entries import VAULT_FILE, read_entries
 
 log = logging.getLogger("behest_local.vault.provider_keys")
 

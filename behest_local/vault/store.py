@@ -32,7 +32,6 @@ import contextlib
 import hmac
 import logging
 import os
-import re
 import secrets
 import stat
 import time
@@ -45,83 +44,16 @@ from typing import NoReturn
 from behest_local.atomic import Signature, atomic_write, file_sig, fsync_dir, locked
 from behest_local.file_watch import FileWatch
 from behest_local.secret import Secret
-from behest_local.vault.crypto import (DEFAULT_SCRYPT_N, FORMAT_VERSION, PASSPHRASE_ENV,
-                                       BadKeyFormat, VaultError, VaultLocked, VaultTampered,
-                                       WrongPassphrase, derive_kek, dump_doc, kek_id,
-                                       key_file_bytes, keyfile_kdf, open_blob, open_secret,
-                                       parse_doc, parse_key_file, scrypt_kdf, seal_blob,
-                                       seal_secret, unwrap_data_key, wrap_data_key)
+from behest_local.vault.entries import VAULT_FILE, VaultEntry, entries_of, read_doc
+from behest_local.vault.key_formats import normalize_provider, validate_provider_key
+from behest_local.vault.crypto import (DEFAULT_SCRYPT_N, FORMAT_VERSION, PASSPHRASE_ENV, BadKeyFormat, VaultError, VaultLocked, VaultTampered, WrongPassphrase, derive_kek, dump_doc, kek_id, key_file_bytes, keyfile_kdf, open_blob, open_secret, parse_key_file, scrypt_kdf, seal_blob, seal_secret, unwrap_data_key, wrap_data_key)
 
-__all__ = ["Vault", "VaultEntry", "VaultError", "WrongPassphrase", "VaultTampered", "VaultLocked",
-           "BadKeyFormat", "validate_provider_key", "normalize_provider", "read_entries",
-           "VAULT_FILE", "KEY_FILE", "PASSPHRASE_ENV", "DEFAULT_SCRYPT_N", "MIN_PASSPHRASE"]
+__all__ = ["Vault", "VaultError", "WrongPassphrase", "VaultTampered", "VaultLocked", "BadKeyFormat",
+           "KEY_FILE", "PASSPHRASE_ENV", "DEFAULT_SCRYPT_N", "MIN_PASSPHRASE"]
 
-VAULT_FILE, KEY_FILE, NEW_KEY_FILE = "vault.json", "vault.key", "vault.key.new"
+KEY_FILE, NEW_KEY_FILE = "vault.key", "vault.key.new"
 MIN_PASSPHRASE = 8
-PROVIDER_ALIASES = {"gemini": "google"}
-_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,31}")
 _log = logging.getLogger(__name__)
-
-
-def normalize_provider(name: str) -> str:
-    """Lowercase, stripped, aliases resolved (``gemini`` → ``google``). The message of the
-    error never repeats ``name``: it may be a key pasted in the wrong place."""
-    n = name.strip().lower() if isinstance(name, str) else ""
-    if n.startswith(("sk-", "sk_", "aiza")) or len(n) > 32:
-        raise VaultError("that looks like an API key, not a provider name: give the provider "
-                         "(e.g. `vault set openai`) and paste the key at the prompt or on stdin")
-    if not _NAME.fullmatch(n):
-        raise VaultError("a provider name is 1-32 characters of a-z, 0-9, '.', '_' or '-' "
-                         "(e.g. openai, anthropic, google, openrouter, mistral, cohere, my-llm)")
-    return PROVIDER_ALIASES.get(n, n)
-
-
-_LABELS = {"openai": "OpenAI", "anthropic": "Anthropic", "google": "Google (Gemini)",
-           "openrouter": "OpenRouter", "mistral": "Mistral", "cohere": "Cohere"}
-_GOOGLE = re.compile(r"AIza[A-Za-z0-9_-]{35}")
-_OPENROUTER = re.compile(r"sk-or-v1-[0-9a-fA-F]{64}")
-
-
-def _looks_like(key: str) -> str | None:
-    for prefix, provider in (("sk-ant-", "anthropic"), ("sk-or-", "openrouter"), ("AIza", "google")):
-        if key.startswith(prefix):
-            return provider
-    return None
-
-
-def _an(label: str) -> str:
-    return f"{'an' if label[0] in 'AEIOU' else 'a'} {label}"
-
-
-def validate_provider_key(provider: str, key: str | Secret) -> None:
-    """Check ``key`` has the shape of ``provider``'s keys; any non-empty string for providers
-    not listed below. Raises BadKeyFormat saying what was expected (never quoting the key)."""
-    provider = normalize_provider(provider)
-    k = key.reveal() if isinstance(key, Secret) else key
-    label = _LABELS.get(provider)
-    if not isinstance(k, str) or not k:
-        raise BadKeyFormat(f"the {label or provider} key is empty")
-    if label is None:
-        return
-    if any(c.isspace() for c in k):
-        raise BadKeyFormat(f"{_an(label)} key has no spaces or line breaks; paste just the key")
-    other = _looks_like(k)
-    if other not in (None, provider) and provider in ("openai", "anthropic", "openrouter", "google"):
-        raise BadKeyFormat(f"this looks like {_an(_LABELS[other])} key, not {_an(label)} key: "
-                           f"use `behest-local vault set {other}`")
-    expected = {
-        "openai": (k.startswith("sk-") and len(k) > 3, "an OpenAI key starts with sk- or sk-proj-"),
-        "anthropic": (k.startswith("sk-ant-") and len(k) > 7, "an Anthropic key starts with sk-ant-"),
-        "google": (_GOOGLE.fullmatch(k), "a Google (Gemini) key is AIza followed by 35 letters, "
-                   f"digits, '_' or '-', 39 characters in all (got {len(k)})"),
-        "openrouter": (_OPENROUTER.fullmatch(k), "an OpenRouter key is sk-or-v1- followed by 64 "
-                       f"hex digits, 73 characters in all (got {len(k)})"),
-        "mistral": (len(k) >= 10, f"a Mistral key has at least 10 characters (got {len(k)})"),
-        "cohere": (len(k) >= 10, f"a Cohere key has at least 10 characters (got {len(k)})"),
-    }
-    ok, message = expected[provider]
-    if not ok:
-        raise BadKeyFormat(message)
 
 
 def _check_new_passphrase(passphrase: Secret) -> None:
@@ -131,40 +63,6 @@ def _check_new_passphrase(passphrase: Secret) -> None:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-@dataclass(frozen=True)
-class VaultEntry:
-    """What the vault says about one stored key, without the key."""
-
-    provider: str
-    last4: str  # empty for keys shorter than 12 characters
-    added_at: str
-
-    @property
-    def hint(self) -> str:
-        return f"…{self.last4}"
-
-
-def _read(path: Path) -> tuple[dict | None, Signature | None]:
-    sig = file_sig(path)  # before reading: if the file changes meanwhile, we re-read next time
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return None, None
-    return parse_doc(raw, path), sig
-
-
-def read_entries(home: Path) -> list[VaultEntry]:
-    """The vault's metadata (provider, last 4, when added) without unlocking it: no passphrase
-    needed, nothing created, nothing verified. An absent vault lists empty."""
-    doc, _ = _read(Path(home) / VAULT_FILE)
-    return _entries(doc)
-
-
-def _entries(doc: dict | None) -> list[VaultEntry]:
-    return [VaultEntry(p, e["last4"], e["added_at"])
-            for p, e in sorted((doc or {"secrets": {}})["secrets"].items())]
 
 
 @dataclass
@@ -208,11 +106,11 @@ class Vault:
         self = cls(Path(home), None if passphrase is None else Secret(passphrase), scrypt_n)
         self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
         with locked(self._lock_path, shared=True):
-            doc, sig = _read(self.path)
+            doc, sig = read_doc(self.path)
             data_key = self._unlock(doc) if doc is not None else b""
         if doc is None:
             with locked(self._lock_path):
-                doc, sig = _read(self.path)  # another process may have won the race
+                doc, sig = read_doc(self.path)  # another process may have won the race
                 if doc is None:
                     doc, data_key = self._create()
                     sig, self.created = file_sig(self.path), True
@@ -305,12 +203,12 @@ class Vault:
         """
         if file_sig(self.path) == self._sig:
             return False
-        doc, sig = _read(self.path)
+        doc, sig = read_doc(self.path)
         if doc is None or self._doc is None or doc["vault_id"] != self._doc["vault_id"]:
             # Removed or replaced by a different vault: unlock it afresh (consistently with
             # the key files, so under the shared lock).
             with locked(self._lock_path, shared=True):
-                doc, sig = _read(self.path)
+                doc, sig = read_doc(self.path)
                 data_key = self._unlock(doc) if doc is not None else self._data_key
         else:  # same vault: same data key (rekey never changes it), and the secrets carry MACs
             data_key = self._data_key
@@ -327,7 +225,7 @@ class Vault:
     def _transaction(self) -> Iterator[_Txn]:
         """Exclusive read-modify-write of vault.json; yields the file's current state."""
         with locked(self._lock_path):
-            doc, _ = _read(self.path)
+            doc, _ = read_doc(self.path)
             if doc is None:  # removed since we opened it: start afresh
                 doc, data_key = self._create()
             elif self._doc is not None and doc["vault_id"] == self._doc["vault_id"]:
@@ -405,7 +303,7 @@ class Vault:
     def list(self) -> list[VaultEntry]:
         """Stored keys' metadata, by provider name."""
         self._reload_quietly()
-        return _entries(self._doc)
+        return entries_of(self._doc)
 
     def remove(self, provider: str) -> bool:
         """Forget ``provider``'s key. True if there was one."""
@@ -458,7 +356,7 @@ class Vault:
         watch.follow(self.home, [VAULT_FILE], self._reload_quietly, tick=True, label="vault")
 
     def __repr__(self) -> str:
-        providers = [e.provider for e in _entries(self._doc)]
+        providers = [e.provider for e in entries_of(self._doc)]
         return f"Vault(path={str(self.path)!r}, mode={self.mode!r}, providers={providers!r})"
 
     def __reduce_ex__(self, protocol: object) -> NoReturn:

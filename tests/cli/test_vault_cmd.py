@@ -10,7 +10,8 @@ import logging
 import pytest
 
 from behest_local.cli import vault_cmd as vault_cli
-from behest_local.vault.store import KEY_FILE, VAULT_FILE, Vault
+from behest_local.vault.entries import VAULT_FILE
+from behest_local.vault.store import KEY_FILE, Vault
 from behest_local.cli.vault_cmd import add_vault_parser, run_vault
 
 FAST_N = 2**4

@@ -19,9 +19,10 @@ import pytest
 from behest_local.vault import crypto as vault_crypto
 from behest_local.secret import Secret
 from behest_local.file_watch import FileWatch
-from behest_local.vault.store import (KEY_FILE, NEW_KEY_FILE, VAULT_FILE, BadKeyFormat, Vault,
-                                VaultEntry, VaultError, VaultLocked, VaultTampered,
-                                WrongPassphrase, normalize_provider, read_entries)
+from behest_local.vault.entries import VAULT_FILE, VaultEntry, read_entries
+from behest_local.vault.key_formats import normalize_provider
+from behest_local.vault.store import (KEY_FILE, NEW_KEY_FILE, BadKeyFormat, Vault, VaultError,
+                                      VaultLocked, VaultTampered, WrongPassphrase)
 from tests.conftest import poll_until
 
 FAST_N = 2**4  # scrypt cost for tests; test_default_scrypt_cost uses the real one
@@ -566,7 +567,7 @@ def test_canary_never_leaks(tmp_path, caplog):
 
 
 def test_key_formats():
-    from behest_local.vault.store import validate_provider_key as check
+    from behest_local.vault.key_formats import validate_provider_key as check
 
     good = [("openai", "sk-abc"), ("openai", OPENAI), ("anthropic", ANTHROPIC),
             ("google", GOOGLE), ("gemini", GOOGLE), ("openrouter", "sk-or-v1-" + "0af9" * 16),

@@ -35,7 +35,8 @@ from behest_local.server.behest_errors import UPGRADE_URL, BehestAPIError, byoak
 from behest_local.server.body import read_json
 from behest_local.server.keys import GATEWAY
 from behest_local.server.render import json_response
-from behest_local.vault.store import Vault, VaultError, VaultLocked, normalize_provider
+from behest_local.vault.key_formats import normalize_provider
+from behest_local.vault.store import Vault, VaultError, VaultLocked
 
 
 @dataclass(slots=True)
