@@ -1,7 +1,8 @@
 """behest-local: a local twin of the Behest AI gateway.
 
-Importing the package starts nothing; ``behest_local.cli.main`` is the entry point and
-``behest_local.runtime.serve`` the composition root.
+Importing the package starts nothing; ``cli/main.py`` is the entry point and ``runtime/``
+the composition root. The folders follow a request's journey; the README's "How it is
+built" maps them.
 """
 
 __version__ = "0.1.0"

@@ -1,6 +1,6 @@
 """``behest-local mint``: a Behest JWT on stdout, for curl and quick tests.
 
-Does what ``POST /v1/auth/mint`` does (same validation: ``auth_jwt.MintRequest``; same
+Does what ``POST /v1/auth/mint`` does (same validation: ``identity/jwt.MintRequest``; same
 platform key, unsealed from the vault, made on first use) without a running server or an
 API key: whoever can read the state dir can mint anyway. Prints the token alone, so
 ``TOKEN=$(behest-local mint --user alice)`` works; ``--json`` prints the mint response.
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 ROLES = ("user", "admin", "dashboard-service")
 TTL_DEFAULT = 3_600
-"""``auth_jwt.claims``' values, repeated so that building this parser (which the CLI does
+"""``identity/jwt/claims.py``' values, repeated so that building this parser (which the CLI does
 on every run) loads no JWT machinery; a test keeps them equal."""
 
 _FLAGS = {"user_id": "--user", "session_id": "--session", "ttl": "--ttl", "tier": "--tier",

@@ -19,7 +19,7 @@ plane's call, once per tenant-signed token) compares the file's signature
 (``atomic.file_sig``, one ``stat``) with the one it loaded and re-reads on a change. A
 file watcher would leave a window of its debounce; the stat leaves none, and costs less
 than the RSA verification it precedes. Writes are serialised across processes by a lock
-file and replace the file atomically (``atomic.py``), as ``keys.py`` does.
+file and replace the file atomically (``atomic.py``), as ``api_keys.py`` does.
 """
 
 from __future__ import annotations

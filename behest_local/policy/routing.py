@@ -1,7 +1,7 @@
 """Model routing: which model a chat request runs on, whose model it is, and who serves it.
 
 Behest's rules (reference/behest-api.md §4, the migration guide's "Common Migration
-Gotchas"), applied by ``server.openai_routes.prepare_chat`` with the request's settings
+Gotchas"), applied by ``server/routes/openai.prepare_chat`` with the request's settings
 snapshot:
 
 1. A missing, ``""`` or ``"default"`` model means the project's ``provider_model``, else the

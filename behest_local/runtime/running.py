@@ -34,7 +34,7 @@ log = logging.getLogger("behest_local")
 WATCHER_MODULES = ("watchfiles", "anyio._backends._asyncio")
 """What the watchers import when they start (``RunningGateway.watch`` imports them first)."""
 WARM_MODULES = ("behest_local.providers.emulated.composer",
-                "cryptography.hazmat.primitives.kdf.scrypt")  # API-key checks (keys.py)
+                "cryptography.hazmat.primitives.kdf.scrypt")  # API-key checks (identity/api_keys.py)
 """Imported where they are used, at the first request; warmed after the port is bound."""
 JWT_KEY_FILES = (PLATFORM_FILE, SIGNING_KEYS_FILE)
 """When the state dir holds one, JWTs are likely: PyJWT is warmed too (else it loads at the

@@ -73,7 +73,7 @@ def setup_routes(app: web.Application) -> None:
 async def prepare_response(request: web.Request, response: web.StreamResponse) -> None:
     """``on_response_prepare``: the one hook every response runs (aiohttp awaits each hook
     in turn, streams included): the gateway's headers, then the capture that records them
-    (``inspect_routes.record_response``). A whole response of an exchange still open is
+    (``routes/inspect.record_response``). A whole response of an exchange still open is
     the gateway middleware's to write, and it records the capture itself once the
     response has left (``middleware.gateway_middleware``); streams and the responses of
     exchanges already ended (refusals traced by their phase) are recorded here."""

@@ -5,7 +5,7 @@ thread_id)" whenever a chat request carries ``X-Thread-Id``, creates the thread 
 first use, and keeps it "forever (until DELETE)" (reference/behest-api.md §1.5, §5.3).
 This module owns ``<state dir>/data/threads.sqlite3`` (0600, survives restarts) and the turn
 logic; ``server/routes/behest.py`` exposes ``/v1/threads*`` and starts a :class:`Turn` for
-each chat request, which the chat handler (``openai_routes.chat_completions``) runs
+each chat request, which the chat handler (``routes/openai.chat_completions``) runs
 through: history in before the provider call, the reply recorded after it.
 
 All SQLite work runs on one dedicated worker thread (a one-thread executor owns the

@@ -1,6 +1,6 @@
 """One chat turn in a thread: the history goes in, the new messages and the reply come out.
 
-``server/behest_routes.begin_turn`` loads the thread's history and builds a :class:`Turn`;
+``server/routes/behest.begin_turn`` loads the thread's history and builds a :class:`Turn`;
 the chat handler sends ``turn.body`` (history prepended) to the provider, and either
 ``turn.record(completion)`` or iterates the stream through ``turn.tap(chunks)``, which
 assembles the streamed reply. The new messages and the reply are stored together, only

@@ -1,6 +1,6 @@
 """Behest v1.5 JWT auth: minting, the platform and tenant keys, and verification.
 
-``claims`` (what a token says and how mint requests are checked), ``behest_local.identity.jwk`` (RSA key
+``claims`` (what a token says and how mint requests are checked), ``identity/jwk.py`` (RSA key
 material, RFC 7517 JWKs), ``platform_key`` (the minting key, sealed by the vault),
 ``verify`` (RS256-only verification, RFC 7519/7515/8725) and ``keyring`` (both key
 sources behind one lookup). The tenant signing-key registry is ``identity/signing_keys.py``. The

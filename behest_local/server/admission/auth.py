@@ -118,7 +118,7 @@ async def _behest_route(request: web.Request, then) -> web.StreamResponse:
         if path.startswith("/v1/threads"):
             await authenticate_async(request)
         elif path == "/v1/usage" or path.startswith("/v1/billing/"):
-            # These routes authenticate themselves (usage_routes._caller, synchronously):
+            # These routes authenticate themselves (routes/usage._caller, synchronously):
             # run a first-seen key's slow hash off the loop now, so theirs is a cache hit.
             await verify_first_use(request)
     return await then()

@@ -1,7 +1,7 @@
 """Who is calling: the identity the auth middleware attaches to a request.
 
 API-key requests (v1.x) carry the user named by ``X-End-User-Id``; JWT requests (v1.5)
-carry the token's ``uid``, ``role``, ``tier`` and ``sid`` (``auth_jwt.Identity``).
+carry the token's ``uid``, ``role``, ``tier`` and ``sid`` (``identity/jwt.Identity``).
 """
 
 from __future__ import annotations

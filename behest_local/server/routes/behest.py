@@ -7,7 +7,7 @@ database on cleanup, and adds:
 * ``POST /v1/auth/mint`` (what the v1.5 SDKs call) and the legacy ``POST
   /auth/v1/auth/mint`` (reference/behest-api.md §1.1, §1.2): ``Authorization: Bearer
   <project API key>``, body ``{user_id, role?, ttl?, tier?, session_id?}`` checked by
-  ``auth_jwt.MintRequest``; answers the union of the documented responses with an RS256
+  ``identity/jwt.MintRequest``; answers the union of the documented responses with an RS256
   token signed by the platform key (``Cache-Control: no-store``, RFC 6749 §5.1). The
   platform key is unsealed once per process in a worker thread (made on first use).
 * ``GET /.well-known/jwks.json``: the RFC 7517 JWK Set of the platform key and every
@@ -21,7 +21,7 @@ database on cleanup, and adds:
   does not encode them), so ``{id}`` takes the rest of the path.
 
 ``begin_turn`` is the chat handler's hook: with ``X-Thread-Id`` it loads the thread's
-history (off the loop, ``threads.ThreadStore``) and returns a ``thread_turn.Turn``.
+history (off the loop, ``threads/store.ThreadStore``) and returns a ``threads/turn.Turn``.
 
 Errors: nested ``{"error": {"code", "message"}}`` on ``/v1/…``, flat on the legacy
 ``/auth/v1/…`` path (``behest_errors.behest_guard``, entered from ``server/admission/auth.py``).
