@@ -49,33 +49,57 @@ def prepare_chat(request: web.Request, body: dict) -> tuple[ChatProvider, ChatCa
     for usage on streams, so every exchange is metered; ``ChatFramer`` drops the usage
     chunk again when the client did not ask for it.
     """
+    emulate = directives.parse(request.headers.get(directives.HEADER))
+    target = _route(request, body)
+    provider, call = _chat_call(request, target, body, emulate)
+    request[EXCHANGE].upstream_started()
+    return provider, call
+
+
+def prepare_chats(request: web.Request, bodies: list[dict]
+                  ) -> list[tuple[ChatProvider, ChatCall]]:
+    """``prepare_chat`` for several chat bodies of one request (a completion's prompts):
+    they share model and stream, so they are routed once, and the exchange is routed and
+    sent upstream once."""
+    emulate = directives.parse(request.headers.get(directives.HEADER))
+    target = _route(request, bodies[0])
+    calls = [_chat_call(request, target, body, emulate) for body in bodies]
+    request[EXCHANGE].upstream_started()
+    return calls
+
+
+def _route(request: web.Request, body: dict) -> routing.Target:
+    """Where ``body`` goes, recorded on the exchange (``Routed``)."""
     principal = request[PRINCIPAL]
-    exchange = request[EXCHANGE]
-    gateway = request.app[GATEWAY]
     project = principal.project
     if project.status != "active":
         raise GatewayError(f"Project {project.id!r} is {project.status}: it accepts no requests "
                            "(status in behest.toml).", status=403, type="invalid_request_error",
                            code="forbidden")
-    emulate = directives.parse(request.headers.get(directives.HEADER))
-    keys = gateway.provider_keys
+    keys = request.app[GATEWAY].provider_keys
     target = routing.resolve(body.get("model"), project, principal.settings,
                              keys.has if keys else lambda provider: False)
-    stream = bool(body.get("stream"))
-    exchange.routed(requested_model=body.get("model"), model=target.model,
-                    provider=target.provider, reason=target.reason, stream=stream)
+    request[EXCHANGE].routed(requested_model=body.get("model"), model=target.model,
+                             provider=target.provider, reason=target.reason,
+                             stream=bool(body.get("stream")))
+    return target
+
+
+def _chat_call(request: web.Request, target: routing.Target, body: dict, emulate: dict
+               ) -> tuple[ChatProvider, ChatCall]:
+    """The provider and call that send ``body`` to ``target``."""
+    project = request[PRINCIPAL].project
     upstream = dict(body, model=target.model)
     prompt = project.system_prompt
     if prompt:
         upstream["messages"] = [{"role": "system", "content": prompt}, *body["messages"]]
-    if stream:
+    if body.get("stream"):
         upstream["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
-    provider = gateway.provider(target.provider)
+    provider = request.app[GATEWAY].provider(target.provider)
     rule = scripted.find_rule(project.scripted, body["messages"]) \
         if target.provider == routing.EMULATED else None
     if rule is not None:
         provider = scripted.ScriptedProvider(provider, rule)
-    exchange.upstream_started()
     return provider, ChatCall(request=upstream, model=target.model, emulate=emulate)
 
 

@@ -22,7 +22,7 @@ from behest_local.errors import GatewayError
 from behest_local.exchange.exchange import Exchange
 from behest_local.server.body import read_json
 from behest_local.server.keys import EXCHANGE
-from behest_local.server.routes.openai import prepare_chat
+from behest_local.server.routes.openai import prepare_chat, prepare_chats
 from behest_local.server.render import json_response
 from behest_local.server.streaming import relay
 
@@ -85,8 +85,8 @@ async def completions(request: web.Request) -> web.StreamResponse:
     completion_id = "cmpl-" + secrets.token_hex(14)
     created = int(time.time())
     # One chat call per prompt (OpenAI answers a list of prompts with one choice set each).
-    calls = [prepare_chat(request, validate_chat_request(legacy.to_chat_request(body, index)))
-             for index in range(len(legacy.prompts(body)))]
+    calls = prepare_chats(request, [validate_chat_request(legacy.to_chat_request(body, index))
+                                    for index in range(len(legacy.prompts(body)))])
     model = calls[0][1].model
     if body.get("stream"):
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
