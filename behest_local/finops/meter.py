@@ -5,8 +5,15 @@ Usage comes from the provider: the gateway always asks for it on streams
 an upstream sends none, or the client leaves before that chunk, the stream is counted here
 with the emulated model's tokenizer (``providers/tokens.py``) for the reply and a
 character estimate for the prompt (``estimate_prompt_tokens``), so a stream cut mid-way is
-billed for what was sent (``recorder.UsageRecorder``). ``estimate_completion`` does the
-same for a non-streamed reply without usage.
+billed for what was sent (``recorder.UsageRecorder``). ``estimate_completion`` (and
+``reply_usage``, for routes that sum several replies) does the same for a non-streamed
+reply without usage.
+
+Every streamed route is metered here: chat's relay (``openai_routes.ChatFramer``) calls
+the meter itself, once per event on its own loop; ``/v1/responses`` and ``/v1/completions``,
+whose events are translated from chat chunks, pass the chunks through
+``StreamMeter.metered``. A completion of several prompts is several chat streams on one
+exchange, billed together (``StreamMeter.next_stream``).
 
 The meter sits on the path of every relayed event, so it reads each chunk's delta text and
 keeps it; counting waits for the end of the stream, where it is skipped when the provider
@@ -16,6 +23,8 @@ without that hook gets every text counted as it passes, after the event is on th
 """
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
 
 from behest_local.exchange.exchange import Exchange
 from behest_local.providers.tokens import count_tokens
@@ -30,13 +39,13 @@ class StreamMeter:
     """Counts a chat stream's tokens until (unless) the provider reports usage.
 
     ``openai_routes.ChatFramer`` calls ``reported`` when a usage chunk arrives and
-    ``count`` after each chunk has been written; ``settle`` puts the count of what was
-    sent on the exchange. Counts are per delta, summed: the same whether settled once or
-    after every chunk.
+    ``count`` after each chunk has been written (``metered`` does both for a translated
+    stream); ``settle`` puts the count of what was sent on the exchange. Counts are per
+    delta, summed: the same whether settled once or after every chunk.
     """
 
     __slots__ = ("exchange", "messages", "tools", "prompt", "completion", "is_reported",
-                 "pending", "pending_chars", "deferred")
+                 "pending", "pending_chars", "deferred", "before")
 
     def __init__(self, exchange: Exchange, messages: list, tools: list | None = None) -> None:
         self.exchange, self.messages, self.tools = exchange, messages, tools
@@ -45,15 +54,24 @@ class StreamMeter:
         self.is_reported = False
         self.pending: list[str] = []
         self.pending_chars = 0
+        # The (prompt, completion) tokens of the exchange's earlier streams (``next_stream``),
+        # which this one's are added to; None for the first.
+        self.before: tuple[int, int] | None = None
         try:  # the exchange settles us before its end is published: count once, then
             exchange.settle = self.settle  # type: ignore[attr-defined]
             self.deferred = True
         except AttributeError:  # no such hook: keep the exchange's count current instead
             self.deferred = False
 
-    def reported(self) -> None:
+    def reported(self, usage: dict) -> None:
+        """The provider's usage chunk: its counts are the exchange's, none counted here."""
         self.is_reported = True
         self.pending.clear()
+        prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+        before = self.before
+        if before is not None:
+            prompt, completion = before[0] + (prompt or 0), before[1] + (completion or 0)
+        self.exchange.usage(prompt, completion)
 
     def count(self, chunk: dict) -> None:
         if self.is_reported:
@@ -75,7 +93,34 @@ class StreamMeter:
         self.completion += sum(map(count_tokens, self.pending))
         self.pending.clear()
         self.pending_chars = 0
-        self.exchange.usage(self.prompt, self.completion)
+        before = self.before
+        if before is None:
+            self.exchange.usage(self.prompt, self.completion)
+        else:
+            self.exchange.usage(before[0] + self.prompt, before[1] + self.completion)
+
+    def next_stream(self, messages: list, tools: list | None = None) -> None:
+        """Meter the exchange's next stream (a completion's next prompt) from here on, its
+        tokens added to what the streams before it were billed."""
+        self.settle()
+        exchange = self.exchange
+        self.before = (exchange.prompt_tokens or 0, exchange.completion_tokens or 0)
+        self.messages, self.tools = messages, tools
+        self.prompt, self.completion, self.is_reported = None, 0, False
+
+    async def metered(self, chunks: AsyncIterator[dict]) -> AsyncIterator[dict]:
+        """``chunks`` as they come, metered as ``ChatFramer`` meters chat's: for a stream
+        whose events are made from the chunks downstream (``/v1/responses``,
+        ``/v1/completions``). A chunk is counted when the next one is asked for, that is,
+        once the events made of it are written; a chunk whose events never got out (the
+        client left) is not."""
+        count, reported = self.count, self.reported
+        async for chunk in chunks:
+            usage = chunk.get("usage")
+            if usage:
+                reported(usage)
+            yield chunk
+            count(chunk)
 
 
 def delta_text(chunk: dict) -> str:
@@ -104,6 +149,19 @@ def delta_text(chunk: dict) -> str:
 
 def estimate_completion(exchange: Exchange, messages: list, completion: dict) -> None:
     """Usage for a non-streamed reply that came without any (counted, not invented)."""
+    exchange.usage(*counted_usage(messages, completion))
+
+
+def reply_usage(messages: list, completion: dict) -> tuple[int, int]:
+    """A non-streamed reply's (prompt, completion) tokens: the provider's, else counted."""
+    usage = completion.get("usage")
+    if not usage:
+        return counted_usage(messages, completion)
+    return usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0
+
+
+def counted_usage(messages: list, completion: dict) -> tuple[int, int]:
+    """The (prompt, completion) tokens of a non-streamed reply, counted here."""
     text = []
     for choice in completion.get("choices") or ():
         message = choice.get("message") or {}
@@ -111,7 +169,7 @@ def estimate_completion(exchange: Exchange, messages: list, completion: dict) ->
         for call in message.get("tool_calls") or ():
             function = call.get("function") or {}
             text.append(str(function.get("name") or "") + str(function.get("arguments") or ""))
-    exchange.usage(estimate_prompt_tokens(messages), count_tokens("".join(text)))
+    return estimate_prompt_tokens(messages), count_tokens("".join(text))
 
 
 def estimate_prompt_tokens(messages: list, tools: list | None = None) -> int:

@@ -1,50 +1,29 @@
 """Token FinOps: prices, lenient windows, the SQLite store off the loop, metering of streams,
-and the two usage endpoints (``/v1/usage``, ``/v1/billing/usage``) over HTTP."""
+and the two usage endpoints (``/v1/usage``, ``/v1/billing/usage``) over HTTP. Streams cut
+short are in ``test_billing_routes.py``; an unusable usage database in
+``test_usage_unavailable.py``."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from dataclasses import replace
 from datetime import datetime, timezone
 from types import MappingProxyType
 
 import pytest
-from yarl import URL
 
-from behest_local.config import ModelPrice, ProjectConfig, ProviderConfig, ScriptedReply
-from behest_local.exchange.events import ExchangeFailed, ExchangeFinished
+from behest_local.config import ModelPrice, ProviderConfig
+from behest_local.exchange.bus import TraceStore
 from behest_local.exchange.exchange import Exchange
 from behest_local.fakes import openai as fake_openai
-from behest_local.finops.prices import PriceTable
 from behest_local.finops.meter import StreamMeter
+from behest_local.finops.prices import PriceTable
 from behest_local.finops.store import UsageRecord, UsageStore
 from behest_local.finops.window import WindowError, parse_instant, parse_window
-from behest_local.identity.api_keys import KeyStore
-from behest_local.runtime.build import build_gateway
-from behest_local.server.app import make_app
 from behest_local.server.routes.openai import ChatFramer
-from behest_local.server.routes.usage import USAGE
-from behest_local.exchange.bus import TraceStore
 from behest_local.vault.store import Vault
 from tests.conftest import TEST_SETTINGS
-
-CHAT = "/v1/chat/completions"
-T0 = datetime(2026, 4, 1, 12, 0, 30, tzinfo=timezone.utc).timestamp()
-LONG = " ".join(f"word{i}" for i in range(150))
-
-
-def hello(model: str = "gpt-4o", text: str = "Hello", **extra) -> dict:
-    return {"model": model, "messages": [{"role": "user", "content": text}], **extra}
-
-
-class Clock:
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
+from tests.finops.usage_support import CHAT, T0, hello, record, usage
 
 # -- pure parts --------------------------------------------------------------------------
 
@@ -83,14 +62,6 @@ def test_windows_include_the_whole_to_day_and_refuse_nonsense():
         with pytest.raises(WindowError) as info:
             parse_window(query, now=T0)
         assert info.value.param == param
-
-
-def record(n: int, **over) -> UsageRecord:
-    base = dict(exchange_id=f"req_{n}", at=T0 + n, tenant="local", project="local",
-                user_id="u", session_id="s", model="gpt-4o", requested_model="gpt-4o",
-                provider="emulated", byok=False, stream=False, status=200, prompt_tokens=10,
-                completion_tokens=5, cost_usd=0.001, path=CHAT)
-    return UsageRecord(**{**base, **over})
 
 
 def test_the_store_writes_on_its_own_thread_in_batches_and_keeps_records(tmp_path):
@@ -153,40 +124,6 @@ async def test_a_stream_without_reported_usage_is_counted():
 # -- over HTTP ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def gateway(aiohttp_client, tmp_path):
-    async def make(settings=TEST_SETTINGS, *, clock: Clock | None = None, home=None):
-        clock = clock or Clock()
-        home = home or tmp_path / "home"
-        keys = KeyStore(home, scrypt_n=2**4)
-        gw = build_gateway(settings, home, keys=keys, store=TraceStore(wall_clock=clock))
-        client = await aiohttp_client(make_app(gw))
-        key, _ = keys.create("local")
-        client.key, client.clock, client.gateway = {"Authorization": f"Bearer {key}"}, clock, gw
-        client.ended = {}
-
-        def on_event(event, exchange) -> None:
-            if isinstance(event, (ExchangeFinished, ExchangeFailed)):
-                client.ended.setdefault(exchange.id, asyncio.Event()).set()
-
-        gw.store.subscribe(on_event)
-
-        async def wait_end(exchange_id: str) -> None:
-            await client.ended.setdefault(exchange_id, asyncio.Event()).wait()
-
-        client.wait_end = wait_end
-        return client
-
-    return make
-
-
-async def usage(client, query: str = "", headers=None, path="/v1/usage") -> dict:
-    resp = await client.get(URL(f"{path}?{query}", encoded=True),
-                            headers=headers or client.key)
-    assert resp.status == 200, await resp.text()
-    return await resp.json()
-
-
 async def test_usage_totals_breakdown_and_sessions_with_the_sdks_unescaped_plus(gateway):
     client = await gateway()
     a = {**client.key, "X-End-User-Id": "ann", "X-Session-Id": "conv-1"}
@@ -242,25 +179,6 @@ async def test_usage_errors_are_behests_nested_shape(gateway):
     assert anonymous.status == 401 and (await anonymous.json())["error"]["code"] == "invalid_token"
 
 
-async def test_a_stream_cut_short_is_billed_for_what_was_sent(gateway):
-    settings = replace(TEST_SETTINGS, projects=(ProjectConfig(
-        name="local", id="local", scripted=(ScriptedReply(match="long", reply=LONG),)),))
-    client = await gateway(settings)
-    resp = await client.post(CHAT, json=hello(text="a long one", stream=True),
-                             headers={**client.key, "x-behest-emulate": "tokens_per_second=400"})
-    for _ in range(3):
-        await resp.content.readline()
-    exchange_id = resp.headers["X-Request-Id"]
-    resp.close()
-    await client.wait_end(exchange_id)
-    store = client.server.app[USAGE].store
-    rows = await store.run(lambda conn: conn.execute(
-        "SELECT status, completion_tokens, prompt_tokens FROM usage WHERE exchange_id = ?",
-        [exchange_id]).fetchall())
-    [(status, completion, prompt)] = rows
-    assert status == 499 and 0 < completion < 150 and prompt > 0
-
-
 async def test_billing_usage_splits_platform_and_byok_by_model(gateway, aiohttp_server, tmp_path):
     key = "sk-proj-" + "b" * 40
     upstream = await aiohttp_server(fake_openai.make_app(key=key))
@@ -281,16 +199,3 @@ async def test_billing_usage_splits_platform_and_byok_by_model(gateway, aiohttp_
     assert body["byok"]["input_tokens"] > 0 and body["byok"]["cost_usd"] > 0
     default = await usage(client, path="/v1/billing/usage")  # this month so far
     assert default["window"]["from"] == "2026-04-01T00:00:00Z"
-
-
-async def test_a_broken_usage_database_is_reported_and_the_gateway_still_serves(
-        gateway, tmp_path, caplog):
-    home = tmp_path / "broken"
-    home.mkdir()
-    (home / "usage.sqlite3").write_bytes(b"this is not a database" * 100)
-    client = await gateway(home=home)
-    assert "usage.sqlite3" in caplog.text and "Move the file aside" in caplog.text
-    assert (await client.post(CHAT, json=hello(), headers=client.key)).status == 200
-    resp = await client.get("/v1/usage", headers=client.key)
-    error = (await resp.json())["error"]
-    assert resp.status == 503 and error["code"] == "server_error"

@@ -21,7 +21,7 @@ from behest_local.finops.store import COLUMNS, UsageRecord, UsageStore
 from behest_local.policy.ratelimit import Counters, Window
 from behest_local.exchange.bus import TraceStore
 from tests.conftest import TEST_SETTINGS
-from tests.finops.test_usage import CHAT, T0, Clock, record
+from tests.finops.usage_support import CHAT, T0, Clock, record
 
 
 def count(store: UsageStore) -> int:
@@ -252,8 +252,7 @@ def test_a_settled_meter_never_counts_a_stream_whose_provider_reported_usage():
     meter = StreamMeter(settling, MESSAGES)
     for text in TEXTS:
         meter.count(chunk(text))
-    settling.usage(7, 70)  # what ChatFramer does with the usage chunk
-    meter.reported()
+    meter.reported({"prompt_tokens": 7, "completion_tokens": 70})  # the usage chunk
     meter.count(chunk("after"))
     assert settling.end() == (7, 70) and meter.completion == 0
 

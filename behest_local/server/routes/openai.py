@@ -127,9 +127,10 @@ class ChatFramer:
     def frame(self, chunk: dict) -> bytes | None:
         usage = chunk.get("usage")
         if usage:
-            self.exchange.usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
             if self.meter is not None:
-                self.meter.reported()
+                self.meter.reported(usage)
+            else:
+                self.exchange.usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
             if not self.include_usage:
                 return None
         elif not self.include_usage:

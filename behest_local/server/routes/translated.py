@@ -3,7 +3,11 @@
 Each handler validates its own dialect, translates the body to a chat request
 (``dialects/``), then follows exactly the chat path (``openai_routes.prepare_chat``:
 routing, system prompt, exchange events) and translates the answer back, streamed event
-by event through ``streaming.relay`` or as one JSON object.
+by event through ``streaming.relay`` or as one JSON object. Billing is chat's too: the
+chat chunks pass through a ``StreamMeter`` (``finops/meter.py``), so a stream cut short is
+billed for what was sent, and a reply without the provider's usage is counted. A
+completion of several prompts is one chat call per prompt on one exchange: routed once
+(``prepare_chats``), its tokens summed.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from behest_local.dialects import responses as resp
 from behest_local.dialects.chat import validate_chat_request
 from behest_local.errors import GatewayError
 from behest_local.exchange.exchange import Exchange
+from behest_local.finops.meter import StreamMeter, reply_usage
+from behest_local.providers.base import ChatCall
 from behest_local.server.body import read_json
 from behest_local.server.keys import EXCHANGE
 from behest_local.server.routes.openai import prepare_chat, prepare_chats
@@ -27,9 +33,13 @@ from behest_local.server.render import json_response
 from behest_local.server.streaming import relay
 
 
-def _meter(exchange: Exchange, usage: dict | None) -> None:
-    if usage:
-        exchange.usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
+def _bill(exchange: Exchange, replies: list[tuple[ChatCall, dict]]) -> None:
+    """The exchange's tokens for its non-streamed replies: each one's usage, else counted."""
+    prompt = completion = 0
+    for call, reply in replies:
+        tokens = reply_usage(call.request["messages"], reply)
+        prompt, completion = prompt + tokens[0], completion + tokens[1]
+    exchange.usage(prompt, completion)
 
 
 # -- /v1/responses ------------------------------------------------------------------------
@@ -48,10 +58,11 @@ async def responses(request: web.Request) -> web.StreamResponse:
         def on_error(error: GatewayError) -> bytes:
             return _events(translator.fail(error.message, error.code))
 
-        frames = _responses_frames(provider.stream(call), translator, exchange)
+        meter = StreamMeter(exchange, call.request["messages"], call.request.get("tools"))
+        frames = _responses_frames(meter.metered(provider.stream(call)), translator)
         return await relay(request, frames, terminator=None, on_error=on_error)
     completion = await provider.complete(call)
-    _meter(exchange, completion.get("usage"))
+    _bill(exchange, [(call, completion)])
     return json_response(resp.from_chat_completion(completion, request=body,
                                                    response_id=response_id,
                                                    created_at=created_at, model=call.model))
@@ -61,8 +72,7 @@ def _events(pairs: list[tuple[str, dict]]) -> bytes:
     return b"".join(sse.encode_json(data, event=name) for name, data in pairs)
 
 
-async def _responses_frames(chunks: AsyncIterator[dict], translator, exchange: Exchange
-                            ) -> AsyncIterator[bytes]:
+async def _responses_frames(chunks: AsyncIterator[dict], translator) -> AsyncIterator[bytes]:
     # Each Responses event is its own SSE event and its own write, like OpenAI's stream.
     first = True
     async for chunk in chunks:
@@ -70,7 +80,6 @@ async def _responses_frames(chunks: AsyncIterator[dict], translator, exchange: E
             first = False
             for name, data in translator.start():
                 yield sse.encode_json(data, event=name)
-        _meter(exchange, chunk.get("usage"))
         for name, data in translator.feed(chunk):
             yield sse.encode_json(data, event=name)
     for name, data in translator.finish():
@@ -93,32 +102,33 @@ async def completions(request: web.Request) -> web.StreamResponse:
         frames = _completion_frames(calls, body, exchange, completion_id=completion_id,
                                     created=created, model=model, include_usage=include_usage)
         return await relay(request, frames, terminator=sse.DONE)
-    parts = []
+    parts, replies = [], []
     for index, (provider, call) in enumerate(calls):
         completion = await provider.complete(call)
+        replies.append((call, completion))
         parts.append(legacy.from_chat_completion(completion, request=body,
                                                  completion_id=completion_id, created=created,
                                                  prompt_index=index, model=model))
-    merged = legacy.merge_completions(parts)
-    _meter(exchange, merged.get("usage"))
-    return json_response(merged)
+    _bill(exchange, replies)
+    return json_response(legacy.merge_completions(parts))
 
 
 async def _completion_frames(calls, body: dict, exchange: Exchange, *, completion_id: str,
                              created: int, model: str, include_usage: bool
                              ) -> AsyncIterator[bytes]:
     usages = []
+    meter = StreamMeter(exchange, calls[0][1].request["messages"])
     for index, (provider, call) in enumerate(calls):
+        if index:
+            meter.next_stream(call.request["messages"])
         translator = legacy.CompletionsStreamTranslator(
             request=body, completion_id=completion_id, created=created, model=model,
             prompt_index=index, emit_usage=False)
-        async for chunk in provider.stream(call):
+        async for chunk in meter.metered(provider.stream(call)):
             for out in translator.feed(chunk):
                 yield sse.encode_json(out)
         if translator.usage:
             usages.append(translator.usage)
-    if usages:
-        total = legacy.sum_usage(usages)
-        _meter(exchange, total)
-        if include_usage:
-            yield sse.encode_json(legacy.usage_chunk(completion_id, created, model, total))
+    if usages and include_usage:
+        yield sse.encode_json(legacy.usage_chunk(completion_id, created, model,
+                                                 legacy.sum_usage(usages)))
