@@ -35,12 +35,16 @@ def resolve_home(explicit: str | os.PathLike | None = None) -> Path:
 DATA_DIR = "data"
 
 
+def database_file(home: str | os.PathLike, name: str) -> Path:
+    """``<home>/data/<name>``, where database ``name`` lives (nothing is created)."""
+    return Path(home) / DATA_DIR / name
+
+
 def database_path(home: str | os.PathLike, name: str) -> Path:
-    """``<home>/data/<name>``, the directory created 0700. A database left directly in
+    """``database_file``, its directory created 0700. A database left directly in
     ``home`` by an earlier version is moved there (with its WAL and journal files)."""
-    data = Path(home) / DATA_DIR
-    data.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = data / name
+    path = database_file(home, name)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     legacy = Path(home) / name
     if legacy.exists() and not path.exists():
         for suffix in ("", "-wal", "-shm", "-journal"):

@@ -14,7 +14,9 @@ the store's ``add`` is a deque append.
 Streams and replies whose provider reports no usage are counted by ``meter.py``
 (``StreamMeter``, ``estimate_completion``), which the routes import directly.
 ``seed_counters`` replays the store into the counters at startup so a spent daily quota
-stays spent across a restart.
+stays spent across a restart. Without a store (the usage database cannot be opened,
+``server/routes/usage.py``) the recorder still adds to the counters: budgets hold, in
+memory until the gateway restarts, and only the records are lost.
 """
 
 from __future__ import annotations
@@ -44,13 +46,13 @@ class UsageRecorder:
     """Turns ended exchanges into usage records and counter increments.
 
     Args:
-        store: where records go.
+        store: where records go; None keeps none (the counters are still added to).
         counters: the limiter's counters (tokens and dollars are added after the fact);
             their clock also stamps the records, so one injected clock drives both.
         settings: returns the live settings (projects, budgets, ``[prices]``).
     """
 
-    def __init__(self, store: UsageStore, counters: Counters,
+    def __init__(self, store: UsageStore | None, counters: Counters,
                  settings: Callable[[], Settings]) -> None:
         self.store, self.counters, self.settings = store, counters, settings
         self._prices: tuple[object, PriceTable] | None = None
@@ -90,12 +92,14 @@ class UsageRecorder:
             table = self._table = self.prices(settings)
         cost = table.cost(model, prompt, completion)
         now = self.counters.clock()
-        provider = exchange.provider or EMULATED
-        self.store.add(UsageRecord(
-            exchange.id, now, exchange.tenant or settings.tenant_id, project_id,
-            exchange.user, exchange.session, model, exchange.requested_model, provider,
-            provider != EMULATED, exchange.stream, event.status, prompt, completion, cost,
-            exchange.path))
+        store = self.store
+        if store is not None:
+            provider = exchange.provider or EMULATED
+            store.add(UsageRecord(
+                exchange.id, now, exchange.tenant or settings.tenant_id, project_id,
+                exchange.user, exchange.session, model, exchange.requested_model, provider,
+                provider != EMULATED, exchange.stream, event.status, prompt, completion,
+                cost, exchange.path))
         tokens, dollars = self._counter_slots(settings, project_id, exchange.user,
                                               exchange.session)
         if tokens:

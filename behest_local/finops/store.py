@@ -29,7 +29,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from behest_local.home import database_path
+from behest_local.home import database_file, database_path
 
 log = logging.getLogger("behest_local.finops")
 
@@ -88,6 +88,15 @@ _INSERTS = tuple(
 ever prepared (SQLite's statement cache keeps them)."""
 
 
+class UsageStoreUnavailable(Exception):
+    """The usage database at ``path`` cannot be opened, and ``reason`` why: a file that is
+    not a database, a directory in its place, a directory it may not write."""
+
+    def __init__(self, path: Path, reason: BaseException) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = path, reason
+
+
 @dataclass(slots=True)
 class _Job:
     fn: Callable[..., Any]
@@ -120,15 +129,28 @@ class UsageStore:
         self._closed = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(self.path, check_same_thread=False)
-        self._conn.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                                 "PRAGMA busy_timeout=5000;" + SCHEMA)
+        try:
+            self._conn.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                                     "PRAGMA busy_timeout=5000;")
+            # Written only when missing: opening a database whose data pages are damaged
+            # changes nothing in it (``seed_rows`` is the first to read them, and fails).
+            if self._conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                self._conn.executescript(SCHEMA)
+        except BaseException:  # not a database, or not ours to write: no connection left open
+            self._conn.close()
+            raise
         self._thread = threading.Thread(target=self._loop, name="behest-local usage writer",
                                         daemon=True)
         self._thread.start()
 
     @classmethod
     def open(cls, home: Path, **options: Any) -> UsageStore:
-        return cls(database_path(home, DB_FILE), **options)
+        """The usage database of state dir ``home``; ``UsageStoreUnavailable`` when it
+        cannot be opened (what is there is left as it is)."""
+        try:
+            return cls(database_path(home, DB_FILE), **options)
+        except (sqlite3.DatabaseError, OSError) as exc:
+            raise UsageStoreUnavailable(database_file(home, DB_FILE), exc) from exc
 
     # -- the event loop's side: never blocks ---------------------------------------------
 

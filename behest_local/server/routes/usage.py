@@ -24,7 +24,11 @@ SQLite on the store's own thread; the loop only awaits them.
 
 ``setup_usage`` opens the store at startup (off the loop), replays this month's usage
 into the limiter's counters, subscribes the recorder, and at cleanup unsubscribes and
-closes the store after writing what is queued.
+closes the store after writing what is queued. A store that cannot be opened (a damaged
+file, a directory in its place, a data directory it may not write) is logged with its
+path and reason and left as it is; the recorder then runs without it, so token and
+dollar budgets are still counted, in memory until restart, and these endpoints answer
+503.
 """
 
 from __future__ import annotations
@@ -33,15 +37,16 @@ import asyncio
 import logging
 import sqlite3
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiohttp import web
 
 from behest_local.errors import GatewayError, InvalidRequestError
 from behest_local.finops.recorder import UsageRecorder, seed_counters, seed_rows
-from behest_local.home import database_path
 from behest_local.finops.reports import billing_report, usage_report
-from behest_local.finops.store import DB_FILE, UsageStore
+from behest_local.finops.store import UsageStore, UsageStoreUnavailable
 from behest_local.finops.window import WindowError, iso, parse_granularity, parse_window
+from behest_local.policy.ratelimit import Counters
 from behest_local.server.admission.auth import authenticate
 from behest_local.server.keys import GATEWAY, PRINCIPAL
 from behest_local.server.admission.limits import COUNTERS
@@ -74,15 +79,7 @@ def setup_usage(app: web.Application) -> None:
 
 async def _usage_store(app: web.Application):
     gateway, holder, counters = app[GATEWAY], app[USAGE], app[COUNTERS]
-    try:
-        store = await asyncio.to_thread(UsageStore.open, gateway.home)
-        seed_counters(counters, await store.run(seed_rows, counters.clock()))
-    except sqlite3.DatabaseError as exc:  # limits still work, in memory; usage is not kept
-        log.error("usage database %s cannot be used (%s): usage and cost are not recorded "
-                  "and /v1/usage answers 503. Move the file aside to start a new one.",
-                  database_path(gateway.home, DB_FILE), exc)
-        yield
-        return
+    store = await _open_store(gateway.home, counters)
     recorder = UsageRecorder(store, counters, lambda: gateway.settings)
     unsubscribe = gateway.store.subscribe(recorder, events=recorder.EVENTS)
     holder.store, holder.recorder = store, recorder
@@ -91,7 +88,29 @@ async def _usage_store(app: web.Application):
     finally:
         unsubscribe()
         holder.store = holder.recorder = None
-        await asyncio.to_thread(store.close)
+        if store is not None:
+            await asyncio.to_thread(store.close)
+
+
+async def _open_store(home: Path, counters: Counters) -> UsageStore | None:
+    """The usage store with this month's usage replayed into ``counters``; None (logged)
+    when it cannot be opened or read."""
+    try:
+        store = await asyncio.to_thread(UsageStore.open, home)
+    except UsageStoreUnavailable as exc:
+        path, reason = exc.path, exc.reason
+    else:
+        try:
+            seed_counters(counters, await store.run(seed_rows, counters.clock()))
+            return store
+        except sqlite3.DatabaseError as exc:  # opened, but its pages are damaged
+            path, reason = store.path, exc
+            await asyncio.to_thread(store.close)
+    log.warning("usage database unavailable: %s cannot be used (%s). Token and dollar "
+                "budgets are kept in memory until restart; usage and cost are not recorded "
+                "and /v1/usage answers 503. Check the permissions of the file and its "
+                "directory, or move a damaged file aside to start a new one.", path, reason)
+    return None
 
 
 def _caller(request: web.Request) -> Principal:
