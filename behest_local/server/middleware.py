@@ -20,9 +20,9 @@ the trace subscribers stand between the answer and its bytes.
 
 This is the one place an exchange ends (``Exchange.finish``/``fail``), once: after a
 whole response's write, a stream's relay, or a cancellation. A refusing phase returns
-its response with an ``Ending`` (``server/ending.py``: status, code, message,
-details), and so does a stream that did not end well; anything else ends as its status
-says.
+its response and leaves an ``Ending`` on the request (``server/ending.py``: status,
+code, message, details), as the stream relay does for a stream that did not end well;
+anything else ends as its status says.
 The ``X-Request-Id``/``X-Trace-Id`` headers are added by ``app.prepare_response`` on
 ``on_response_prepare``, which also covers streamed responses.
 """
