@@ -75,8 +75,8 @@ async def prepare_response(request: web.Request, response: web.StreamResponse) -
     in turn, streams included): the gateway's headers, then the capture that records them
     (``routes/inspect.record_response``). A whole response of an exchange still open is
     the gateway middleware's to write, and it records the capture itself once the
-    response has left (``middleware.gateway_middleware``); streams and the responses of
-    exchanges already ended (refusals traced by their phase) are recorded here."""
+    response has left (``middleware.gateway_middleware``); streams (and the response of
+    an exchange somehow already ended) are recorded here."""
     exchange = request.get(EXCHANGE)
     add_gateway_headers(request, response, exchange)
     if exchange is not None and exchange.capture is None and (

@@ -41,8 +41,9 @@ from aiohttp import web
 from behest_local.errors import GatewayError
 from behest_local.finops.recorder import INFERENCE_PATHS
 from behest_local.identity.api_keys import is_key_format
+from behest_local.server.ending import refuse
 from behest_local.server.keys import EXCHANGE, GATEWAY
-from behest_local.server.render import from_http_exception, json_response
+from behest_local.server.render import from_http_exception
 
 PATH_PREFIXES = ("/v1/tenants/", "/v1/projects/")
 """The control plane's paths (the data plane serves nothing under them)."""
@@ -82,12 +83,11 @@ def byoak_requires_pro() -> BehestAPIError:
 async def serve_management(request: web.Request) -> web.StreamResponse:
     """Answer a control-plane request (``path_kind(path).management``): the dashboard
     token, then the route's own handler, every error in the flat shape."""
-    exchange = request[EXCHANGE]
     try:
         if request.match_info.http_exception is not None:
             raise _from_http(request.match_info.http_exception, request)
         _authenticate(request)
-        exchange.authenticated(tenant=request.app[GATEWAY].settings.tenant_id,
+        request[EXCHANGE].authenticated(tenant=request.app[GATEWAY].settings.tenant_id,
                                project=request.match_info.get("pid", "*"),
                                credential="dashboard token")
         return await request.match_info.handler(request)
@@ -133,8 +133,8 @@ def _from_http(exc: web.HTTPException, request: web.Request) -> BehestAPIError:
 
 
 def _failed(request: web.Request, error: BehestAPIError) -> web.Response:
-    request[EXCHANGE].fail(error.status, code=error.code, message=error.message)
-    return json_response(error.body(), status=error.status, headers=error.headers)
+    return refuse(request, error.body(), status=error.status, code=error.code,
+                  message=error.message, headers=error.headers)
 
 
 # -- the nested shape of Behest's v1.5 routes --------------------------------------------
@@ -194,7 +194,6 @@ def nested_body(error: GatewayError) -> dict:
 async def behest_guard(request: web.Request, call) -> web.StreamResponse:
     """Run ``call()`` (the route, after any authentication) and render what it raises, and
     router 404/405s, in the route's Behest shape: flat under ``/auth/v1/``, else nested."""
-    exchange = request[EXCHANGE]
     try:
         if request.match_info.http_exception is not None:
             raise request.match_info.http_exception
@@ -206,8 +205,7 @@ async def behest_guard(request: web.Request, call) -> web.StreamResponse:
             raise
         failure = from_http_exception(
             exc, request, body_limit=request.app[GATEWAY].settings.server.max_body_bytes)
-    exchange.fail(failure.status, code=failure.code, message=failure.message)
-    if request.path.startswith(LEGACY_PREFIX):
-        flat = BehestAPIError(failure.message, status=failure.status)
-        return json_response(flat.body(), status=failure.status, headers=failure.headers)
-    return json_response(nested_body(failure), status=failure.status, headers=failure.headers)
+    body = BehestAPIError(failure.message, status=failure.status).body() \
+        if request.path.startswith(LEGACY_PREFIX) else nested_body(failure)
+    return refuse(request, body, status=failure.status, code=failure.code,
+                  message=failure.message, headers=failure.headers)

@@ -14,9 +14,15 @@ coroutine, not six stacked middlewares: aiohttp would wrap each in its own frame
 Whatever the phases or the handler raise is turned into an OpenAI-format error here:
 ``GatewayError`` as itself, aiohttp's HTTP exceptions (router 404/405, body 413)
 reworded, anything else a logged 500 that names the request id. A whole (not streamed)
-response is written here, then its capture recorded (``inspect_routes.record_response``)
-and its exchange ended, so neither the capture nor the trace subscribers stand between
-the answer and its bytes.
+response, a phase's refusal included, is written here, then its capture recorded
+(``inspect_routes.record_response``) and its exchange ended, so neither the capture nor
+the trace subscribers stand between the answer and its bytes.
+
+This is the one place an exchange ends (``Exchange.finish``/``fail``), once: after a
+whole response's write, a stream's relay, or a cancellation. A refusing phase returns
+its response and leaves an ``Ending`` on the request (``server/ending.py``: status,
+code, message, details), as the stream relay does for a stream that did not end well;
+anything else ends as its status says.
 The ``X-Request-Id``/``X-Trace-Id`` headers are added by ``app.prepare_response`` on
 ``on_response_prepare``, which also covers streamed responses.
 """
@@ -34,12 +40,16 @@ from behest_local.exchange.exchange import CURRENT, Exchange
 from behest_local.server.admission.auth import authenticate_async, serve_behest_route
 from behest_local.server.behest_errors import path_kind, serve_management
 from behest_local.server.admission.cors import preflight
+from behest_local.server.ending import ENDING, Ending
 from behest_local.server.routes.inspect import record_response
 from behest_local.server.keys import EXCHANGE, GATEWAY
 from behest_local.server.admission.limits import check_caller, check_ip
 from behest_local.server.render import error_response, from_http_exception
 
 log = logging.getLogger("behest_local.server")
+
+_CANCELLED = Ending(499, "client_closed", "client disconnected", cancelled=True)
+"""The end of a request cancelled before it was answered."""
 
 
 @web.middleware
@@ -84,7 +94,11 @@ async def gateway_middleware(request: web.Request, handler) -> web.StreamRespons
         failure = from_http_exception(exc, request,
                                       body_limit=gateway.settings.server.max_body_bytes)
     except asyncio.CancelledError:
-        exchange.fail(499, code="client_closed", message="client disconnected", cancelled=True)
+        # No response to write: a stream cancelled mid-way left its ending (the relay's),
+        # anything else was cancelled before it answered.
+        ending = request.get(ENDING) or _CANCELLED
+        exchange.fail(ending.status, code=ending.code, message=ending.message,
+                      details=ending.details, cancelled=ending.cancelled)
         raise
     except Exception:
         log.exception("unhandled error while serving %s %s (request %s)", method, path,
@@ -97,8 +111,6 @@ async def gateway_middleware(request: web.Request, handler) -> web.StreamRespons
         CURRENT.reset(token)
     if failure is not None:
         response = error_response(failure)
-    if exchange.ended is not None:  # a phase refused and traced it, or a stream ended
-        return response
     whole = type(response) is web.Response
     try:
         # Write a whole response now, then trace its end: the subscribers (trace database,
@@ -116,12 +128,21 @@ async def gateway_middleware(request: web.Request, handler) -> web.StreamRespons
             # body are final on the response object, and recording them no longer delays
             # its last byte. ResponseStarted still comes before the end.
             await record_response(request, response, exchange, written=True)
+        # The exchange's one end (server/ending.py): a raised error's, else the ending a
+        # refusal or the stream relay left (looked up only where one may be), else the
+        # status's.
+        status = response.status
         if failure is not None:
             exchange.fail(failure.status, code=failure.code, message=failure.message)
-        elif response.status >= 400:
-            exchange.fail(response.status, code=None, message=response.reason or "")
+        elif whole and status < 400:
+            exchange.finish(status)
+        elif (ending := request.get(ENDING)) is not None:
+            exchange.fail(ending.status, code=ending.code, message=ending.message,
+                          details=ending.details, cancelled=ending.cancelled)
+        elif status >= 400:
+            exchange.fail(status, code=None, message=response.reason or "")
         else:
-            exchange.finish(response.status)
+            exchange.finish(status)
     return response
 
 

@@ -2,19 +2,25 @@
 
 ``relay`` pulls the first event before sending headers, so a failure before the first
 byte (an upstream 429, say) is still a proper HTTP error. After that, each SSE event is
-written with its own ``write`` call as soon as it exists and recorded on the exchange
+written with its own ``write`` as soon as it exists and recorded on the exchange
 (``chunk_sent``: its time appended; subscribers hear of it a few times a second, as
-``ChunkSent``). The loop runs once per event of every stream, so it does nothing else.
-A failure mid-stream becomes a final OpenAI-format error event and a clean close; an
-emulated drop aborts the connection; a client that goes away stops the upstream at once
-(closing its generator cancels the upstream request).
+``ChunkSent``). A failure mid-stream becomes a final OpenAI-format error event and a
+clean close; an emulated drop aborts the connection; a client that goes away stops the
+upstream at once (closing its generator cancels the upstream request). The relay ends
+no exchange itself: a stream that did not end well leaves its ``Ending`` on the request
+(``server/ending.py``) and the gateway middleware ends the exchange once the relay
+returns (or re-raises a cancellation).
 
-After the first event, a provider's events need not wake this task: ``DirectWriter``,
-handed to the provider as ``ChatCall.sink``, writes them from the upstream socket's read
+Every event, whichever task has it, takes one path: ``EventWriter.send`` (capture,
+write, count; ``send_chunk`` frames a chat chunk and meters it around that). The relay's
+loop calls it and, only when the client is behind, waits for it to drain. After the
+first event, a provider's events need not wake this task at all: the ``EventWriter``,
+handed to the provider as ``ChatCall.sink``, takes them in the upstream socket's read
 callback (``UpstreamProvider.stream`` says how, and that order holds). It is armed once
-the head and the first event are out, and is not ready while the client's write buffer
-is past ``DIRECT_LIMIT`` or the client is gone: those reads come here, where ``write``
-waits for the client to drain (flow control) or finds it gone.
+the head is out, and is not ready while the client's write buffer is past
+``DIRECT_LIMIT`` or the client is gone: those reads come here, where the loop waits for
+the client to drain (flow control) or finds it gone. The loop runs once per event of
+every stream, so it does nothing else.
 
 SSE headers: ``text/event-stream`` (WHATWG HTML §9.2), ``Cache-Control: no-cache,
 no-transform`` so intermediaries neither cache nor compress (RFC 9111 §5.2.2.6), and
@@ -35,6 +41,7 @@ from aiohttp import web
 from behest_local import sse
 from behest_local.errors import GatewayError, StreamDropped
 from behest_local.exchange.exchange import Exchange
+from behest_local.server.ending import ENDING, Ending
 from behest_local.server.keys import EXCHANGE, GATEWAY
 
 log = logging.getLogger("behest_local.server")
@@ -47,28 +54,40 @@ SSE_HEADERS = {
 
 
 DIRECT_LIMIT = 0x10000
-"""Bytes waiting in the client's transport beyond which ``DirectWriter`` is not ready
-(the limit past which aiohttp's own ``write`` waits for a drain)."""
+"""Bytes waiting in the client's transport beyond which ``EventWriter`` is not ready for
+the read callback, and the relay's task waits for the client to drain (the limit past
+which aiohttp's own ``write`` would wait)."""
 
 
-class DirectWriter:
-    """A stream's ``ChatCall.sink`` (``providers.base.ChunkSink``): frames a chunk
-    (``openai_routes.ChatFramer``) and writes it to the client at once, as ``relay``'s
-    loop would have. Ready only while armed and the client keeps up."""
+class EventWriter:
+    """A stream's events on their way to the client: ``send`` is the one path every
+    event takes (capture, write, count; ``send_chunk`` frames and meters a chunk around
+    it), whether the relay's task has the event or the upstream's read callback does.
 
-    __slots__ = ("framer", "exchange", "transport", "chunked")
+    Given to the provider as ``ChatCall.sink`` (``providers.base.ChunkSink``: ``ready``,
+    and ``__call__``, which is ``send_chunk``), it takes chunks there too. Armed once
+    the response's head is out; ready for the read callback only while armed and the
+    client keeps up. ``framer`` (``openai_routes.ChatFramer``) turns chunks into frames
+    and meters them; without one, the events are frames already."""
 
-    def __init__(self, framer) -> None:
-        self.framer = framer
-        self.exchange: Exchange | None = None
-        self.transport: asyncio.Transport | None = None
+    __slots__ = ("frame", "count", "capture", "sent", "transport", "chunked")
+
+    def __init__(self, framer=None) -> None:
+        self.frame = framer.frame if framer is not None else None
+        self.count = framer.count if framer is not None else None
+        self.capture = self.sent = self.transport = None
         self.chunked = False
 
     def arm(self, request: web.Request, exchange: Exchange) -> None:
-        """After the response's head has been written: the writes below go under it."""
-        self.exchange, self.transport = exchange, request.transport
+        """After ``prepare``: the head goes out now, so every event after it is one write
+        of its own (one HTTP chunk) under it."""
+        writer = request.writer
+        writer.send_headers()  # aiohttp holds it for the first write, which is ours
         # The framing aiohttp chose for this response (HTTP/1.1: chunked, RFC 9112 §7.1).
-        self.chunked = request.writer.chunked
+        self.chunked = writer.chunked
+        # Attached as the head went out (app.prepare_response): fixed from here on.
+        self.capture, self.sent = exchange.capture, exchange.chunk_sent
+        self.transport = request.transport
 
     def disarm(self) -> None:
         self.transport = None
@@ -78,19 +97,31 @@ class DirectWriter:
         return (transport is not None and not transport.is_closing()
                 and transport.get_write_buffer_size() <= DIRECT_LIMIT)
 
-    def __call__(self, chunk: dict) -> None:
-        frame = self.framer.frame(chunk)
-        if frame is None:
-            return
-        exchange = self.exchange
-        if exchange.capture is not None:
-            exchange.capture.frame(frame)
-        self.transport.write(b"%x\r\n%b\r\n" % (len(frame), frame) if self.chunked
-                             else frame)
-        exchange.chunk_sent(len(frame))
-        count = self.framer.count
-        if count is not None:
-            count(chunk)
+    def send(self, frame: bytes) -> None:
+        """Write one SSE event (``frame``) to the client: recorded in the capture before
+        the write (its arrival), counted on the exchange after it (its departure).
+        Raises ``ConnectionResetError`` once the client has gone."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            raise ConnectionResetError("the client has gone")
+        capture = self.capture
+        if capture is not None:
+            capture.frame(frame)
+        transport.write(b"%x\r\n%b\r\n" % (len(frame), frame) if self.chunked else frame)
+        self.sent(len(frame))
+
+    def send_chunk(self, chunk: dict) -> None:
+        """``chunk`` framed and sent, then metered (after the write: counting never
+        delays an event); a chunk that frames to nothing (a usage chunk the client did
+        not ask for) is neither."""
+        frame = self.frame(chunk)
+        if frame is not None:
+            self.send(frame)
+            count = self.count
+            if count is not None:
+                count(chunk)
+
+    __call__ = send_chunk  # as the provider's sink (its own name: tests count its calls)
 
 
 def error_event(error: GatewayError) -> bytes:
@@ -98,21 +129,26 @@ def error_event(error: GatewayError) -> bytes:
     return sse.encode_json(error.to_openai())
 
 
-async def relay(request: web.Request, frames: AsyncIterator[bytes], *,
-                terminator: bytes | None, on_error=error_event,
-                direct: DirectWriter | None = None) -> web.StreamResponse:
-    """Stream ``frames`` (already SSE-encoded) to the client.
+async def relay(request: web.Request, events: AsyncIterator, *, terminator: bytes | None,
+                on_error=error_event, writer: EventWriter | None = None
+                ) -> web.StreamResponse:
+    """Stream ``events`` to the client; a stream that does not end well leaves its
+    ``Ending`` on the request for the gateway middleware, which ends the exchange.
 
     Args:
-        frames: one encoded SSE event per item, produced as the upstream delivers.
-        terminator: sent after the last frame (``data: [DONE]``), or None.
+        events: one item per event, produced as the upstream delivers: chunks to frame
+            when ``writer`` has a framer, else SSE-encoded frames.
+        terminator: sent after the last event (``data: [DONE]``), or None.
         on_error: encodes a mid-stream ``GatewayError`` as the final event(s).
-        direct: the sink ``frames``' provider may send events through instead (armed
-            after the first event, disarmed when the relay ends).
+        writer: the stream's ``EventWriter`` (one without a framer by default), armed
+            once the head is out and disarmed when the relay ends; the provider may have
+            it as its sink.
     """
     exchange: Exchange = request[EXCHANGE]
     gateway = request.app[GATEWAY]
-    iterator = aiter(frames)
+    if writer is None:
+        writer = EventWriter()
+    iterator = aiter(events)
     # Errors here propagate to the middleware: nothing is sent yet, so they get a status.
     waiting = exchange.now()
     first = await anext(iterator, None)
@@ -123,65 +159,55 @@ async def relay(request: web.Request, frames: AsyncIterator[bytes], *,
     task = asyncio.current_task()
     if task is not None:
         gateway.streams.add(task)
+    ending: Ending | None = None
     try:
         await response.prepare(request)
+        writer.arm(request, exchange)
         if first is not None:
-            await _send(response, exchange, first)
-            if direct is not None:
-                direct.arm(request, exchange)
-            # _send, inlined: this loop runs once per event of every stream.
-            capture, write, sent = exchange.capture, response.write, exchange.chunk_sent
-            async for frame in iterator:
-                if capture is not None:
-                    capture.frame(frame)
-                await write(frame)
-                sent(len(frame))
+            put = writer.send if writer.frame is None else writer.send_chunk
+            put(first)
+            transport, drain = writer.transport, request.writer.drain
+            async for event in iterator:  # once per event of every stream: nothing else
+                put(event)
+                if transport.get_write_buffer_size() > DIRECT_LIMIT:
+                    await drain()  # flow control: waits while the client is behind
         if terminator is not None:
-            await _send(response, exchange, terminator)
+            writer.send(terminator)
         await response.write_eof()
-        exchange.finish(200)
     except GatewayError as error:
-        exchange.fail(error.status, code=error.code, message=error.message,
-                      details={"mid_stream": True})
-        await _close_with(response, exchange, on_error(error))
+        ending = Ending(error.status, error.code, error.message, {"mid_stream": True})
+        await _close_with(response, writer, exchange, on_error(error))
     except StreamDropped as drop:
-        exchange.fail(200, code="stream_dropped", message=str(drop))
+        ending = Ending(200, "stream_dropped", str(drop))
         if request.transport is not None:
             request.transport.abort()  # no terminating chunk: the client sees a broken stream
     except (ConnectionResetError, ConnectionError):
-        exchange.fail(499, code="client_closed", message="client disconnected mid-stream",
-                      cancelled=True)
+        ending = Ending(499, "client_closed", "client disconnected mid-stream", cancelled=True)
     except asyncio.CancelledError:
-        reason = "gateway shutting down" if gateway.closing else "client disconnected"
-        exchange.fail(499 if not gateway.closing else 503, code="cancelled", message=reason,
-                      cancelled=not gateway.closing)
-        if gateway.closing:
-            await _close_with(response, exchange, error_event(GatewayError(
+        closing = gateway.closing
+        request[ENDING] = Ending(503 if closing else 499, "cancelled", "gateway shutting down"
+                                 if closing else "client disconnected", cancelled=not closing)
+        if closing:
+            await _close_with(response, writer, exchange, error_event(GatewayError(
                 "behest-local is shutting down; the stream was closed.", status=503,
                 code="shutting_down")), quiet=True)
         raise
     finally:
-        if direct is not None:
-            direct.disarm()
+        writer.disarm()
         if task is not None:
             gateway.streams.discard(task)
         aclose = getattr(iterator, "aclose", None)
         if aclose is not None:
             await aclose()
+    if ending is not None:
+        request[ENDING] = ending
     return response
 
 
-async def _send(response: web.StreamResponse, exchange: Exchange, frame: bytes) -> None:
-    if exchange.capture is not None:  # before the write: its arrival, not its departure
-        exchange.capture.frame(frame)
-    await response.write(frame)
-    exchange.chunk_sent(len(frame))
-
-
-async def _close_with(response: web.StreamResponse, exchange: Exchange, frame: bytes,
-                      quiet: bool = False) -> None:
+async def _close_with(response: web.StreamResponse, writer: EventWriter, exchange: Exchange,
+                      frame: bytes, quiet: bool = False) -> None:
     try:
-        await _send(response, exchange, frame)
+        writer.send(frame)
         await response.write_eof()
     except (ConnectionError, RuntimeError):
         if not quiet:

@@ -1,4 +1,4 @@
-"""Stream events relayed from the upstream's read callback (``streaming.DirectWriter``).
+"""Stream events relayed from the upstream's read callback (``streaming.EventWriter``).
 
 An OpenAI-compatible upstream's plain text deltas go to the client without waking the
 relay's task; everything else (the first chunks, finishes, usage, errors, events split
@@ -92,10 +92,10 @@ async def relay_gateway(aiohttp_server, make_gateway_client):
 
 @pytest.fixture
 def direct_counts(monkeypatch):
-    """How many chunks ``DirectWriter`` sent (True), and how often it was not ready when
-    a read arrived (False)."""
+    """How many chunks ``EventWriter`` took as the provider's sink (True), and how often it
+    was not ready when a read arrived (False)."""
     counts = {True: 0, False: 0}
-    send, ready = streaming.DirectWriter.__call__, streaming.DirectWriter.ready
+    send, ready = streaming.EventWriter.__call__, streaming.EventWriter.ready
 
     def counting_send(self, chunk):
         counts[True] += 1
@@ -106,8 +106,8 @@ def direct_counts(monkeypatch):
         counts[False] += not answer
         return answer
 
-    monkeypatch.setattr(streaming.DirectWriter, "__call__", counting_send)
-    monkeypatch.setattr(streaming.DirectWriter, "ready", counting_ready)
+    monkeypatch.setattr(streaming.EventWriter, "__call__", counting_send)
+    monkeypatch.setattr(streaming.EventWriter, "ready", counting_ready)
     return counts
 
 

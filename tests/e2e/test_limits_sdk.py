@@ -169,6 +169,9 @@ def test_behest_sdk_rate_limit_and_quota_errors(serve, http):
     assert err.status == 402 and err.code == "quota_exceeded"
     assert err.raw["error"]["details"]["tier"] == "free"
     assert err.raw["error"]["details"]["limit"] == {"requests_per_day": 2}
+    # A refusal's end is traced once its response has been written: wait for the last.
+    refused = next(x for x in list(gw.gateway.store.recent) if x.trace_id == err.trace_id)
+    gw.recorder.wait_end(refused.id)
     failed = [e for e in gw.recorder.events if isinstance(e, ExchangeFailed)]
     assert [e.code for e in failed] == ["rate_limited", "quota_exceeded"]
 

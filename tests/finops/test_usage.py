@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 from datetime import datetime, timezone
-from types import MappingProxyType
+from types import MappingProxyType, SimpleNamespace
 
 import pytest
 
@@ -21,6 +21,7 @@ from behest_local.finops.prices import PriceTable
 from behest_local.finops.store import UsageRecord, UsageStore
 from behest_local.finops.window import WindowError, parse_instant, parse_window
 from behest_local.server.routes.openai import ChatFramer
+from behest_local.server.streaming import EventWriter
 from behest_local.vault.store import Vault
 from tests.conftest import TEST_SETTINGS
 from tests.finops.usage_support import CHAT, T0, hello, record, usage
@@ -95,29 +96,41 @@ def test_an_overloaded_store_drops_and_counts_instead_of_blocking(tmp_path):
     assert store.dropped == 2
 
 
+def relayed(framer: ChatFramer, exchange: Exchange, chunks: list[dict]) -> list[bytes]:
+    """What ``streaming.EventWriter`` writes to a client for ``chunks`` (metering each)."""
+    written: list[bytes] = []
+    wire = SimpleNamespace(is_closing=lambda: False, get_write_buffer_size=lambda: 0,
+                           write=written.append)
+    writer = EventWriter(framer)
+    writer.arm(SimpleNamespace(writer=SimpleNamespace(send_headers=lambda: None,
+                                                      chunked=False), transport=wire),
+               exchange)
+    for chunk in chunks:
+        writer.send_chunk(chunk)
+    return written
+
+
 async def test_a_stream_without_reported_usage_is_counted():
     store = TraceStore()
     exchange = Exchange(store, method="POST", path=CHAT)
     messages = [{"role": "user", "content": "Count me"}]
 
-    async def chunks():
-        for piece in ("Hello", " there", ", friend"):
-            yield {"choices": [{"index": 0, "delta": {"content": piece}}]}
+    chunks = [{"choices": [{"index": 0, "delta": {"content": piece}}]}
+              for piece in ("Hello", " there", ", friend")]
 
     meter = StreamMeter(exchange, messages)
     framer = ChatFramer(exchange, include_usage=False, meter=meter)
-    frames = [f async for f in framer.frames(chunks())]
+    frames = relayed(framer, exchange, chunks)
     assert len(frames) == 3
     exchange.finish(200)  # the count is the exchange's by the time its end is published
     assert exchange.prompt_tokens and exchange.completion_tokens == 4  # "Hello there, friend"
 
-    async def reported():
-        yield {"choices": [{"index": 0, "delta": {"content": "Hi"}}]}
-        yield {"choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": 70}}
+    reported = [{"choices": [{"index": 0, "delta": {"content": "Hi"}}]},
+                {"choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": 70}}]
 
     other = Exchange(store, method="POST", path=CHAT)
     framer = ChatFramer(other, include_usage=False, meter=StreamMeter(other, messages))
-    [f async for f in framer.frames(reported())]
+    relayed(framer, other, reported)
     assert (other.prompt_tokens, other.completion_tokens) == (7, 70)
 
 

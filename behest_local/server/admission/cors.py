@@ -36,8 +36,8 @@ from behest_local.policy.cors import (ALLOW_METHODS, EXPOSE_HEADERS, MAX_AGE, De
 from behest_local.errors import GatewayError
 from behest_local.exchange.events import CorsRefused
 from behest_local.server.behest_errors import BehestAPIError, PathKind, nested_body, path_kind
+from behest_local.server.ending import refuse
 from behest_local.server.keys import EXCHANGE, GATEWAY, PRINCIPAL
-from behest_local.server.render import json_response
 
 log = logging.getLogger("behest_local.cors")
 
@@ -118,17 +118,15 @@ def _refusal_body(request: web.Request, reason: str) -> web.Response:
     """A refused preflight's 403, in the shape of the route it was for (the browser hides
     it; curl users and logs see why)."""
     message = f"CORS preflight refused: {reason}"
-    exchange = request[EXCHANGE]
-    exchange.fail(403, code="cors_origin_not_allowed", message=message)
     kind = path_kind(request.path)
     if kind.management:
-        flat = BehestAPIError(message, status=403, code="CORS_ORIGIN_NOT_ALLOWED")
-        return json_response(flat.body(), status=403)
-    error = GatewayError(message, status=403, type="invalid_request_error",
-                         code="cors_origin_not_allowed")
-    # Behest's nested shape knows no CORS code: nested_body falls back to "forbidden".
-    body = nested_body(error) if kind.behest else error.to_openai()
-    return json_response(body, status=403)
+        body = BehestAPIError(message, status=403, code="CORS_ORIGIN_NOT_ALLOWED").body()
+    else:
+        error = GatewayError(message, status=403, type="invalid_request_error",
+                             code="cors_origin_not_allowed")
+        # Behest's nested shape knows no CORS code: nested_body falls back to "forbidden".
+        body = nested_body(error) if kind.behest else error.to_openai()
+    return refuse(request, body, status=403, code="cors_origin_not_allowed", message=message)
 
 
 def _refused(request: web.Request, decision: Decision, reason: str, *, preflight: bool) -> None:

@@ -47,8 +47,8 @@ from behest_local.finops.window import iso
 from behest_local.policy.ratelimit import (Counters, LimitState, Window, duration_text,
                                     retry_after_seconds)
 from behest_local.server.behest_errors import PathKind, path_kind
-from behest_local.server.keys import EXCHANGE, GATEWAY, PRINCIPAL
-from behest_local.server.render import json_response
+from behest_local.server.ending import refuse
+from behest_local.server.keys import GATEWAY, PRINCIPAL
 from behest_local.policy.tiers import LimitTable, describe, detail_names
 
 COUNTERS = web.AppKey("limit_counters", Counters)
@@ -147,13 +147,13 @@ def refusal(request: web.Request, state: LimitState, retry_after: float) -> web.
         headers["x-should-retry"] = "false"
         if status == 429 and details["resets_at"]:
             headers["Retry-After"] = str(retry_after_seconds(retry_after))
-    request[EXCHANGE].fail(status, code=code, message=message, details=details)
     if path_kind(request.path).behest:
         body: dict = {"error": {"code": code, "message": message, "details": details}}
     else:
         body = GatewayError(message, status=status, type=kind, code=code).to_openai()
         body["error"]["details"] = details
-    return json_response(body, status=status, headers=headers)
+    return refuse(request, body, status=status, code=code, message=message, details=details,
+                  headers=headers)
 
 
 def _number(value: float) -> float | int:

@@ -11,7 +11,6 @@ Embeddings and the models list ask ``providers.catalog`` which providers serve t
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 
 from aiohttp import web
@@ -35,7 +34,7 @@ from behest_local.server.routes.behest import THREAD_HEADER, begin_turn
 from behest_local.server.body import read_json
 from behest_local.server.keys import EXCHANGE, GATEWAY, PRINCIPAL
 from behest_local.server.render import json_response
-from behest_local.server.streaming import DirectWriter, relay
+from behest_local.server.streaming import EventWriter, relay
 
 
 def prepare_chat(request: web.Request, body: dict) -> tuple[ChatProvider, ChatCall]:
@@ -113,8 +112,9 @@ class ChatFramer:
     ``frame`` encodes one chunk (None: not for the client, a usage chunk it did not ask
     for); ``count`` then meters what was sent: without a usage chunk from the provider
     (or before it), ``meter`` counts it. A chunk relayed as the upstream sent it
-    (``sse.EventJSON``) is written as its own text. Both the relay's task (``frames``)
-    and ``streaming.DirectWriter`` (events sent from the upstream's read callback) use it.
+    (``sse.EventJSON``) is written as its own text. ``streaming.EventWriter`` calls both
+    for every chunk, whichever task relays it (the relay's, or the upstream's read
+    callback).
     """
 
     __slots__ = ("exchange", "include_usage", "meter", "count")
@@ -137,16 +137,6 @@ class ChatFramer:
             chunk.pop("usage", None)
         return sse.encode_json(chunk)
 
-    async def frames(self, chunks: AsyncIterator[dict]) -> AsyncIterator[bytes]:
-        frame_of, count = self.frame, self.count
-        async for chunk in chunks:  # once per event of every stream: nothing else here
-            frame = frame_of(chunk)
-            if frame is None:
-                continue
-            yield frame
-            if count is not None:  # after the event is written: counting never delays it
-                count(chunk)
-
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     body = validate_chat_request(await read_json(request))
@@ -156,13 +146,15 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     exchange = request[EXCHANGE]
     if call.request.get("stream"):
         meter = StreamMeter(exchange, call.request["messages"], call.request.get("tools"))
-        framer = ChatFramer(exchange, include_usage=wants_usage(body), meter=meter)
+        writer = EventWriter(ChatFramer(exchange, include_usage=wants_usage(body),
+                                        meter=meter))
         # A thread records every chunk as it passes (turn.tap), so its events all go
         # through the relay's task; otherwise the common ones may go directly.
-        direct = DirectWriter(framer) if turn is None else None
-        chunks = provider.stream(call if direct is None else replace(call, sink=direct))
-        frames = framer.frames(chunks if turn is None else turn.tap(chunks))
-        return await relay(request, frames, terminator=sse.DONE, direct=direct)
+        if turn is None:
+            chunks = provider.stream(replace(call, sink=writer))
+        else:
+            chunks = turn.tap(provider.stream(call))
+        return await relay(request, chunks, terminator=sse.DONE, writer=writer)
     completion = await provider.complete(call)
     if turn is not None:
         turn.record(completion)
