@@ -11,7 +11,10 @@ wants that type (``TraceStore.wanted``): headless mode takes only the terminal e
 a request there builds one event, and its headers are never redacted for nobody.
 
 The exchange's fields are declared once, in ``FIELDS``; its slots, what crosses to the
-trace writer process and the summary of its record are derived from that tuple.
+trace writer process and the summary of its record are derived from that tuple. An
+exchange that ends is priced (``cost``) by its store's pricer before its end is published
+(``Bus.pricer``, installed by the usage recorder: finops sits above this layer), so
+every subscriber of the end event sees the cost its usage record holds.
 """
 
 from __future__ import annotations
@@ -37,10 +40,13 @@ class Bus(Protocol):
     wanted: frozenset[type]
     clock: Callable[[], float]
     wall_clock: Callable[[], float]
+    pricer: Callable[[Exchange], float | None] | None
 
     def opened(self, exchange: Exchange) -> None: ...
 
     def publish(self, event: ev.TraceEvent, exchange: Exchange) -> None: ...
+
+    def price(self, exchange: Exchange) -> float | None: ...
 
 
 class Phase(str, Enum):
@@ -156,7 +162,8 @@ class Exchange:
         self.tenant = self.project = self.credential = self.user = self.session = None
         self.requested_model = self.model = self.provider = None
         self.status = self.prompt_tokens = self.completion_tokens = None
-        # ``cost`` (USD): what the exchange is billed, once priced; None until then.
+        # ``cost`` (USD) is set as the exchange ends, by its store's pricer (the usage
+        # recorder's ``price``): None until then, and when it is not billed.
         self.ended = self.error = self.cost = None
         self.stream = False
         self.chunk_times: list[float] = []
@@ -239,7 +246,10 @@ class Exchange:
         self.ended = self._clock()
         self.status = status
         self.phase = Phase.FINISHED
-        if ev.ExchangeFinished in self._store.wanted:
+        store = self._store
+        if store.pricer is not None:
+            self.cost = store.price(self)
+        if ev.ExchangeFinished in store.wanted:
             self._publish(ev.ExchangeFinished(
                 self.id, self.ended, status, self.ended - self.started, self.ttft,
                 len(self.chunk_times), self.prompt_tokens, self.completion_tokens))
@@ -254,7 +264,10 @@ class Exchange:
         self.status = status
         self.error = message
         self.phase = Phase.FAILED
-        if ev.ExchangeFailed in self._store.wanted:
+        store = self._store
+        if store.pricer is not None:
+            self.cost = store.price(self)
+        if ev.ExchangeFailed in store.wanted:
             self._publish(ev.ExchangeFailed(self.id, self.ended, status, code, message,
                                             self.ended - self.started, cancelled,
                                             details or {}))
