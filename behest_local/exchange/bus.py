@@ -13,6 +13,10 @@ and ``wants(type)`` (or, without a call, ``type in store.wanted``, recomputed wh
 subscribes) lets an ``Exchange`` skip building an event nobody takes (headless mode takes
 only the terminal events). The ring of recent exchanges does not depend on
 any of that: ``opened`` adds each exchange as it is received.
+
+``pricer`` is the one hook that is not a subscriber: the cost an ending exchange sets on
+itself before its end is published (exchange/exchange.py), so that every subscriber of the
+end event reads it whatever order they subscribed in.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ if TYPE_CHECKING:
     from behest_local.exchange.exchange import Exchange
 
 Subscriber = Callable[[TraceEvent, "Exchange"], None]
+Pricer = Callable[["Exchange"], "float | None"]
 
 log = logging.getLogger("behest_local.exchange.bus")
 
@@ -54,6 +59,11 @@ class TraceStore:
         """The event types some subscriber takes, among those defined when the subscribers
         last changed (all of exchange/events.py's): ``kind in store.wanted`` is ``wants(kind)``
         without a call, for the request path's own events."""
+        self.pricer: Pricer | None = None
+        """What an ending exchange cost (USD, None when it is not billed), installed by the
+        layer that prices (finops/recorder.py): an exchange sets its ``cost`` from it as it
+        ends, before its end event is published, so no subscriber depends on running
+        after the usage recorder to see it."""
 
     def subscribe(self, subscriber: Subscriber, *,
                   events: tuple[type[TraceEvent], ...] | None = None) -> Callable[[], None]:
@@ -108,6 +118,21 @@ class TraceStore:
                     self._failed.add(id(subscriber))
                     log.exception("trace subscriber %r failed; it keeps receiving events",
                                   subscriber)
+
+    def price(self, exchange: Exchange) -> float | None:
+        """``pricer(exchange)``; None when it fails (logged once): pricing, like a
+        subscriber, must never fail the request it runs in."""
+        pricer = self.pricer
+        if pricer is None:
+            return None
+        try:
+            return pricer(exchange)
+        except Exception:
+            if id(pricer) not in self._failed:
+                self._failed.add(id(pricer))
+                log.exception("trace pricer %r failed; what it fails on is left unpriced",
+                              pricer)
+            return None
 
     def find(self, exchange_id: str) -> Exchange | None:
         for exchange in reversed(self.recent):

@@ -30,6 +30,7 @@ import threading
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
+from operator import attrgetter
 
 from behest_local.exchange import scrub
 from behest_local.exchange.scrub import SECRET_HEADERS, redact_value
@@ -270,30 +271,22 @@ class Capture:
 
     def snapshot(self) -> tuple:
         """The capture as plain values, as recorded (raw headers while not yet read): the
-        trace writer process ``restore``s it and redacts there, as ``build_record`` does."""
-        with self._lock:
-            frames = list(self._frames)
-        request = self._raw_request_headers
-        response = self._raw_response_headers
-        return (_plain_pairs(request) if request is not None else None,
-                _plain_pairs(self._request_headers),
-                _plain_pairs(response) if response is not None else None,
-                _plain_pairs(self._response_headers),
-                self.response_status, self._request_body, self.request_body_size,
-                self.request_body_note, self._response_body, self.response_body_size,
-                frames, self.arrivals[:], self.frame_bytes, self.frames_dropped,
-                self.responded, self.released, self._known)
+        trace writer process ``restore``s it and redacts there, as ``build_record`` does.
+        Every slot but ``LOCAL`` ones, in slot order (``CARRIED``)."""
+        with self._lock:  # one consistent view against ``release``
+            values = list(_carried(self))
+        for index, copy in _COPIES:
+            value = values[index]
+            if value is not None:  # raw headers once read
+                values[index] = copy(value)
+        return tuple(values)
 
     @classmethod
     def restore(cls, values: tuple) -> Capture:
         """A capture equal, for every reader, to the one ``snapshot`` was taken of."""
         capture = cls(lambda: 0.0)
-        (capture._raw_request_headers, capture._request_headers,
-         capture._raw_response_headers, capture._response_headers, capture.response_status,
-         capture._request_body, capture.request_body_size, capture.request_body_note,
-         capture._response_body, capture.response_body_size, capture._frames,
-         capture.arrivals, capture.frame_bytes, capture.frames_dropped, capture.responded,
-         capture.released, capture._known) = values
+        for name, value in zip(CARRIED, values, strict=True):
+            setattr(capture, name, value)
         return capture
 
     def __repr__(self) -> str:  # no bodies, no secrets
@@ -305,3 +298,21 @@ def _plain_pairs(pairs: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...
     """Header pairs as exact ``str``s: aiohttp's names are ``multidict.istr``, a subclass,
     which ``marshal`` (the trace writer's pipe) refuses."""
     return tuple([(str(name), str(value)) for name, value in pairs])
+
+
+# -- what crosses to the trace writer process, derived from the slots ------------------------
+
+LOCAL = frozenset({"_clock", "_budget", "__weakref__"})
+"""Slots that stay in this process: the gateway's clock and budget, the weak reference."""
+CARRIED = tuple(name for name in Capture.__slots__ if name not in LOCAL)
+"""What ``snapshot`` carries and ``restore`` sets: every other slot, so a new one crosses
+without being listed anywhere."""
+_COPY = {
+    # Header pairs as exact strs (marshal refuses istr); the lists copied, so a snapshot
+    # never shares the capture's own (as ``raw_frames`` does not).
+    "_raw_request_headers": _plain_pairs, "_request_headers": _plain_pairs,
+    "_raw_response_headers": _plain_pairs, "_response_headers": _plain_pairs,
+    "_frames": list, "arrivals": list,
+}
+_COPIES = tuple((CARRIED.index(name), copy) for name, copy in _COPY.items())
+_carried = attrgetter(*CARRIED)

@@ -9,6 +9,12 @@ the store's ring of recent exchanges can be shown without replaying events.
 Each phase sets the exchange's fields first and builds its event only when a subscriber
 wants that type (``TraceStore.wanted``): headless mode takes only the terminal events, so
 a request there builds one event, and its headers are never redacted for nobody.
+
+The exchange's fields are declared once, in ``FIELDS``; its slots, what crosses to the
+trace writer process and the summary of its record are derived from that tuple. An
+exchange that ends is priced (``cost``) by its store's pricer before its end is published
+(``Bus.pricer``, installed by the usage recorder: finops sits above this layer), so
+every subscriber of the end event sees the cost its usage record holds.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ import random
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from enum import Enum
-from typing import TYPE_CHECKING, Protocol
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from behest_local.exchange import events as ev
 from behest_local.exchange.scrub import redact_value
@@ -33,10 +40,13 @@ class Bus(Protocol):
     wanted: frozenset[type]
     clock: Callable[[], float]
     wall_clock: Callable[[], float]
+    pricer: Callable[[Exchange], float | None] | None
 
     def opened(self, exchange: Exchange) -> None: ...
 
     def publish(self, event: ev.TraceEvent, exchange: Exchange) -> None: ...
+
+    def price(self, exchange: Exchange) -> float | None: ...
 
 
 class Phase(str, Enum):
@@ -80,15 +90,46 @@ def new_ids() -> tuple[str, str]:
     return both[:28], trace_id
 
 
+class Field(NamedTuple):
+    """One field of an exchange, as ``FIELDS`` declares it."""
+
+    name: str
+    recorded: bool = True
+    """A key of the exchange's record (observe/record.py) under this name. False for a value
+    the record shows only through others derived from it (``started`` → ``ttft``)."""
+    derived: bool = False
+    """A property of the other fields (``ttft``, ``duration``): not stored, not carried to
+    the trace writer; the rebuilt exchange there computes it with the same property."""
+    plain: Callable[[Any], Any] | None = None
+    """To a plain value (for marshal and JSON), for a field that does not hold one."""
+    typed: Callable[[Any], Any] | None = None
+    """Back from ``plain``'s value."""
+
+
+_phase_value = attrgetter("value")
+
+FIELDS: tuple[Field, ...] = (
+    Field("id"), Field("trace_id"), Field("wall_time"), Field("method"), Field("path"),
+    Field("phase", plain=_phase_value, typed=Phase), Field("tenant"), Field("project"),
+    Field("user"), Field("session"), Field("credential"), Field("requested_model"),
+    Field("model"), Field("provider"), Field("stream"), Field("status"), Field("error"),
+    Field("ttft", derived=True), Field("duration", derived=True), Field("provider_time"),
+    Field("prompt_tokens"), Field("completion_tokens"), Field("cost"), Field("bytes_sent"),
+    Field("started", recorded=False), Field("ended", recorded=False),
+    Field("chunk_times", recorded=False),
+)
+"""The fields of an exchange, declared once: ``Exchange``'s slots, what crosses to the trace
+writer process (observe/trace_writer.py ``snapshot``/``restore``) and the summary keys of
+its record (observe/record.py ``build_record``) are all derived from this tuple. The
+exchange's other slots are references that stay in this process: its ``capture`` (which
+crosses on its own, ``Capture.snapshot``), the ``settle`` hook, the store and its clock."""
+
+
 class Exchange:
     """One request/response pair and everything the gateway learnt about it."""
 
-    __slots__ = (
-        "id", "trace_id", "method", "path", "started", "wall_time", "phase", "tenant",
-        "project", "credential", "user", "session", "requested_model", "model", "provider",
-        "stream", "status", "prompt_tokens", "completion_tokens", "chunk_times", "bytes_sent",
-        "ended", "error", "capture", "provider_time", "settle", "_store", "_clock",
-    )
+    __slots__ = (*(f.name for f in FIELDS if not f.derived),
+                 "capture", "settle", "_store", "_clock")
     # The fields ``__init__`` sets to None in one chained assignment, and what they hold.
     tenant: str | None
     project: str | None
@@ -101,6 +142,7 @@ class Exchange:
     status: int | None
     prompt_tokens: int | None
     completion_tokens: int | None
+    cost: float | None
     ended: float | None
     error: str | None
     capture: Capture | None
@@ -120,7 +162,9 @@ class Exchange:
         self.tenant = self.project = self.credential = self.user = self.session = None
         self.requested_model = self.model = self.provider = None
         self.status = self.prompt_tokens = self.completion_tokens = None
-        self.ended = self.error = None
+        # ``cost`` (USD) is set as the exchange ends, by its store's pricer (the usage
+        # recorder's ``price``): None until then, and when it is not billed.
+        self.ended = self.error = self.cost = None
         self.stream = False
         self.chunk_times: list[float] = []
         self.bytes_sent = 0
@@ -202,7 +246,10 @@ class Exchange:
         self.ended = self._clock()
         self.status = status
         self.phase = Phase.FINISHED
-        if ev.ExchangeFinished in self._store.wanted:
+        store = self._store
+        if store.pricer is not None:
+            self.cost = store.price(self)
+        if ev.ExchangeFinished in store.wanted:
             self._publish(ev.ExchangeFinished(
                 self.id, self.ended, status, self.ended - self.started, self.ttft,
                 len(self.chunk_times), self.prompt_tokens, self.completion_tokens))
@@ -217,7 +264,10 @@ class Exchange:
         self.status = status
         self.error = message
         self.phase = Phase.FAILED
-        if ev.ExchangeFailed in self._store.wanted:
+        store = self._store
+        if store.pricer is not None:
+            self.cost = store.price(self)
+        if ev.ExchangeFailed in store.wanted:
             self._publish(ev.ExchangeFailed(self.id, self.ended, status, code, message,
                                             self.ended - self.started, cancelled,
                                             details or {}))

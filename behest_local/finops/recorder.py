@@ -6,10 +6,13 @@ ends (``ExchangeFinished``, or ``ExchangeFailed`` after tokens were produced: a 
 mid-way is billed for what was sent, as the cloud "stops billing the moment Kong sees the
 disconnect", reference §5.2) it prices the tokens with the live settings' price table,
 queues a ``UsageRecord`` for the SQLite store and adds the tokens and dollars to the
-limiter's counters (``tiers.usage_counters``). Subscribers run on the request's task, so
-this is a few microseconds: what depends only on the settings (the price table, a
-project's config, a caller's counter keys) is worked out once per settings object, and
-the store's ``add`` is a deque append.
+limiter's counters (``tiers.usage_counters``). The pricing is ``price``, which is also the
+trace store's pricer (``TraceStore.pricer``, installed by server/routes/usage.py): the
+exchange prices itself with it as it ends and the recorder records that ``cost``, so the
+TUI, the trace database and the exports show the number ``GET /v1/usage`` adds up.
+Subscribers run on the request's task, so this is a few microseconds: what depends only
+on the settings (the price table, a project's config, a caller's counter keys) is worked
+out once per settings object, and the store's ``add`` is a deque append.
 
 Streams and replies whose provider reports no usage are counted by ``meter.py``
 (``StreamMeter``, ``estimate_completion``), which the routes import directly.
@@ -25,7 +28,7 @@ from collections.abc import Callable
 
 from behest_local.config import ProjectConfig, Settings
 from behest_local.exchange.events import ExchangeFailed, ExchangeFinished, TraceEvent
-from behest_local.exchange.exchange import Exchange
+from behest_local.exchange.exchange import Exchange, Phase
 from behest_local.finops.prices import PriceTable
 from behest_local.finops.reports import budget_rows
 from behest_local.finops.store import UsageRecord, UsageStore
@@ -72,34 +75,55 @@ class UsageRecorder:
         return self._prices[1]
 
     EVENTS = _ENDED
-    """What it takes: ``store.subscribe(recorder, events=UsageRecorder.EVENTS)``."""
+    """What it takes: ``store.subscribe(recorder, events=UsageRecorder.EVENTS)``, with
+    ``store.pricer = recorder.price`` so the exchange carries the cost it records."""
+
+    def price(self, exchange: Exchange, failed: bool | None = None) -> float | None:
+        """What ``exchange``, as it ends, is billed in USD; None when it is not billed (not
+        an inference route, no project or model, or ``failed`` (by default: its phase says
+        so) before any token). The ``TraceStore.pricer``: the exchange keeps this as its
+        ``cost`` and ``__call__`` records that same number."""
+        model = exchange.model
+        if model is None or exchange.project is None or exchange.path not in INFERENCE_PATHS:
+            return None
+        prompt, completion = exchange.prompt_tokens or 0, exchange.completion_tokens or 0
+        if not prompt + completion and (exchange.phase is Phase.FAILED if failed is None
+                                         else failed):
+            return None  # refused or failed before any token: nothing to bill
+        self._current()
+        return self._table.cost(model, prompt, completion)  # type: ignore[union-attr]
+
+    def _current(self) -> Settings:
+        """The live settings, their price table in ``_table``; what was derived from older
+        settings (a reload replaced them) is dropped."""
+        settings = self.settings()
+        if settings is not self._seen or self._table is None:
+            self._seen = settings
+            self._projects.clear()
+            self._slots.clear()
+            self._table = self.prices(settings)
+        return settings
 
     def __call__(self, event: TraceEvent, exchange: Exchange) -> None:
         if not isinstance(event, _ENDED):  # the store sends only these; direct calls may not
             return
-        model, project_id = exchange.model, exchange.project
-        if model is None or project_id is None or exchange.path not in INFERENCE_PATHS:
-            return
+        cost = exchange.cost
+        if cost is None:  # not priced as it ended (its store has no pricer): price it now
+            cost = exchange.cost = self.price(exchange, isinstance(event, ExchangeFailed))
+            if cost is None:
+                return
+        settings = self._current()
+        project_id = exchange.project
         prompt, completion = exchange.prompt_tokens or 0, exchange.completion_tokens or 0
-        if not prompt + completion and isinstance(event, ExchangeFailed):
-            return  # refused or failed before any token: nothing to bill
-        settings = self.settings()
-        table = self._table
-        if settings is not self._seen or table is None:
-            self._seen = settings
-            self._projects.clear()
-            self._slots.clear()
-            table = self._table = self.prices(settings)
-        cost = table.cost(model, prompt, completion)
         now = self.counters.clock()
         store = self.store
         if store is not None:
             provider = exchange.provider or EMULATED
             store.add(UsageRecord(
                 exchange.id, now, exchange.tenant or settings.tenant_id, project_id,
-                exchange.user, exchange.session, model, exchange.requested_model, provider,
-                provider != EMULATED, exchange.stream, event.status, prompt, completion,
-                cost, exchange.path))
+                exchange.user, exchange.session, exchange.model, exchange.requested_model,
+                provider, provider != EMULATED, exchange.stream, event.status, prompt,
+                completion, cost, exchange.path))
         tokens, dollars = self._counter_slots(settings, project_id, exchange.user,
                                               exchange.session)
         if tokens:

@@ -100,6 +100,8 @@ def har_entry(record: dict) -> dict:
         "_behest": {"id": record["id"], "project": record["project"],
                     "model": record["model"], "provider": record["provider"],
                     "stream": record["stream"], "chunks": record["chunks"],
+                    "prompt_tokens": record["prompt_tokens"],
+                    "completion_tokens": record["completion_tokens"], "cost": record["cost"],
                     "departures": record["timeline"]["departures"]},
     }
     if record.get("error"):

@@ -4,7 +4,9 @@
 ``Capture`` become data that leaves the gateway's memory: the TUI's detail view, the
 trace database (observe/trace_db.py), JSONL and HAR exports (observe/export.py), copy-as-curl and
 fixtures (observe/fixtures.py) all read records, never the capture's raw bytes. Redaction
-happens here (exchange/scrub.py), so no reader can forget it.
+happens here (exchange/scrub.py), so no reader can forget it. Its summary (ids, model,
+status, tokens, cost…) is the exchange's recorded fields as ``exchange.FIELDS`` declares
+them, each under its own name.
 
 Building a record decodes the kept stream events, so it is done off the hot path: on
 the trace database's writer thread, or for the one exchange the TUI shows. A record
@@ -23,16 +25,17 @@ from __future__ import annotations
 import copy
 import json
 from itertools import repeat
-from typing import TYPE_CHECKING
 
 from behest_local import sse
 from behest_local.exchange import scrub
+from behest_local.exchange.exchange import FIELDS, Exchange
 from behest_local.observe.assemble import assemble_body, assemble_events
 
-if TYPE_CHECKING:
-    from behest_local.exchange.exchange import Exchange
-
 VERSION = 1
+
+_SUMMARY = tuple((f.name, f.plain) for f in FIELDS if f.recorded)
+"""The record's summary keys: every recorded field the exchange declares (exchange.FIELDS),
+under its name, as a plain value."""
 
 
 def build_record(exchange: Exchange, *, events: bool = True, message: bool = True) -> dict:
@@ -40,28 +43,22 @@ def build_record(exchange: Exchange, *, events: bool = True, message: bool = Tru
     the assembled message; ``record["partial"]`` is then True): what the TUI asks for
     while a long stream runs and only its summary or timeline is on screen.
     ``message=False`` leaves the ``"message"`` key out, for ``with_message`` to add."""
-    capture = getattr(exchange, "capture", None)
+    capture = exchange.capture
     started = exchange.started
-    record = {
-        "version": VERSION,
-        "id": exchange.id, "trace_id": exchange.trace_id, "wall_time": exchange.wall_time,
-        "method": exchange.method, "path": exchange.path, "phase": exchange.phase.value,
-        "tenant": exchange.tenant, "project": exchange.project, "user": exchange.user,
-        "session": exchange.session, "credential": exchange.credential,
-        "requested_model": exchange.requested_model, "model": exchange.model,
-        "provider": exchange.provider, "stream": exchange.stream, "status": exchange.status,
-        "error": exchange.error, "ttft": exchange.ttft, "duration": exchange.duration,
-        "prompt_tokens": exchange.prompt_tokens,
-        "completion_tokens": exchange.completion_tokens,
-        "cost": getattr(exchange, "cost", None),
-        "chunks": len(exchange.chunk_times), "bytes_sent": exchange.bytes_sent,
+    record: dict = {"version": VERSION}
+    for name, plain in _SUMMARY:
+        value = getattr(exchange, name)
+        record[name] = value if plain is None else plain(value)
+    chunk_times = exchange.chunk_times
+    record.update({
+        "chunks": len(chunk_times),
         "request": {"headers": [], "body": None, "body_size": None, "body_note": None},
         "response": {"status": exchange.status, "headers": [], "body": None, "body_size": None},
         "events": [], "events_dropped": 0, "message": None, "recorded": capture is not None,
         "partial": False,
-        "timeline": {"departures": _offsets(exchange.chunk_times, started),
+        "timeline": {"departures": _offsets(chunk_times, started),
                      "arrivals": None, "sizes": None},
-    }
+    })
     if not message:
         del record["message"]
     if capture is None:

@@ -1,12 +1,12 @@
 """The trace database's writer process, and what crosses the pipe to it.
 
 ``trace_db.TraceDB`` ``encode``s each finished exchange (its ``snapshot``: plain values,
-the exchange's fields and its capture's raw headers, bodies and frames, no objects,
-marshalled), and its writer thread sends them in batches down a pipe to this process
-(``main``: ``trace_db`` starts it with the database's path). Here each one is ``decode``d
-into an exchange-like object and a ``Capture``, built into its record by the same
-``record.build_record`` every reader uses (redaction included), and each round of
-batches is written in one transaction.
+the exchange's fields as ``exchange.FIELDS`` declares them and its capture's raw headers,
+bodies and frames, no objects, marshalled), and its writer thread sends them in batches
+down a pipe to this process (``main``: ``trace_db`` starts it with the database's path).
+Here each one is ``decode``d into an exchange-like object and a ``Capture``, built into
+its record by the same ``record.build_record`` every reader uses (redaction included), and
+each round of batches is written in one transaction.
 
 Why a process and not the writer thread alone (issue 9): building, redacting and
 JSON-encoding a record holds the GIL for ~60 µs, and a thread of the gateway's process
@@ -32,10 +32,11 @@ import sqlite3
 import struct
 import sys
 import time
+from operator import attrgetter
 from typing import BinaryIO
 
 from behest_local.exchange.capture import Capture
-from behest_local.exchange.exchange import Exchange, Phase
+from behest_local.exchange.exchange import FIELDS, Exchange
 from behest_local.observe.record import build_record
 
 SCHEMA = """
@@ -51,20 +52,27 @@ MAX_LATE_PROBES = 1000
 """Probe verdicts kept for exchanges not written yet (a verdict may arrive first)."""
 
 _LENGTH = struct.Struct(">I")
-_FIELDS = ("id", "trace_id", "wall_time", "method", "path", "tenant", "project", "user",
-           "session", "credential", "requested_model", "model", "provider", "stream",
-           "status", "error", "ttft", "duration", "prompt_tokens", "completion_tokens",
-           "chunk_times", "bytes_sent", "started")
+
+# What crosses of an exchange: every declared field but those derived from the others,
+# which the rebuilt exchange computes with the same properties (exchange.FIELDS).
+_CARRIED = tuple(f for f in FIELDS if not f.derived)
+_values = attrgetter(*(f.name for f in _CARRIED))  # one C call for all of them
+_PLAIN = tuple((i, f.plain) for i, f in enumerate(_CARRIED) if f.plain is not None)
+_TYPED = tuple((f.name, f.typed) for f in _CARRIED)
 
 
 # -- what crosses the pipe ------------------------------------------------------------------
 
 def snapshot(exchange: Exchange) -> tuple:
-    """``exchange`` as plain values (the parent's side: a few µs, no redaction here)."""
+    """``exchange`` as plain values (the parent's side: a few µs, no redaction here): its
+    carried fields in declaration order, and its capture's ``Capture.snapshot``."""
+    values = _values(exchange)
+    if _PLAIN:
+        values = list(values)
+        for index, plain_value in _PLAIN:
+            values[index] = plain_value(values[index])
     capture = exchange.capture
-    return (tuple([getattr(exchange, name) for name in _FIELDS]), exchange.phase.value,
-            getattr(exchange, "cost", None),
-            capture.snapshot() if capture is not None else None)
+    return (values, capture.snapshot() if capture is not None else None)
 
 
 def encode(exchange: Exchange) -> bytes:
@@ -79,17 +87,23 @@ def decode(payload: bytes) -> _Recorded:
 
 
 class _Recorded:
-    """An exchange as ``build_record`` reads it, rebuilt from a snapshot."""
+    """An exchange as ``build_record`` reads it, rebuilt from a snapshot: the carried
+    fields, its capture, and (set below) ``Exchange``'s own properties for the derived
+    ones."""
 
-    __slots__ = (*_FIELDS, "phase", "cost", "capture")
+    __slots__ = (*(f.name for f in _CARRIED), "capture")
+
+
+for _field in FIELDS:
+    if _field.derived:
+        setattr(_Recorded, _field.name, getattr(Exchange, _field.name))
 
 
 def restore(values: tuple) -> _Recorded:
-    fields, phase, cost, capture = values
+    fields, capture = values
     exchange = _Recorded()
-    for name, value in zip(_FIELDS, fields):
-        setattr(exchange, name, value)
-    exchange.phase, exchange.cost = Phase(phase), cost
+    for (name, typed), value in zip(_TYPED, fields, strict=True):
+        setattr(exchange, name, value if typed is None else typed(value))
     exchange.capture = Capture.restore(capture) if capture is not None else None
     return exchange
 

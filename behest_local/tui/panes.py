@@ -69,7 +69,7 @@ def overview_text(record: dict, reason: str | None, probe: dict | None) -> Text:
     if record["prompt_tokens"] is not None:
         _field(text, "tokens", f"{record['prompt_tokens']} prompt + "
                                f"{record['completion_tokens'] or 0} completion")
-    if record.get("cost") is not None:
+    if record["cost"] is not None:
         _field(text, "cost", f"${record['cost']:.6f}")
     if probe:
         _field(text, "probe", f"{probe['level']}: {probe['verdict']}",

@@ -17,10 +17,10 @@ from behest_local.exchange.timing import duration
 if TYPE_CHECKING:
     from behest_local.exchange.exchange import Exchange
 
-# (key, label, width)
+# (key, label, width). Cost is 8 wide: one space and "$0.0004", a typical request's.
 COLUMNS = (("time", "Time", 9), ("who", "Project/user", 13), ("request", "Request", 26),
-           ("model", "Model → provider", 27), ("status", "St", 4), ("ttft", "TTFT", 6),
-           ("duration", "Time", 6), ("tokens", "Tokens", 8), ("cost", "Cost", 7),
+           ("model", "Model → provider", 26), ("status", "St", 4), ("ttft", "TTFT", 6),
+           ("duration", "Time", 6), ("tokens", "Tokens", 8), ("cost", "Cost", 8),
            ("progress", "Stream", 12))
 WIDTHS = {key: width for key, _, width in COLUMNS}
 
@@ -61,6 +61,14 @@ def _progress(exchange: Exchange, now: float) -> Text:
     return _fit(f"✓ {count} ev", width, "green")
 
 
+def _money(cost: float | None) -> str:
+    """USD in at most 7 characters: to the hundredth of a cent below a dollar (what a
+    request costs), to the cent below $100, whole dollars above; "-" when not billed."""
+    if cost is None:
+        return "-"
+    return f"${cost:.4f}" if cost < 1 else f"${cost:.2f}" if cost < 100 else f"${cost:.0f}"
+
+
 def row_cells(exchange: Exchange, now: float) -> tuple[Text, ...]:
     """The cells of ``exchange``'s row, in ``COLUMNS`` order."""
     clock = time.strftime("%H:%M:%S", time.localtime(exchange.wall_time))
@@ -70,7 +78,7 @@ def row_cells(exchange: Exchange, now: float) -> tuple[Text, ...]:
     tokens = "-"
     if exchange.prompt_tokens is not None or exchange.completion_tokens is not None:
         tokens = f"{exchange.prompt_tokens or 0}+{exchange.completion_tokens or 0}"
-    cost = getattr(exchange, "cost", None)
+    cost = exchange.cost
     running = exchange.ended is None
     w = WIDTHS
     return (_fit(clock, w["time"]), _fit(who, w["who"]),
@@ -79,7 +87,7 @@ def row_cells(exchange: Exchange, now: float) -> tuple[Text, ...]:
             _fit(duration(exchange.ttft) if exchange.stream else "-", w["ttft"]),
             _fit("…" if running else duration(exchange.duration), w["duration"]),
             _fit(tokens, w["tokens"]),
-            _fit(f"${cost:.4f}" if isinstance(cost, (int, float)) else "-", w["cost"]),
+            _fit(_money(cost), w["cost"]),
             _progress(exchange, now))
 
 

@@ -105,6 +105,41 @@ def test_a_failing_subscriber_never_breaks_publishing(caplog):
     assert sum("subscriber" in r.getMessage() for r in caplog.records) == 1
 
 
+def test_an_ending_exchange_is_priced_before_any_subscriber_sees_its_end():
+    store = TraceStore()
+    seen: list = []
+    # Subscribed before any pricing could happen in a subscriber: the order must not matter.
+    store.subscribe(lambda event, exchange: seen.append((type(event), exchange.cost)),
+                    events=(ev.ExchangeFinished, ev.ExchangeFailed))
+    store.pricer = lambda exchange: None if exchange.phase is Phase.FAILED else 0.125
+    finished, failed, unpriced = make(store), make(store), make(store)
+    finished.finish(200)
+    failed.fail(502, code="upstream_error", message="no")
+    store.pricer = None
+    unpriced.finish(200)
+    assert seen == [(ev.ExchangeFinished, 0.125), (ev.ExchangeFailed, None),
+                    (ev.ExchangeFinished, None)]
+    assert (finished.cost, failed.cost, unpriced.cost) == (0.125, None, None)
+
+
+def test_a_failing_pricer_leaves_the_exchange_unpriced_and_is_logged_once(caplog):
+    store = TraceStore()
+    seen: list = []
+    store.subscribe(lambda event, exchange: seen.append(event))
+
+    def broken(exchange):
+        raise KeyError("pricing bug")
+
+    store.pricer = broken
+    with caplog.at_level(logging.ERROR):
+        first, second = make(store), make(store)
+        first.finish(200)
+        second.fail(500, code="x", message="boom")
+    assert [type(e) for e in seen] == [ev.ExchangeFinished, ev.ExchangeFailed]
+    assert first.cost is None and second.cost is None
+    assert sum("pricer" in r.getMessage() for r in caplog.records) == 1
+
+
 def test_unsubscribe_and_ring_capacity():
     store = TraceStore(capacity=3)
     seen: list = []

@@ -8,6 +8,7 @@ import logging
 import threading
 from dataclasses import replace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +17,7 @@ from behest_local.exchange.events import ExchangeFailed, ExchangeFinished
 from behest_local.exchange.exchange import Exchange
 from behest_local.finops.meter import StreamMeter
 from behest_local.finops.meter import delta_text
+from behest_local.finops.prices import PriceTable
 from behest_local.finops.recorder import UsageRecorder
 from behest_local.finops.store import COLUMNS, UsageRecord, UsageStore
 from behest_local.policy.ratelimit import Counters, Window
@@ -152,6 +154,43 @@ def test_failures_without_tokens_and_other_routes_are_not_billed():
     recorder(event, exchange)
     recorder(*ended(tokens=(3, 4), failed=True))  # cut mid-way: billed for what was sent
     assert [(r.status, r.completion_tokens) for r in records.records] == [(499, 4)]
+
+
+def test_an_exchange_carries_the_cost_its_usage_record_holds_priced_once(monkeypatch):
+    priced: list[tuple] = []
+    real_cost = PriceTable.cost
+
+    def counted(table, model, prompt, completion):
+        priced.append((model, prompt, completion))
+        return real_cost(table, model, prompt, completion)
+
+    monkeypatch.setattr(PriceTable, "cost", counted)
+    records = Records()
+    recorder = UsageRecorder(records, Counters(Clock()), lambda: TEST_SETTINGS)
+    store = TraceStore()
+    store.subscribe(recorder, events=recorder.EVENTS)
+    store.pricer = recorder.price  # as server/routes/usage.py installs it
+    billed, unbilled = (Exchange(store, method="POST", path=path)
+                        for path in (CHAT, "/v1/models"))
+    for exchange in (billed, unbilled):
+        exchange.authenticated(tenant="t", project="local", credential="key")
+        exchange.routed(requested_model=None, model="gpt-4o", provider="emulated",
+                        reason="requested", stream=False)
+        exchange.usage(1000, 500)
+        exchange.finish(200)
+    [record] = records.records
+    assert billed.cost == record.cost_usd  # the record took the exchange's number
+    assert billed.cost == pytest.approx(1000 * 2.5e-6 + 500 * 10e-6)  # gpt-4o's list price
+    assert unbilled.cost is None
+    assert priced == [("gpt-4o", 1000, 500)]  # once: the record took the exchange's number
+
+
+def test_an_exchange_the_store_did_not_price_is_priced_by_the_recorder():
+    records = Records()
+    recorder = UsageRecorder(records, Counters(Clock()), lambda: TEST_SETTINGS)
+    event, exchange = ended(tokens=(1000, 500))
+    recorder(event, exchange)
+    assert exchange.cost == records.records[0].cost_usd > 0
 
 
 # -- the stream meter's reading of deltas ---------------------------------------------------

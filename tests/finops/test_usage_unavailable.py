@@ -85,7 +85,11 @@ async def test_an_unopenable_usage_database_is_reported_and_left_as_it_is(
     message = record.getMessage()
     assert record.levelno >= logging.WARNING
     assert "usage.sqlite3" in message and "kept in memory until restart" in message
-    assert (await client.post(CHAT, json=hello(), headers=client.key)).status == 200
+    served = await client.post(CHAT, json=hello(), headers=client.key)
+    assert served.status == 200
+    await client.wait_end(served.headers["X-Request-Id"])
+    # Priced all the same: the exchange shows the cost the budgets counted.
+    assert client.gateway.store.find(served.headers["X-Request-Id"]).cost > 0
     resp = await client.get("/v1/usage", headers=client.key)
     assert resp.status == 503 and (await resp.json())["error"]["code"] == "server_error"
     await client.close()

@@ -23,12 +23,13 @@ errors come in its nested shape (``behest_errors.behest_guard``). The numbers co
 SQLite on the store's own thread; the loop only awaits them.
 
 ``setup_usage`` opens the store at startup (off the loop), replays this month's usage
-into the limiter's counters, subscribes the recorder, and at cleanup unsubscribes and
-closes the store after writing what is queued. A store that cannot be opened (a damaged
-file, a directory in its place, a data directory it may not write) is logged with its
-path and reason and left as it is; the recorder then runs without it, so token and
-dollar budgets are still counted, in memory until restart, and these endpoints answer
-503.
+into the limiter's counters, subscribes the recorder and makes its ``price`` the trace
+store's pricer (each exchange then carries the cost its usage record holds), and at
+cleanup undoes both and closes the store after writing what is queued. A store that
+cannot be opened (a damaged file, a directory in its place, a data directory it may not
+write) is logged with its path and reason and left as it is; the recorder then runs
+without it, so token and dollar budgets are still counted, in memory until restart,
+exchanges are still priced, and these endpoints answer 503.
 """
 
 from __future__ import annotations
@@ -82,10 +83,14 @@ async def _usage_store(app: web.Application):
     store = await _open_store(gateway.home, counters)
     recorder = UsageRecorder(store, counters, lambda: gateway.settings)
     unsubscribe = gateway.store.subscribe(recorder, events=recorder.EVENTS)
+    # Exchanges price themselves as they end, with the number the recorder then records.
+    gateway.store.pricer = pricer = recorder.price
     holder.store, holder.recorder = store, recorder
     try:
         yield
     finally:
+        if gateway.store.pricer is pricer:
+            gateway.store.pricer = None
         unsubscribe()
         holder.store = holder.recorder = None
         if store is not None:
