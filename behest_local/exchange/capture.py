@@ -6,7 +6,7 @@ database and the exporters show: redacted request and response headers, the requ
 and response bodies, and every stream event as sent with the moment it was handed to
 the relay (its arrival from upstream; ``exchange.chunk_times`` has its departure).
 
-It is filled at two points: ``server/inspect_routes.record_response`` (the response hook
+It is filled at two points: ``server/routes/inspect.record_response`` (the response hook
 for streams, the gateway middleware once a whole response is written) creates it
 (headers, bodies) and ``server/streaming.py`` calls ``frame`` for each event.
 ``frame`` is on the hot path, so it only appends; decoding, assembling and redacting
@@ -109,7 +109,7 @@ class Capture:
                  status: int | None = None, request_body: bytes | None = None,
                  request_body_note: str | None = None,
                  response_body: bytes | None = None) -> None:
-        """An empty capture, or (``server/inspect_routes.record_response``) one recorded
+        """An empty capture, or (``server/routes/inspect.record_response``) one recorded
         in a single call: headers as ``record_headers`` takes them, bodies as
         ``request_body``/``response_body`` do; headers given means ``responded``."""
         self._clock = clock

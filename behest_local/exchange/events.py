@@ -135,7 +135,7 @@ class ConfigRejected(ConfigEvent):
 @dataclass(slots=True)
 class ResponseStarted(TraceEvent):
     """The response's status line and headers were sent (for a stream: before its first
-    event). Published by ``server/inspect_routes.record_response``: from the response hook
+    event). Published by ``server/routes/inspect.record_response``: from the response hook
     for a stream, after the write for a whole response; always before the exchange's end."""
 
     status: int

@@ -169,7 +169,7 @@ class Exchange:
         self.chunk_times: list[float] = []
         self.bytes_sent = 0
         # ``capture``: headers, bodies and raw stream events (exchange/capture.py), attached by
-        # server/inspect_routes.record_response as the response goes out (a whole one once
+        # server/routes/inspect.record_response as the response goes out (a whole one once
         # written); None until then, or when not recorded.
         # ``provider_time``: seconds spent waiting on the provider before the response
         # headers (the upstream's answer, or a stream's first event); None when no provider

@@ -1,7 +1,7 @@
 """Counting a stream's tokens when its provider does not report them: ``StreamMeter``.
 
 Usage comes from the provider: the gateway always asks for it on streams
-(``openai_routes.prepare_chat``) and the final usage chunk sets the exchange's counts. When
+(``routes/openai.prepare_chat``) and the final usage chunk sets the exchange's counts. When
 an upstream sends none, or the client leaves before that chunk, the stream is counted here
 with the emulated model's tokenizer (``providers/tokens.py``) for the reply and a
 character estimate for the prompt (``estimate_prompt_tokens``), so a stream cut mid-way is
@@ -9,7 +9,7 @@ billed for what was sent (``recorder.UsageRecorder``). ``estimate_completion`` (
 ``reply_usage``, for routes that sum several replies) does the same for a non-streamed
 reply without usage.
 
-Every streamed route is metered here: chat's relay (``openai_routes.ChatFramer``) calls
+Every streamed route is metered here: chat's relay (``routes/openai.ChatFramer``) calls
 the meter itself, once per event on its own loop; ``/v1/responses`` and ``/v1/completions``,
 whose events are translated from chat chunks, pass the chunks through
 ``StreamMeter.metered``. A completion of several prompts is several chat streams on one
@@ -38,7 +38,7 @@ _OTHER_TEXT = ("refusal", "reasoning_content")
 class StreamMeter:
     """Counts a chat stream's tokens until (unless) the provider reports usage.
 
-    ``openai_routes.ChatFramer`` calls ``reported`` when a usage chunk arrives and
+    ``routes/openai.ChatFramer`` calls ``reported`` when a usage chunk arrives and
     ``count`` after each chunk has been written (``metered`` does both for a translated
     stream); ``settle`` puts the count of what was sent on the exchange. Counts are per
     delta, summed: the same whether settled once or after every chunk.

@@ -15,7 +15,7 @@ Whatever the phases or the handler raise is turned into an OpenAI-format error h
 ``GatewayError`` as itself, aiohttp's HTTP exceptions (router 404/405, body 413)
 reworded, anything else a logged 500 that names the request id. A whole (not streamed)
 response, a phase's refusal included, is written here, then its capture recorded
-(``inspect_routes.record_response``) and its exchange ended, so neither the capture nor
+(``routes/inspect.record_response``) and its exchange ended, so neither the capture nor
 the trace subscribers stand between the answer and its bytes.
 
 This is the one place an exchange ends (``Exchange.finish``/``fail``), once: after a

@@ -67,7 +67,7 @@ class EventWriter:
     Given to the provider as ``ChatCall.sink`` (``providers.base.ChunkSink``: ``ready``,
     and ``__call__``, which is ``send_chunk``), it takes chunks there too. Armed once
     the response's head is out; ready for the read callback only while armed and the
-    client keeps up. ``framer`` (``openai_routes.ChatFramer``) turns chunks into frames
+    client keeps up. ``framer`` (``routes/openai.ChatFramer``) turns chunks into frames
     and meters them; without one, the events are frames already."""
 
     __slots__ = ("frame", "count", "capture", "sent", "transport", "chunked")

@@ -1,7 +1,7 @@
 """``/v1/responses`` and ``/v1/completions``: public dialects served through chat.
 
 Each handler validates its own dialect, translates the body to a chat request
-(``dialects/``), then follows exactly the chat path (``openai_routes.prepare_chat``:
+(``dialects/``), then follows exactly the chat path (``routes/openai.prepare_chat``:
 routing, system prompt, exchange events) and translates the answer back, streamed event
 by event through ``streaming.relay`` or as one JSON object. Billing is chat's too: the
 chat chunks pass through a ``StreamMeter`` (``finops/meter.py``), so a stream cut short is
