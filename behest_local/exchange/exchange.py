@@ -238,36 +238,35 @@ class Exchange:
     def usage(self, prompt_tokens: int | None, completion_tokens: int | None) -> None:
         self.prompt_tokens, self.completion_tokens = prompt_tokens, completion_tokens
 
-    def finish(self, status: int) -> None:
+    def _end(self, status: int, phase: Phase) -> bool:
+        """Settle, stamp and price the exchange as it ends; False when it had ended already
+        (the first end wins)."""
         if self.ended is not None:
-            return
+            return False
         if self.settle is not None:
             self.settle()
         self.ended = self._clock()
         self.status = status
-        self.phase = Phase.FINISHED
+        self.phase = phase
         store = self._store
         if store.pricer is not None:
             self.cost = store.price(self)
-        if ev.ExchangeFinished in store.wanted:
+        return True
+
+    def finish(self, status: int) -> None:
+        if not self._end(status, Phase.FINISHED):
+            return
+        if ev.ExchangeFinished in self._store.wanted:
             self._publish(ev.ExchangeFinished(
                 self.id, self.ended, status, self.ended - self.started, self.ttft,
                 len(self.chunk_times), self.prompt_tokens, self.completion_tokens))
 
     def fail(self, status: int, *, code: str | None, message: str,
              cancelled: bool = False, details: dict | None = None) -> None:
-        if self.ended is not None:
+        if not self._end(status, Phase.FAILED):
             return
-        if self.settle is not None:
-            self.settle()
-        self.ended = self._clock()
-        self.status = status
         self.error = message
-        self.phase = Phase.FAILED
-        store = self._store
-        if store.pricer is not None:
-            self.cost = store.price(self)
-        if ev.ExchangeFailed in store.wanted:
+        if ev.ExchangeFailed in self._store.wanted:
             self._publish(ev.ExchangeFailed(self.id, self.ended, status, code, message,
                                             self.ended - self.started, cancelled,
                                             details or {}))
