@@ -44,6 +44,28 @@ def joined(chunks: list[bytes]) -> bytearray:
     return body
 
 
+def is_small(value: Any, *, values: int = 1024, chars: int = 64 * 1024) -> bool:
+    """Whether ``value`` holds at most ``values`` JSON values and ``chars`` characters of
+    strings, found by a walk that stops as soon as it is not: small enough to encode in
+    one ``json.dumps`` call (a millisecond or so) wherever it is."""
+    stack, seen, text = [value], 0, 0
+    while stack:
+        item = stack.pop()
+        seen += 1
+        if seen > values:
+            return False
+        if isinstance(item, str):
+            text += len(item)
+            if text > chars:
+                return False
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return True
+
+
 class EncodedJSON(dict):
     """A JSON object that comes with its body already made (``encode_body``, in a worker
     thread): ``server/render.json_response`` sends ``body`` instead of encoding it."""
