@@ -55,6 +55,12 @@ class ServerConfig:
     """TCP port; 0 takes a free one. A change applies at the next start."""
     max_body_bytes: int = field(default=DEFAULT_MAX_BODY, metadata=_limits(1024))
     """Largest accepted request body; larger ones get 413. A change applies at the next start."""
+    header_timeout_s: float = field(default=30.0, metadata=_limits(0.1, 3600))
+    """Seconds a connection has to send a complete request head, counted from when it opens
+    or its previous response ends; then it is closed. A deadline for the whole head, not an
+    idle timeout: a client sending it a byte at a time is cut at the same moment (slowloris).
+    It is also how long an idle keep-alive connection stays open. A request being answered,
+    a long stream included, is never cut by it. A change applies at the next start."""
 
 
 @dataclass(frozen=True, slots=True)

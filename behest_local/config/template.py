@@ -30,6 +30,9 @@ plan = "pro"                # free | pro | business | enterprise. "free" refuses
 host = "127.0.0.1"          # loopback only unless you start with --allow-remote
 port = 7717                 # 0 picks a free port (applies at the next start)
 max_body_bytes = 20971520   # 20 MiB; larger request bodies get 413 (applies at the next start)
+header_timeout_s = 30       # a connection must send a complete request head within this many
+                            # seconds of opening (or of its previous response), else it is
+                            # closed: also the idle keep-alive time (applies at the next start)
 
 [emulator]
 first_token_ms = 0          # delay before the emulated model's first token
