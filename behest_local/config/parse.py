@@ -2,8 +2,8 @@
 
 The rules come from the dataclasses themselves: each field's type hint says what a value
 must be (``int``, ``str | None``, ``Literal[…]``, ``tuple[str, ...]``, a nested dataclass, an
-array of tables, a table of tables) and ``field(metadata=…)`` adds limits (``min``/``max``, ``max_len``,
-``pattern``, ``url``, ``regex`` …). A ``Reader`` collects every ``Problem`` with its line
+array of tables, a table of tables) and ``field(metadata=…)`` adds limits (``min``/``max``,
+``max_len``, ``pattern``, ``url``, ``regex`` …). A ``Reader`` collects every ``Problem`` with its line
 instead of stopping at the first. ``apply`` layers a partial override (the deployed
 settings of the management API) onto an existing object with the same rules.
 """
