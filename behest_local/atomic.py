@@ -18,6 +18,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from behest_local.home import private_dir
+
 Signature = tuple[int, int, int, int]
 
 
@@ -51,7 +53,7 @@ def atomic_write(path: Path, data: bytes) -> None:
 def locked(lock_path: Path, *, shared: bool = False) -> Iterator[None]:
     """Hold an exclusive (or shared) flock on ``lock_path`` (created 0600, dir 0700)."""
     lock_path = Path(lock_path)
-    lock_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(lock_path.parent)
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)

@@ -3,7 +3,7 @@
 The rules come from the dataclasses themselves: each field's type hint says what a value
 must be (``int``, ``str | None``, ``Literal[…]``, ``tuple[str, ...]``, a nested dataclass, an
 array of tables, a table of tables) and ``field(metadata=…)`` adds limits (``min``/``max``,
-``pattern``, ``url``, ``regex`` …). A ``Reader`` collects every ``Problem`` with its line
+``max_len``, ``pattern``, ``url``, ``regex`` …). A ``Reader`` collects every ``Problem`` with its line
 instead of stopping at the first. ``apply`` layers a partial override (the deployed
 settings of the management API) onto an existing object with the same rules.
 """
@@ -174,7 +174,9 @@ class Reader:
         if not isinstance(value, str):
             return value
         message = hint_text = None
-        if meta.get("nonempty") and not value.strip():
+        if "max_len" in meta and len(value) > meta["max_len"]:  # first: before any regex
+            message = f"{name}: {len(value):,} characters long; the limit is {meta['max_len']:,}"
+        elif meta.get("nonempty") and not value.strip():
             message = f"{name}: expected a non-empty string"
         elif "pattern" in meta and not meta["pattern"].fullmatch(value):
             message = f"{name}: {value!r} is not valid: expected {meta['expected']}"
@@ -211,6 +213,14 @@ def _origin_problem(name: str, value: str) -> tuple[str | None, str | None]:
                 "(e.g. 'https://your-app.com', 'http://localhost:5173', "
                 "'https://*.vercel.app', 'chrome-extension://<id>')", None)
     return None, None
+
+
+def field_problems(cls: type, key: str, value: Any) -> list[str]:
+    """What the schema says is wrong with ``value`` as field ``key`` of dataclass ``cls``,
+    worded for ``key`` (for an API that takes one field on its own); empty when it is fine."""
+    reader = Reader()
+    reader.value(hints_of(cls)[key], value, (key,), _meta(cls, key))
+    return [problem.message for problem in reader.problems]
 
 
 def _range(meta: Mapping[str, Any]) -> str:

@@ -30,6 +30,9 @@ plan = "pro"                # free | pro | business | enterprise. "free" refuses
 host = "127.0.0.1"          # loopback only unless you start with --allow-remote
 port = 7717                 # 0 picks a free port (applies at the next start)
 max_body_bytes = 20971520   # 20 MiB; larger request bodies get 413 (applies at the next start)
+header_timeout_s = 30       # a connection must send a complete request head within this many
+                            # seconds of opening (or of its previous response), else it is
+                            # closed: also the idle keep-alive time (applies at the next start)
 
 [emulator]
 first_token_ms = 0          # delay before the emulated model's first token
@@ -69,7 +72,7 @@ dashboard_origin = "https://behest.ai"   # the dashboard's browser origin: allow
 # Projects. Without any [[projects]], one project "local" exists. Create API keys with
 # `behest-local keys create --project ID`.
 [[projects]]
-name = "local"
+name = "local"                 # display name, at most 128 characters
 # id = "local"                 # $PROJECT_ID; default: the name
 # slug = "amber-fox-042"       # {adjective}-{noun}-{3 digits}; default: derived from the id
 # status = "active"            # or "suspended": its requests get 403
@@ -79,6 +82,7 @@ name = "local"
 #                              # use it; a requested model of another provider is ignored,
 #                              # one of the same provider is honoured. Unset: gemini-2.5-flash.
 # system_prompt = "You are a helpful assistant."   # injected as the first system message
+#                              # (at most 65,536 characters)
 # cors_origins = ["https://your-app.com", "http://localhost:5173", "https://*.vercel.app"]
 #                              # exact scheme://host[:port] (no trailing slash); "*" in a host
 #                              # stands for part of one DNS label; chrome-extension://ID too

@@ -29,7 +29,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from behest_local.home import database_file, database_path
+from behest_local.home import database_file, database_path, private_file
 
 log = logging.getLogger("behest_local.finops")
 
@@ -127,7 +127,7 @@ class UsageStore:
         self._pending = threading.Event()  # records or jobs wait: the writer has work
         self._urgent = threading.Event()  # a job or close waits: stop lingering
         self._closed = False
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)  # 0600 before SQLite sees it: its WAL and SHM copy the mode
         self._conn = sqlite3.connect(self.path, check_same_thread=False)
         try:
             self._conn.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sqlite3
 import subprocess
 import sys
@@ -39,7 +38,7 @@ from pathlib import Path
 
 from behest_local.exchange.events import ExchangeFailed, ExchangeFinished, ProbeReported, TraceEvent
 from behest_local.exchange.exchange import Exchange
-from behest_local.home import database_path
+from behest_local.home import database_path, private_file
 from behest_local.observe.record import with_message
 from behest_local.observe.trace_writer import SCHEMA, encode, receive, send
 
@@ -126,14 +125,13 @@ class TraceDB:
     # -- lifecycle --------------------------------------------------------------------
 
     def start(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)  # prompts and replies: 0600 before SQLite (and its WAL) sees it
         conn = sqlite3.connect(self.path, timeout=5)
         try:
             with conn:
                 conn.executescript(SCHEMA)
         finally:
             conn.close()
-        os.chmod(self.path, 0o600)  # prompts and replies are the user's data
         self._thread = threading.Thread(target=self._run, name="behest-local trace writer",
                                         daemon=True)
         self._thread.start()

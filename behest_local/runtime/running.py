@@ -127,7 +127,14 @@ async def start(options: ServeOptions, *, settings: Settings | None = None) -> R
             "can then use your provider keys).")
     gateway = build_gateway(settings, options.home, live=live)
     app = make_app(gateway)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=3)
+    # The request-head deadline is aiohttp's keep-alive timer (its default, 3630 s, would
+    # let a client that never finishes a head hold its connection for an hour). Since
+    # aiohttp 3.14 the timer is armed when a connection opens and again when a response
+    # ends, and arriving bytes do not re-arm it: it fires unless a complete head was parsed
+    # in time, so a head dripped a byte at a time is cut at the same moment as silence.
+    # It never touches a request being answered (tests/hardening/test_limits_head_deadline.py).
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=3,
+                           keepalive_timeout=settings.server.header_timeout_s)
     await runner.setup()
     # aiohttp's default accept backlog is 128: a burst of new connections beyond it (a load
     # test, a page opening many streams) has its SYNs dropped and retried a second later.

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 
 from behest_local import __version__
+from behest_local.home import exposure
 from behest_local.runtime.gc_schedule import CollectorSchedule
 from behest_local.server.gateway import Gateway
 from behest_local.observe.headless import LineLogger
@@ -65,7 +66,11 @@ async def serve(options: ServeOptions) -> int:
 
     The TUI is the front end when stdout is a terminal and ``--headless`` was not given;
     otherwise one log line per request. Either way exchanges persist to the trace store.
+    A state dir open to other users is warned about first (``home.exposure``).
     """
+    notices = tuple(n for n in [exposure(options.home)] if n is not None)
+    for notice in notices:  # stderr now; in the TUI, a notification too
+        log.warning(notice)
     # The trace database's file work (sqlite, which releases the GIL) overlaps building and
     # binding the gateway. Its result is taken without awaiting, so it is subscribed before
     # the loop can run a request: no exchange goes unrecorded.
@@ -103,7 +108,7 @@ async def serve(options: ServeOptions) -> int:
         if use_tui:
             from behest_local.runtime.tui import run_tui  # deferred: headless never loads Textual
 
-            await run_tui(running, db=db, notices=(),
+            await run_tui(running, db=db, notices=notices,
                           limits=lambda: rpm_gauges(running.runner.app))
         else:
             gateway.store.subscribe(logger, events=logger.EVENTS)

@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from behest_local.home import private_file
+
 if TYPE_CHECKING:
     from behest_local.runtime.running import RunningGateway
     from behest_local.observe.trace_db import TraceDB
@@ -81,7 +83,7 @@ class _ToastHandler(logging.Handler):
 def _logs_to(app: BehestApp, path: Path, loop: asyncio.AbstractEventLoop) -> Iterator[None]:
     root = logging.getLogger()
     streams = [h for h in root.handlers if type(h) is logging.StreamHandler]
-    file_handler = logging.FileHandler(path, encoding="utf-8")
+    file_handler = logging.FileHandler(private_file(path), encoding="utf-8")
     file_handler.setFormatter(logging.Formatter(
         "%(asctime)s %(levelname)s %(name)s: %(message)s"))
     toast = _ToastHandler(app, loop)

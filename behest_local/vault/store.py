@@ -43,6 +43,7 @@ from typing import NoReturn
 
 from behest_local.atomic import Signature, atomic_write, file_sig, fsync_dir, locked
 from behest_local.file_watch import FileWatch
+from behest_local.home import private_dir
 from behest_local.secret import Secret
 from behest_local.vault.entries import VAULT_FILE, VaultEntry, entries_of, read_doc
 from behest_local.vault.key_formats import normalize_provider, validate_provider_key
@@ -104,7 +105,7 @@ class Vault:
         if passphrase is None:
             passphrase = os.environ.get(PASSPHRASE_ENV) or None
         self = cls(Path(home), None if passphrase is None else Secret(passphrase), scrypt_n)
-        self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(self.home)
         with locked(self._lock_path, shared=True):
             doc, sig = read_doc(self.path)
             data_key = self._unlock(doc) if doc is not None else b""
