@@ -12,7 +12,13 @@ lingers ``linger`` seconds and writes everything that gathered in one transactio
 thread wakes a few times a second under load and never when idle. Queries are jobs
 (``submit``/``run``) that wake the writer at once and run after every record added before
 them: a client that reads ``GET /v1/usage`` right after its request finds it. ``close``
-writes what is queued before stopping, so an orderly shutdown loses nothing.
+writes what is queued before stopping, so an orderly shutdown loses nothing, and a crash
+(``kill -9``) loses only what gathered in the last ``linger`` (committed transactions are in
+the WAL, which survives the process).
+
+One bad record never costs the others (issue 17): when a batch fails, the writer writes it
+record by record, repairs what it can (text that is not UTF-8) and skips, logs and counts
+only a record that still cannot be stored.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from behest_local.databases import storable
 from behest_local.home import database_file, database_path
 
 log = logging.getLogger("behest_local.finops")
@@ -86,6 +93,12 @@ _INSERTS = tuple(
     for power in range(_ROWS_PER_INSERT.bit_length()))
 """``_INSERTS[k]`` inserts 2**k rows: any batch is a sum of these, so few statements are
 ever prepared (SQLite's statement cache keeps them)."""
+
+
+_RECORD_ERRORS = (ValueError, OverflowError, sqlite3.InterfaceError, sqlite3.ProgrammingError,
+                  sqlite3.IntegrityError)
+"""What binding or inserting one record raises when the record, not the database, is at
+fault (``UnicodeEncodeError`` is a ``ValueError``; an int past 64 bits, an ``OverflowError``)."""
 
 
 class UsageStoreUnavailable(Exception):
@@ -224,7 +237,8 @@ class UsageStore:
                 return
 
     def _drain(self) -> None:
-        """Write every queued record in one transaction."""
+        """Write every queued record in one transaction; should that fail, record by
+        record (``_write_each``), so one bad record costs only itself."""
         records = self._records
         # Those added from here on set ``_pending`` again and wait for the next round.
         batch = [records.popleft() for _ in range(len(records))]
@@ -240,5 +254,44 @@ class UsageStore:
                                        list(chain.from_iterable(batch[start:start + size])))
                     start += size
             self.written += len(batch)
-        except Exception:  # a bad batch is lost, never the writer (jobs would hang)
-            log.exception("could not write %d usage records to %s", len(batch), self.path)
+        except Exception:  # rolled back: find the record at fault (never kill the writer)
+            self._write_each(batch)
+
+    def _write_each(self, batch: list[UsageRecord]) -> None:
+        """``batch`` one record at a time, in one transaction. A record SQLite cannot bind
+        is written with lone surrogates replaced (``databases.storable``), else skipped;
+        either way it is logged once, by its exchange id only (its values may be anyone's
+        text). A failure of the database itself (disk full, I/O) loses the batch, logged."""
+        written = 0
+        try:
+            with self._conn:
+                for record in batch:
+                    try:
+                        self._conn.execute(_INSERTS[0], record)
+                    except _RECORD_ERRORS as exc:
+                        written += self._write_repaired(record, exc)
+                    else:
+                        written += 1
+        except Exception as exc:
+            self.dropped += len(batch)
+            log.error("could not write %d usage records to %s (%s: %s); they are lost",
+                      len(batch), self.path, type(exc).__name__, exc)
+            return
+        self.written += written
+
+    def _write_repaired(self, record: UsageRecord, exc: Exception) -> int:
+        """Write ``record`` with what SQLite refused replaced, if that is what it refused:
+        1 if written, 0 if skipped (and counted as dropped)."""
+        if isinstance(exc, UnicodeEncodeError):
+            try:
+                self._conn.execute(_INSERTS[0], storable(record))
+            except _RECORD_ERRORS:
+                pass
+            else:
+                log.warning("usage record %s held text that is not UTF-8: written with "
+                            "U+FFFD in its place", record.exchange_id)
+                return 1
+        self.dropped += 1
+        log.warning("usage record %s could not be written (%s) and is skipped; the others "
+                    "are kept", record.exchange_id, type(exc).__name__)
+        return 0
