@@ -18,7 +18,8 @@ the WAL, which survives the process).
 
 One bad record never costs the others (issue 17): when a batch fails, the writer writes it
 record by record, repairs what it can (text that is not UTF-8) and skips, logs and counts
-only a record that still cannot be stored.
+only a record that still cannot be stored. ``open`` checks the file's pages and sets a
+damaged one aside for a new one (``databases.open_or_set_aside``).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from behest_local.databases import storable
+from behest_local.databases import check, open_or_set_aside, storable
 from behest_local.home import database_file, database_path
 
 log = logging.getLogger("behest_local.finops")
@@ -145,8 +146,7 @@ class UsageStore:
         try:
             self._conn.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
                                      "PRAGMA busy_timeout=5000;")
-            # Written only when missing: opening a database whose data pages are damaged
-            # changes nothing in it (``seed_rows`` is the first to read them, and fails).
+            check(self._conn)  # damaged pages are found now, not by the first report
             if self._conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
                 self._conn.executescript(SCHEMA)
         except BaseException:  # not a database, or not ours to write: no connection left open
@@ -158,10 +158,12 @@ class UsageStore:
 
     @classmethod
     def open(cls, home: Path, **options: Any) -> UsageStore:
-        """The usage database of state dir ``home``; ``UsageStoreUnavailable`` when it
-        cannot be opened (what is there is left as it is)."""
+        """The usage database of state dir ``home``; a damaged one is set aside for a new
+        one (``databases.open_or_set_aside``). ``UsageStoreUnavailable`` when it cannot be
+        opened otherwise (a directory in its place, no permission: left as it is)."""
+        path = database_path(home, DB_FILE)
         try:
-            return cls(database_path(home, DB_FILE), **options)
+            return open_or_set_aside(path, lambda: cls(path, **options))
         except (sqlite3.DatabaseError, OSError) as exc:
             raise UsageStoreUnavailable(database_file(home, DB_FILE), exc) from exc
 

@@ -37,6 +37,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from behest_local.databases import check, open_or_set_aside
 from behest_local.exchange.events import ExchangeFailed, ExchangeFinished, ProbeReported, TraceEvent
 from behest_local.exchange.exchange import Exchange
 from behest_local.home import database_path
@@ -126,17 +127,23 @@ class TraceDB:
     # -- lifecycle --------------------------------------------------------------------
 
     def start(self) -> None:
+        """Open (or create) the database, setting a damaged one aside for a new one
+        (``databases.open_or_set_aside``), and start the writer thread. Blocking."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=5)
-        try:
-            with conn:
-                conn.executescript(SCHEMA)
-        finally:
-            conn.close()
+        open_or_set_aside(self.path, self._create)
         os.chmod(self.path, 0o600)  # prompts and replies are the user's data
         self._thread = threading.Thread(target=self._run, name="behest-local trace writer",
                                         daemon=True)
         self._thread.start()
+
+    def _create(self) -> None:
+        conn = sqlite3.connect(self.path, timeout=5)
+        try:
+            check(conn)
+            with conn:
+                conn.executescript(SCHEMA)
+        finally:
+            conn.close()
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Block until everything queued so far is written (tests, exports, shutdown)."""
