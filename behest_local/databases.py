@@ -63,11 +63,13 @@ def set_aside(path: Path, now: float | None = None) -> Path:
     while target.exists():  # set aside twice within a second: keep both
         n += 1
         target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
-    os.replace(path, target)
-    for suffix in SIDE_FILES:  # named as SQLite looks for them next to the moved file
-        side = path.with_name(path.name + suffix)
-        if side.exists():
-            os.replace(side, target.with_name(target.name + suffix))
+    moved = [(path, target)] + [
+        (path.with_name(path.name + suffix), target.with_name(target.name + suffix))
+        for suffix in SIDE_FILES]  # named as SQLite looks for them next to the moved file
+    for old, new in moved:
+        if old == path or old.exists():
+            os.replace(old, new)
+            os.chmod(new, 0o600)  # prompts, replies and usage: the user's data
     return target
 
 

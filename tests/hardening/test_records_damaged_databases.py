@@ -69,7 +69,7 @@ def test_damaged_databases_are_moved_aside_and_the_gateway_serves(tmp_path, dama
     output = server.output
     for name in NAMES:
         [aside] = (home / DATA_DIR).glob(f"{name}.corrupt-*[0-9]Z")
-        assert aside.read_bytes() == before[name]
+        assert aside.read_bytes() == before[name] and aside.stat().st_mode & 0o777 == 0o600
         [line] = [line for line in output.splitlines() if aside.name in line]
         assert "damaged" in line and str(home / DATA_DIR / name) in line
     traced = [r["path"] for r in read_records(home / DATA_DIR / "traces.sqlite3")]
