@@ -20,6 +20,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from behest_local.atomic import remove_strays
 from behest_local.identity.jwt.platform_key import PLATFORM_FILE
 from behest_local.config import Settings
 from behest_local.file_watch import FileWatch
@@ -117,6 +118,10 @@ class RunningGateway:
 
 async def start(options: ServeOptions, *, settings: Settings | None = None) -> RunningGateway:
     """Build the gateway and bind it. Raises ``StartupError`` for what the user must fix."""
+    strays = remove_strays(options.home)  # before anything reads the state dir
+    if strays:
+        log.info("removed %d stray temp file%s left by interrupted writes: %s", len(strays),
+                 "s" if len(strays) > 1 else "", ", ".join(p.name for p in strays))
     live = live_config(options, settings)
     settings = live.settings
     host = settings.server.host

@@ -306,6 +306,19 @@ class Vault:
         self._reload_quietly()
         return entries_of(self._doc)
 
+    def damaged(self) -> list[str]:
+        """Providers whose stored key fails its integrity check (``vault list``): each key
+        is decrypted to check it and dropped at once, as ``get`` would."""
+        self._reload_quietly()
+        doc, data_key = self._state
+        failing = []
+        for entry in entries_of(doc):
+            try:
+                open_secret(data_key, doc, entry.provider)
+            except VaultTampered:
+                failing.append(entry.provider)
+        return failing
+
     def remove(self, provider: str) -> bool:
         """Forget ``provider``'s key. True if there was one."""
         provider = normalize_provider(provider)
