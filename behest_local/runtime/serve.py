@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sqlite3
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -84,8 +85,12 @@ async def serve(options: ServeOptions) -> int:
             raise
         try:
             db = opening.result()
-        except BaseException:
+        except BaseException as exc:
             await running.close()
+            if isinstance(exc, (OSError, sqlite3.Error)):  # not damage (that is set aside)
+                raise StartupError(f"cannot open the trace database in {options.home}: {exc}. "
+                                   "Check that it is a file you may write, or move it aside."
+                                   ) from None
             raise
     gateway = running.gateway
     gateway.store.subscribe(db.subscriber, events=db.EVENTS)

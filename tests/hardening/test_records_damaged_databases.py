@@ -75,3 +75,16 @@ def test_damaged_databases_are_moved_aside_and_the_gateway_serves(tmp_path, dama
     traced = [r["path"] for r in read_records(home / DATA_DIR / "traces.sqlite3")]
     assert traced == [CHAT, "/v1/usage"]  # recorded in the fresh trace database
     assert "Traceback" not in output and "usage database unavailable" not in output
+
+
+def test_a_trace_database_that_cannot_be_opened_stops_the_start_in_one_line(tmp_path, capsys):
+    """Not damage but an obstacle (a directory where the file goes): nothing to set aside,
+    so ``serve`` stops with one line naming the database, never a traceback."""
+    from behest_local.cli.main import main
+
+    home = tmp_path / "home"
+    (home / DATA_DIR / "traces.sqlite3").mkdir(parents=True)
+    assert main(["serve", "--headless", "--port", "0", "--home", str(home)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot open the trace database" in err and "traces.sqlite3" in err
+    assert "Traceback" not in err
