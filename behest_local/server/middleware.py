@@ -37,6 +37,7 @@ from aiohttp import web
 from behest_local.errors import GatewayError
 from behest_local.exchange.events import RequestReceived
 from behest_local.exchange.exchange import CURRENT, Exchange
+from behest_local.printable import printable
 from behest_local.server.admission.auth import authenticate_async, serve_behest_route
 from behest_local.server.behest_errors import path_kind, serve_management
 from behest_local.server.admission.cors import preflight
@@ -101,8 +102,8 @@ async def gateway_middleware(request: web.Request, handler) -> web.StreamRespons
                       details=ending.details, cancelled=ending.cancelled)
         raise
     except Exception:
-        log.exception("unhandled error while serving %s %s (request %s)", method, path,
-                      exchange.id)
+        log.exception("unhandled error while serving %s %s (request %s)", method,
+                      printable(path), exchange.id)
         failure = GatewayError(
             f"The gateway failed while processing your request (request id {exchange.id}); the "
             "behest-local log has the details.", status=500, type="server_error",
