@@ -11,6 +11,7 @@ settings of the management API) onto an existing object with the same rules.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import re
 import types
 import typing
@@ -24,6 +25,9 @@ from behest_local.config.locate import LineIndex, line_of
 from behest_local.errors import InvalidRequestError
 
 _BAD = object()  # a value that failed validation (its problem is already recorded)
+_HOST_NAME = re.compile(r"(\*\.)?[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+                        r"(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*")
+"""An ``allowed_hosts`` name: DNS labels, optionally under ``*.`` (lower-cased first)."""
 _ORIGIN = re.compile(r"(\*|https?://[A-Za-z0-9*.\-\[\]:]+(:\d{1,5})?"
                      r"|(chrome|moz|safari-web)-extension://[A-Za-z0-9.\-]+)")
 
@@ -190,6 +194,8 @@ class Reader:
                 message = f"{name}: expected an http:// or https:// URL, got {value!r}"
         elif meta.get("origins"):
             message, hint_text = _origin_problem(name, value)
+        elif meta.get("hosts"):
+            message, hint_text = _host_problem(name, value)
         elif meta.get("directives"):
             from behest_local.dialects import emulate as directives  # grammar lives there
             try:
@@ -211,6 +217,28 @@ def _origin_problem(name: str, value: str) -> tuple[str | None, str | None]:
                 "(e.g. 'https://your-app.com', 'http://localhost:5173', "
                 "'https://*.vercel.app', 'chrome-extension://<id>')", None)
     return None, None
+
+
+def _host_problem(name: str, value: str) -> tuple[str | None, str | None]:
+    """What is wrong with an ``allowed_hosts`` entry (policy/hosts.py reads them)."""
+    entry = value.strip().rstrip(".").lower()
+    if entry == "*" or _HOST_NAME.fullmatch(entry):
+        return None, None
+    try:
+        ipaddress.ip_address(entry[1:-1] if entry.startswith("[") and entry.endswith("]")
+                             else entry)
+        return None, None
+    except ValueError:
+        pass
+    bare, colon, port = entry.rpartition(":")
+    if colon and port.isdigit() and (_HOST_NAME.fullmatch(bare) or bare.endswith("]")):
+        return (f"{name}: {value!r} has a port: list the name only (the port in Host is "
+                "not compared)", f"use {bare!r}")
+    if "://" in entry or "/" in entry:
+        return (f"{name}: {value!r} is not a host name: list the name only, without "
+                "scheme or path", None)
+    return (f"{name}: {value!r} is not a host name: expected a DNS name ('devbox.lan'), "
+            "'*.' and a name ('*.example.test'), an IP address, or '*' (any host)", None)
 
 
 def _range(meta: Mapping[str, Any]) -> str:

@@ -55,6 +55,12 @@ class ServerConfig:
     """TCP port; 0 takes a free one. A change applies at the next start."""
     max_body_bytes: int = field(default=DEFAULT_MAX_BODY, metadata=_limits(1024))
     """Largest accepted request body; larger ones get 413. A change applies at the next start."""
+    allowed_hosts: tuple[str, ...] = field(default=(), metadata={"hosts": True})
+    """Extra names the gateway answers to in ``Host``, besides ``localhost``, ``*.localhost``,
+    the bound address and loopback IPs (any IP when bound beyond loopback): a DNS-rebinding
+    guard (policy/hosts.py). Exact names (``"devbox.lan"``), ``"*.example.test"`` for every
+    name below one, or ``"*"`` for any host; no port (it is not compared). Other hosts
+    get 421."""
 
 
 @dataclass(frozen=True, slots=True)

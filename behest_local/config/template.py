@@ -30,6 +30,8 @@ plan = "pro"                # free | pro | business | enterprise. "free" refuses
 host = "127.0.0.1"          # loopback only unless you start with --allow-remote
 port = 7717                 # 0 picks a free port (applies at the next start)
 max_body_bytes = 20971520   # 20 MiB; larger request bodies get 413 (applies at the next start)
+allowed_hosts = []          # names to answer to in Host besides localhost, *.localhost and
+                            # loopback IPs (a DNS-rebinding guard): "devbox.lan", "*.test"
 
 [emulator]
 first_token_ms = 0          # delay before the emulated model's first token

@@ -3,7 +3,8 @@ order, and owns how every request ends.
 
 Each request gets an ``Exchange`` (request id, trace id) before anything else runs, so
 even a 404 or a malformed body is traced. Then the phases, each a plain call into the
-module that owns it (the order is ``server/app.py``'s docstring): CORS preflights
+module that owns it (the order is ``server/app.py``'s docstring): the ``Host`` check
+(``host.check_host``, a DNS-rebinding guard), CORS preflights
 (``cors.preflight``), the control plane (``behest_errors.serve_management``, which
 answers its routes itself), the per-IP limit (``limits.check_ip``), data-plane
 authentication (``auth``; Behest's own routes through ``auth.serve_behest_route``), the
@@ -24,7 +25,9 @@ its response and leaves an ``Ending`` on the request (``server/ending.py``: stat
 code, message, details), as the stream relay does for a stream that did not end well;
 anything else ends as its status says.
 The ``X-Request-Id``/``X-Trace-Id`` headers are added by ``app.prepare_response`` on
-``on_response_prepare``, which also covers streamed responses.
+``on_response_prepare``, which also covers streamed responses. The ``/_behest/``
+inspection routes are not traced: ``inspect.serve_inspection`` admits them (the ``Host``
+check too) and renders their errors.
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ from behest_local.server.admission.auth import authenticate_async, serve_behest_
 from behest_local.server.behest_errors import path_kind, serve_management
 from behest_local.server.admission.cors import preflight
 from behest_local.server.ending import ENDING, Ending
-from behest_local.server.routes.inspect import record_response
+from behest_local.server.admission.host import check_host
+from behest_local.server.routes.inspect import record_response, serve_inspection
 from behest_local.server.keys import EXCHANGE, GATEWAY
 from behest_local.server.admission.limits import check_caller, check_ip
 from behest_local.server.render import error_response, from_http_exception
@@ -57,7 +61,7 @@ _CANCELLED = Ending(499, "client_closed", "client disconnected", cancelled=True)
 async def gateway_middleware(request: web.Request, handler) -> web.StreamResponse:
     path = request.path
     if path.startswith("/_behest/"):  # self-inspection (probe, TUI): not traced
-        return await handler(request)
+        return await serve_inspection(request, handler)
     gateway = request.app[GATEWAY]
     store = gateway.store
     method = request.method
@@ -71,8 +75,10 @@ async def gateway_middleware(request: web.Request, handler) -> web.StreamRespons
     kind = path_kind(path)
     failure: GatewayError | None = None
     try:
-        response = preflight(request, kind) if method == "OPTIONS" else None
+        response = check_host(request, kind)
         if response is not None:
+            pass
+        elif method == "OPTIONS" and (response := preflight(request, kind)) is not None:
             pass
         elif kind.management:
             response = await serve_management(request)

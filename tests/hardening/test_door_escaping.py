@@ -64,6 +64,20 @@ async def test_a_forging_path_is_one_escaped_line_in_the_request_log_and_warning
     assert not any(char in cors[0] for char in RAW)
 
 
+async def test_a_refused_hosts_undecodable_bytes_are_escaped_in_the_log(make_gateway_client,
+                                                                          caplog):
+    client = await make_gateway_client()
+    with caplog.at_level(logging.WARNING, logger="behest_local.host"):
+        raw = await raw_http(client.host, client.port, b"GET /healthz HTTP/1.1\r\nHost: "
+                             b"evil\xff\xe2\x80\xae.example\r\nConnection: close\r\n\r\n")
+    answer = Answer.parse(raw)
+    assert answer.status == 421
+    assert "evil\\udcff\\u202e.example" in answer.json()["error"]["message"]
+    message, = [r.getMessage() for r in caplog.records]
+    assert "evil\\udcff\\u202e.example" in message
+    message.encode()  # no lone surrogate left: any log stream can write it
+
+
 async def test_the_tui_shows_a_clients_text_escaped_everywhere():
     store, clock = make_store()
     headers = [("Host", "127.0.0.1:7717"), ("Content-Type", "application/json"),
