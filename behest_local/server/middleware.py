@@ -14,7 +14,9 @@ coroutine, not six stacked middlewares: aiohttp would wrap each in its own frame
 
 Whatever the phases or the handler raise is turned into an OpenAI-format error here:
 ``GatewayError`` as itself, aiohttp's HTTP exceptions (router 404/405, body 413)
-reworded, anything else a logged 500 that names the request id. A whole (not streamed)
+reworded, anything else a logged 500 that names the request id; but a connection error
+of a client that left (mid-body, say) ends the exchange as a cancellation: nothing
+broke, so no 500 and no traceback. A whole (not streamed)
 response, a phase's refusal included, is written here, then its capture recorded
 (``routes/inspect.record_response``) and its exchange ended, so neither the capture nor
 the trace subscribers stand between the answer and its bytes.
@@ -107,13 +109,20 @@ async def gateway_middleware(request: web.Request, handler) -> web.StreamRespons
         exchange.fail(ending.status, code=ending.code, message=ending.message,
                       details=ending.details, cancelled=ending.cancelled)
         raise
-    except Exception:
-        log.exception("unhandled error while serving %s %s (request %s)", method,
-                      printable(path), exchange.id)
-        failure = GatewayError(
-            f"The gateway failed while processing your request (request id {exchange.id}); the "
-            "behest-local log has the details.", status=500, type="server_error",
-            code="internal_error")
+    except Exception as exc:
+        if isinstance(exc, ConnectionError) and _client_gone(request):
+            # The client left before its answer (while sending its body, say): nothing
+            # broke and nobody reads a reply. Ended as a cancellation; the response below
+            # only gives aiohttp something to fail to write.
+            request[ENDING] = _CANCELLED
+            response = web.Response(status=_CANCELLED.status)
+        else:
+            log.exception("unhandled error while serving %s %s (request %s)", method,
+                          printable(path), exchange.id)
+            failure = GatewayError(
+                f"The gateway failed while processing your request (request id "
+                f"{exchange.id}); the behest-local log has the details.", status=500,
+                type="server_error", code="internal_error")
     finally:
         CURRENT.reset(token)
     if failure is not None:
@@ -157,6 +166,11 @@ async def _limited(request: web.Request, handler) -> web.StreamResponse:
     """The caller's limits, then the route: the tail of a Behest route's admission."""
     refused = check_caller(request, path_kind(request.path))
     return refused if refused is not None else await handler(request)
+
+
+def _client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 def _client(request: web.Request) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import logging
+import socket
 
 import pytest
 
@@ -19,7 +20,8 @@ from behest_local.observe.headless import LineLogger
 from behest_local.printable import PrintableFormatter, printable, shows_as_is
 from behest_local.tui.app import BehestApp
 from behest_local.tui.exchange_detail import TABS
-from tests.hardening.door_support import Answer, raw_http, request_bytes
+from tests.hardening.door_support import (CANARY, Answer, ServeProcess, raw_http,
+                                          request_bytes)
 from tests.trace_support import fake_exchange, make_store, screen_text, settle
 
 FORGING_PATH = "/v1/x%0aFORGED%201%0d%1b[31m%c2%9b31m%e2%80%aeevil"
@@ -118,3 +120,34 @@ def test_tui_toasts_show_a_log_records_text_escaped_and_without_markup():
     (message, options), (empty, _) = shown
     assert message == "CORS: GET /v1/[bold]x\\x1b[31m"  # the first line, as Textual text
     assert options["markup"] is False and empty == ""
+
+
+def test_the_serve_process_writes_no_forged_line_control_byte_or_key(tmp_path):
+    server = ServeProcess(tmp_path)
+    try:
+        key = server.key(tmp_path)
+        requests = [
+            request_bytes("GET", FORGING_PATH, headers=[(b"Origin", b"https://evil.example")]),
+            b"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " +
+            CANARY.encode() + b"\x01\r\n\r\n",
+            b"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " +
+            CANARY.encode() + b"a" * 9000 + b"\r\n\r\n",
+            request_bytes("POST", "/v1/chat/completions", body=b"garbage", headers=[
+                (b"Authorization", f"Bearer {key}".encode()),
+                (b"Content-Type", b"application/json"), (b"Content-Encoding", b"gzip")]),
+            request_bytes("GET", "/healthz", host=b"evil\xff.example")]
+        for data in requests:
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+                sock.sendall(data)
+                while sock.recv(65536):
+                    pass
+    finally:
+        stdout, stderr = server.stop()
+    both = stdout + stderr
+    assert server.proc.returncode == 0, stderr
+    assert CANARY not in both and CANARY[8:30] not in both
+    assert "Traceback" not in both
+    for char in ("\x1b", "\x9b", "\r", "\u202e"):
+        assert char not in both, repr(char)
+    assert not any(line.startswith("FORGED") for line in both.splitlines())
+    assert "\\nFORGED 1" in stdout and "refused an unparsable request" in stderr

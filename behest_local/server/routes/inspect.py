@@ -39,6 +39,7 @@ from behest_local.errors import GatewayError
 from behest_local.exchange.exchange import Exchange
 from behest_local.server.admission.host import check_host
 from behest_local.server.behest_errors import path_kind
+from behest_local.server.body import payload_error
 from behest_local.server.keys import GATEWAY
 from behest_local.server.render import error_response, from_http_exception
 
@@ -116,6 +117,8 @@ async def serve_inspection(request: web.Request, handler) -> web.StreamResponse:
         return await handler(request)
     except GatewayError as error:
         return error_response(error)
+    except web.RequestPayloadError as exc:  # a probe report that does not decode
+        return error_response(payload_error(exc))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -30,6 +30,7 @@ from behest_local.config.parse import Reader
 from behest_local.config.render import to_toml
 from behest_local.config.slugs import SLUG_RE, unique_slug
 from behest_local.config.deployed import SETTABLE
+from behest_local.printable import shows_as_is
 from behest_local.secret import Secret
 from behest_local.server.behest_errors import UPGRADE_URL, BehestAPIError, byoak_requires_pro
 from behest_local.server.body import read_json
@@ -195,6 +196,9 @@ async def create_project(request: web.Request) -> web.Response:
     if not isinstance(body, dict) or not isinstance(body.get("name"), str) \
             or not body["name"].strip():
         raise BehestAPIError('Expected a JSON body {"name": "<project name>"}', status=400)
+    if not shows_as_is(body["name"]):
+        raise BehestAPIError("name: control characters (such as NUL or a newline) are not "
+                             "allowed in a project name", status=400)
     unknown = [k for k in body if k not in ("name", "slug")]
     if unknown:
         raise BehestAPIError(f"Unknown field {unknown[0]!r}: expected name and slug", status=400)
