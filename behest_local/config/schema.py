@@ -65,6 +65,12 @@ class ServerConfig:
     idle timeout: a client sending it a byte at a time is cut at the same moment (slowloris).
     It is also how long an idle keep-alive connection stays open. A request being answered,
     a long stream included, is never cut by it. A change applies at the next start."""
+    allowed_hosts: tuple[str, ...] = field(default=(), metadata={"hosts": True})
+    """Extra names the gateway answers to in ``Host``, besides ``localhost``, ``*.localhost``,
+    the bound address and loopback IPs (any IP when bound beyond loopback): a DNS-rebinding
+    guard (policy/hosts.py). Exact names (``"devbox.lan"``), ``"*.example.test"`` for every
+    name below one, or ``"*"`` for any host; no port (it is not compared). Other hosts
+    get 421."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +203,7 @@ class ScriptedReply:
 
 @dataclass(frozen=True, slots=True)
 class ProjectConfig:
-    name: str = field(metadata={"nonempty": True, "max_len": PROJECT_NAME_MAX})
+    name: str = field(metadata={"nonempty": True, "max_len": PROJECT_NAME_MAX, "shown": True})
     """Display name, up to 128 characters."""
     id: str = field(metadata=_ID)
     """``$PROJECT_ID`` in the management API; API keys belong to it. Default: the name."""

@@ -33,6 +33,8 @@ max_body_bytes = 20971520   # 20 MiB; larger request bodies get 413 (applies at 
 header_timeout_s = 30       # a connection must send a complete request head within this many
                             # seconds of opening (or of its previous response), else it is
                             # closed: also the idle keep-alive time (applies at the next start)
+allowed_hosts = []          # names to answer to in Host besides localhost, *.localhost and
+                            # loopback IPs (a DNS-rebinding guard): "devbox.lan", "*.test"
 
 [emulator]
 first_token_ms = 0          # delay before the emulated model's first token

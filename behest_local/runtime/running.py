@@ -27,6 +27,7 @@ from behest_local.file_watch import FileWatch
 from behest_local.server.gateway import Gateway
 from behest_local.identity.signing_keys import SIGNING_KEYS_FILE
 from behest_local.server.app import make_app
+from behest_local.server.wire import GatewayRunner
 from behest_local.vault.store import Vault, VaultError
 from behest_local.runtime.build import (ServeOptions, StartupError, build_gateway, is_loopback,
                                         live_config)
@@ -138,7 +139,9 @@ async def start(options: ServeOptions, *, settings: Settings | None = None) -> R
     # ends, and arriving bytes do not re-arm it: it fires unless a complete head was parsed
     # in time, so a head dripped a byte at a time is cut at the same moment as silence.
     # It never touches a request being answered (tests/hardening/test_limits_head_deadline.py).
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=3,
+    # GatewayRunner: aiohttp's AppRunner, but a request that does not parse gets OpenAI's
+    # error JSON and is never quoted in the answer or the log (server/wire.py).
+    runner = GatewayRunner(app, access_log=None, handle_signals=False, shutdown_timeout=3,
                            keepalive_timeout=settings.server.header_timeout_s)
     await runner.setup()
     # aiohttp's default accept backlog is 128: a burst of new connections beyond it (a load
