@@ -127,7 +127,13 @@ async def start(options: ServeOptions, *, settings: Settings | None = None) -> R
             "can then use your provider keys).")
     gateway = build_gateway(settings, options.home, live=live)
     app = make_app(gateway)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=3)
+    # handler_cancellation: a client that disconnects cancels its handler (aiohttp's
+    # default leaves it running), so a request waiting on an upstream, or on a stream's
+    # next event, closes that upstream connection at once instead of holding it until the
+    # upstream answers or times out (issue 17). The relay and the middleware record it
+    # as the client's cancellation (499); the control plane is shielded (middleware.py).
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=3,
+                           handler_cancellation=True)
     await runner.setup()
     # aiohttp's default accept backlog is 128: a burst of new connections beyond it (a load
     # test, a page opening many streams) has its SYNs dropped and retried a second later.
