@@ -19,12 +19,14 @@ import pytest
 from behest_local.sse import decode_all
 from tests.hardening.upstream_support import (GatewayProcess, RawUpstream, SSE_HEAD, chat,
                                               chunk, endless_body, endless_event,
-                                              endless_line, event)
+                                              endless_events, endless_line, event)
 
 MB = 1_000_000
 BOUND = 50 * MB
 """The issue's target: the gateway's resident set grows by at most this much."""
 TIMEOUT = 45  # seconds: under pytest-timeout's 60, generous for a busy 2-core machine
+FLOOD = 128 * 1024 * 1024
+"""How much of an endless stream of valid events the client reads before it leaves."""
 
 
 async def ordinary_stream(up: RawUpstream, writer: asyncio.StreamWriter) -> None:
@@ -129,3 +131,19 @@ async def test_an_endless_reply_body_keeps_memory_bounded_and_is_a_502(gateway):
         assert body["error"]["code"] == "upstream_response_too_large"
         await asyncio.wait_for(up.closed.wait(), TIMEOUT)
 
+async def test_an_endless_stream_of_events_keeps_memory_bounded_while_relayed(gateway):
+    async with RawUpstream(endless_events) as up:
+        process = gateway(up)
+
+        async def read_then_leave(session: aiohttp.ClientSession) -> int:
+            received = 0
+            async with session.post("/v1/chat/completions", json=chat(stream=True)) as response:
+                assert response.status == 200
+                async for data in response.content.iter_any():
+                    received += len(data)
+                    if received >= FLOOD:
+                        break
+            return received
+
+        assert await _bounded(process, up, read_then_leave) >= FLOOD
+        await asyncio.wait_for(up.closed.wait(), TIMEOUT)
