@@ -112,8 +112,14 @@ class Connection(asyncio.Protocol):
         if timeout is not None:
             self.timer = self.loop.call_at(self.last_read + timeout, self._check_timeout)
         self.transport.write(message)
-        while not self.parser.started:
-            await self.wait()
+        try:
+            while not self.parser.started:
+                await self.wait()
+        except HttpError:
+            if not self.parser.started:
+                raise
+            # The head came, and the body failed in the same read (a decompression bomb,
+            # a bad chunk): the reader of the body meets the error, named as the body's.
 
     async def wait(self, tap: Callable[[bytes], bool] | None = None) -> None:
         """Until something arrives (a head, a piece, the end) or the response fails.
@@ -209,7 +215,8 @@ class Connection(asyncio.Protocol):
             except zlib.error as exc:
                 raise ProtocolError(f"the body does not decompress: {exc}") from None
             if self.decoder.unconsumed_tail:
-                raise ProtocolError(f"a compressed read inflates past {MAX_INFLATE} bytes")
+                raise ProtocolError(f"its compressed body inflates past {MAX_INFLATE} bytes "
+                                    "from one read")
             if not piece:
                 return
         tap = self.tap

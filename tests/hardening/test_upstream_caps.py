@@ -26,7 +26,8 @@ from behest_local.sse import decode_all
 from tests.conftest import Recorder
 from tests.hardening.upstream_support import (PROVIDER, RawUpstream, chat, endless_body,
                                               endless_event, endless_line, endless_line_first,
-                                              gateway_settings, sized_body, truncated_stream)
+                                              gateway_settings, gzipped_body, sized_body,
+                                              truncated_stream)
 
 MiB = 1024 * 1024
 LIMIT = 64 * MiB
@@ -84,6 +85,26 @@ async def test_a_reply_body_over_the_cap_is_a_502_naming_the_provider(make_gatew
         assert up.sent < LIMIT // 2  # refused once over the cap, not read to the end
         assert (_failure(client).status, _failure(client).code) == (
             502, "upstream_response_too_large")
+
+
+async def test_a_compressed_body_is_capped_at_its_inflated_size(make_gateway_client):
+    async with RawUpstream(gzipped_body(4 * MiB)) as up:
+        client = await _gateway(make_gateway_client, up, max_response_bytes=MiB)
+        response, raw = await _post(client, "/v1/chat/completions", chat(stream=False))
+        assert response.status == 502
+        assert json.loads(raw)["error"]["code"] == "upstream_response_too_large"
+
+
+async def test_a_decompression_bomb_is_a_502_not_a_memory_spike(make_gateway_client):
+    # 64 MiB of text in ~64 KiB of gzip: one read would inflate 1000 to 1.
+    async with RawUpstream(gzipped_body(64 * MiB)) as up:
+        client = await _gateway(make_gateway_client, up, max_response_bytes=128 * MiB)
+        response, raw = await _post(client, "/v1/chat/completions", chat(stream=False))
+        assert response.status == 502
+        error = json.loads(raw)["error"]
+        assert error["code"] == "upstream_bad_response"
+        assert f"The {PROVIDER} response was cut off" in error["message"]
+        assert "inflates past 16777216 bytes from one read" in error["message"]
 
 
 @pytest.mark.parametrize(("behaviour", "kind"), [(endless_line, "line"),

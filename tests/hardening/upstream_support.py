@@ -14,6 +14,7 @@ tests, whose resident set is read from ``/proc``.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import os
 import re
@@ -187,6 +188,18 @@ def sized_body(size: int) -> Behaviour:
             left = size - 8
             while left > 0 and await up.write(writer, b"x" * min(PIECE, left)):
                 left -= PIECE
+    return send
+
+
+def gzipped_body(size: int) -> Behaviour:
+    """A non-streamed reply of ``size`` bytes of JSON-ish text, sent gzip-compressed (an
+    upstream that ignores ``Accept-Encoding: identity``): a few KiB on the wire."""
+    body = gzip.compress(b'{"id": "' + b"x" * size + b'"}')
+
+    async def send(up: RawUpstream, writer: asyncio.StreamWriter) -> None:
+        await up.write(writer, b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                               b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%b"
+                               % (len(body), body))
     return send
 
 
