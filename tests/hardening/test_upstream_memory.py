@@ -26,7 +26,10 @@ BOUND = 50 * MB
 """The issue's target: the gateway's resident set grows by at most this much."""
 TIMEOUT = 45  # seconds: under pytest-timeout's 60, generous for a busy 2-core machine
 FLOOD = 128 * 1024 * 1024
-"""How much of an endless stream of valid events the client reads before it leaves."""
+"""How much of an endless stream of valid events the client reads before it leaves: some
+800,000 events, enough for the per-event growth this guards against to pass the bound
+(it did at 108 MB); relaying them takes ~10-30 s on a 2-core machine, so more time."""
+FLOOD_TIMEOUT = 120
 
 
 async def ordinary_stream(up: RawUpstream, writer: asyncio.StreamWriter) -> None:
@@ -66,9 +69,11 @@ class Watch:
             await asyncio.sleep(0.05)  # a sampling period, not a synchronisation
 
 
-async def _bounded(process: GatewayProcess, up: RawUpstream, request) -> object:
+async def _bounded(process: GatewayProcess, up: RawUpstream, request,
+                   timeout: float = TIMEOUT) -> object:
     """Run ``request`` (a coroutine function of an aiohttp session) after an ordinary
-    stream; fail if the gateway's memory passes the bound meanwhile. Returns its result."""
+    stream; fail if the gateway's memory passes the bound meanwhile, or after ``timeout``
+    seconds. Returns its result."""
     headers = {"Authorization": f"Bearer {process.key}"}
     async with aiohttp.ClientSession(process.url, headers=headers) as session:
         behaviour, up.behaviour = up.behaviour, ordinary_stream
@@ -86,11 +91,11 @@ async def _bounded(process: GatewayProcess, up: RawUpstream, request) -> object:
         work = asyncio.create_task(request(session))
         try:
             done, _ = await asyncio.wait({work, asyncio.create_task(watch.over.wait())},
-                                         timeout=TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+                                         timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             assert work in done, (
                 f"the gateway's RSS grew by {(watch.highest - baseline) / MB:.0f} MB "
                 f"(bound {BOUND / MB:.0f} MB) while the upstream sent {up.sent / MB:.0f} MB"
-                if watch.over.is_set() else f"no answer within {TIMEOUT} s")
+                if watch.over.is_set() else f"no answer within {timeout} s")
         finally:
             work.cancel()
             watch.over.set()
@@ -131,6 +136,7 @@ async def test_an_endless_reply_body_keeps_memory_bounded_and_is_a_502(gateway):
         assert body["error"]["code"] == "upstream_response_too_large"
         await asyncio.wait_for(up.closed.wait(), TIMEOUT)
 
+@pytest.mark.timeout(FLOOD_TIMEOUT + 30)
 async def test_an_endless_stream_of_events_keeps_memory_bounded_while_relayed(gateway):
     async with RawUpstream(endless_events) as up:
         process = gateway(up)
@@ -145,5 +151,5 @@ async def test_an_endless_stream_of_events_keeps_memory_bounded_while_relayed(ga
                         break
             return received
 
-        assert await _bounded(process, up, read_then_leave) >= FLOOD
+        assert await _bounded(process, up, read_then_leave, FLOOD_TIMEOUT) >= FLOOD
         await asyncio.wait_for(up.closed.wait(), TIMEOUT)
