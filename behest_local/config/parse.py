@@ -257,8 +257,13 @@ def _host_problem(name: str, value: str) -> tuple[str | None, str | None]:
 def _range(meta: Mapping[str, Any]) -> str:
     low, high = meta.get("min"), meta.get("max")
     if low is not None and high is not None:
-        return f" from {low:g} to {high:g}"
-    return f" ≥ {low:g}" if low is not None else ""
+        return f" from {_num(low)} to {_num(high)}"
+    return f" ≥ {_num(low)}" if low is not None else ""
+
+
+def _num(limit: float) -> str:
+    # A byte limit is written out whole: ``:g`` would say 268435456 as 2.68435e+08.
+    return str(int(limit)) if limit == int(limit) else f"{limit:g}"
 
 
 def _number(text: str) -> bool:

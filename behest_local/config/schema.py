@@ -22,6 +22,7 @@ DEFAULT_PORT = 7717
 DEFAULT_MODEL = "gemini-2.5-flash"
 """Behest's platform default model (reference/behest-api.md §4)."""
 DEFAULT_MAX_BODY = 20 * 1024 * 1024
+MiB = 1024 * 1024
 PLANS = ("free", "pro", "business", "enterprise")
 FREE_PLAN_PROJECTS = 3
 """Behest's free plan allows at most this many active projects."""
@@ -109,6 +110,14 @@ class ProviderConfig:
     the first byte, an in-stream error event after it."""
     connect_timeout_s: float = field(default=10.0, metadata=_limits(0.1, 600))
     """Time allowed to open the upstream connection."""
+    max_response_bytes: int = field(default=64 * MiB, metadata=_limits(1024, 4096 * MiB))
+    """Largest non-streamed response body accepted from this provider (read whole, after
+    decompression). Larger: a 502 ``upstream_response_too_large``, and the connection is
+    closed as soon as the body passes it."""
+    max_event_bytes: int = field(default=MiB, metadata=_limits(1024, 256 * MiB))
+    """Largest stream line, and stream event (all its ``data`` lines), accepted from this
+    provider; the stream decoder holds no more than one of each. Larger: a 502
+    ``upstream_event_too_large`` before the first event, an in-stream error after it."""
     prefixes: tuple[str, ...] = field(default=(), metadata={"nonempty_items": True})
     """Model-name prefixes routed to this provider, checked before the built-in rules
     (e.g. ``["llama", "qwen"]`` for a local Ollama)."""

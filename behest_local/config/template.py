@@ -63,6 +63,8 @@ dashboard_origin = "https://behest.ai"   # the dashboard's browser origin: allow
 # base_url = "https://api.openai.com/v1"   # override, e.g. for a proxy
 # timeout_s = 600                          # first byte, and each gap between stream chunks
 # connect_timeout_s = 10
+# max_response_bytes = 67108864            # 64 MiB: a larger non-streamed reply is a 502
+# max_event_bytes = 1048576                # 1 MiB: a longer stream line or event ends it
 # prefixes = []                            # extra model-name prefixes routed here
 # requires_key = true                      # built-in providers need a vault key
 #

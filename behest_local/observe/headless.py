@@ -118,7 +118,7 @@ def format_line(exchange: Exchange, *, clock: str | None = None) -> str:
         else:
             line = f"{line}  {model} ({exchange.provider})"
     if exchange.stream:
-        line = (f"{line}  stream {len(exchange.chunk_times)} events "
+        line = (f"{line}  stream {exchange.chunks} events "
                 f"ttft {_ms(exchange.ttft)}")
     ended = exchange.ended
     line = f"{line}  {_ms(None if ended is None else ended - exchange.started)}"

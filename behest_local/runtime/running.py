@@ -141,8 +141,14 @@ async def start(options: ServeOptions, *, settings: Settings | None = None) -> R
     # It never touches a request being answered (tests/hardening/test_limits_head_deadline.py).
     # GatewayRunner: aiohttp's AppRunner, but a request that does not parse gets OpenAI's
     # error JSON and is never quoted in the answer or the log (server/wire.py).
+    # handler_cancellation: a client that disconnects cancels its handler (aiohttp's
+    # default leaves it running), so a request waiting on an upstream, or on a stream's
+    # next event, closes that upstream connection at once instead of holding it until the
+    # upstream answers or times out (issue 17). The relay and the middleware record it
+    # as the client's cancellation (499); the control plane is shielded (middleware.py).
     runner = GatewayRunner(app, access_log=None, handle_signals=False, shutdown_timeout=3,
-                           keepalive_timeout=settings.server.header_timeout_s)
+                           keepalive_timeout=settings.server.header_timeout_s,
+                           handler_cancellation=True)
     await runner.setup()
     # aiohttp's default accept backlog is 128: a burst of new connections beyond it (a load
     # test, a page opening many streams) has its SYNs dropped and retried a second later.

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 
 from aiohttp import web
 
@@ -83,7 +84,7 @@ async def gateway_middleware(request: web.Request, handler) -> web.StreamRespons
         elif method == "OPTIONS" and (response := preflight(request, kind)) is not None:
             pass
         elif kind.management:
-            response = await serve_management(request)
+            response = await _uncancelled(serve_management(request))
         elif (response := check_ip(request, kind)) is not None:
             pass
         elif kind.behest:
@@ -160,6 +161,27 @@ async def gateway_middleware(request: web.Request, handler) -> web.StreamRespons
         else:
             exchange.finish(status)
     return response
+
+
+async def _uncancelled(answer: Awaitable[web.StreamResponse]) -> web.StreamResponse:
+    """``answer`` run to its end even if the client leaves (the runner cancels the handler
+    of a client gone, runtime/running.py): the control plane changes state in steps (a
+    vault write, then the key index; a deploy, then its check and undo) that a
+    cancellation must not split. This request still ends as cancelled; its answer is
+    dropped."""
+    task = asyncio.ensure_future(answer)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        task.add_done_callback(_dropped)
+        raise
+
+
+def _dropped(task: asyncio.Task) -> None:
+    """The end of an answer nobody waits for: a failure the client would have seen as a 500
+    is logged (a ``GatewayError`` was only its answer)."""
+    if not task.cancelled() and not isinstance(task.exception(), (GatewayError, type(None))):
+        log.error("a management request whose client left failed", exc_info=task.exception())
 
 
 async def _limited(request: web.Request, handler) -> web.StreamResponse:

@@ -56,7 +56,7 @@ def _progress(exchange: Exchange, now: float) -> Text:
     width = WIDTHS["progress"]
     if not exchange.stream:
         return _fit("", width)
-    count = len(exchange.chunk_times)
+    count = exchange.chunks
     if exchange.ended is None:
         return _fit(f"▶ {count} {duration(now - exchange.started)}", width, "bold cyan")
     if exchange.error:

@@ -162,6 +162,7 @@ def timeline_json(exchange: Exchange) -> dict:
     return {
         "id": exchange.id, "status": exchange.status, "phase": exchange.phase.value,
         "stream": exchange.stream, "complete": exchange.ended is not None,
+        "events": exchange.chunks,  # the times below stop at timing.TIMELINE_MAX events
         "wall_time": wall, "ttft": exchange.ttft, "duration": exchange.duration,
         "departures": [round(d, 6) for d in departures],
         "departures_unix": [round(wall + d, 6) for d in departures],
