@@ -7,8 +7,6 @@
 * ``serve``: the real gateway as ``behest-local serve`` binds it (``runtime.start``, so
   aiohttp's own parser errors meet the gateway's protocol), on 127.0.0.1:0, in the test's
   loop; ``async with serve(tmp_path) as running``.
-* ``ServeProcess``: ``python -m behest_local serve --headless`` in a subprocess, its
-  output kept in files: what a user's terminal would show.
 * ``assert_openai_error`` / ``assert_flat_error`` / ``assert_nested_error``: the three
   error shapes (OpenAI's on the data plane, Behest's flat one on the management API, its
   nested one on Behest's v1.5 routes).
@@ -19,12 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import re
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -130,43 +122,3 @@ async def serve(home: Path, settings=TEST_SETTINGS) -> AsyncIterator[RunningGate
     finally:
         await running.close()
 
-
-class ServeProcess:
-    """``python -m behest_local serve --headless --port 0`` as a user runs it, its stdout
-    and stderr going to files (read them after ``stop``)."""
-
-    def __init__(self, tmp_path: Path, config: str = "") -> None:
-        self.out, self.err = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
-        (tmp_path / "behest.toml").write_text(config)
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        with open(self.out, "wb") as out, open(self.err, "wb") as err:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "behest_local", "serve", "--headless", "--port", "0",
-                 "--home", str(tmp_path / "home"), "--config", str(tmp_path / "behest.toml")],
-                stdout=out, stderr=err, env=env)
-        deadline = time.monotonic() + 30
-        while not (found := re.search(rb"listening on http://127\.0\.0\.1:(\d+)",
-                                      self.out.read_bytes())):
-            assert self.proc.poll() is None, self.err.read_text()
-            assert time.monotonic() < deadline, "the gateway did not start"
-            time.sleep(0.05)  # polling another process's output, bounded by the deadline
-        self.port = int(found.group(1))
-
-    def key(self, tmp_path: Path) -> str:
-        out = subprocess.run([sys.executable, "-m", "behest_local", "keys", "create", "--json",
-                              "--home", str(tmp_path / "home"), "--config",
-                              str(tmp_path / "behest.toml")],
-                             capture_output=True, text=True, check=True, timeout=60)
-        return json.loads(out.stdout)["key"]
-
-    def stop(self) -> tuple[str, str]:
-        """SIGTERM, then everything it wrote: (stdout, stderr)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        return (self.out.read_text(errors="surrogateescape"),
-                self.err.read_text(errors="surrogateescape"))

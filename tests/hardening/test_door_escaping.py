@@ -11,6 +11,7 @@ places that show a client's text, and the real ``serve`` process end to end.
 from __future__ import annotations
 
 import io
+import json
 import logging
 import socket
 
@@ -20,8 +21,8 @@ from behest_local.observe.headless import LineLogger
 from behest_local.printable import PrintableFormatter, printable, shows_as_is
 from behest_local.tui.app import BehestApp
 from behest_local.tui.exchange_detail import TABS
-from tests.hardening.door_support import (CANARY, Answer, ServeProcess, raw_http,
-                                          request_bytes)
+from tests.hardening.door_support import CANARY, Answer, raw_http, request_bytes
+from tests.serve_process import ServeProcess
 from tests.trace_support import fake_exchange, make_store, screen_text, settle
 
 FORGING_PATH = "/v1/x%0aFORGED%201%0d%1b[31m%c2%9b31m%e2%80%aeevil"
@@ -123,9 +124,11 @@ def test_tui_toasts_show_a_log_records_text_escaped_and_without_markup():
 
 
 def test_the_serve_process_writes_no_forged_line_control_byte_or_key(tmp_path):
-    server = ServeProcess(tmp_path)
+    server = ServeProcess(tmp_path / "home", config="")
     try:
-        key = server.key(tmp_path)
+        made = server.cli("keys", "create", "--json")
+        assert made.returncode == 0, made.stderr
+        key = json.loads(made.stdout)["key"]
         requests = [
             request_bytes("GET", FORGING_PATH, headers=[(b"Origin", b"https://evil.example")]),
             b"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " +
@@ -142,9 +145,10 @@ def test_the_serve_process_writes_no_forged_line_control_byte_or_key(tmp_path):
                 while sock.recv(65536):
                     pass
     finally:
-        stdout, stderr = server.stop()
+        code = server.stop()
+    stdout, stderr = server.stdout, server.stderr
     both = stdout + stderr
-    assert server.proc.returncode == 0, stderr
+    assert code == 0, stderr
     assert CANARY not in both and CANARY[8:30] not in both
     assert "Traceback" not in both
     for char in ("\x1b", "\x9b", "\r", "\u202e"):

@@ -19,7 +19,8 @@ from behest_local.exchange.events import ExchangeFinished
 from behest_local.runtime.tui import LOG_FILE, run_tui
 from behest_local.tui.app import BehestApp
 from tests.conftest import TEST_SETTINGS
-from tests.hardening.limits_support import PY, Serve, cli, modes
+from tests.hardening.limits_support import PY, cli, modes
+from tests.serve_process import ServeProcess
 from tests.trace_support import EventWaiter, start_gateway
 
 OPENAI_KEY = "sk-proj-" + "k3y" * 16
@@ -44,7 +45,7 @@ def traced(home, request_id: str, timeout: float = 30.0) -> None:
 
 def test_every_file_a_realistic_session_leaves_in_the_state_dir_is_private(tmp_path):
     home = tmp_path / "state"
-    server = Serve(home)
+    server = ServeProcess(home)
     try:
         created = cli("keys", "create", "--project", "local", "--json", home=home)
         auth = {"Authorization": f"Bearer {json.loads(created.stdout)['key']}"}
@@ -123,13 +124,13 @@ def test_a_state_dir_open_to_other_users_is_warned_about_at_start(tmp_path):
     home = tmp_path / "shared"
     home.mkdir(mode=0o755)
     os.chmod(home, 0o755)
-    server = Serve(home)
+    server = ServeProcess(home)
     assert server.stop() == 0
     [warning] = [line for line in server.stderr.splitlines() if "open to other users" in line]
     assert warning.endswith(f"the state directory {home} is open to other users (mode 755) "
                             f"and holds your keys and recorded prompts: chmod 700 {home}")
     os.chmod(home, 0o700)
-    quiet = Serve(home)
+    quiet = ServeProcess(home)
     assert quiet.stop() == 0
     assert "open to other users" not in quiet.stderr
 

@@ -7,8 +7,8 @@ these tests assert on. Every behaviour stops by itself after ``limit`` bytes, so
 without the caps under test fails the test instead of filling the machine's memory.
 
 ``gateway_settings`` points a custom provider ``ollama`` (models ``llama*``, no key) at one;
-``GatewayProcess`` runs ``behest-local serve --headless`` in a subprocess for the memory
-tests, whose resident set is read from ``/proc``.
+``GatewayProcess`` is a ``tests.serve_process.ServeProcess`` configured so, for the memory
+tests, whose resident set it reads from ``/proc``.
 """
 
 from __future__ import annotations
@@ -16,11 +16,8 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import os
 import re
 import subprocess
-import sys
-import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
@@ -28,6 +25,7 @@ from types import MappingProxyType
 
 from behest_local.config import ProviderConfig, Settings
 from tests.conftest import TEST_SETTINGS
+from tests.serve_process import PY, ServeProcess
 
 PROVIDER = "ollama"
 MODEL = "llama3.2"
@@ -221,56 +219,25 @@ def chat(stream: bool, content: str = "Hi") -> dict:
     return {"model": MODEL, "stream": stream, "messages": [{"role": "user", "content": content}]}
 
 
-PY = [sys.executable, "-m", "behest_local"]
-
-
-class GatewayProcess:
-    """``behest-local serve --headless`` in a subprocess, with ``ollama`` at ``base_url``
-    (``provider``: more lines of its ``[providers.ollama]`` table)."""
+class GatewayProcess(ServeProcess):
+    """``behest-local serve --headless`` (``tests.serve_process``) with ``ollama`` at
+    ``base_url`` (``provider``: more lines of its ``[providers.ollama]`` table) and a
+    project ``local`` key (``key``), made before it starts."""
 
     def __init__(self, home: Path, base_url: str, *provider: str) -> None:
-        config = home.parent / "behest.toml"
-        config.write_text("\n".join([
+        made = subprocess.run([*PY, "keys", "create", "--project", "local", "--home", str(home)],
+                              capture_output=True, text=True, timeout=60, check=True)
+        self.key = re.search(r"\b(behest_sk_\w+)", made.stdout).group(1)
+        super().__init__(home, config="\n".join([
             "[server]", "port = 0", "", "[emulator]", "enforce_limits = false", "",
             f"[providers.{PROVIDER}]", f'base_url = "{base_url}"', 'prefixes = ["llama"]',
             "requires_key = false", *provider, "", "[[projects]]", 'name = "local"', ""]))
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        made = subprocess.run([*PY, "keys", "create", "--project", "local", "--home", str(home)],
-                              capture_output=True, text=True, timeout=60, env=env, check=True)
-        self.key = re.search(r"\b(behest_sk_\w+)", made.stdout).group(1)
-        self.proc = subprocess.Popen(
-            [*PY, "serve", "--headless", "--home", str(home), "--config", str(config)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-        self.lines: list[str] = []
-        self._listening = threading.Event()
-        self._pump = threading.Thread(target=self._read, daemon=True)
-        self._pump.start()
-        assert self._listening.wait(30), f"the gateway did not start: {self.lines}"
-        port = re.search(r"listening on http://127\.0\.0\.1:(\d+)", "".join(self.lines))
-        self.url = f"http://127.0.0.1:{port.group(1)}"
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.append(line)
-            if "listening on http://" in line:
-                self._listening.set()
 
     def status(self, field: str) -> int:
         """A ``VmRSS``/``VmHWM`` figure of the process, in bytes."""
-        text = Path(f"/proc/{self.proc.pid}/status").read_text()
+        text = Path(f"/proc/{self.pid}/status").read_text()
         return int(re.search(rf"^{field}:\s+(\d+) kB", text, re.M).group(1)) * 1024
 
     def reset_peak(self) -> None:
         """Start ``VmHWM`` again from the current RSS (Linux ≥ 4.0, clear_refs ``5``)."""
-        Path(f"/proc/{self.proc.pid}/clear_refs").write_text("5")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self._pump.join(5)
-        self.proc.stdout.close()
+        Path(f"/proc/{self.pid}/clear_refs").write_text("5")
