@@ -1,8 +1,9 @@
 """Legacy ``POST /v1/completions`` served through chat completions.
 
-Flow: the server calls ``validate_completions_request`` (400s come from here), then, for
-each prompt in ``prompts(body)``, ``to_chat_request(body, prompt_index)`` and runs that
-chat request through routing and a provider. Each whole ``chat.completion`` becomes a
+Flow: the server calls ``validate_completions_request`` (400s come from here), renders
+``prompts(body)`` once, then, for each prompt, ``to_chat_request(body, index, prompt=text)``
+and runs that chat request through routing and a provider. A list holds at most 2,048
+prompts (OpenAI's limit), so one request is at most 2,048 chat calls. Each whole ``chat.completion`` becomes a
 ``text_completion`` via ``from_chat_completion``, and ``merge_completions`` joins one per
 prompt into the response body. When streaming, one ``CompletionsStreamTranslator`` per
 prompt turns chat chunks into ``text_completion`` chunks (providers.md §2: the streamed
@@ -54,6 +55,7 @@ _CARRIED = ("model", "max_tokens", "temperature", "top_p", "n", "stop", "presenc
             "frequency_penalty", "logit_bias", "seed", "user", "stream_options")  # fmt: skip
 
 DEFAULT_MAX_TOKENS = 16  # providers.md §2: legacy completions default to 16 tokens
+MAX_PROMPTS = 2048  # OpenAI's limit on a list of prompts; each is one chat call here
 _MAX_STOP_SEQUENCES = 4
 _FINISH_REASONS = ("stop", "length", "content_filter")
 
@@ -106,14 +108,21 @@ def prompts(body: dict) -> list[str]:
     prompt = body["prompt"]
     if isinstance(prompt, str):
         return [prompt]
-    if all(is_int(token) for token in prompt):
+    if is_int(prompt[0]):  # validated: then every item is a token id
         return [_render_tokens(prompt)]
     return [p if isinstance(p, str) else _render_tokens(p) for p in prompt]
 
 
-def to_chat_request(body: dict, prompt_index: int = 0) -> dict:
-    """The chat request for prompt ``prompt_index``: one user message plus carried params."""
-    chat: dict = {"messages": [{"role": "user", "content": prompts(body)[prompt_index]}]}
+def _prompt(body: dict, prompt_index: int, prompt: str | None) -> str:
+    # Rendering every prompt to pick one is linear: a caller running them all passes each
+    # one's text, or the request becomes quadratic in its number of prompts.
+    return prompt if prompt is not None else prompts(body)[prompt_index]
+
+
+def to_chat_request(body: dict, prompt_index: int = 0, *, prompt: str | None = None) -> dict:
+    """The chat request for prompt ``prompt_index`` (whose text is ``prompt``, when the
+    caller has ``prompts(body)`` already): one user message plus carried params."""
+    chat: dict = {"messages": [{"role": "user", "content": _prompt(body, prompt_index, prompt)}]}
     for key in _CARRIED:
         if body.get(key) is not None:
             chat[key] = body[key]
@@ -133,14 +142,16 @@ def from_chat_completion(
     created: int,
     prompt_index: int = 0,
     model: str | None = None,
+    prompt: str | None = None,
 ) -> dict:
     """A whole ``chat.completion`` for prompt ``prompt_index`` → a ``text_completion``.
 
     Choice ``i`` becomes index ``prompt_index * n + i`` (OpenAI's numbering for several
-    prompts). With ``echo``, the prompt is prepended to each text.
+    prompts). With ``echo``, the prompt (``prompt``, when the caller has its text) is
+    prepended to each text.
     """
     n = request.get("n") or 1
-    prefix = prompts(request)[prompt_index] if request.get("echo") else ""
+    prefix = _prompt(request, prompt_index, prompt) if request.get("echo") else ""
     choices = [
         {
             "text": prefix + ((choice.get("message") or {}).get("content") or ""),
@@ -196,7 +207,8 @@ class CompletionsStreamTranslator:
     """Chat completion chunks for one prompt → ``text_completion`` chunks.
 
     ``feed(chunk)`` returns the chunks to send (possibly none: the chat stream's opening
-    role-only chunk has no text). A usage chunk passes through with ``choices: []``
+    role-only chunk has no text); ``prompt`` is the prompt's text for ``echo``, when the
+    caller has it. A usage chunk passes through with ``choices: []``
     (§1.4 ``include_usage``) and its usage is kept in ``usage``. A server streaming
     several prompts passes ``emit_usage=False`` to every translator and sends one
     ``usage_chunk(..., sum_usage(...))`` at the end, as OpenAI sends one per request.
@@ -211,13 +223,14 @@ class CompletionsStreamTranslator:
         model: str,
         prompt_index: int = 0,
         emit_usage: bool = True,
+        prompt: str | None = None,
     ) -> None:
         self._id = completion_id
         self._created = created
         self._model = model
         self._n = request.get("n") or 1
         self._offset = prompt_index * self._n
-        self._echo = prompts(request)[prompt_index] if request.get("echo") else None
+        self._echo = _prompt(request, prompt_index, prompt) if request.get("echo") else None
         self._echoed: set[int] = set()
         self._emit_usage = emit_usage
         self.usage: dict | None = None
@@ -288,29 +301,34 @@ def _finish_reason(reason: str | None) -> str:
 
 
 def _render_tokens(tokens: list[int]) -> str:
-    return " ".join(str(token) for token in tokens)
+    return " ".join(map(str, tokens))
 
 
 def _check_prompt(prompt: Any) -> None:
-    # providers.md §2: prompt is str | [str] | [int] | [[int]].
+    # providers.md §2: prompt is str | [str] | [int] | [[int]]. Token arrays are checked
+    # with C-level passes (``_all_ints``, ``min``): a 20 MiB body holds millions of ids.
     if isinstance(prompt, str):
         return
     if not isinstance(prompt, list):
         raise wrong_type("prompt", "a string, an array of strings or an array of token arrays", prompt)
     if not prompt:
         raise InvalidRequestError("Invalid 'prompt': empty array. Expected at least one prompt.", param="prompt")
-    if all(isinstance(p, str) for p in prompt):
-        return
-    if all(is_int(p) for p in prompt):
+    kinds = set(map(type, prompt))
+    if kinds == {int}:
         _check_tokens(prompt, "prompt")
         return
-    if all(isinstance(p, list) for p in prompt):
-        for i, tokens in enumerate(prompt):
-            if not tokens or not all(is_int(t) for t in tokens):
-                raise InvalidRequestError(
-                    f"Invalid 'prompt[{i}]': expected a non-empty array of token ids.", param=f"prompt[{i}]"
-                )
-            _check_tokens(tokens, f"prompt[{i}]")
+    if kinds == {str} or kinds == {list}:
+        if len(prompt) > MAX_PROMPTS:
+            raise InvalidRequestError(
+                f"Invalid 'prompt': array too long. Expected an array with maximum length {MAX_PROMPTS}, "
+                f"but got an array with length {len(prompt)} instead.", param="prompt")
+        if kinds == {list}:
+            for i, tokens in enumerate(prompt):
+                if not tokens or not _all_ints(tokens):
+                    raise InvalidRequestError(
+                        f"Invalid 'prompt[{i}]': expected a non-empty array of token ids.", param=f"prompt[{i}]"
+                    )
+                _check_tokens(tokens, f"prompt[{i}]")
         return
     raise InvalidRequestError(
         "Invalid 'prompt': expected a string, an array of strings, an array of token ids or an array of "
@@ -319,10 +337,15 @@ def _check_prompt(prompt: Any) -> None:
     )
 
 
+def _all_ints(tokens: list) -> bool:
+    """Whether every item is an ``int`` (not a ``bool``), without a Python-level loop."""
+    return set(map(type, tokens)) == {int}
+
+
 def _check_tokens(tokens: list[int], param: str) -> None:
-    for i, token in enumerate(tokens):
-        if token < 0:
-            raise InvalidRequestError(f"Invalid '{param}[{i}]': token ids cannot be negative.", param=f"{param}[{i}]")
+    if min(tokens) < 0:
+        i = next(i for i, token in enumerate(tokens) if token < 0)  # only to name it
+        raise InvalidRequestError(f"Invalid '{param}[{i}]': token ids cannot be negative.", param=f"{param}[{i}]")
 
 
 def _check_stop(stop: Any) -> None:
@@ -349,6 +372,7 @@ def _check_logit_bias(bias: Any) -> None:
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
+    "MAX_PROMPTS",
     "CompletionsStreamTranslator",
     "from_chat_completion",
     "merge_completions",

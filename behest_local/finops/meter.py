@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from behest_local.exchange.exchange import Exchange
-from behest_local.providers.tokens import count_tokens
+from behest_local.providers.tokens import CHARS_PER_TOKEN, count_tokens, sampled_sum
 
 _SETTLE_CHARS = 4096
 """Kept text past which the meter counts at once: settling never holds the loop long."""
@@ -173,23 +173,41 @@ def counted_usage(messages: list, completion: dict) -> tuple[int, int]:
 
 
 def estimate_prompt_tokens(messages: list, tools: list | None = None) -> int:
-    """A prompt's tokens at OpenAI's rule of thumb, ~4 characters a token, plus 4 a message
-    and 85 an image. Linear in the number of messages: a tokenizer pass over a long prompt
-    would hold the event loop for milliseconds (90 ms for 180 kB), for a count the provider
-    usually reports anyway."""
-    chars, images = 0, 0
-    for message in messages:
-        content = message.get("content") if isinstance(message, dict) else None
-        if isinstance(content, str):
-            chars += len(content)
-        elif isinstance(content, list):
-            for part in content:
-                if isinstance(part, dict) and isinstance(part.get("text"), str):
-                    chars += len(part["text"])
-                else:
-                    images += 1
-        for call in (message.get("tool_calls") or ()) if isinstance(message, dict) else ():
-            chars += len(str((call.get("function") or {}).get("arguments") or ""))
-    for tool in tools or ():
-        chars += len(str(tool))
-    return -(-chars // 4) + 4 * len(messages) + 85 * images + 3
+    """A prompt's tokens at OpenAI's rule of thumb (``tokens.CHARS_PER_TOKEN``), plus 4 a
+    message and 85 an image. No tokenizer pass: over a long prompt it would hold the event
+    loop for milliseconds (90 ms for 180 kB), for a count the provider usually reports
+    anyway; and long lists are sampled (``tokens.sampled_sum``), so its cost is bounded."""
+    messages = messages if isinstance(messages, list) else []
+    chars = sampled_sum(messages, _message_chars)
+    images = sampled_sum(messages, _message_images)
+    chars += sum(len(str(tool)) for tool in tools or ())
+    return -(-chars // CHARS_PER_TOKEN) + 4 * len(messages) + 85 * images + 3
+
+
+def _message_chars(message: object) -> int:
+    if not isinstance(message, dict):
+        return 0
+    content = message.get("content")
+    chars = len(content) if isinstance(content, str) else 0
+    if isinstance(content, list):
+        chars += sampled_sum(content, _part_chars)
+    calls = message.get("tool_calls") or []
+    return chars + sampled_sum(calls, _call_chars)
+
+
+def _message_images(message: object) -> int:
+    content = message.get("content") if isinstance(message, dict) else None
+    return sampled_sum(content, _part_is_image) if isinstance(content, list) else 0
+
+
+def _part_chars(part: object) -> int:
+    return len(part["text"]) if isinstance(part, dict) and isinstance(part.get("text"), str) else 0
+
+
+def _part_is_image(part: object) -> int:
+    # Any part without text is counted as an image, the only other kind a prompt sends.
+    return 0 if isinstance(part, dict) and isinstance(part.get("text"), str) else 1
+
+
+def _call_chars(call: dict) -> int:
+    return len(str((call.get("function") or {}).get("arguments") or ""))

@@ -4,7 +4,9 @@ The emulated provider has no real tokenizer, yet clients see token counts in ``u
 receive streamed replies one delta at a time. This module owns both: ``split_tokens`` cuts a
 reply into the pieces the stream sends (their concatenation is always the original text), and
 ``count_prompt_tokens`` estimates ``usage.prompt_tokens`` for a chat request with OpenAI's
-per-message overheads. It is pure and used by the composer's callers, never by the composer.
+per-message overheads, in bounded time whatever the prompt's size (long lists are sampled,
+text past ``EXACT_CHARS`` estimated at ~4 characters a token). It is pure and used by the
+composer's callers, never by the composer.
 
 The pieces imitate cl100k-style pre-tokenisation: a word keeps its leading space, digits come
 in groups of up to three, punctuation stands alone, newlines are their own piece, and long
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from typing import Any
 
 # One alternative per piece kind; the order matters because the first match wins. The last
 # alternative accepts any single character, so every position of any text is covered and
@@ -103,61 +107,135 @@ def count_tokens(text: str) -> int:
     return count
 
 
-def _count_value(value: object, depth: int = 0) -> int:
-    """Tokens for an arbitrary JSON-like value; unknown objects count by their ``str``."""
-    if depth > _MAX_DEPTH or value is None:
-        return 0
-    if isinstance(value, str):
-        return count_tokens(value)
-    if isinstance(value, (bool, int, float)):
-        return 1
-    if isinstance(value, dict):
-        # Each key/value pair costs its parts plus a separator, as in serialized JSON.
-        return sum(_count_value(k, depth + 1) + _count_value(v, depth + 1) + 1 for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return sum(_count_value(item, depth + 1) for item in value)
-    return count_tokens(str(value))
+CHARS_PER_TOKEN = 4
+"""OpenAI's rule of thumb for English text."""
 
 
-def _count_content(content: object) -> int:
-    """Tokens for a message ``content``: a string, None, or a list of typed parts."""
-    if content is None:
-        return 0
-    if isinstance(content, str):
-        return count_tokens(content)
-    if not isinstance(content, list):
-        return _count_value(content)
-    total = 0
-    for part in content:
+def estimate_tokens(text: str) -> int:
+    """``text``'s tokens at ``CHARS_PER_TOKEN``: the linear estimate for text too long to cut
+    into pieces on the event loop."""
+    return -(-len(text) // CHARS_PER_TOKEN)
+
+
+EXACT_CHARS = 256 * 1024
+"""Characters of one prompt counted piece by piece (~8 ms); the rest are estimated."""
+SAMPLED_ITEMS = 256
+"""Items of one list (keys of one mapping) counted; a longer one is sampled evenly and
+the count scaled to its length, so 500,000 messages cost what 256 do."""
+_TOOL_NODES = 4096
+"""Tool definitions of up to this many JSON values are counted as their JSON text."""
+
+
+def sampled_sum(items: list, count: Callable[[Any], int]) -> int:
+    """``sum(map(count, items))``, from ``SAMPLED_ITEMS`` evenly spaced items (scaled to
+    the length) when ``items`` is longer: deterministic, and bounded in cost."""
+    if len(items) <= SAMPLED_ITEMS:
+        return sum(map(count, items))
+    step = len(items) / SAMPLED_ITEMS
+    sampled = sum(count(items[int(i * step)]) for i in range(SAMPLED_ITEMS))
+    return round(sampled * len(items) / SAMPLED_ITEMS)
+
+
+class _Count:
+    """One prompt's count: exact while ``EXACT_CHARS`` last, then estimated, and sampled
+    wherever a list is long, so its cost does not grow with the prompt."""
+
+    __slots__ = ("exact_left",)
+
+    def __init__(self) -> None:
+        self.exact_left = EXACT_CHARS
+
+    def text(self, text: str) -> int:
+        if len(text) <= self.exact_left:
+            self.exact_left -= len(text)
+            return count_tokens(text)
+        self.exact_left = 0
+        return estimate_tokens(text)
+
+    def value(self, value: object, depth: int = 0) -> int:
+        """Tokens for an arbitrary JSON-like value; unknown objects count by their ``str``."""
+        if depth > _MAX_DEPTH or value is None:
+            return 0
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, (bool, int, float)):
+            return 1
+        if isinstance(value, dict):
+            # Each key/value pair costs its parts plus a separator, as in serialized JSON.
+            return sampled_sum(list(value.items()), lambda kv: self.value(kv[0], depth + 1)
+                             + self.value(kv[1], depth + 1) + 1)
+        if isinstance(value, (list, tuple)):
+            items = value if isinstance(value, list) else list(value)
+            return sampled_sum(items, lambda item: self.value(item, depth + 1))
+        return self.text(str(value))
+
+    def content(self, content: object) -> int:
+        """Tokens for a message ``content``: a string, None, or a list of typed parts."""
+        if content is None:
+            return 0
+        if isinstance(content, str):
+            return self.text(content)
+        if not isinstance(content, list):
+            return self.value(content)
+        return sampled_sum(content, self._part)
+
+    def _part(self, part: object) -> int:
         if isinstance(part, dict) and part.get("type") == "image_url":
-            total += _IMAGE_TOKENS
-        elif isinstance(part, dict) and isinstance(part.get("text"), str):
-            total += count_tokens(part["text"])
-        else:
-            total += _count_value(part)
-    return total
+            return _IMAGE_TOKENS
+        if isinstance(part, dict) and isinstance(part.get("text"), str):
+            return self.text(part["text"])
+        return self.value(part)
 
+    def tool_calls(self, tool_calls: object) -> int:
+        if not isinstance(tool_calls, list):
+            return self.value(tool_calls)
+        return sampled_sum(tool_calls, self._tool_call)
 
-def _count_tool_calls(tool_calls: object) -> int:
-    if not isinstance(tool_calls, list):
-        return _count_value(tool_calls)
-    total = 0
-    for call in tool_calls:
+    def _tool_call(self, call: object) -> int:
         function = call.get("function") if isinstance(call, dict) else None
         if isinstance(function, dict):
-            total += _PER_TOOL_CALL + _count_value(function.get("name")) + _count_value(function.get("arguments"))
-        else:
-            total += _count_value(call)
-    return total
+            return (_PER_TOOL_CALL + self.value(function.get("name"))
+                    + self.value(function.get("arguments")))
+        return self.value(call)
+
+    def tools(self, tools: object) -> int:
+        """Tool definitions are sent to the model as text, so count their serialized JSON
+        (when small enough to serialize on the loop; else value by value)."""
+        if _nodes_within(tools, _TOOL_NODES):
+            try:
+                return self.text(json.dumps(tools, ensure_ascii=False, default=str))
+            except (TypeError, ValueError, RecursionError):
+                pass  # unserializable or circular definitions: the structural count
+        return self.value(tools)
+
+    def message(self, message: object) -> int:
+        total = _PER_MESSAGE
+        if not isinstance(message, dict):
+            return total + self.value(message)
+        total += self.value(message.get("role"))
+        total += self.content(message.get("content"))
+        if message.get("name"):
+            total += _PER_NAME + self.value(message.get("name"))
+        if message.get("tool_calls"):
+            total += self.tool_calls(message.get("tool_calls"))
+        if message.get("tool_call_id"):
+            total += self.value(message.get("tool_call_id"))
+        return total
 
 
-def _count_tools(tools: object) -> int:
-    """Tool definitions are sent to the model as text, so count their serialized JSON."""
-    try:
-        return count_tokens(json.dumps(tools, ensure_ascii=False, default=str))
-    except (TypeError, ValueError, RecursionError):
-        # Unserializable or circular definitions: fall back to the structural count.
-        return _count_value(tools)
+def _nodes_within(value: object, budget: int) -> bool:
+    """Whether ``value`` holds at most ``budget`` JSON values (found without walking more)."""
+    stack, seen = [value], 0
+    while stack:
+        seen += 1
+        if seen > budget:
+            return False
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return True
 
 
 def count_prompt_tokens(messages: list[dict], tools: list[dict] | None = None) -> int:
@@ -169,22 +247,14 @@ def count_prompt_tokens(messages: list[dict], tools: list[dict] | None = None) -
         tools: the request's ``tools``, counted as their JSON text.
 
     Returns:
-        A plausible, deterministic count; never raises for JSON-like input.
+        A plausible, deterministic count; never raises for JSON-like input. A prompt of up
+        to ``EXACT_CHARS`` characters and ``SAMPLED_ITEMS`` items per list is counted piece
+        by piece; a bigger one is estimated (see ``_Count``), in bounded time.
     """
+    count = _Count()
     total = _REPLY_PRIMING
-    for message in messages if isinstance(messages, list) else []:
-        total += _PER_MESSAGE
-        if not isinstance(message, dict):
-            total += _count_value(message)
-            continue
-        total += _count_value(message.get("role"))
-        total += _count_content(message.get("content"))
-        if message.get("name"):
-            total += _PER_NAME + _count_value(message.get("name"))
-        if message.get("tool_calls"):
-            total += _count_tool_calls(message.get("tool_calls"))
-        if message.get("tool_call_id"):
-            total += _count_value(message.get("tool_call_id"))
+    if isinstance(messages, list):
+        total += sampled_sum(messages, count.message)
     if tools:
-        total += _count_tools(tools)
+        total += count.tools(tools)
     return total

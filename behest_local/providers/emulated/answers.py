@@ -16,6 +16,7 @@ import random
 import re
 
 from behest_local.providers.emulated.arithmetic import Calculation, find_calculation, format_number
+from behest_local.providers.emulated.bounds import CHARS, clip
 from behest_local.providers.emulated.code_answers import code_answer, is_code_request
 from behest_local.providers.emulated.conversation import Conversation
 from behest_local.providers.emulated.instructions import literal_reply, shorten, wants_terse
@@ -221,7 +222,7 @@ def _summary(conversation: Conversation, rng: random.Random) -> str:
     user = conversation.user
     source = user.split(":", 1)[1] if ":" in user else "\n".join(user.splitlines()[1:])
     if len(source.split()) < 5:
-        source = " ".join(quoted_phrases(user)) or " ".join(conversation.transcript)
+        source = " ".join(quoted_phrases(user)) or clip(" ".join(conversation.transcript), CHARS)
     parts = sentences(source)
     if not parts:
         return "There's nothing to summarize yet: paste the text after your request."

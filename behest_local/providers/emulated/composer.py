@@ -7,10 +7,16 @@ the text to ``response_format``: JSON valid against a ``json_schema`` (``schema_
 a JSON object for ``json_object``. The provider then applies ``stop``/``max_tokens``, streams
 the reply with ``tokens.split_tokens`` and wraps it into OpenAI objects.
 
+Bounded reading: the composer reads the view of the request that ``bounds.bounded_request``
+makes (long strings clipped to head and tail, long lists to their ends, a budget of values
+and characters in all), once per request (``read_request``) for all of its choices, so the
+event-loop time of a reply does not grow with the size of the prompt.
+
 Determinism: all randomness comes from one ``random.Random`` seeded by a SHA-256 of the
 canonical JSON of the fields that define the question (``messages``, ``tools``,
-``tool_choice``, ``response_format``, ``seed``) plus ``choice_index``. The same request gives
-the same reply on every run and machine; each of the ``n`` choices gets its own phrasing.
+``tool_choice``, ``response_format``, ``seed``) plus ``choice_index``; for a request the
+view cut, of the view's fields and the digest of what was cut. The same request gives the
+same reply on every run and machine; each of the ``n`` choices gets its own phrasing.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from behest_local.providers.emulated.answers import answer_text
+from behest_local.providers.emulated.bounds import CHARS, bounded_request, clip
 from behest_local.providers.emulated.conversation import Conversation, read_conversation
 from behest_local.providers.emulated.prompt_cues import Hints, field_words
 from behest_local.providers.emulated.schema_check import mapping
@@ -76,19 +83,42 @@ class Reply:
     tool_calls: tuple[ToolCall, ...] = ()
 
 
-def compose(request: dict, *, choice_index: int = 0) -> Reply:
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What the composer reads from one request, once for all of its choices.
+
+    Attributes:
+        request: the bounded view of the request (the request itself when within bounds).
+        conversation: its messages, read (``conversation.read_conversation``).
+        digest: SHA-256 of what the view cut (``b""`` when nothing).
+    """
+
+    request: dict
+    conversation: Conversation
+    digest: bytes = b""
+
+
+def read_request(request: dict) -> Reading:
+    """The bounded reading of a validated chat request (see the module docstring)."""
+    view, digest = bounded_request(request)
+    return Reading(view, read_conversation(view.get("messages")), digest)
+
+
+def compose(request: dict, *, choice_index: int = 0, reading: Reading | None = None) -> Reply:
     """The emulated model's reply to a validated OpenAI chat completions request.
 
     Args:
         request: the request body (``messages`` and optional ``tools``, ``tool_choice``,
             ``parallel_tool_calls``, ``response_format``, ``seed`` ...).
         choice_index: which of the ``n`` choices this is; each gets its own phrasing.
+        reading: ``read_request(request)``, when the caller composes several choices.
 
     Returns:
         Tool calls (``content`` None) or a text reply shaped by ``response_format``.
     """
-    rng = _rng_for(request, choice_index)
-    conversation = read_conversation(request.get("messages"))
+    reading = reading or read_request(request)
+    request, conversation = reading.request, reading.conversation
+    rng = _rng_for(request, choice_index, reading.digest)
     calls = plan_calls(request, conversation, rng)
     if calls:
         return Reply(None, tuple(ToolCall(_call_id(rng), name, _compact(args)) for name, args in calls))
@@ -106,8 +136,8 @@ def seed_material(request: dict, choice_index: int) -> bytes:
     return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
 
-def _rng_for(request: dict, choice_index: int) -> random.Random:
-    digest = hashlib.sha256(seed_material(request, choice_index)).digest()
+def _rng_for(request: dict, choice_index: int, digest: bytes = b"") -> random.Random:
+    digest = hashlib.sha256(seed_material(request, choice_index) + digest).digest()
     return random.Random(int.from_bytes(digest[:8], "big"))
 
 
@@ -137,12 +167,12 @@ def _shaped(text: str, response_format: object, conversation: Conversation, rng:
 
 def _cue_text(conversation: Conversation) -> str:
     """The prompt that generated values echo: the user's message plus any tool output."""
-    return "\n".join([conversation.user, *(r.content for r in conversation.tool_results)])
+    return clip("\n".join([conversation.user, *(r.content for r in conversation.tool_results)]), CHARS)
 
 
 def _json_object(text: str, conversation: Conversation, hints: Hints, rng: random.Random) -> dict:
     """``{"answer": text}``, or an object with the keys the prompt asks for."""
-    keys = requested_keys(f"{conversation.instructions}\n{conversation.user}")
+    keys = requested_keys(clip(f"{conversation.instructions}\n{conversation.user}", CHARS))
     if not keys:
         return {"answer": text}
     schema = {"type": "object", "properties": {k: _guess_schema(k) for k in keys}, "required": keys}

@@ -1,6 +1,7 @@
 """Read a chat request's ``messages`` into the few facts the emulated model answers from.
 
-The composer never walks raw messages itself. This module owns that walk: it joins the
+The composer never walks raw messages itself. This module owns that walk, over the bounded
+view of the request (``bounds.bounded_request``): it joins the
 system and developer instructions, finds the last user message (the one to answer) and the
 earlier ones, and collects the trailing ``tool`` results together with the names of the
 functions that produced them (looked up through the assistant's ``tool_calls`` ids). It
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from behest_local.providers.emulated.bounds import CHARS, clip
 from behest_local.providers.emulated.prompt_cues import message_text
 
 _INSTRUCTION_ROLES = frozenset({"system", "developer"})
@@ -91,9 +93,11 @@ def read_conversation(messages: object) -> Conversation:
     has_images = isinstance(content, list) and any(
         isinstance(p, dict) and p.get("type") in ("image_url", "input_image") for p in content
     )
+    # A view (``bounds.bounded_request``) bounds each text and their total; joined, they
+    # are bounded again.
     return Conversation(
-        instructions="\n".join(t for t in instructions if t),
-        user=message_text(content),
+        instructions=clip("\n".join(t for t in instructions if t), CHARS),
+        user=clip(message_text(content), CHARS),
         earlier_users=tuple(message_text(m.get("content")) for m in users[:-1]),
         transcript=tuple(t for t in transcript if t.strip()),
         tool_results=tuple(results),

@@ -68,6 +68,7 @@ _PLACE_LEAD = re.compile(
 )
 _LIST_JOIN = re.compile(r"\s*(?:,|and|or|&|,\s*and|,\s*or)\s*", re.I)
 _SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
+_MAX_NAMES = 64
 
 # Openings stripped to find what a request is about, applied repeatedly in order.
 _LEAD_INS = (
@@ -112,7 +113,7 @@ def proper_names(text: str) -> list[str]:
     Sentence-initial question and command words ("What", "Please", "List") are skipped, as
     are format names ("JSON"), so what remains names things in the world.
     """
-    names: list[str] = []
+    names: dict[str, None] = {}  # ordered and O(1) to test, as in ``keywords``
     run: list[str] = []
     last_end = -1
 
@@ -124,8 +125,8 @@ def proper_names(text: str) -> list[str]:
             run.pop(0)
         name = " ".join(run)
         name = re.sub(r"['’]s$", "", name)
-        if name and name not in names and name.lower() not in _NOT_A_NAME:
-            names.append(name)
+        if name and name.lower() not in _NOT_A_NAME:
+            names[name] = None
         run.clear()
 
     for match in _WORD.finditer(text):
@@ -139,7 +140,7 @@ def proper_names(text: str) -> list[str]:
             flush()
         last_end = match.end()
     flush()
-    return names
+    return list(names)
 
 
 def place_names(text: str, names: list[str]) -> list[str]:
@@ -174,14 +175,14 @@ def numbers_in(text: str) -> list[int | float]:
 
 def keywords(text: str) -> list[str]:
     """Content words of ``text``, lowercased, deduplicated, in order of appearance."""
-    seen: list[str] = []
+    seen: dict[str, None] = {}  # ordered and O(1) to test: a list made long texts quadratic
     for match in _WORD.finditer(text):
         word = match.group().lower().replace("’", "'").strip("'-")
         # "what's" and "don't" are function words too: judge a contraction by its stem.
         stem = word.split("'")[0]
-        if len(stem) > 2 and stem not in STOPWORDS and word not in seen:
-            seen.append(word)
-    return seen
+        if len(stem) > 2 and stem not in STOPWORDS:
+            seen[word] = None
+    return list(seen)
 
 
 def swap_person(text: str) -> str:
@@ -268,7 +269,9 @@ class Hints:
     @classmethod
     def from_text(cls, text: str, *, answer: str = "", facts: tuple[tuple[str, object], ...] = ()) -> Hints:
         """Hints read from a prompt (usually the last user message), plus optional extras."""
-        names = proper_names(text)
+        # The first names are the ones values echo; placing each costs a regex, so a text
+        # of thousands of capitalized words must not place them all.
+        names = proper_names(text)[:_MAX_NAMES]
         places = place_names(text, names)
         words = keywords(text)
         name_words = {w.lower() for name in names for w in name.split()}

@@ -105,7 +105,7 @@ class EmulatedProvider:
         delay = directives.get("first_token_ms", self.config.first_token_ms)
         if delay:
             await asyncio.sleep(delay / 1000)
-        choices = self._choices(call.request)
+        choices = await self._choices(call.request)
         prompt_tokens = count_prompt_tokens(call.request["messages"], call.request.get("tools"))
         completion_tokens = sum(c.completion_tokens for c in choices)
         return {
@@ -130,7 +130,7 @@ class EmulatedProvider:
                 yield chunk
             return
         request = call.request
-        choices = self._choices(request)
+        choices = await self._choices(request)
         base = {"id": _completion_id(), "object": "chat.completion.chunk",
                 "created": int(time.time()), "model": call.model,
                 "system_fingerprint": "fp_behest_local", "service_tier": "default"}
@@ -177,18 +177,22 @@ class EmulatedProvider:
 
     # -- shared -----------------------------------------------------------------------
 
-    def _choices(self, request: dict) -> list[_Choice]:
+    async def _choices(self, request: dict) -> list[_Choice]:
         limit = request.get("max_completion_tokens") or request.get("max_tokens")
         stops = request.get("stop")
         if isinstance(stops, str):
             stops = [stops]
         # Imported here, not at the top: the composer's modules cost the gateway's start
         # tens of milliseconds; runtime imports them in a worker thread once the port is bound.
-        from behest_local.providers.emulated.composer import compose
+        from behest_local.providers.emulated.composer import compose, read_request
 
+        reading = read_request(request)  # the prompt is read once, for every choice
         out = []
         for index in range(request.get("n") or 1):
-            reply = compose(request, choice_index=index)
+            if index:
+                # Up to 128 choices, each composed on the loop: other clients go in between.
+                await asyncio.sleep(0)
+            reply = compose(request, choice_index=index, reading=reading)
             out.append(_limit(index, reply, limit, stops or []))
         return out
 

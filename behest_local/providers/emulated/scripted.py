@@ -22,6 +22,7 @@ from dataclasses import replace
 from behest_local.config import ScriptedReply
 from behest_local.providers.base import ChatCall, ChatProvider
 from behest_local.dialects import emulate as directives
+from behest_local.providers.emulated.bounds import bounded_request
 from behest_local.providers.emulated.provider import _Pacer, emulated_error
 from behest_local.providers.tokens import count_prompt_tokens, count_tokens, split_tokens
 
@@ -110,8 +111,10 @@ class ScriptedProvider:
             return ({"role": "assistant", "content": text, "refusal": None, "annotations": []},
                     "stop", count_tokens(text))
         arguments = json.dumps(dict(tool.arguments), separators=(",", ":"), ensure_ascii=False)
-        seed = json.dumps(call.request.get("messages"), sort_keys=True, default=str) + tool.name
-        call_id = "call_" + hashlib.sha256(seed.encode()).hexdigest()[:24]
+        # The id is derived from the conversation, read within the emulated model's bounds.
+        messages, cut = bounded_request({"messages": call.request.get("messages")})
+        seed = json.dumps(messages["messages"], sort_keys=True, default=str) + tool.name
+        call_id = "call_" + hashlib.sha256(seed.encode() + cut).hexdigest()[:24]
         message = {"role": "assistant", "content": None, "refusal": None, "annotations": [],
                    "tool_calls": [{"id": call_id, "type": "function",
                                    "function": {"name": tool.name, "arguments": arguments}}]}

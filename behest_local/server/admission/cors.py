@@ -31,8 +31,8 @@ import logging
 
 from aiohttp import web
 
-from behest_local.policy.cors import (ALLOW_METHODS, EXPOSE_HEADERS, MAX_AGE, Decision, decide,
-                                      project_for_host, refused_request_headers)
+from behest_local.policy.cors import (ALLOW_METHODS, EXPOSE_HEADERS, MAX_AGE, Decision,
+                                      OriginTable, decide, refused_request_headers)
 from behest_local.errors import GatewayError
 from behest_local.exchange.events import CorsRefused
 from behest_local.printable import printable
@@ -45,12 +45,16 @@ log = logging.getLogger("behest_local.cors")
 LOGGED = web.AppKey("cors_refusals_logged", set)
 """(origin, project) pairs already logged, so a polling page does not flood the log."""
 PREFLIGHT_DONE = web.RequestKey("cors_preflight_done", bool)
+ORIGINS = web.AppKey("cors_origin_table", OriginTable)
+"""Each settings snapshot's allowed origins, indexed once (not per preflight)."""
 
 
 def setup_cors(app: web.Application) -> None:
-    """The refusal log's memory. ``preflight`` is a phase of the gateway middleware
-    (``server/middleware.py``), ``cors_headers`` part of the app's response hook."""
+    """The refusal log's memory and the origin table. ``preflight`` is a phase of the
+    gateway middleware (``server/middleware.py``), ``cors_headers`` part of the app's
+    response hook."""
     app[LOGGED] = set()
+    app[ORIGINS] = OriginTable()
 
 
 def _same_origin(request: web.Request, origin: str) -> bool:
@@ -59,16 +63,15 @@ def _same_origin(request: web.Request, origin: str) -> bool:
 
 def _decision(request: web.Request, origin: str) -> Decision:
     settings = request.app[GATEWAY].settings
-    dashboard = settings.emulator.dashboard_origin or None
+    table = request.app[ORIGINS]
     if path_kind(request.path).management:
-        return decide(origin, (), dashboard, scope="the management API")
+        return decide(origin, table.management(settings), scope="the management API")
     principal = request.get(PRINCIPAL)
     project = principal.project if principal is not None else \
-        project_for_host(settings.projects, request.host)
+        table.project_for_host(settings, request.host)
     if project is not None:
-        return decide(origin, (project,), dashboard, scope=f"project {project.id!r}")
-    active = [p for p in settings.projects if p.status == "active"]
-    return decide(origin, active, dashboard, scope="any project")
+        return decide(origin, table.project(settings, project), scope=f"project {project.id!r}")
+    return decide(origin, table.any_project(settings), scope="any project")
 
 
 def preflight(request: web.Request, kind: PathKind) -> web.StreamResponse | None:

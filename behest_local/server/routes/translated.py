@@ -12,6 +12,7 @@ completion of several prompts is one chat call per prompt on one exchange: route
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -93,37 +94,46 @@ async def completions(request: web.Request) -> web.StreamResponse:
     exchange = request[EXCHANGE]
     completion_id = "cmpl-" + secrets.token_hex(14)
     created = int(time.time())
-    # One chat call per prompt (OpenAI answers a list of prompts with one choice set each).
-    calls = prepare_chats(request, [validate_chat_request(legacy.to_chat_request(body, index))
-                                    for index in range(len(legacy.prompts(body)))])
+    # One chat call per prompt (OpenAI answers a list of prompts with one choice set each),
+    # the prompts rendered once: picking each from a fresh rendering was quadratic.
+    texts = legacy.prompts(body)
+    calls = prepare_chats(request, [
+        validate_chat_request(legacy.to_chat_request(body, index, prompt=text))
+        for index, text in enumerate(texts)])
     model = calls[0][1].model
     if body.get("stream"):
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        frames = _completion_frames(calls, body, exchange, completion_id=completion_id,
+        frames = _completion_frames(calls, texts, body, exchange, completion_id=completion_id,
                                     created=created, model=model, include_usage=include_usage)
         return await relay(request, frames, terminator=sse.DONE)
     parts, replies = [], []
     for index, (provider, call) in enumerate(calls):
+        if index:
+            # Up to 2,048 replies in a row, each computed on the loop by the emulated model:
+            # let other clients in between them.
+            await asyncio.sleep(0)
         completion = await provider.complete(call)
         replies.append((call, completion))
         parts.append(legacy.from_chat_completion(completion, request=body,
                                                  completion_id=completion_id, created=created,
-                                                 prompt_index=index, model=model))
+                                                 prompt_index=index, model=model,
+                                                 prompt=texts[index]))
     _bill(exchange, replies)
     return json_response(legacy.merge_completions(parts))
 
 
-async def _completion_frames(calls, body: dict, exchange: Exchange, *, completion_id: str,
-                             created: int, model: str, include_usage: bool
+async def _completion_frames(calls, texts: list[str], body: dict, exchange: Exchange, *,
+                             completion_id: str, created: int, model: str, include_usage: bool
                              ) -> AsyncIterator[bytes]:
     usages = []
     meter = StreamMeter(exchange, calls[0][1].request["messages"])
     for index, (provider, call) in enumerate(calls):
         if index:
             meter.next_stream(call.request["messages"])
+            await asyncio.sleep(0)  # as in ``completions``: one prompt at a time
         translator = legacy.CompletionsStreamTranslator(
             request=body, completion_id=completion_id, created=created, model=model,
-            prompt_index=index, emit_usage=False)
+            prompt_index=index, emit_usage=False, prompt=texts[index])
         async for chunk in meter.metered(provider.stream(call)):
             for out in translator.feed(chunk):
                 yield sse.encode_json(out)
