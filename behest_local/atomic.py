@@ -7,6 +7,7 @@
   shared for a reader that must see several files consistently. Not reentrant: two locks on
   the same file from one process (even one shared, one exclusive) deadlock.
 * :func:`file_sig` is a cheap "did it change?" signature; every atomic write changes it.
+* :func:`remove_strays` deletes the temp files interrupted writes left (at start).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from behest_local.home import private_dir
 
 Signature = tuple[int, int, int, int]
 
@@ -51,7 +54,7 @@ def atomic_write(path: Path, data: bytes) -> None:
 def locked(lock_path: Path, *, shared: bool = False) -> Iterator[None]:
     """Hold an exclusive (or shared) flock on ``lock_path`` (created 0600, dir 0700)."""
     lock_path = Path(lock_path)
-    lock_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(lock_path.parent)
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
@@ -67,3 +70,39 @@ def file_sig(path: Path) -> Signature | None:
         st = os.stat(path)
         return (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
     return None
+
+
+def remove_strays(directory: Path) -> list[Path]:
+    """Delete the ``*.tmp`` files in ``directory`` (the state dir holds no others) that
+    interrupted writes left; the ones removed. A temp file of ``atomic_write`` whose target
+    has a lock file is removed only while that lock is free: when it is held, another
+    process (``behest-local keys create``, say) is writing that temp file right now."""
+    removed = []
+    for tmp in sorted(Path(directory).glob("*.tmp")):
+        lock = _lock_of(tmp)
+        fd = os.open(lock, os.O_RDWR) if lock is not None else None
+        try:
+            if fd is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # a write in flight: its temp file is no stray
+            with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                os.unlink(tmp)
+                removed.append(tmp)
+        finally:
+            if fd is not None:
+                os.close(fd)  # releases the flock
+    if removed:
+        fsync_dir(Path(directory))
+    return removed
+
+
+def _lock_of(tmp: Path) -> Path | None:
+    """The lock file of the target an ``atomic_write`` temp file (``.<name>.<random>.tmp``)
+    was to replace, when that lock file exists."""
+    if not tmp.name.startswith("."):
+        return None
+    target = tmp.name[1:-len(".tmp")].rpartition(".")[0]
+    lock = tmp.with_name(target + ".lock")
+    return lock if target and lock.is_file() else None

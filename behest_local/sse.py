@@ -13,13 +13,28 @@ Both sides have a fast path for the shape nearly every stream has, one LF-framed
 ``data: {…}`` line per event: the decoder takes such events whole (the line-by-line rules
 give the same result), and ``EventJSON`` lets a relayed JSON payload be sent again as it
 was received instead of being re-encoded (the relay's cost is per event).
+
+The decoder's memory is bounded by ``max_event``, whatever the upstream sends: a line
+(the unfinished one it buffers) or an event (the ``data`` lines it gathers) longer than
+that raises ``EventTooLarge``. The checks are a few length comparisons per ``feed``, never
+per event, and an unfinished line is kept as a list of its pieces, joined once its end
+arrives, so a long line costs no quadratic copying either.
 """
 
 from __future__ import annotations
 
 import codecs
 import json
+import sys
 from typing import NamedTuple
+
+
+class EventTooLarge(ValueError):
+    """A stream line or event longer than the decoder's ``max_event`` (``kind`` says which)."""
+
+    def __init__(self, kind: str, limit: int) -> None:
+        super().__init__(f"a stream {kind} is longer than {limit} characters")
+        self.kind, self.limit = kind, limit
 
 
 class SSEEvent(NamedTuple):
@@ -169,12 +184,21 @@ class SSEDecoder:
     ``data``/``event``/``id``/``retry``, such as a line of raw JSON) as ``raw`` events
     instead of dropping them, and ``close`` returns an unterminated last line the same way;
     everything else decodes exactly as without it.
+
+    ``max_event`` caps a line, and an event's data, in characters (a UTF-8 byte decodes
+    to at most one): past it ``feed`` raises ``EventTooLarge``, and the decoder is not to
+    be fed again. Unbounded by default.
     """
 
-    def __init__(self, *, raw_lines: bool = False) -> None:
+    def __init__(self, *, raw_lines: bool = False, max_event: int | None = None) -> None:
         self._raw_lines = raw_lines
+        self._max = max_event if max_event is not None else sys.maxsize
         self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._buffer = ""
+        self._buffer: list[str] = []
+        """The pieces of the unfinished last line, joined once a line end arrives."""
+        self._buffered = 0
+        self._data_size = 0
+        """Characters in ``_data`` (and the newlines joining them), for ``max_event``."""
         self._pending_cr = False
         self._started = False
         self._data: list[str] = []
@@ -198,7 +222,9 @@ class SSEDecoder:
         discarded, so only already complete events were returned by ``feed``; with
         ``raw_lines`` an unterminated non-field last line is returned as a raw event."""
         out = self._consume(self._utf8.decode(b"", final=True))
-        rest, self._buffer = self._buffer, ""
+        rest = "".join(self._buffer)
+        self._buffer.clear()
+        self._buffered = 0
         if self._raw_lines and rest.strip():
             raw = self._line(rest)
             if raw is not None and raw.raw:
@@ -215,7 +241,19 @@ class SSEDecoder:
             if text.startswith("\n"):
                 text = text[1:]
             self._pending_cr = False
-        buf = self._buffer + text if self._buffer else text
+        pieces = self._buffer
+        if pieces:  # the rest of a line begun in an earlier read
+            if "\n" not in text and "\r" not in text:  # and it goes on: kept, not joined
+                pieces.append(text)
+                self._buffered += len(text)
+                if self._buffered > self._max:
+                    raise EventTooLarge("line", self._max)
+                return []
+            pieces.append(text)
+            buf = "".join(pieces)
+            pieces.clear()
+        else:
+            buf = text
         events: list[SSEEvent] = []
         start = self._data_events(buf, events) if "\r" not in buf else 0
         n = len(buf)
@@ -237,8 +275,21 @@ class SSEDecoder:
             if event is not None:
                 events.append(event)
             start = nxt
-        self._buffer = buf[start:]
+        if start < n:
+            pieces.append(buf[start:])
+            self._buffered = n - start
+        if n > self._max:  # only a text this long can hold a line or event over the cap
+            self._check(events)
         return events
+
+    def _check(self, events: list[SSEEvent]) -> None:
+        """Raise ``EventTooLarge`` if the unfinished line, or an event of this read, is
+        over ``max_event`` (the data gathered line by line is checked as it grows)."""
+        limit = self._max
+        if self._buffer and self._buffered > limit:
+            raise EventTooLarge("line", limit)
+        if any(len(e.data) > limit for e in events):
+            raise EventTooLarge("event", limit)
 
     def _data_events(self, buf: str, events: list[SSEEvent]) -> int:
         """The fast path: leading complete events of one ``data: …`` line each, LF-framed,
@@ -266,6 +317,9 @@ class SSEDecoder:
             value = value[1:]
         if name == "data":
             self._data.append(value)
+            self._data_size += len(value) + 1
+            if self._data_size > self._max:
+                raise EventTooLarge("event", self._max)
         elif name == "event":
             self._event = value
         elif name == "id":
@@ -288,6 +342,7 @@ class SSEDecoder:
         event = SSEEvent("\n".join(self._data), self._event or "message", self._last_id,
                          self._retry)
         self._data = []
+        self._data_size = 0
         self._event = ""
         return event
 

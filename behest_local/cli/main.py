@@ -96,8 +96,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     import logging  # after parsing: --help and usage errors never need it
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    from behest_local.printable import PrintableFormatter
+
+    # Log records can quote a client's text (a path, a header in a traceback): the
+    # formatter keeps control characters out of the terminal (printable.py).
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     # watchfiles logs every change it sees at INFO; the gateway reports what it reloads.
     logging.getLogger("watchfiles").setLevel(logging.WARNING)
     try:

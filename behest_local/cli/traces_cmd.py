@@ -61,13 +61,11 @@ def run_traces(args: argparse.Namespace, home: Path, out: TextIO | None = None) 
     if args.traces_command == "export":
         since = time.time() - args.since * 3600 if args.since else None
         records = read_records(db, limit=args.limit, project=args.project, since=since)
-        writer = export.write_har if args.format == "har" else export.write_jsonl
         if args.out:
-            with open(args.out, "w", encoding="utf-8") as handle:
-                count = writer(records, handle)
+            count = export.save(records, args.out, args.format)
             print(f"wrote {count} exchanges to {args.out} ({args.format})", file=sys.stderr)
         else:
-            writer(records, out)
+            export.WRITERS[args.format](records, out)
         return 0
     record = read_record(db, args.id)
     if record is None:

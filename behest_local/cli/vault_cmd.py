@@ -1,7 +1,8 @@
 """``behest-local vault set|list|remove|rekey``: parsing and exit codes; the work is the Vault's.
 
 Exit codes: 0 done; 2 a user error (one line on stderr starting ``behest-local: error:``);
-1 an operating-system error (same one-line form); 130 interrupted at a prompt. Keys and
+1 an operating-system error, or ``list`` found keys that fail their integrity check (same
+one-line form); 130 interrupted at a prompt. Keys and
 passphrases are read from a hidden prompt on a terminal, else from stdin: never from argv,
 where they would land in shell history and ``ps``.
 """
@@ -122,15 +123,37 @@ def _set(args: argparse.Namespace, home: Path) -> int:
 
 def _list(args: argparse.Namespace, home: Path) -> int:
     entries = read_entries(home)  # metadata only: no passphrase needed, nothing created
+    damaged = _damaged(home) if entries else set()
+    intact = {e.provider: None if damaged is None else e.provider not in damaged
+              for e in entries}
     if args.json:
-        print(json.dumps([{"provider": e.provider, "last4": e.last4, "added_at": e.added_at}
-                          for e in entries]))
-        return 0
-    if not entries:
-        print("no provider keys yet: behest-local vault set openai")
-    for e in entries:
-        print(f"{e.provider:<12} {e.hint:<6} added {e.added_at}")
+        print(json.dumps([{"provider": e.provider, "last4": e.last4, "added_at": e.added_at,
+                           "intact": intact[e.provider]} for e in entries]))
+    else:
+        if not entries:
+            print("no provider keys yet: behest-local vault set openai")
+        for e in entries:
+            mark = "  DAMAGED: fails its integrity check" if intact[e.provider] is False else ""
+            print(f"{e.provider:<12} {e.hint:<6} added {e.added_at}{mark}")
+    if damaged is None:
+        print(f"(keys not checked: the vault is sealed with a passphrase; set "
+              f"{PASSPHRASE_ENV} to check them)", file=sys.stderr)
+    elif damaged:
+        names = sorted(damaged)
+        return _fail(f"{', '.join(names)}: {'key fails' if len(names) == 1 else 'keys fail'} "
+                     f"its integrity check (modified outside behest-local); store "
+                     f"{'it' if len(names) == 1 else 'each'} again with "
+                     + " and ".join(f"`behest-local vault set {n}`" for n in names), 1)
     return 0
+
+
+def _damaged(home: Path) -> set[str] | None:
+    """The providers whose key fails its integrity check; None when the vault is sealed
+    with a passphrase that is not set (listing never asks for it)."""
+    try:
+        return set(Vault.open(home).damaged())
+    except VaultLocked:
+        return None
 
 
 def _remove(args: argparse.Namespace, home: Path) -> int:

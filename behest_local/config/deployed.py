@@ -19,6 +19,7 @@ transaction: an exclusive ``flock``, read, modify, atomic write (0600), like ``k
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
@@ -32,6 +33,8 @@ import tomli_w
 from behest_local.atomic import atomic_write, file_sig, locked
 from behest_local.config import ConfigError, ProjectConfig, Settings, check
 from behest_local.config.parse import Reader
+
+log = logging.getLogger("behest_local.config")
 
 DEPLOYED_FILE = "deployed.toml"
 SETTABLE = ("provider_model", "system_prompt", "cors_origins", "rate_limits", "tiers", "budgets")
@@ -57,17 +60,32 @@ class DeployedStore:
         self.path = Path(home) / DEPLOYED_FILE
         self._lock = Path(home) / (DEPLOYED_FILE + ".lock")
         self.clock = clock
+        self._empty_seen: tuple | None = None  # the empty file last warned about
 
     def read(self) -> dict:
-        """The document (empty when there is none). Raises ConfigError if it is damaged."""
+        """The document (empty when there is none). Raises ConfigError if it is damaged;
+        warns (once per version of the file) when it exists but holds nothing."""
         try:
-            return tomllib.loads(self.path.read_text(encoding="utf-8"))
+            doc = tomllib.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return {}
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"damaged, not read: {exc}", path=self.path,
                               hint="`behest-local config reset` discards what the management "
                                    "API deployed") from None
+        if not doc:
+            self._warn_empty()
+        return doc
+
+    def _warn_empty(self) -> None:
+        # Every write holds at least ``version = 1``: an empty file was cut short (a full
+        # disk, a crash without fsync) or emptied by hand, and deploys may be missing.
+        seen = file_sig(self.path)
+        if seen != self._empty_seen:
+            self._empty_seen = seen
+            log.warning("%s is empty, so no settings deployed through the management API "
+                        "apply. behest-local never writes it empty: if deploys are missing, "
+                        "restore it from a backup; otherwise delete it.", self.path)
 
     def signature(self) -> tuple | None:
         return file_sig(self.path)

@@ -3,7 +3,7 @@
 The rules come from the dataclasses themselves: each field's type hint says what a value
 must be (``int``, ``str | None``, ``Literal[…]``, ``tuple[str, ...]``, a nested dataclass, an
 array of tables, a table of tables) and ``field(metadata=…)`` adds limits (``min``/``max``,
-``pattern``, ``url``, ``regex`` …). A ``Reader`` collects every ``Problem`` with its line
+``max_len``, ``pattern``, ``url``, ``regex`` …). A ``Reader`` collects every ``Problem`` with its line
 instead of stopping at the first. ``apply`` layers a partial override (the deployed
 settings of the management API) onto an existing object with the same rules.
 """
@@ -11,6 +11,7 @@ settings of the management API) onto an existing object with the same rules.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import re
 import types
 import typing
@@ -22,8 +23,12 @@ from urllib.parse import urlsplit
 from behest_local.config.errors import Problem, did_you_mean, dotted
 from behest_local.config.locate import LineIndex, line_of
 from behest_local.errors import InvalidRequestError
+from behest_local.printable import shows_as_is
 
 _BAD = object()  # a value that failed validation (its problem is already recorded)
+_HOST_NAME = re.compile(r"(\*\.)?[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+                        r"(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*")
+"""An ``allowed_hosts`` name: DNS labels, optionally under ``*.`` (lower-cased first)."""
 _ORIGIN = re.compile(r"(\*|https?://[A-Za-z0-9*.\-\[\]:]+(:\d{1,5})?"
                      r"|(chrome|moz|safari-web)-extension://[A-Za-z0-9.\-]+)")
 
@@ -174,8 +179,12 @@ class Reader:
         if not isinstance(value, str):
             return value
         message = hint_text = None
-        if meta.get("nonempty") and not value.strip():
+        if "max_len" in meta and len(value) > meta["max_len"]:  # first: before any regex
+            message = f"{name}: {len(value):,} characters long; the limit is {meta['max_len']:,}"
+        elif meta.get("nonempty") and not value.strip():
             message = f"{name}: expected a non-empty string"
+        elif meta.get("shown") and not shows_as_is(value):  # it reaches logs and the TUI
+            message = f"{name}: control characters (such as NUL or a newline) are not allowed"
         elif "pattern" in meta and not meta["pattern"].fullmatch(value):
             message = f"{name}: {value!r} is not valid: expected {meta['expected']}"
         elif meta.get("regex"):
@@ -190,6 +199,8 @@ class Reader:
                 message = f"{name}: expected an http:// or https:// URL, got {value!r}"
         elif meta.get("origins"):
             message, hint_text = _origin_problem(name, value)
+        elif meta.get("hosts"):
+            message, hint_text = _host_problem(name, value)
         elif meta.get("directives"):
             from behest_local.dialects import emulate as directives  # grammar lives there
             try:
@@ -213,11 +224,46 @@ def _origin_problem(name: str, value: str) -> tuple[str | None, str | None]:
     return None, None
 
 
+def field_problems(cls: type, key: str, value: Any) -> list[str]:
+    """What the schema says is wrong with ``value`` as field ``key`` of dataclass ``cls``,
+    worded for ``key`` (for an API that takes one field on its own); empty when it is fine."""
+    reader = Reader()
+    reader.value(hints_of(cls)[key], value, (key,), _meta(cls, key))
+    return [problem.message for problem in reader.problems]
+
+
+def _host_problem(name: str, value: str) -> tuple[str | None, str | None]:
+    """What is wrong with an ``allowed_hosts`` entry (policy/hosts.py reads them)."""
+    entry = value.strip().rstrip(".").lower()
+    if entry == "*" or _HOST_NAME.fullmatch(entry):
+        return None, None
+    try:
+        ipaddress.ip_address(entry[1:-1] if entry.startswith("[") and entry.endswith("]")
+                             else entry)
+        return None, None
+    except ValueError:
+        pass
+    bare, colon, port = entry.rpartition(":")
+    if colon and port.isdigit() and (_HOST_NAME.fullmatch(bare) or bare.endswith("]")):
+        return (f"{name}: {value!r} has a port: list the name only (the port in Host is "
+                "not compared)", f"use {bare!r}")
+    if "://" in entry or "/" in entry:
+        return (f"{name}: {value!r} is not a host name: list the name only, without "
+                "scheme or path", None)
+    return (f"{name}: {value!r} is not a host name: expected a DNS name ('devbox.lan'), "
+            "'*.' and a name ('*.example.test'), an IP address, or '*' (any host)", None)
+
+
 def _range(meta: Mapping[str, Any]) -> str:
     low, high = meta.get("min"), meta.get("max")
     if low is not None and high is not None:
-        return f" from {low:g} to {high:g}"
-    return f" ≥ {low:g}" if low is not None else ""
+        return f" from {_num(low)} to {_num(high)}"
+    return f" ≥ {_num(low)}" if low is not None else ""
+
+
+def _num(limit: float) -> str:
+    # A byte limit is written out whole: ``:g`` would say 268435456 as 2.68435e+08.
+    return str(int(limit)) if limit == int(limit) else f"{limit:g}"
 
 
 def _number(text: str) -> bool:

@@ -28,7 +28,7 @@ from behest_local.exchange.events import ConfigEvent, ConfigRejected, ConfigRelo
 from behest_local.file_watch import FileWatch
 
 log = logging.getLogger("behest_local.config")
-RESTART_KEYS = ("server.host", "server.port", "server.max_body_bytes")
+RESTART_KEYS = ("server.host", "server.port", "server.max_body_bytes", "server.header_timeout_s")
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ DEFAULT_PORT = 7717
 DEFAULT_MODEL = "gemini-2.5-flash"
 """Behest's platform default model (reference/behest-api.md §4)."""
 DEFAULT_MAX_BODY = 20 * 1024 * 1024
+MiB = 1024 * 1024
 PLANS = ("free", "pro", "business", "enterprise")
 FREE_PLAN_PROJECTS = 3
 """Behest's free plan allows at most this many active projects."""
@@ -30,6 +31,10 @@ ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _ID = {"pattern": ID_RE, "expected": "1-64 letters, digits, '_', '.' or '-', starting with a "
                                     "letter or digit"}
 PROVIDER_NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,31}")
+PROJECT_NAME_MAX = 128
+"""Characters in a project's display name: it is listed by the API and shown in the TUI."""
+SYSTEM_PROMPT_MAX = 65_536
+"""Characters in a project's system prompt (some 16k tokens): it goes with every request."""
 
 Plan = Literal["free", "pro", "business", "enterprise"]
 
@@ -55,6 +60,18 @@ class ServerConfig:
     """TCP port; 0 takes a free one. A change applies at the next start."""
     max_body_bytes: int = field(default=DEFAULT_MAX_BODY, metadata=_limits(1024))
     """Largest accepted request body; larger ones get 413. A change applies at the next start."""
+    header_timeout_s: float = field(default=30.0, metadata=_limits(0.1, 3600))
+    """Seconds a connection has to send a complete request head, counted from when it opens
+    or its previous response ends; then it is closed. A deadline for the whole head, not an
+    idle timeout: a client sending it a byte at a time is cut at the same moment (slowloris).
+    It is also how long an idle keep-alive connection stays open. A request being answered,
+    a long stream included, is never cut by it. A change applies at the next start."""
+    allowed_hosts: tuple[str, ...] = field(default=(), metadata={"hosts": True})
+    """Extra names the gateway answers to in ``Host``, besides ``localhost``, ``*.localhost``,
+    the bound address and loopback IPs (any IP when bound beyond loopback): a DNS-rebinding
+    guard (policy/hosts.py). Exact names (``"devbox.lan"``), ``"*.example.test"`` for every
+    name below one, or ``"*"`` for any host; no port (it is not compared). Other hosts
+    get 421."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +110,14 @@ class ProviderConfig:
     the first byte, an in-stream error event after it."""
     connect_timeout_s: float = field(default=10.0, metadata=_limits(0.1, 600))
     """Time allowed to open the upstream connection."""
+    max_response_bytes: int = field(default=64 * MiB, metadata=_limits(1024, 4096 * MiB))
+    """Largest non-streamed response body accepted from this provider (read whole, after
+    decompression). Larger: a 502 ``upstream_response_too_large``, and the connection is
+    closed as soon as the body passes it."""
+    max_event_bytes: int = field(default=MiB, metadata=_limits(1024, 256 * MiB))
+    """Largest stream line, and stream event (all its ``data`` lines), accepted from this
+    provider; the stream decoder holds no more than one of each. Larger: a 502
+    ``upstream_event_too_large`` before the first event, an in-stream error after it."""
     prefixes: tuple[str, ...] = field(default=(), metadata={"nonempty_items": True})
     """Model-name prefixes routed to this provider, checked before the built-in rules
     (e.g. ``["llama", "qwen"]`` for a local Ollama)."""
@@ -187,8 +212,8 @@ class ScriptedReply:
 
 @dataclass(frozen=True, slots=True)
 class ProjectConfig:
-    name: str = field(metadata={"nonempty": True})
-    """Display name."""
+    name: str = field(metadata={"nonempty": True, "max_len": PROJECT_NAME_MAX, "shown": True})
+    """Display name, up to 128 characters."""
     id: str = field(metadata=_ID)
     """``$PROJECT_ID`` in the management API; API keys belong to it. Default: the name."""
     slug: str = field(default="", metadata={
@@ -205,8 +230,8 @@ class ProjectConfig:
     provider_model: str | None = None
     """The project's model: requests without one (or with ``"default"``) use it, and a
     requested model of another provider is ignored. Unset: ``gemini-2.5-flash``."""
-    system_prompt: str | None = None
-    """Injected as the first system message of every chat request."""
+    system_prompt: str | None = field(default=None, metadata={"max_len": SYSTEM_PROMPT_MAX})
+    """Injected as the first system message of every chat request; up to 65,536 characters."""
     cors_origins: tuple[str, ...] = field(default=(), metadata={"origins": True})
     """Browser origins allowed to call this project: exact ``scheme://host[:port]``, a
     pattern whose ``*`` stands for part of one DNS label (``https://*.vercel.app``), an

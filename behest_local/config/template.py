@@ -30,6 +30,11 @@ plan = "pro"                # free | pro | business | enterprise. "free" refuses
 host = "127.0.0.1"          # loopback only unless you start with --allow-remote
 port = 7717                 # 0 picks a free port (applies at the next start)
 max_body_bytes = 20971520   # 20 MiB; larger request bodies get 413 (applies at the next start)
+header_timeout_s = 30       # a connection must send a complete request head within this many
+                            # seconds of opening (or of its previous response), else it is
+                            # closed: also the idle keep-alive time (applies at the next start)
+allowed_hosts = []          # names to answer to in Host besides localhost, *.localhost and
+                            # loopback IPs (a DNS-rebinding guard): "devbox.lan", "*.test"
 
 [emulator]
 first_token_ms = 0          # delay before the emulated model's first token
@@ -58,6 +63,8 @@ dashboard_origin = "https://behest.ai"   # the dashboard's browser origin: allow
 # base_url = "https://api.openai.com/v1"   # override, e.g. for a proxy
 # timeout_s = 600                          # first byte, and each gap between stream chunks
 # connect_timeout_s = 10
+# max_response_bytes = 67108864            # 64 MiB: a larger non-streamed reply is a 502
+# max_event_bytes = 1048576                # 1 MiB: a longer stream line or event ends it
 # prefixes = []                            # extra model-name prefixes routed here
 # requires_key = true                      # built-in providers need a vault key
 #
@@ -69,7 +76,7 @@ dashboard_origin = "https://behest.ai"   # the dashboard's browser origin: allow
 # Projects. Without any [[projects]], one project "local" exists. Create API keys with
 # `behest-local keys create --project ID`.
 [[projects]]
-name = "local"
+name = "local"                 # display name, at most 128 characters
 # id = "local"                 # $PROJECT_ID; default: the name
 # slug = "amber-fox-042"       # {adjective}-{noun}-{3 digits}; default: derived from the id
 # status = "active"            # or "suspended": its requests get 403
@@ -79,6 +86,7 @@ name = "local"
 #                              # use it; a requested model of another provider is ignored,
 #                              # one of the same provider is honoured. Unset: gemini-2.5-flash.
 # system_prompt = "You are a helpful assistant."   # injected as the first system message
+#                              # (at most 65,536 characters)
 # cors_origins = ["https://your-app.com", "http://localhost:5173", "https://*.vercel.app"]
 #                              # exact scheme://host[:port] (no trailing slash); "*" in a host
 #                              # stands for part of one DNS label; chrome-extension://ID too

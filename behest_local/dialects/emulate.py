@@ -59,6 +59,13 @@ def parse(header: str | None) -> dict:
     """
     if not header:
         return {}
+    if not header.isascii() and not _is_text(header):
+        # aiohttp keeps a header's non-UTF-8 bytes as lone surrogates: a message= made of
+        # them would fail wherever it is encoded (the error reply, the trace).
+        raise InvalidRequestError(
+            f"{HEADER}: the header holds bytes that are not UTF-8 text; send directives "
+            "as UTF-8 (or ASCII) name=value pairs.", param=HEADER,
+            code="invalid_emulate_directive")
     out: dict = {}
     for part in header.replace(",", ";").split(";"):
         part = part.strip()
@@ -76,6 +83,14 @@ def parse(header: str | None) -> dict:
                 param=HEADER, code="invalid_emulate_directive")
         out[name] = _value(name, raw, spec)
     return out
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _value(name: str, raw: str, spec: _Spec) -> object:

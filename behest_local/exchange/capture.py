@@ -34,6 +34,7 @@ from operator import attrgetter
 
 from behest_local.exchange import scrub
 from behest_local.exchange.scrub import SECRET_HEADERS, redact_value
+from behest_local.exchange.timing import TIMELINE_MAX
 
 Headers = tuple[tuple[str, str], ...]
 
@@ -177,8 +178,11 @@ class Capture:
         self._charge(len(self._response_body))
 
     def frame(self, data: bytes) -> None:
-        """One stream event about to be written. Hot path: append only."""
-        self.arrivals.append(self._clock())
+        """One stream event about to be written. Hot path: append only (its time only for
+        the first ``TIMELINE_MAX``, as the exchange keeps its departures)."""
+        arrivals = self.arrivals
+        if len(arrivals) < TIMELINE_MAX:
+            arrivals.append(self._clock())
         size = len(data)
         self.frame_bytes += size
         if self.released or self.frame_bytes > MAX_STREAM:

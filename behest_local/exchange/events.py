@@ -73,7 +73,8 @@ class ChunkSent(TraceEvent):
     first event of each ``exchange.PROGRESS_S`` seconds, not for every event: a
     subscriber runs synchronously on the request's task, and thousands of events a second
     would each pay for every subscriber. Every event's departure is in
-    ``Exchange.chunk_times`` (and its size in ``bytes_sent``) all the same."""
+    ``Exchange.chunk_times`` all the same (the first ``timing.TIMELINE_MAX`` events'; later
+    ones are counted in ``chunks_untimed``), and its size in ``bytes_sent``."""
 
     index: int
     """0-based position of this event in the stream sent to the client."""

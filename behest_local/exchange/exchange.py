@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from behest_local.exchange import events as ev
 from behest_local.exchange.scrub import redact_value
+from behest_local.exchange.timing import TIMELINE_MAX
 
 if TYPE_CHECKING:
     from behest_local.exchange.capture import Capture
@@ -116,7 +117,8 @@ FIELDS: tuple[Field, ...] = (
     Field("ttft", derived=True), Field("duration", derived=True), Field("provider_time"),
     Field("prompt_tokens"), Field("completion_tokens"), Field("cost"), Field("bytes_sent"),
     Field("started", recorded=False), Field("ended", recorded=False),
-    Field("chunk_times", recorded=False),
+    Field("chunk_times", recorded=False), Field("chunks_untimed", recorded=False),
+    Field("chunks", derived=True),
 )
 """The fields of an exchange, declared once: ``Exchange``'s slots, what crosses to the trace
 writer process (observe/trace_writer.py ``snapshot``/``restore``) and the summary keys of
@@ -129,7 +131,7 @@ class Exchange:
     """One request/response pair and everything the gateway learnt about it."""
 
     __slots__ = (*(f.name for f in FIELDS if not f.derived),
-                 "capture", "settle", "_store", "_clock")
+                 "capture", "settle", "_store", "_clock", "_last_untimed")
     # The fields ``__init__`` sets to None in one chained assignment, and what they hold.
     tenant: str | None
     project: str | None
@@ -167,6 +169,10 @@ class Exchange:
         self.ended = self.error = self.cost = None
         self.stream = False
         self.chunk_times: list[float] = []
+        """When each stream event was written, for the first ``TIMELINE_MAX`` of them."""
+        self.chunks_untimed = 0
+        """Events written past ``TIMELINE_MAX``: counted, their times not kept."""
+        self._last_untimed = 0.0
         self.bytes_sent = 0
         # ``capture``: headers, bodies and raw stream events (exchange/capture.py), attached by
         # server/routes/inspect.record_response as the response goes out (a whole one once
@@ -220,16 +226,31 @@ class Exchange:
     def chunk_sent(self, size: int) -> None:
         """Record one stream event written to the client. Hot path (once per relayed
         event): an append and a sum. ``ChunkSent`` is published for the first event and
-        then for the first in each ``PROGRESS_S`` window (exchange/events.py says why)."""
+        then for the first in each ``PROGRESS_S`` window (exchange/events.py says why).
+        Past ``TIMELINE_MAX`` events, only counted (``_untimed``)."""
         now = self._clock()
         times = self.chunk_times
+        index = len(times)
+        if index >= TIMELINE_MAX:
+            self._untimed(now, size)
+            return
         times.append(now)
         self.bytes_sent += size
-        if len(times) == 1:
+        if not index:
             self.phase = Phase.STREAMING
             self._publish(ev.ChunkSent(self.id, now, 0, size))
         elif now // PROGRESS_S != times[-2] // PROGRESS_S:
-            self._publish(ev.ChunkSent(self.id, now, len(times) - 1, size))
+            self._publish(ev.ChunkSent(self.id, now, index, size))
+
+    def _untimed(self, now: float, size: int) -> None:
+        """``chunk_sent`` for an event past the timeline: counted, sized and published as
+        the others, its time not kept."""
+        before = self._last_untimed if self.chunks_untimed else self.chunk_times[-1]
+        self.chunks_untimed += 1
+        self._last_untimed = now
+        self.bytes_sent += size
+        if now // PROGRESS_S != before // PROGRESS_S:
+            self._publish(ev.ChunkSent(self.id, now, self.chunks - 1, size))
 
     def provider_waited(self, seconds: float) -> None:
         """Add ``seconds`` of waiting on the provider (before the response headers)."""
@@ -259,7 +280,7 @@ class Exchange:
         if ev.ExchangeFinished in self._store.wanted:
             self._publish(ev.ExchangeFinished(
                 self.id, self.ended, status, self.ended - self.started, self.ttft,
-                len(self.chunk_times), self.prompt_tokens, self.completion_tokens))
+                self.chunks, self.prompt_tokens, self.completion_tokens))
 
     def fail(self, status: int, *, code: str | None, message: str,
              cancelled: bool = False, details: dict | None = None) -> None:
@@ -276,6 +297,11 @@ class Exchange:
     @property
     def ttft(self) -> float | None:
         return self.chunk_times[0] - self.started if self.chunk_times else None
+
+    @property
+    def chunks(self) -> int:
+        """Stream events written to the client (``chunk_times`` holds the first ones')."""
+        return len(self.chunk_times) + self.chunks_untimed
 
     def elapsed(self) -> float:
         """Seconds since the exchange started, on the trace store's clock."""

@@ -20,6 +20,11 @@ from statistics import median
 
 STALL_FACTOR = 5.0
 STALL_MIN = 0.25
+TIMELINE_MAX = 10_000
+"""Events of one stream whose times are kept (departures on the exchange, arrivals on its
+capture): all of a usual stream, a token an event, and the start of any. A longer stream
+is still counted and sized event by event, but an endless one must not grow the
+gateway, and its timeline stops there (``Exchange.chunks_untimed`` counts the rest)."""
 
 
 @dataclass(frozen=True, slots=True)

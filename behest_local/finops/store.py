@@ -12,7 +12,14 @@ lingers ``linger`` seconds and writes everything that gathered in one transactio
 thread wakes a few times a second under load and never when idle. Queries are jobs
 (``submit``/``run``) that wake the writer at once and run after every record added before
 them: a client that reads ``GET /v1/usage`` right after its request finds it. ``close``
-writes what is queued before stopping, so an orderly shutdown loses nothing.
+writes what is queued before stopping, so an orderly shutdown loses nothing, and a crash
+(``kill -9``) loses only what gathered in the last ``linger`` (committed transactions are in
+the WAL, which survives the process).
+
+One bad record never costs the others (issue 17): when a batch fails, the writer writes it
+record by record, repairs what it can (text that is not UTF-8) and skips, logs and counts
+only a record that still cannot be stored. ``open`` checks the file's pages and sets a
+damaged one aside for a new one (``databases.open_or_set_aside``).
 """
 
 from __future__ import annotations
@@ -29,7 +36,8 @@ from itertools import chain
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from behest_local.home import database_file, database_path
+from behest_local.databases import check, open_or_set_aside, storable
+from behest_local.home import database_file, database_path, private_file
 
 log = logging.getLogger("behest_local.finops")
 
@@ -88,6 +96,12 @@ _INSERTS = tuple(
 ever prepared (SQLite's statement cache keeps them)."""
 
 
+_RECORD_ERRORS = (ValueError, OverflowError, sqlite3.InterfaceError, sqlite3.ProgrammingError,
+                  sqlite3.IntegrityError)
+"""What binding or inserting one record raises when the record, not the database, is at
+fault (``UnicodeEncodeError`` is a ``ValueError``; an int past 64 bits, an ``OverflowError``)."""
+
+
 class UsageStoreUnavailable(Exception):
     """The usage database at ``path`` cannot be opened, and ``reason`` why: a file that is
     not a database, a directory in its place, a directory it may not write."""
@@ -127,13 +141,12 @@ class UsageStore:
         self._pending = threading.Event()  # records or jobs wait: the writer has work
         self._urgent = threading.Event()  # a job or close waits: stop lingering
         self._closed = False
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)  # 0600 before SQLite sees it: its WAL and SHM copy the mode
         self._conn = sqlite3.connect(self.path, check_same_thread=False)
         try:
             self._conn.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
                                      "PRAGMA busy_timeout=5000;")
-            # Written only when missing: opening a database whose data pages are damaged
-            # changes nothing in it (``seed_rows`` is the first to read them, and fails).
+            check(self._conn)  # damaged pages are found now, not by the first report
             if self._conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
                 self._conn.executescript(SCHEMA)
         except BaseException:  # not a database, or not ours to write: no connection left open
@@ -145,10 +158,12 @@ class UsageStore:
 
     @classmethod
     def open(cls, home: Path, **options: Any) -> UsageStore:
-        """The usage database of state dir ``home``; ``UsageStoreUnavailable`` when it
-        cannot be opened (what is there is left as it is)."""
+        """The usage database of state dir ``home``; a damaged one is set aside for a new
+        one (``databases.open_or_set_aside``). ``UsageStoreUnavailable`` when it cannot be
+        opened otherwise (a directory in its place, no permission: left as it is)."""
+        path = database_path(home, DB_FILE)
         try:
-            return cls(database_path(home, DB_FILE), **options)
+            return open_or_set_aside(path, lambda: cls(path, **options))
         except (sqlite3.DatabaseError, OSError) as exc:
             raise UsageStoreUnavailable(database_file(home, DB_FILE), exc) from exc
 
@@ -224,7 +239,8 @@ class UsageStore:
                 return
 
     def _drain(self) -> None:
-        """Write every queued record in one transaction."""
+        """Write every queued record in one transaction; should that fail, record by
+        record (``_write_each``), so one bad record costs only itself."""
         records = self._records
         # Those added from here on set ``_pending`` again and wait for the next round.
         batch = [records.popleft() for _ in range(len(records))]
@@ -240,5 +256,44 @@ class UsageStore:
                                        list(chain.from_iterable(batch[start:start + size])))
                     start += size
             self.written += len(batch)
-        except Exception:  # a bad batch is lost, never the writer (jobs would hang)
-            log.exception("could not write %d usage records to %s", len(batch), self.path)
+        except Exception:  # rolled back: find the record at fault (never kill the writer)
+            self._write_each(batch)
+
+    def _write_each(self, batch: list[UsageRecord]) -> None:
+        """``batch`` one record at a time, in one transaction. A record SQLite cannot bind
+        is written with lone surrogates replaced (``databases.storable``), else skipped;
+        either way it is logged once, by its exchange id only (its values may be anyone's
+        text). A failure of the database itself (disk full, I/O) loses the batch, logged."""
+        written = 0
+        try:
+            with self._conn:
+                for record in batch:
+                    try:
+                        self._conn.execute(_INSERTS[0], record)
+                    except _RECORD_ERRORS as exc:
+                        written += self._write_repaired(record, exc)
+                    else:
+                        written += 1
+        except Exception as exc:
+            self.dropped += len(batch)
+            log.error("could not write %d usage records to %s (%s: %s); they are lost",
+                      len(batch), self.path, type(exc).__name__, exc)
+            return
+        self.written += written
+
+    def _write_repaired(self, record: UsageRecord, exc: Exception) -> int:
+        """Write ``record`` with what SQLite refused replaced, if that is what it refused:
+        1 if written, 0 if skipped (and counted as dropped)."""
+        if isinstance(exc, UnicodeEncodeError):
+            try:
+                self._conn.execute(_INSERTS[0], storable(record))
+            except _RECORD_ERRORS:
+                pass
+            else:
+                log.warning("usage record %s held text that is not UTF-8: written with "
+                            "U+FFFD in its place", record.exchange_id)
+                return 1
+        self.dropped += 1
+        log.warning("usage record %s could not be written (%s) and is skipped; the others "
+                    "are kept", record.exchange_id, type(exc).__name__)
+        return 0

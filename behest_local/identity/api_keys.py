@@ -33,6 +33,7 @@ from pathlib import Path
 
 from behest_local.atomic import Signature, atomic_write, file_sig, locked
 from behest_local.file_watch import FileWatch
+from behest_local.home import private_dir
 
 KEY_PREFIX = "behest_sk_live_"
 LEGACY_KEY_PREFIX = "bh_live_"
@@ -315,7 +316,7 @@ class KeyStore:
         Follows the directory: the file may not exist yet, and each write replaces its
         inode. The 1 s tick re-checks the file's signature as well, in case an event came
         too early."""
-        self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(self.home)
         self._reload_quietly()
         watch.follow(self.home, [KEYS_FILE], self._reload_quietly, tick=True, label="API keys")
 

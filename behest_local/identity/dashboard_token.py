@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from behest_local.atomic import Signature, atomic_write, file_sig
+from behest_local.home import private_dir
 
 DASHBOARD_FILE = "dashboard.json"
 TOKEN_PREFIX = "behest_dash_"
@@ -36,7 +37,7 @@ class DashboardTokens:
 
     def create(self) -> str:
         """A new token (returned once); the previous one is replaced."""
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         created = datetime.now(timezone.utc).isoformat(timespec="seconds")
         atomic_write(self.path, json.dumps({"version": 1, "sha256": _digest(token),

@@ -1,5 +1,8 @@
 """Exporting exchange records: JSON Lines, HAR 1.2, and a replayable curl command.
 
+``save`` writes an export file (``behest-local traces export --out``, the TUI's ``x``) mode
+0600, like everything in the state dir (``home.py``).
+
 Input is always records (observe/record.py), already redacted, so nothing here can leak a
 credential; copy-as-curl goes one step further and puts ``$BEHEST_API_KEY`` where the
 credential headers were, so the command runs as is in a shell that has the key.
@@ -15,6 +18,7 @@ browser devtools show for an ``text/event-stream`` response imported from a HAR.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -22,6 +26,7 @@ from typing import IO
 
 from behest_local import __version__
 from behest_local.exchange.scrub import SECRET_HEADERS
+from behest_local.home import open_private
 
 HOP_HEADERS = frozenset({"host", "content-length", "connection", "transfer-encoding",
                          "keep-alive", "accept-encoding"})
@@ -121,6 +126,16 @@ def write_har(records: Iterable[dict], out: IO[str]) -> int:
     json.dump(har, out, ensure_ascii=False, indent=1)
     out.write("\n")
     return len(har["log"]["entries"])
+
+
+WRITERS = {"har": write_har, "jsonl": write_jsonl}
+
+
+def save(records: Iterable[dict], path: str | os.PathLike, format: str = "har") -> int:
+    """Write ``records`` to the file ``path`` as ``har`` or ``jsonl``, mode 0600 (an export
+    holds prompts and replies); how many were written."""
+    with open_private(path) as out:
+        return WRITERS[format](records, out)
 
 
 def curl_command(record: dict) -> str:

@@ -33,6 +33,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from behest_local.atomic import atomic_write
+from behest_local.home import private_dir
+
 FORMAT = 1
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
@@ -101,8 +104,8 @@ def save_fixture(record: dict, directory: Path, name: str | None = None) -> Path
     """Write ``record``'s fixture as ``directory/<name>.json`` (default: the exchange id)."""
     path = fixture_path(directory, name or record["id"])
     document = fixture_from_record(record)
-    directory.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    private_dir(directory)  # a fixture holds a recorded prompt and reply: the user's only
+    atomic_write(path, (json.dumps(document, ensure_ascii=False, indent=1) + "\n").encode())
     return path
 
 

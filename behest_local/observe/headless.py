@@ -3,7 +3,10 @@
 A ``TraceStore`` subscriber, like the TUI; it subscribes to the terminal events only
 (``LineLogger.EVENTS``: finished or failed), so the other phases are not even built for
 it and stream chunks cost it nothing. Lines go to a text stream (stdout by default) and
-hold no secret: exchanges carry only redacted data.
+hold no secret: exchanges carry only redacted data. They hold the client's own text
+(the decoded path, the user id, the requested model, error messages quoting them), so
+each line passes through ``printable``: a ``%0a`` in a path cannot forge a line, nor a
+``%1b[`` drive the terminal.
 
 Subscribers run on the request's own task, so with ``batch`` set the logger only
 appends the line and writes what gathered once per ``batch`` seconds (one write and
@@ -20,6 +23,7 @@ from typing import TextIO
 
 from behest_local.exchange.events import ExchangeFailed, ExchangeFinished, TraceEvent
 from behest_local.exchange.exchange import Exchange
+from behest_local.printable import printable
 
 _ENDS = (ExchangeFinished, ExchangeFailed)
 
@@ -97,7 +101,8 @@ def format_line(exchange: Exchange, *, clock: str | None = None) -> str:
     """One line for ``exchange``; ``clock`` is its ``HH:MM:SS`` when already known.
 
     Its fields joined by two spaces; built as one f-string plus the optional fields, not a
-    list joined at the end (it runs once per request, on the event loop)."""
+    list joined at the end (it runs once per request, on the event loop). Escaped as a
+    whole, once: most fields can carry a client's text."""
     status = exchange.status
     line = (f"{clock or _clock(exchange.wall_time)}  {status if status else '-':>3}  "
             f"{exchange.method}  {exchange.path}")
@@ -113,7 +118,7 @@ def format_line(exchange: Exchange, *, clock: str | None = None) -> str:
         else:
             line = f"{line}  {model} ({exchange.provider})"
     if exchange.stream:
-        line = (f"{line}  stream {len(exchange.chunk_times)} events "
+        line = (f"{line}  stream {exchange.chunks} events "
                 f"ttft {_ms(exchange.ttft)}")
     ended = exchange.ended
     line = f"{line}  {_ms(None if ended is None else ended - exchange.started)}"
@@ -121,4 +126,4 @@ def format_line(exchange: Exchange, *, clock: str | None = None) -> str:
         line = f"{line}  {exchange.prompt_tokens}+{exchange.completion_tokens or 0} tok"
     if exchange.error:
         line = f"{line}  error: {exchange.error}"
-    return f"{line}  {exchange.id}"
+    return printable(f"{line}  {exchange.id}")

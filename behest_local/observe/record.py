@@ -51,7 +51,6 @@ def build_record(exchange: Exchange, *, events: bool = True, message: bool = Tru
         record[name] = value if plain is None else plain(value)
     chunk_times = exchange.chunk_times
     record.update({
-        "chunks": len(chunk_times),
         "request": {"headers": [], "body": None, "body_size": None, "body_note": None},
         "response": {"status": exchange.status, "headers": [], "body": None, "body_size": None},
         "events": [], "events_dropped": 0, "message": None, "recorded": capture is not None,

@@ -14,8 +14,9 @@ redaction) and appends the bytes to a bounded deque; an exchange whose response 
 to be recorded (a refusal: its response is prepared after its end) is queued as itself,
 and the writer encodes it once its capture says the response was recorded, or
 ``SETTLE`` seconds pass. When the deque is full a record is dropped and counted, never
-waited for. A dedicated writer thread wakes every ``interval`` seconds (at once for
-``flush`` and ``close``) and sends what is queued, ``CHUNK`` exchanges per message, to
+waited for. A dedicated writer thread sleeps until the first record of a round arrives,
+lets ``interval`` seconds gather more (at once for ``flush`` and ``close``; never woken
+while idle), and sends what is queued, ``CHUNK`` exchanges per message, to
 the writer process (observe/trace_writer.py, started on the first batch), which builds and
 redacts the records and commits each round in one transaction. The thread itself does
 almost no Python work: a thread that holds the GIL stops the event loop, and one that
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sqlite3
 import subprocess
 import sys
@@ -37,9 +37,10 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from behest_local.databases import check, open_or_set_aside
 from behest_local.exchange.events import ExchangeFailed, ExchangeFinished, ProbeReported, TraceEvent
 from behest_local.exchange.exchange import Exchange
-from behest_local.home import database_path
+from behest_local.home import database_path, private_file
 from behest_local.observe.record import with_message
 from behest_local.observe.trace_writer import SCHEMA, encode, receive, send
 
@@ -75,9 +76,11 @@ class TraceDB:
         """The last write failure, for the TUI's header; None while writes succeed."""
         self._clock = clock
         self.queue_size = queue_size
-        # deque.append and popleft are atomic: the hot path takes no lock and wakes no one.
+        # deque.append and popleft are atomic: the hot path takes no lock, and wakes the
+        # writer only with the first record of a round (``_put``).
         self._queue: deque[tuple] = deque()
-        self._wake = threading.Event()
+        self._pending = threading.Event()  # something is queued: the writer has work
+        self._urgent = threading.Event()  # a flush or stop waits: stop lingering
         self._thread: threading.Thread | None = None
         self._child: subprocess.Popen | None = None
 
@@ -115,6 +118,10 @@ class TraceDB:
     def _put(self, item: tuple) -> None:
         if len(self._queue) < self.queue_size:
             self._queue.append(item)
+            # Once per round: the writer clears it before taking the queue, so a record
+            # appended after that sets it again. An idle writer waits on it, untimed.
+            if not self._pending.is_set():
+                self._pending.set()
         else:
             self._drop()
 
@@ -126,17 +133,22 @@ class TraceDB:
     # -- lifecycle --------------------------------------------------------------------
 
     def start(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Open (or create) the database, setting a damaged one aside for a new one
+        (``databases.open_or_set_aside``), and start the writer thread. Blocking."""
+        open_or_set_aside(self.path, self._create)
+        self._thread = threading.Thread(target=self._run, name="behest-local trace writer",
+                                        daemon=True)
+        self._thread.start()
+
+    def _create(self) -> None:
+        private_file(self.path)  # prompts and replies: 0600 before SQLite (and its WAL) sees it
         conn = sqlite3.connect(self.path, timeout=5)
         try:
+            check(conn)
             with conn:
                 conn.executescript(SCHEMA)
         finally:
             conn.close()
-        os.chmod(self.path, 0o600)  # prompts and replies are the user's data
-        self._thread = threading.Thread(target=self._run, name="behest-local trace writer",
-                                        daemon=True)
-        self._thread.start()
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Block until everything queued so far is written (tests, exports, shutdown)."""
@@ -144,15 +156,19 @@ class TraceDB:
             return False
         done = threading.Event()
         self._queue.append(("flush", done))  # control items are never dropped
-        self._wake.set()
+        self._wake_now()
         return done.wait(timeout)
 
     def close(self, timeout: float = 5.0) -> None:
         """Write what is queued and stop the writer. Blocking: call via ``to_thread``."""
         if self._thread is not None and self._thread.is_alive():
             self._queue.append(("stop",))
-            self._wake.set()
+            self._wake_now()
             self._thread.join(timeout)
+
+    def _wake_now(self) -> None:
+        self._urgent.set()
+        self._pending.set()
 
     # -- the writer thread ------------------------------------------------------------
 
@@ -160,7 +176,7 @@ class TraceDB:
         pending: list[tuple[Exchange, float]] = []
         try:
             while True:
-                items = self._drain()
+                items = self._drain(settling=bool(pending))
                 stop = any(i[0] == "stop" for i in items)
                 flushes = [i[1] for i in items if i[0] == "flush"]
                 pending += [(i[1], i[2]) for i in items if i[0] == "exchange"]
@@ -181,10 +197,16 @@ class TraceDB:
         finally:
             self._stop_child()
 
-    def _drain(self) -> list[tuple]:
-        """Everything queued, after waiting ``interval`` (or less, for a flush or stop)."""
-        self._wake.wait(self.interval)
-        self._wake.clear()  # before taking: an item appended after this wakes the next wait
+    def _drain(self, settling: bool) -> list[tuple]:
+        """Everything queued, once there is something: the first record of a round arms
+        an ``interval`` for more to gather (cut short by a flush or stop). Idle, the writer
+        sleeps until then, untimed; with exchanges still ``settling`` it looks again every
+        ``interval``."""
+        if self._pending.wait(self.interval if settling else None):
+            self._urgent.wait(self.interval)
+        # Cleared before taking: an item appended after this sets them for the next round.
+        self._urgent.clear()
+        self._pending.clear()
         items = []
         take = self._queue.popleft
         for _ in range(len(self._queue)):

@@ -21,7 +21,8 @@ Wire: each message is a 4-byte big-endian length and a ``marshal`` payload (both
 are the same Python and the same code: marshal is its fastest encoding of plain values).
 Parent → child: ``("batch", payloads, probes, commit)``, each payload one exchange's
 ``encode``d snapshot, or ``("stop",)``. Child → parent, per
-batch: ``(written, error)``, ``error`` None or the text of a database failure.
+batch: ``(written, error)``, ``error`` None or the text of a database failure, or of the
+records skipped: one record that cannot be built or stored costs only itself (issue 17).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import time
 from operator import attrgetter
 from typing import BinaryIO
 
+from behest_local.databases import storable
 from behest_local.exchange.capture import Capture
 from behest_local.exchange.exchange import FIELDS, Exchange
 from behest_local.observe.record import build_record
@@ -174,21 +176,26 @@ class Writer:
         self.late_probes: dict[str, dict] = {}
         self.prune()
 
-    def batch(self, payloads: list[bytes], probes: list, commit: bool = True) -> int:
-        """Insert the records of ``snapshots`` and merge ``probes``; commit only when
+    def batch(self, payloads: list[bytes], probes: list, commit: bool = True
+              ) -> tuple[int, list[str]]:
+        """Insert the records of ``payloads`` and merge ``probes``; commit only when
         ``commit`` (the parent's last message of a round: one transaction per round, not
-        per message)."""
-        rows = []
+        per message). Returns how many were written and why any were not: one record
+        that cannot be built or stored is skipped, never its batch (``_insert``)."""
+        rows, skipped = [], []
         for payload in payloads:
-            record = build_record(decode(payload), message=False)  # derived when read
+            try:
+                record = build_record(decode(payload), message=False)  # derived when read
+            except Exception as exc:  # a record that cannot be built: report it, keep going
+                skipped.append(f"could not build a record ({type(exc).__name__})")
+                continue
             probe = self.late_probes.pop(record["id"], None)
             if probe is not None:
                 record["probe"] = probe
             rows.append(_row(record))
         conn = self.conn
         try:
-            conn.executemany("INSERT OR REPLACE INTO exchanges VALUES "
-                             "(?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            written = self._insert(rows, skipped)
             for exchange_id, probe in probes:
                 found = conn.execute("SELECT record FROM exchanges WHERE id = ?",
                                      (exchange_id,)).fetchone()
@@ -206,10 +213,32 @@ class Writer:
         except BaseException:
             conn.rollback()
             raise
-        self.written += len(rows)
+        self.written += written
         if commit and self.written - self.pruned_at >= PRUNE_EVERY:
             self.prune()
-        return len(rows)
+        return written, skipped
+
+    def _insert(self, rows: list[tuple], skipped: list[str]) -> int:
+        """Insert ``rows`` (all at once; row by row if that fails, a row SQLite cannot
+        bind retried with lone surrogates replaced, then skipped); how many went in."""
+        try:
+            self.conn.executemany(_INSERT, rows)
+            return len(rows)
+        except _ROW_ERRORS:
+            pass
+        written = 0
+        for row in rows:  # OR REPLACE: rows the failed executemany inserted are no matter
+            for attempt in (row, storable(row)):
+                try:
+                    self.conn.execute(_INSERT, attempt)
+                except _ROW_ERRORS as exc:
+                    error = exc
+                else:
+                    written += 1
+                    break
+            else:
+                skipped.append(f"could not store record {row[0]} ({type(error).__name__})")
+        return written
 
     def prune(self) -> None:
         """Drop rows older than ``max_age``, then all but the newest ``max_rows`` (by one
@@ -222,6 +251,12 @@ class Writer:
                          "exchanges ORDER BY wall_time DESC LIMIT 1 OFFSET ?)",
                          (self.max_rows - 1,))
         self.pruned_at = self.written
+
+
+_INSERT = "INSERT OR REPLACE INTO exchanges VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+_ROW_ERRORS = (ValueError, OverflowError, sqlite3.InterfaceError, sqlite3.ProgrammingError,
+               sqlite3.IntegrityError)
+"""What binding or inserting one row raises when the row, not the database, is at fault."""
 
 
 def _row(record: dict) -> tuple:
@@ -249,11 +284,12 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         _, payloads, probes, commit = message
         try:
-            reply = (writer.batch(payloads, probes, commit), None)
+            written, skipped = writer.batch(payloads, probes, commit)
+            reply = (written, "; ".join(skipped) if skipped else None)
         except (sqlite3.Error, OSError) as exc:
             reply = (0, f"{type(exc).__name__}: {exc}")
-        except Exception as exc:  # a record that cannot be built: report it, keep going
-            reply = (0, f"could not build a record ({type(exc).__name__})")
+        except Exception as exc:  # a bug here must not stop the writer: report, keep going
+            reply = (0, f"could not write a batch ({type(exc).__name__})")
         send(sink, reply)
 
 

@@ -268,6 +268,25 @@ def refused_request_headers(requested: str) -> list[str]:
     return [n for n in names if n not in ALLOW_HEADERS and not n.startswith(ALLOW_HEADER_PREFIXES)]
 
 
+SIMPLE_METHODS = frozenset({"GET", "HEAD", "POST"})
+SIMPLE_CONTENT_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data",
+                                  "text/plain"})
+"""The CORS-safelisted methods and ``Content-Type`` essences (Fetch standard §2.2.2, §3.2.3)."""
+
+
+def page_can_forge(method: str, content_type: str | None, authorization: str | None) -> bool:
+    """Whether this request carries no credential and needs no CORS preflight, so any web
+    page could have sent it: a CORS-safelisted method, ``Content-Type`` absent or
+    safelisted, ``Authorization`` absent or blank (never safelisted: a page can send a
+    credential only after a preflight the gateway answered). Such a request proves
+    nothing about who sent it, so it must not spend a real client's per-IP allowance
+    (``admission/limits.check_ip``)."""
+    if (authorization and not authorization.isspace()) or method not in SIMPLE_METHODS:
+        return False
+    return content_type is None or \
+        content_type.split(";", 1)[0].strip().lower() in SIMPLE_CONTENT_TYPES
+
+
 def project_for_host(projects: Sequence[ProjectConfig], host: str) -> ProjectConfig | None:
     """The project named by a slug host (``amber-fox-042.localhost:7717``), as Kong reads
     the slug from ``Host`` (reference §0); None for a bare ``127.0.0.1:7717``."""

@@ -21,9 +21,13 @@ that carries its head.
   and for every gap between two reads, checked by one timer re-armed only when it fires.
 * **Flow control**: a reader that falls behind (the client of a stream reads slowly)
   pauses reading from the upstream instead of buffering without bound.
+* **Limits**: a body read whole is refused past the reader's ``limit`` (``read``), as soon
+  as its ``Content-Length`` or its bytes so far say so; a stream's pieces are bounded by
+  the flow control, and its lines and events by its SSE decoder (``sse.SSEDecoder``).
 * **Encodings**: requests ask for ``identity``; a gzip or deflate body sent anyway is
-  decoded. No cookies are kept and no proxy is read from the environment: upstream
-  requests are stateless and go where the config says.
+  decoded (a read inflating past ``http_connection.MAX_INFLATE`` fails it). No cookies
+  are kept and no proxy is read from the environment: upstream requests are stateless
+  and go where the config says.
 * **TLS**: the system's trust store (``ssl.create_default_context``), built on first use.
 """
 
@@ -31,14 +35,15 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import sys
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from multidict import CIMultiDictProxy
 
 from behest_local import __version__
-from behest_local.providers.http_connection import (ConnectError, Connection, ConnectionCut,
-                                                    ConnectTimeout, describe)
+from behest_local.providers.http_connection import (BodyTooLarge, ConnectError, Connection,
+                                                    ConnectionCut, ConnectTimeout, describe)
 from behest_local.providers.http_wire import encode_head
 
 IDLE_S = 15.0
@@ -186,25 +191,44 @@ class HttpResponse:
         """The whole body has been received and taken."""
         return self._conn.complete and not self._conn.pieces
 
-    async def read(self) -> bytes:
-        """The whole body. Raises ``ReadTimeout`` or ``ConnectionCut``."""
+    async def read(self, limit: int | None = None) -> bytes:
+        """The whole body. Raises ``ReadTimeout``, ``ConnectionCut``, or ``BodyTooLarge``
+        once the body is known to be over ``limit`` bytes (from its ``Content-Length``, or
+        as soon as that much has arrived): then ``release`` closes the connection."""
         conn = self._conn
         pieces = conn.pieces
+        if limit is not None and self._declared() > limit:
+            raise BodyTooLarge(limit)
         if conn.complete:  # the usual case: the whole reply came in the read of its head
             body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
         else:
             # Taken as they arrive: left unread past PAUSE_BYTES, they would pause the
             # socket, and nothing would resume it before the end this loop waits for.
             taken: list[bytes] = []
+            size, most = 0, limit if limit is not None else sys.maxsize
             while not conn.complete:
                 while pieces:
                     taken.append(conn.take())
+                    size += len(taken[-1])
+                if size > most:
+                    raise BodyTooLarge(limit)
                 await conn.wait()
             taken.extend(pieces)
             body = b"".join(taken)
+        if limit is not None and len(body) > limit:
+            raise BodyTooLarge(limit)
         pieces.clear()
         conn.unread = 0
         return body
+
+    def _declared(self) -> int:
+        """The body's ``Content-Length`` when it frames the body (no transfer coding, and
+        already checked by the parser), else 0."""
+        headers = self.headers
+        length = headers.get("Content-Length")
+        if length is None or "Transfer-Encoding" in headers:
+            return 0
+        return int(length.split(",", 1)[0])
 
     def take(self) -> bytes | None:
         """The next piece of the body already received (each piece is what one read of the

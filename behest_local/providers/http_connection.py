@@ -41,6 +41,11 @@ class Pool(Protocol):
 
 PAUSE_BYTES = 256 * 1024
 """Unread body bytes at which reading from the upstream pauses (resumed at a quarter)."""
+MAX_INFLATE = 16 * 1024 * 1024
+"""Most a compressed read may inflate to (one read is at most 256 KiB: 64 to 1, where
+JSON and SSE compress about 10 to 1). Past it the response fails: flow control pauses
+between reads, so this bounds the memory a compressed body takes in one step (a
+"decompression bomb" of 256 KiB would be 256 MiB)."""
 
 class HttpError(Exception):
     """Base of the transport's failures. Messages never contain a URL's query or a header."""
@@ -60,6 +65,14 @@ class ReadTimeout(HttpError):
 
 class ConnectionCut(HttpError):
     """The connection closed, or sent bytes that are not HTTP, before the response ended."""
+
+
+class BodyTooLarge(HttpError):
+    """A body read whole (``HttpResponse.read``) is larger than the reader's limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the response body is larger than {limit} bytes")
+        self.limit = limit
 
 
 class Connection(asyncio.Protocol):
@@ -99,8 +112,14 @@ class Connection(asyncio.Protocol):
         if timeout is not None:
             self.timer = self.loop.call_at(self.last_read + timeout, self._check_timeout)
         self.transport.write(message)
-        while not self.parser.started:
-            await self.wait()
+        try:
+            while not self.parser.started:
+                await self.wait()
+        except HttpError:
+            if not self.parser.started:
+                raise
+            # The head came, and the body failed in the same read (a decompression bomb,
+            # a bad chunk): the reader of the body meets the error, named as the body's.
 
     async def wait(self, tap: Callable[[bytes], bool] | None = None) -> None:
         """Until something arrives (a head, a piece, the end) or the response fails.
@@ -192,9 +211,12 @@ class Connection(asyncio.Protocol):
             return
         if self.decoder is not None:
             try:
-                piece = self.decoder.decompress(piece)
+                piece = self.decoder.decompress(piece, MAX_INFLATE)
             except zlib.error as exc:
                 raise ProtocolError(f"the body does not decompress: {exc}") from None
+            if self.decoder.unconsumed_tail:
+                raise ProtocolError(f"its compressed body inflates past {MAX_INFLATE} bytes "
+                                    "from one read")
             if not piece:
                 return
         tap = self.tap

@@ -227,11 +227,14 @@ class ResponseParser:
             tokens = {t.strip().lower() for field in connection for t in field.split(",")}
             self.keep_alive = ("close" not in tokens if version == "HTTP/1.1"
                                else "keep-alive" in tokens)
-        self._state = self._framing(status, headers)
-        if self._state == _UNTIL_CLOSE:
+        framing = self._framing(status, headers)
+        if framing == _UNTIL_CLOSE:
             self.keep_alive = False
+        # Before the state moves on: a sink that refuses the head (an unsupported
+        # Content-Encoding) leaves the response not ``started``, so its request fails.
         self.sink.on_head()
-        if self._state == _DONE:
+        self._state = framing
+        if framing == _DONE:
             self._finish()
 
     def _framing(self, status: int, headers: CIMultiDict[str]) -> int:

@@ -75,7 +75,7 @@ class Adapter:
     _request: Callable[..., UpstreamRequest]
     _from_native: Callable[[str, dict, object], dict]
     _error: Callable[[int, bytes, Mapping[str, str] | None], UpstreamError]
-    _translator: Callable[[ChatCall], StreamTranslator]
+    _translator: Callable[..., StreamTranslator]
 
     def request(self, op: str, payload: ChatCall | EmbedCall | None, key: Secret | str | None,
                 *, base_url: str | None = None, headers: dict[str, str] | None = None
@@ -100,9 +100,11 @@ class Adapter:
             error.args = (error.message,)
         return error
 
-    def translator(self, call: ChatCall) -> StreamTranslator:
-        """A fresh translator for one stream (stateful: never share between streams)."""
-        return self._translator(call)
+    def translator(self, call: ChatCall, provider: str | None = None) -> StreamTranslator:
+        """A fresh translator for one stream (stateful: never share between streams).
+        ``provider``: the name its errors give, the provider as configured (a custom
+        server's ``[providers.NAME]``); default, the adapter's own."""
+        return self._translator(call, provider=provider or self.name)
 
 
 def _openai_compatible(profile: openai_transport.Profile) -> Adapter:

@@ -20,6 +20,14 @@ two reads of a stream. There is no limit on the total, since
 a healthy stream may run for minutes. Before the first event a timeout is a 504; after
 it, the relay turns the same ``UpstreamError`` into an error event and a clean close.
 
+Sizes, per provider too, so that no upstream can make the gateway hold more:
+``max_response_bytes`` for a body read whole, ``max_event_bytes`` for a stream's line or
+event (``SSEDecoder``'s cap). Over one, the answer is a 502 (before the first event; an
+error event after it) naming the provider as configured and the setting to raise, and
+the connection is closed at once. Messages name ``self.name``, the ``[providers.NAME]``
+name, which the stream translators are given too (a custom server's adapter is the
+``custom`` profile's, but its errors say ``ollama``).
+
 ``fetch_models`` asks the provider for its own models list (the adapter's ``models``
 operation) with a short timeout and keeps the answer for ``MODELS_TTL_S`` (a failure for
 ``MODELS_RETRY_S``); concurrent callers share one request.
@@ -32,24 +40,21 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING
 
+from behest_local.config.schema import ProviderConfig
 from behest_local.errors import UpstreamError
 from behest_local.exchange.exchange import CURRENT
 from behest_local.json_text import encode_body, is_small
 from behest_local.offload import off_loop
 from behest_local.providers.base import ChatCall, ChunkSink
 from behest_local.providers.http import HttpPool, HttpResponse
-from behest_local.providers.http_connection import (ConnectError, ConnectionCut, ConnectTimeout,
-                                                    HttpError, ReadTimeout)
+from behest_local.providers.http_connection import (BodyTooLarge, ConnectError, ConnectionCut,
+                                                    ConnectTimeout, HttpError, ReadTimeout)
 from behest_local.providers.openai_compat import translate as openai_translate
 from behest_local.providers.shapes import EmbedCall
 from behest_local.providers.registry import Adapter
 from behest_local.secret import Secret
-from behest_local.sse import EventJSON, SSEDecoder
-
-if TYPE_CHECKING:
-    from behest_local.config.schema import ProviderConfig
+from behest_local.sse import EventJSON, EventTooLarge, SSEDecoder
 
 log = logging.getLogger("behest_local.providers")
 
@@ -79,9 +84,12 @@ class UpstreamProvider:
         self.adapter = adapter
         self._pool = pool
         self._key_for = key_for
-        self.base_url = config.base_url if config and config.base_url else None
-        connect = self.connect_timeout_s = config.connect_timeout_s if config else 10.0
-        idle = self.timeout_s = config.timeout_s if config else 600.0
+        config = config or ProviderConfig()  # the defaults are declared there, once
+        self.base_url = config.base_url or None
+        connect = self.connect_timeout_s = config.connect_timeout_s
+        idle = self.timeout_s = config.timeout_s
+        self.max_response_bytes = config.max_response_bytes
+        self.max_event_bytes = config.max_event_bytes
         # The read timeout bounds the wait for the first byte and every gap between
         # reads; there is no total limit, since a healthy stream may run for minutes.
         self._models_timeouts = (min(connect, MODELS_TIMEOUT_S), min(idle, MODELS_TIMEOUT_S))
@@ -119,8 +127,9 @@ class UpstreamProvider:
     async def stream(self, call: ChatCall) -> AsyncIterator[dict]:
         key = self._key()
         request = self.adapter.request("chat", call, key, base_url=self.base_url)
-        translator = self.adapter.translator(call)
-        decoder = SSEDecoder(raw_lines=getattr(translator, "raw_lines", False))
+        translator = self.adapter.translator(call, self.name)
+        decoder = SSEDecoder(raw_lines=getattr(translator, "raw_lines", False),
+                             max_event=self.max_event_bytes)
         response = await self._open(request, key)
         del key, request  # nothing long-lived keeps the key or the headers it went into
         started = False
@@ -145,6 +154,9 @@ class UpstreamProvider:
                     for event in decoder.feed(data):
                         for chunk in translator.feed(event):
                             yield chunk
+                for event in decoder.close():  # may meet a last line over the cap too
+                    for chunk in translator.feed(event):
+                        yield chunk
             except ReadTimeout:
                 started = started or (push is not None and push.started)
                 raise self._timed_out("between two stream events" if started
@@ -152,9 +164,9 @@ class UpstreamProvider:
             except ConnectionCut as exc:
                 raise UpstreamError(f"The {self.name} stream was cut off: {exc}",
                                     status=502, code="upstream_stream_cut") from None
-            for event in decoder.close():
-                for chunk in translator.feed(event):
-                    yield chunk
+            except EventTooLarge as exc:
+                raise self._too_large(f"a stream {exc.kind}", self.max_event_bytes,
+                                      "max_event_bytes", "upstream_event_too_large") from None
             for chunk in translator.finish():
                 yield chunk
         finally:
@@ -205,6 +217,12 @@ class UpstreamProvider:
 
     # -- transport ----------------------------------------------------------------------
 
+    def _too_large(self, what: str, limit: int, setting: str, code: str) -> UpstreamError:
+        return UpstreamError(
+            f"{self.name} sent {what} larger than {_size(limit)}; the gateway stopped "
+            f"reading and closed the connection (providers.{self.name}.{setting} in "
+            "behest.toml).", status=502, code=code)
+
     def _timed_out(self, when: str) -> UpstreamError:
         return UpstreamError(
             f"{self.name} sent nothing for {self.timeout_s:g} s {when} "
@@ -244,8 +262,8 @@ class UpstreamProvider:
                                 status=502, code="upstream_bad_request") from None
         if response.status >= 400:
             try:
-                raw = await response.read()
-            except HttpError:
+                raw = await response.read(self.max_response_bytes)
+            except HttpError:  # BodyTooLarge too: the status alone still says what failed
                 raw = b""
             finally:
                 response.release()
@@ -265,7 +283,7 @@ class UpstreamProvider:
         started = exchange.now() if exchange is not None else 0.0
         response = await self._open(request, key, timeouts=timeouts)
         try:
-            raw = (await response.read()).strip()
+            raw = (await response.read(self.max_response_bytes)).strip()
             if not raw:
                 return None, None
             charset = response.charset()
@@ -273,6 +291,9 @@ class UpstreamProvider:
             return text, json.loads(text)
         except ReadTimeout:
             raise self._timed_out("while sending its response") from None
+        except BodyTooLarge:
+            raise self._too_large("a response", self.max_response_bytes, "max_response_bytes",
+                                  "upstream_response_too_large") from None
         except ConnectionCut as exc:
             raise UpstreamError(f"The {self.name} response was cut off: {exc}.",
                                 status=502, code="upstream_bad_response") from None
@@ -298,6 +319,14 @@ def _origin(url: str) -> str:
     # Only scheme://host:port: a Gemini-style URL may carry a key in its query.
     parts = url.split("/", 3)
     return "/".join(parts[:3])
+
+
+def _size(n: int) -> str:
+    """``n`` bytes as the config would likely say it: ``64 MiB``, ``256 KiB``, ``1000 bytes``."""
+    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= factor and n % factor == 0:
+            return f"{n // factor} {unit}"
+    return f"{n} bytes"
 
 
 def _why(exc: BaseException) -> str:

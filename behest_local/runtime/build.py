@@ -27,7 +27,9 @@ from behest_local.policy.routing import EMULATED
 from behest_local.secret import Secret
 from behest_local.exchange.bus import TraceStore
 from behest_local.errors import UpstreamError
-from behest_local.vault.store import PASSPHRASE_ENV, Vault, VaultError, VaultLocked
+from behest_local.vault.entries import VAULT_FILE
+from behest_local.vault.store import (PASSPHRASE_ENV, Vault, VaultError, VaultLocked,
+                                      VaultTampered)
 
 log = logging.getLogger("behest_local")
 CONFIG_ENV = "BEHEST_CONFIG"
@@ -103,31 +105,56 @@ def _key_source(gateway: Gateway):
     and by the management API) says whether a key exists at all, and the vault file is
     re-read only when the index saw it change (its ``generation`` moved). The vault is
     opened on first need; the key is decrypted per request and not kept.
+
+    A vault that cannot give the key fails the request with 503 (``_vault_failure``): the
+    fault is the gateway's own state, not the request, and it clears without a restart
+    once the user fixes the vault (the index follows ``vault.json``), so a retrying client
+    may well succeed. Never the emulated model in the key's place.
     """
     seen = [-1]
 
     def key_for(provider: str) -> Secret | None:
         index = gateway.provider_keys
-        if index is not None and not index.has(provider):
-            return None
+        if index is not None:
+            if index.unreadable is not None:
+                raise _vault_failure(gateway.home, provider, index.unreadable)
+            if not index.has(provider):
+                return None
         vault = gateway.vault
-        if vault is None:
-            try:
+        try:
+            if vault is None:
                 vault = gateway.vault = Vault.open(gateway.home)
-            except VaultLocked:
-                raise UpstreamError(
-                    "The provider-key vault is sealed with a passphrase: start behest-local "
-                    f"with {PASSPHRASE_ENV} set to use your {provider} key.", status=503,
-                    type="server_error", code="vault_locked") from None
-            except VaultError as exc:
-                raise UpstreamError(f"The provider-key vault cannot be opened: {exc}",
-                                    status=500, code="vault_error") from None
-            seen[0] = index.generation if index is not None else -1
-        elif index is None or index.generation != seen[0]:
-            vault.reload()
-            seen[0] = index.generation if index is not None else -1
-        return vault.get(provider, reload=False)
+                seen[0] = index.generation if index is not None else -1
+            elif index is None or index.generation != seen[0]:
+                vault.reload()
+                seen[0] = index.generation if index is not None else -1
+        except VaultLocked:
+            raise UpstreamError(
+                "The provider-key vault is sealed with a passphrase: start behest-local "
+                f"with {PASSPHRASE_ENV} set to use your {provider} key.", status=503,
+                type="server_error", code="vault_locked") from None
+        except VaultTampered:
+            raise _vault_failure(gateway.home, provider, VaultTampered.WHY) from None
+        except VaultError as exc:
+            raise UpstreamError(f"The provider-key vault cannot be opened: {exc}", status=503,
+                                code="vault_error") from None
+        try:
+            return vault.get(provider, reload=False)
+        except VaultTampered:  # this one key: the others may be sound
+            raise UpstreamError(
+                f"The {provider} key in the provider-key vault ({gateway.home / VAULT_FILE}) "
+                f"{VaultTampered.WHY}. Store it again with `behest-local vault set "
+                f"{provider}`.", status=503, code="vault_damaged") from None
     return key_for
+
+
+def _vault_failure(home: Path, provider: str, why: str) -> UpstreamError:
+    """The 503 for a request that needs ``provider``'s key when the vault file cannot be
+    read or unlocked as a whole (``why``)."""
+    return UpstreamError(
+        f"The {provider} key cannot be read: the provider-key vault {home / VAULT_FILE} "
+        f"{why}. Restore vault.json from a backup, or move it aside and store your keys "
+        f"again with `behest-local vault set {provider}`.", status=503, code="vault_damaged")
 
 
 def _apply_settings(gateway: Gateway, settings: Settings) -> None:

@@ -20,12 +20,14 @@ from pathlib import Path
 
 from aiohttp import web
 
+from behest_local.atomic import remove_strays
 from behest_local.identity.jwt.platform_key import PLATFORM_FILE
 from behest_local.config import Settings
 from behest_local.file_watch import FileWatch
 from behest_local.server.gateway import Gateway
 from behest_local.identity.signing_keys import SIGNING_KEYS_FILE
 from behest_local.server.app import make_app
+from behest_local.server.wire import GatewayRunner
 from behest_local.vault.store import Vault, VaultError
 from behest_local.runtime.build import (ServeOptions, StartupError, build_gateway, is_loopback,
                                         live_config)
@@ -117,6 +119,10 @@ class RunningGateway:
 
 async def start(options: ServeOptions, *, settings: Settings | None = None) -> RunningGateway:
     """Build the gateway and bind it. Raises ``StartupError`` for what the user must fix."""
+    strays = remove_strays(options.home)  # before anything reads the state dir
+    if strays:
+        log.info("removed %d stray temp file%s left by interrupted writes: %s", len(strays),
+                 "s" if len(strays) > 1 else "", ", ".join(p.name for p in strays))
     live = live_config(options, settings)
     settings = live.settings
     host = settings.server.host
@@ -127,7 +133,22 @@ async def start(options: ServeOptions, *, settings: Settings | None = None) -> R
             "can then use your provider keys).")
     gateway = build_gateway(settings, options.home, live=live)
     app = make_app(gateway)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=3)
+    # The request-head deadline is aiohttp's keep-alive timer (its default, 3630 s, would
+    # let a client that never finishes a head hold its connection for an hour). Since
+    # aiohttp 3.14 the timer is armed when a connection opens and again when a response
+    # ends, and arriving bytes do not re-arm it: it fires unless a complete head was parsed
+    # in time, so a head dripped a byte at a time is cut at the same moment as silence.
+    # It never touches a request being answered (tests/hardening/test_limits_head_deadline.py).
+    # GatewayRunner: aiohttp's AppRunner, but a request that does not parse gets OpenAI's
+    # error JSON and is never quoted in the answer or the log (server/wire.py).
+    # handler_cancellation: a client that disconnects cancels its handler (aiohttp's
+    # default leaves it running), so a request waiting on an upstream, or on a stream's
+    # next event, closes that upstream connection at once instead of holding it until the
+    # upstream answers or times out (issue 17). The relay and the middleware record it
+    # as the client's cancellation (499); the control plane is shielded (middleware.py).
+    runner = GatewayRunner(app, access_log=None, handle_signals=False, shutdown_timeout=3,
+                           keepalive_timeout=settings.server.header_timeout_s,
+                           handler_cancellation=True)
     await runner.setup()
     # aiohttp's default accept backlog is 128: a burst of new connections beyond it (a load
     # test, a page opening many streams) has its SYNs dropped and retried a second later.

@@ -14,12 +14,14 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sqlite3
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 
 from behest_local import __version__
+from behest_local.home import exposure
 from behest_local.runtime.gc_schedule import CollectorSchedule
 from behest_local.server.gateway import Gateway
 from behest_local.observe.headless import LineLogger
@@ -65,7 +67,11 @@ async def serve(options: ServeOptions) -> int:
 
     The TUI is the front end when stdout is a terminal and ``--headless`` was not given;
     otherwise one log line per request. Either way exchanges persist to the trace store.
+    A state dir open to other users is warned about first (``home.exposure``).
     """
+    notices = tuple(n for n in [exposure(options.home)] if n is not None)
+    for notice in notices:  # stderr now; in the TUI, a notification too
+        log.warning(notice)
     # The trace database's file work (sqlite, which releases the GIL) overlaps building and
     # binding the gateway. Its result is taken without awaiting, so it is subscribed before
     # the loop can run a request: no exchange goes unrecorded.
@@ -79,8 +85,12 @@ async def serve(options: ServeOptions) -> int:
             raise
         try:
             db = opening.result()
-        except BaseException:
+        except BaseException as exc:
             await running.close()
+            if isinstance(exc, (OSError, sqlite3.Error)):  # not damage (that is set aside)
+                raise StartupError(f"cannot open the trace database in {options.home}: {exc}. "
+                                   "Check that it is a file you may write, or move it aside."
+                                   ) from None
             raise
     gateway = running.gateway
     gateway.store.subscribe(db.subscriber, events=db.EVENTS)
@@ -103,7 +113,7 @@ async def serve(options: ServeOptions) -> int:
         if use_tui:
             from behest_local.runtime.tui import run_tui  # deferred: headless never loads Textual
 
-            await run_tui(running, db=db, notices=(),
+            await run_tui(running, db=db, notices=notices,
                           limits=lambda: rpm_gauges(running.runner.app))
         else:
             gateway.store.subscribe(logger, events=logger.EVENTS)

@@ -21,6 +21,9 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from behest_local.home import private_file
+from behest_local.printable import PrintableFormatter, printable
+
 if TYPE_CHECKING:
     from behest_local.runtime.running import RunningGateway
     from behest_local.observe.trace_db import TraceDB
@@ -68,21 +71,24 @@ class _ToastHandler(logging.Handler):
         self._loop_thread = threading.get_ident()
 
     def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage().splitlines()[0][:300]
+        # The first line, escaped and shown as plain text: a record can quote a client's
+        # text (a refused origin, a path), which must neither drive the terminal nor be
+        # read as Textual markup.
+        message = printable((record.getMessage().splitlines() or [""])[0][:300])
         severity = "error" if record.levelno >= logging.ERROR else "warning"
         if threading.get_ident() == self._loop_thread:
-            self.app.notify(message, severity=severity, timeout=8)
+            self.app.notify(message, severity=severity, timeout=8, markup=False)
         else:
             self.loop.call_soon_threadsafe(
-                lambda: self.app.notify(message, severity=severity, timeout=8))
+                lambda: self.app.notify(message, severity=severity, timeout=8, markup=False))
 
 
 @contextlib.contextmanager
 def _logs_to(app: BehestApp, path: Path, loop: asyncio.AbstractEventLoop) -> Iterator[None]:
     root = logging.getLogger()
     streams = [h for h in root.handlers if type(h) is logging.StreamHandler]
-    file_handler = logging.FileHandler(path, encoding="utf-8")
-    file_handler.setFormatter(logging.Formatter(
+    file_handler = logging.FileHandler(private_file(path), encoding="utf-8")
+    file_handler.setFormatter(PrintableFormatter(
         "%(asctime)s %(levelname)s %(name)s: %(message)s"))
     toast = _ToastHandler(app, loop)
     for handler in streams:

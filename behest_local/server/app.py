@@ -2,7 +2,8 @@
 
 One middleware, ``gateway_middleware`` (``middleware.py``), runs every request through
 these phases in order, each a plain call into the module that owns it: open the
-Exchange (and render every error) → CORS preflights (``cors.preflight``: answered before
+Exchange (and render every error) → the ``Host`` check (``host.check_host``: a
+DNS-rebinding guard, on every route) → CORS preflights (``cors.preflight``: answered before
 anything can refuse them, browsers send them without credentials, Fetch standard §4.8) →
 the control plane (``behest_errors.serve_management``: dashboard token, Behest's flat
 errors; it calls their handlers itself) → the per-IP safety limit (``limits.check_ip``,
@@ -32,6 +33,7 @@ from behest_local.server.routes import translated as translated_routes
 from behest_local.server.admission.auth import PRINCIPALS, PrincipalCache
 from behest_local.server.routes.behest import setup_behest_routes
 from behest_local.server.admission.cors import cors_headers, setup_cors
+from behest_local.server.admission.host import setup_host_check
 from behest_local.server.routes.inspect import record_response, setup_inspect_routes
 from behest_local.server.keys import EXCHANGE, GATEWAY
 from behest_local.server.admission.limits import limit_headers, setup_limits
@@ -48,6 +50,7 @@ def make_app(gateway: Gateway) -> web.Application:
     app[GATEWAY] = gateway
     app[PRINCIPALS] = PrincipalCache()
     setup_routes(app)
+    setup_host_check(app)
     setup_cors(app)
     setup_limits(app)
     app.on_response_prepare.append(prepare_response)

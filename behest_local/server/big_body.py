@@ -56,8 +56,8 @@ _scan_string = json.decoder.scanstring
 
 
 def text_of(raw: bytes, encoding: str) -> str:
-    """``raw.decode(encoding, "surrogatepass")``, a slice at a time."""
-    decoder = codecs.getincrementaldecoder(encoding)("surrogatepass")
+    """``raw.decode(encoding)``, a slice at a time (strict: encoded surrogates are errors)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
     parts = [decoder.decode(raw[i:i + _SLICE]) for i in range(0, len(raw), _SLICE)]
     parts.append(decoder.decode(b"", final=True))
     return "".join(parts)

@@ -3,7 +3,8 @@ order, and owns how every request ends.
 
 Each request gets an ``Exchange`` (request id, trace id) before anything else runs, so
 even a 404 or a malformed body is traced. Then the phases, each a plain call into the
-module that owns it (the order is ``server/app.py``'s docstring): CORS preflights
+module that owns it (the order is ``server/app.py``'s docstring): the ``Host`` check
+(``host.check_host``, a DNS-rebinding guard), CORS preflights
 (``cors.preflight``), the control plane (``behest_errors.serve_management``, which
 answers its routes itself), the per-IP limit (``limits.check_ip``), data-plane
 authentication (``auth``; Behest's own routes through ``auth.serve_behest_route``), the
@@ -13,7 +14,9 @@ coroutine, not six stacked middlewares: aiohttp would wrap each in its own frame
 
 Whatever the phases or the handler raise is turned into an OpenAI-format error here:
 ``GatewayError`` as itself, aiohttp's HTTP exceptions (router 404/405, body 413)
-reworded, anything else a logged 500 that names the request id. A whole (not streamed)
+reworded, anything else a logged 500 that names the request id; but a connection error
+of a client that left (mid-body, say) ends the exchange as a cancellation: nothing
+broke, so no 500 and no traceback. A whole (not streamed)
 response, a phase's refusal included, is written here, then its capture recorded
 (``routes/inspect.record_response``) and its exchange ended, so neither the capture nor
 the trace subscribers stand between the answer and its bytes.
@@ -24,25 +27,30 @@ its response and leaves an ``Ending`` on the request (``server/ending.py``: stat
 code, message, details), as the stream relay does for a stream that did not end well;
 anything else ends as its status says.
 The ``X-Request-Id``/``X-Trace-Id`` headers are added by ``app.prepare_response`` on
-``on_response_prepare``, which also covers streamed responses.
+``on_response_prepare``, which also covers streamed responses. The ``/_behest/``
+inspection routes are not traced: ``inspect.serve_inspection`` admits them (the ``Host``
+check too) and renders their errors.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 
 from aiohttp import web
 
 from behest_local.errors import GatewayError
 from behest_local.exchange.events import RequestReceived
 from behest_local.exchange.exchange import CURRENT, Exchange
+from behest_local.printable import printable
 from behest_local.server.admission.auth import authenticate_async, serve_behest_route
 from behest_local.server.behest_errors import path_kind, serve_management
 from behest_local.server.admission.cors import preflight
 from behest_local.server.body import release_body
 from behest_local.server.ending import ENDING, Ending
-from behest_local.server.routes.inspect import record_response
+from behest_local.server.admission.host import check_host
+from behest_local.server.routes.inspect import record_response, serve_inspection
 from behest_local.server.keys import EXCHANGE, GATEWAY
 from behest_local.server.admission.limits import check_caller, check_ip
 from behest_local.server.render import error_response, from_http_exception
@@ -57,7 +65,7 @@ _CANCELLED = Ending(499, "client_closed", "client disconnected", cancelled=True)
 async def gateway_middleware(request: web.Request, handler) -> web.StreamResponse:
     path = request.path
     if path.startswith("/_behest/"):  # self-inspection (probe, TUI): not traced
-        return await handler(request)
+        return await serve_inspection(request, handler)
     gateway = request.app[GATEWAY]
     store = gateway.store
     method = request.method
@@ -71,11 +79,13 @@ async def gateway_middleware(request: web.Request, handler) -> web.StreamRespons
     kind = path_kind(path)
     failure: GatewayError | None = None
     try:
-        response = preflight(request, kind) if method == "OPTIONS" else None
+        response = check_host(request, kind)
         if response is not None:
             pass
+        elif method == "OPTIONS" and (response := preflight(request, kind)) is not None:
+            pass
         elif kind.management:
-            response = await serve_management(request)
+            response = await _uncancelled(serve_management(request))
         elif (response := check_ip(request, kind)) is not None:
             pass
         elif kind.behest:
@@ -102,13 +112,20 @@ async def gateway_middleware(request: web.Request, handler) -> web.StreamRespons
         exchange.fail(ending.status, code=ending.code, message=ending.message,
                       details=ending.details, cancelled=ending.cancelled)
         raise
-    except Exception:
-        log.exception("unhandled error while serving %s %s (request %s)", method, path,
-                      exchange.id)
-        failure = GatewayError(
-            f"The gateway failed while processing your request (request id {exchange.id}); the "
-            "behest-local log has the details.", status=500, type="server_error",
-            code="internal_error")
+    except Exception as exc:
+        if isinstance(exc, ConnectionError) and _client_gone(request):
+            # The client left before its answer (while sending its body, say): nothing
+            # broke and nobody reads a reply. Ended as a cancellation; the response below
+            # only gives aiohttp something to fail to write.
+            request[ENDING] = _CANCELLED
+            response = web.Response(status=_CANCELLED.status)
+        else:
+            log.exception("unhandled error while serving %s %s (request %s)", method,
+                          printable(path), exchange.id)
+            failure = GatewayError(
+                f"The gateway failed while processing your request (request id "
+                f"{exchange.id}); the behest-local log has the details.", status=500,
+                type="server_error", code="internal_error")
     finally:
         CURRENT.reset(token)
         release_body(request)  # a large body's values are freed beside the loop
@@ -149,10 +166,36 @@ async def gateway_middleware(request: web.Request, handler) -> web.StreamRespons
     return response
 
 
+async def _uncancelled(answer: Awaitable[web.StreamResponse]) -> web.StreamResponse:
+    """``answer`` run to its end even if the client leaves (the runner cancels the handler
+    of a client gone, runtime/running.py): the control plane changes state in steps (a
+    vault write, then the key index; a deploy, then its check and undo) that a
+    cancellation must not split. This request still ends as cancelled; its answer is
+    dropped."""
+    task = asyncio.ensure_future(answer)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        task.add_done_callback(_dropped)
+        raise
+
+
+def _dropped(task: asyncio.Task) -> None:
+    """The end of an answer nobody waits for: a failure the client would have seen as a 500
+    is logged (a ``GatewayError`` was only its answer)."""
+    if not task.cancelled() and not isinstance(task.exception(), (GatewayError, type(None))):
+        log.error("a management request whose client left failed", exc_info=task.exception())
+
+
 async def _limited(request: web.Request, handler) -> web.StreamResponse:
     """The caller's limits, then the route: the tail of a Behest route's admission."""
     refused = check_caller(request, path_kind(request.path))
     return refused if refused is not None else await handler(request)
+
+
+def _client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 def _client(request: web.Request) -> str:

@@ -28,8 +28,11 @@ def json_response(data: object, *, status: int = 200, headers: dict | None = Non
         return web.Response(body=data.body, status=status, headers=headers,
                             content_type="application/json")
     text = data.text if type(data) is EventJSON else None
-    return web.Response(body=(text if text is not None else _dumps(data)).encode(),
-                        status=status, headers=headers, content_type="application/json")
+    # "replace": a lone surrogate that got this far (a header's undecodable byte quoted in
+    # a message) becomes "?" rather than a UnicodeEncodeError, which would turn the
+    # answer into aiohttp's plain-text 500. Free for valid text (the error path only).
+    return web.Response(body=(text if text is not None else _dumps(data)).encode(
+        "utf-8", "replace"), status=status, headers=headers, content_type="application/json")
 
 
 def error_response(error: GatewayError) -> web.Response:

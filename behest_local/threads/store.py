@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import sqlite3
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from behest_local.errors import GatewayError
+from behest_local.home import private_file
 from behest_local.offload import fairly
 from behest_local.threads.messages import encoded, message_view, normalize, view_text
 
@@ -87,9 +87,7 @@ class ThreadStore:
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            if not self.path.exists():  # created 0600 before SQLite sees it (WAL files copy it)
-                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            private_file(self.path)  # 0600 before SQLite sees it (WAL files copy it)
             db = sqlite3.connect(self.path, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA foreign_keys=ON")

@@ -16,14 +16,23 @@ System messages are never stored (the project prompt and the client's are per re
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from behest_local.printable import printable
 from behest_local.threads.messages import SYSTEM_ROLES, normalize
 
 if TYPE_CHECKING:
     from behest_local.threads.store import ThreadKey, ThreadStore
+
+log = logging.getLogger("behest_local.threads")
+
+REPLY_MAX_CHARS = 8 * 1024 * 1024
+"""The longest streamed reply a thread keeps. The stream itself is relayed whole; past this
+the assembled copy is dropped (and the turn not stored, as a failed one is not), so an
+upstream that streams without end cannot grow the gateway's memory through a thread."""
 
 @dataclass(slots=True)
 class _Reply:
@@ -31,14 +40,23 @@ class _Reply:
 
     content: list[str] = field(default_factory=list)
     tool_calls: dict[int, dict] = field(default_factory=dict)
+    size: int = 0
+    """Characters assembled so far; past ``REPLY_MAX_CHARS`` the reply is given up."""
+
+    @property
+    def too_long(self) -> bool:
+        return self.size > REPLY_MAX_CHARS
 
     def add(self, chunk: dict) -> None:
+        if self.too_long:
+            return
         for choice in chunk.get("choices") or ():
             if choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta") or {}
             if isinstance(delta.get("content"), str):
                 self.content.append(delta["content"])
+                self.size += len(delta["content"])
             for call in delta.get("tool_calls") or ():
                 slot = self.tool_calls.setdefault(call.get("index", 0), {
                     "id": None, "type": "function", "function": {"name": "", "arguments": ""}})
@@ -46,6 +64,10 @@ class _Reply:
                 fn = call.get("function") or {}
                 slot["function"]["name"] += fn.get("name") or ""
                 slot["function"]["arguments"] += fn.get("arguments") or ""
+                self.size += len(fn.get("arguments") or "")
+        if self.too_long:
+            self.content.clear()
+            self.tool_calls.clear()
 
     def message(self) -> dict:
         out: dict[str, Any] = {"role": "assistant", "content": "".join(self.content) or None}
@@ -96,5 +118,11 @@ class Turn:
             reply.add(chunk)
             yield chunk
         # Reached only when the provider's stream ended normally (not on error or cancel).
-        if self.store is not None and self.key is not None:
-            self.store.append_soon(self.key, [*self.new, reply.message()])
+        if self.store is None or self.key is None:
+            return
+        if reply.too_long:
+            log.warning("a streamed reply in thread %r passed %s characters: relayed, but not "
+                        "stored in the thread (its turn is left out, as a failed one is)",
+                        printable(self.key.thread), f"{REPLY_MAX_CHARS:,}")
+            return
+        self.store.append_soon(self.key, [*self.new, reply.message()])

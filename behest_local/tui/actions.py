@@ -13,6 +13,7 @@ import asyncio
 import time
 from pathlib import Path
 
+from behest_local.home import private_dir
 from behest_local.observe import export
 from behest_local.observe.fixtures import FixtureError, save_fixture
 
@@ -37,9 +38,8 @@ class ExportActions:
         path = directory / time.strftime("behest-%Y%m%d-%H%M%S.har")
 
         def write() -> None:
-            directory.mkdir(parents=True, exist_ok=True)
-            with open(path, "w", encoding="utf-8") as out:
-                export.write_har(records, out)
+            private_dir(directory)
+            export.save(records, path)
 
         try:
             await asyncio.to_thread(write)

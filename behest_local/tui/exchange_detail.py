@@ -7,7 +7,8 @@ of that exchange would contain. What each tab says is panes.py's. Long tabs are
 ``Log`` widgets, which render only the lines on screen: a 128 KiB stream costs no more
 to display than a short one. Only the visible tab is rendered on each update; the
 others are marked stale and rendered when opened, so a running stream costs one tab's
-lines per refresh.
+lines per refresh. The title (method and path) is escaped like every client text the
+tabs show (``printable``; panes.py escapes the tabs' lines).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Log, Static, TabbedContent, TabPane
 
+from behest_local.printable import printable
 from behest_local.tui import panes
 from behest_local.tui.timeline import TimelineView
 
@@ -59,8 +61,8 @@ class ExchangeDetail(Vertical):
             return
         # layout=False throughout: these widgets have fixed heights (behest.tcss), and a
         # layout pass re-arranges the whole screen, far dearer than repainting a widget.
-        title.update(Text(f"{record['method']} {record['path']}  {record['id']}", style="bold"),
-                     layout=False)
+        title.update(Text(printable(f"{record['method']} {record['path']}  {record['id']}"),
+                          style="bold"), layout=False)
         self._stale = set(TABS)
         self._render_tab(self.active)
 

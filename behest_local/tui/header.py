@@ -73,6 +73,8 @@ def vault_summary(gateway: object) -> str:
     index = getattr(gateway, "provider_keys", None)
     try:
         if index is not None:
+            if index.unreadable is not None:  # requests needing a key fail: say why here too
+                return f"vault: unreadable, {index.unreadable}"
             names = sorted(index.providers)
         else:
             from behest_local.vault.entries import read_entries

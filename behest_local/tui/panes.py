@@ -6,7 +6,11 @@ plain lines for a ``Log``, which renders only the lines on screen. Lines are cut
 the pane's width here (``fold``), because a ``Log`` does not wrap and JSON has no
 spaces to wrap at; prose (the assistant's message) is wrapped at words. A record keeps
 bodies as they were sent (exchange/scrub.py does not re-serialise them), so JSON bodies are
-pretty-printed here, for display only (``body_lines``).
+pretty-printed here, for display only (``body_lines``). Everything a client or an
+upstream wrote (paths, header values, bodies, the message, stream events, ids) is
+escaped with ``printable`` before it is folded, so a line's width is what is shown and
+no control character reaches the terminal (Textual's ``Log`` only blanks C0 codes up
+to 0x14, so ESC would pass).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from rich.text import Text
 
 from behest_local.exchange.capture import MAX_BODY
 from behest_local.exchange.timing import duration
+from behest_local.printable import printable
 
 INDENT = 15
 
@@ -41,7 +46,7 @@ def _field(text: Text, label: str, value: object, style: str = "") -> None:
     if value is None or value == "":
         return
     text.append(f"{label:>14}  ", style="dim")
-    text.append(f"{value}\n", style=style)
+    text.append(f"{printable(str(value))}\n", style=style)
 
 
 def overview_text(record: dict, reason: str | None, probe: dict | None) -> Text:
@@ -80,7 +85,8 @@ def overview_text(record: dict, reason: str | None, probe: dict | None) -> Text:
 
 
 def _headers(headers: list) -> list[str]:
-    return [f"{name}: {value}" for name, value in headers] or ["(no headers recorded)"]
+    return [printable(f"{name}: {value}") for name, value in headers] or \
+        ["(no headers recorded)"]
 
 
 @lru_cache(maxsize=8)  # a refreshing stream re-renders the same bodies: indent them once
@@ -91,7 +97,7 @@ def body_lines(body: str) -> tuple[str, ...]:
             body = json.dumps(json.loads(body), ensure_ascii=False, indent=2)
         except ValueError:  # cut at the recording cap, or not JSON after all
             pass
-    return tuple(body.splitlines())
+    return tuple(printable(line) for line in body.splitlines())
 
 
 def request_lines(record: dict, width: int) -> list[str]:
@@ -134,23 +140,24 @@ def message_lines(record: dict, width: int) -> list[str]:
         lines.append(f"{choice['role']}:")
         lines += _prose(choice["content"] or "", wrap)
         for call in choice["tool_calls"]:
-            lines += ["", f"tool call {call['name']}  {call['id'] or ''}"]
-            lines += fold(call["arguments"].splitlines() or [""], width)
+            lines += ["", printable(f"tool call {call['name']}  {call['id'] or ''}")]
+            lines += fold([printable(line) for line in call["arguments"].splitlines()] or [""],
+                          width)
         if choice["finish_reason"]:
-            lines += ["", f"finish_reason: {choice['finish_reason']}"]
+            lines += ["", printable(f"finish_reason: {choice['finish_reason']}")]
     usage = message.get("usage")
     if usage:
         lines.append(f"usage: {usage.get('prompt_tokens', usage.get('input_tokens'))} in, "
                      f"{usage.get('completion_tokens', usage.get('output_tokens'))} out")
     if message.get("error"):
-        lines += fold([f"error: {message['error']}"], width, 2)
+        lines += fold([printable(f"error: {message['error']}")], width, 2)
     return lines
 
 
 def _prose(text: str, wrap: textwrap.TextWrapper) -> list[str]:
     out: list[str] = []
     for paragraph in text.split("\n"):
-        out += wrap.wrap(paragraph) or [""]
+        out += wrap.wrap(printable(paragraph)) or [""]
     return out
 
 
@@ -168,7 +175,7 @@ def events_lines(record: dict, width: int) -> list[str]:
         when = "-" if at is None else f"{at * 1000:.1f}ms"
         data = event["data"] if event["event"] == "message" else \
             f"event: {event['event']}  {event['data']}"
-        lines += fold([f"{n:>4} {when:>9} {data}"], width, INDENT)
+        lines += fold([f"{n:>4} {when:>9} {printable(data)}"], width, INDENT)
     if record.get("events_dropped"):
         lines.append(f"… {record['events_dropped']} more events not kept (the capture cap); "
                      "their timings are complete")

@@ -2,7 +2,9 @@
 
 Columns have fixed widths that fit a 120-column terminal; cells are cut with "…" to
 them (the detail view has everything in full). Each cell starts with one space, which
-is all the separation the columns need.
+is all the separation the columns need. The cells that hold a client's text (project
+and user, method and path, the requested model) are escaped (``printable``): a
+newline or ESC in a path would otherwise break the line or reach the terminal.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 
 from behest_local.exchange.timing import duration
+from behest_local.printable import printable
 
 if TYPE_CHECKING:
     from behest_local.exchange.exchange import Exchange
@@ -53,7 +56,7 @@ def _progress(exchange: Exchange, now: float) -> Text:
     width = WIDTHS["progress"]
     if not exchange.stream:
         return _fit("", width)
-    count = len(exchange.chunk_times)
+    count = exchange.chunks
     if exchange.ended is None:
         return _fit(f"▶ {count} {duration(now - exchange.started)}", width, "bold cyan")
     if exchange.error:
@@ -81,9 +84,9 @@ def row_cells(exchange: Exchange, now: float) -> tuple[Text, ...]:
     cost = exchange.cost
     running = exchange.ended is None
     w = WIDTHS
-    return (_fit(clock, w["time"]), _fit(who, w["who"]),
-            _fit(f"{exchange.method} {exchange.path}", w["request"]),
-            _fit(_model(exchange), w["model"]), _status(exchange),
+    return (_fit(clock, w["time"]), _fit(printable(who), w["who"]),
+            _fit(printable(f"{exchange.method} {exchange.path}"), w["request"]),
+            _fit(printable(_model(exchange)), w["model"]), _status(exchange),
             _fit(duration(exchange.ttft) if exchange.stream else "-", w["ttft"]),
             _fit("…" if running else duration(exchange.duration), w["duration"]),
             _fit(tokens, w["tokens"]),

@@ -6,7 +6,8 @@ back-pressure), the gap since the previous event, and, when ``behest-local probe
 measured this exchange, its arrival behind the user's proxy. Stalls (exchange/timing.py: a gap
 far above the stream's median) are marked, and a sparkline charts the gaps so a stall
 or a burst is visible at a glance. Rendered from a record (observe/record.py), never from live
-objects, so it shows exactly what an export would contain.
+objects, so it shows exactly what an export would contain. The probe's verdict and findings come
+from another process over ``/_behest/``: escaped like any client text (``printable``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from textual.containers import Vertical
 from textual.widgets import Log, Sparkline, Static
 
 from behest_local.exchange import timing
+from behest_local.printable import printable
 
 LEVEL_STYLE = {"ok": "green", "warning": "yellow", "buffered": "bold red"}
 
@@ -42,7 +44,7 @@ def summary_text(line: timing.Timeline, record: dict, probe: dict | None) -> Tex
     if probe:
         text.append("probe: ", style="bold")
         text.append(f"{probe['level'].upper()} ", style=LEVEL_STYLE.get(probe["level"], ""))
-        text.append(probe["verdict"])
+        text.append(printable(probe["verdict"]))
     elif record.get("events_dropped"):
         text.append(f"{record['events_dropped']} later events kept timing only (capture cap)",
                     style="dim")
@@ -52,7 +54,7 @@ def summary_text(line: timing.Timeline, record: dict, probe: dict | None) -> Tex
 def probe_lines(probe: dict | None) -> list[str]:
     if not probe or not probe.get("findings"):
         return []
-    return [f"probe finding: {f}" for f in probe["findings"]] + [" "]
+    return [printable(f"probe finding: {f}") for f in probe["findings"]] + [" "]
 
 
 def table_lines(line: timing.Timeline) -> list[str]:

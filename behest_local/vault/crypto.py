@@ -61,9 +61,12 @@ class WrongPassphrase(VaultError):
 
 
 class VaultTampered(VaultError):
+    WHY = "failed its integrity check: it was modified outside behest-local"
+    """What happened, for messages that give their own remedy (one key: store it again)."""
+
     def __init__(self, file: str = "vault.json") -> None:
-        super().__init__(f"{file} failed its integrity check: it was modified outside "
-                         "behest-local; restore a backup or remove it and re-add your keys")
+        super().__init__(f"{file} {self.WHY}; restore a backup or remove it and re-add your "
+                         "keys")
 
 
 class VaultLocked(VaultError):

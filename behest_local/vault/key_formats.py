@@ -4,7 +4,8 @@
 provider name and refuses what is plainly a key pasted in the wrong place;
 ``validate_provider_key`` checks a key's shape for its provider (OpenAI ``sk-``, Anthropic
 ``sk-ant-``, Google ``AIza…``, OpenRouter ``sk-or-v1-…``, Mistral and Cohere at least 10
-characters, custom providers anything non-empty). Neither message ever repeats the input.
+characters, custom providers anything non-empty); every key is at most ``PROVIDER_KEY_MAX``
+characters without control characters. Neither message ever repeats the input.
 The CLI (``vault set``), the management API and ``store.Vault`` call them.
 """
 
@@ -16,6 +17,9 @@ from behest_local.secret import Secret
 from behest_local.vault.crypto import BadKeyFormat, VaultError
 
 PROVIDER_ALIASES = {"gemini": "google"}
+PROVIDER_KEY_MAX = 4_096
+"""Characters in a stored key. Real ones are far shorter (Google's 39, OpenAI's project keys
+about 170, a token for a custom server a few hundred); each request sends it in a header."""
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,31}")
 
 
@@ -57,10 +61,16 @@ def validate_provider_key(provider: str, key: str | Secret) -> None:
     label = _LABELS.get(provider)
     if not isinstance(k, str) or not k:
         raise BadKeyFormat(f"the {label or provider} key is empty")
+    if len(k) > PROVIDER_KEY_MAX:
+        raise BadKeyFormat(f"the {label or provider} key is {len(k):,} characters long; the "
+                           f"limit is {PROVIDER_KEY_MAX:,}")
+    if label is not None and any(c.isspace() for c in k):
+        raise BadKeyFormat(f"{_an(label)} key has no spaces or line breaks; paste just the key")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in k):  # it must fit in a request header
+        raise BadKeyFormat(f"the {label or provider} key has a control character (a line "
+                           "break, tab or the like); paste just the key")
     if label is None:
         return
-    if any(c.isspace() for c in k):
-        raise BadKeyFormat(f"{_an(label)} key has no spaces or line breaks; paste just the key")
     other = _looks_like(k)
     if other not in (None, provider) and provider in ("openai", "anthropic", "openrouter", "google"):
         raise BadKeyFormat(f"this looks like {_an(_LABELS[other])} key, not {_an(label)} key: "

@@ -43,6 +43,7 @@ from typing import NoReturn
 
 from behest_local.atomic import Signature, atomic_write, file_sig, fsync_dir, locked
 from behest_local.file_watch import FileWatch
+from behest_local.home import private_dir
 from behest_local.secret import Secret
 from behest_local.vault.entries import VAULT_FILE, VaultEntry, entries_of, read_doc
 from behest_local.vault.key_formats import normalize_provider, validate_provider_key
@@ -104,7 +105,7 @@ class Vault:
         if passphrase is None:
             passphrase = os.environ.get(PASSPHRASE_ENV) or None
         self = cls(Path(home), None if passphrase is None else Secret(passphrase), scrypt_n)
-        self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(self.home)
         with locked(self._lock_path, shared=True):
             doc, sig = read_doc(self.path)
             data_key = self._unlock(doc) if doc is not None else b""
@@ -304,6 +305,19 @@ class Vault:
         """Stored keys' metadata, by provider name."""
         self._reload_quietly()
         return entries_of(self._doc)
+
+    def damaged(self) -> list[str]:
+        """Providers whose stored key fails its integrity check (``vault list``): each key
+        is decrypted to check it and dropped at once, as ``get`` would."""
+        self._reload_quietly()
+        doc, data_key = self._state
+        failing = []
+        for entry in entries_of(doc):
+            try:
+                open_secret(data_key, doc, entry.provider)
+            except VaultTampered:
+                failing.append(entry.provider)
+        return failing
 
     def remove(self, provider: str) -> bool:
         """Forget ``provider``'s key. True if there was one."""

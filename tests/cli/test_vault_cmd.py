@@ -92,7 +92,8 @@ def test_set_from_stdin_then_list(cli):
     code, out, _ = cli("list", "--json")
     listed = json.loads(out)
     assert [(e["provider"], e["last4"]) for e in listed] == [("google", "kkkk"), ("openai", "rrrr")]
-    assert all(set(e) == {"provider", "last4", "added_at"} for e in listed)
+    assert all(set(e) == {"provider", "last4", "added_at", "intact"} for e in listed)
+    assert all(e["intact"] is True for e in listed)  # each checked, none damaged
 
 
 def test_set_on_a_terminal_prompts_hidden(cli):
@@ -126,8 +127,9 @@ def test_list_needs_no_passphrase_and_creates_nothing(cli, monkeypatch):
     monkeypatch.setenv("BEHEST_VAULT_PASSPHRASE", "passphrase-one")
     assert cli("set", "cohere", stdin="cohere-key-123")[0] == 0
     monkeypatch.delenv("BEHEST_VAULT_PASSPHRASE")
-    code, out, _ = cli("list")
+    code, out, err = cli("list")
     assert code == 0 and out.startswith("cohere") and "…" in out
+    assert "keys not checked" in err and "BEHEST_VAULT_PASSPHRASE" in err
 
 
 def test_remove(cli):

@@ -11,6 +11,7 @@ import pytest
 import tomli_w
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
+from behest_local.printable import shows_as_is
 from behest_local import config
 from behest_local.config import (BudgetConfig, ConfigError, EmulatorConfig, ModelPrice,
                                  ProjectConfig, ProviderConfig, RateLimitConfig, ScriptedReply,
@@ -192,7 +193,7 @@ _rule = st.one_of(
     st.builds(ScriptedReply, match=st.just("weather"), tool_call=_tool),
     st.builds(ScriptedReply, match=st.just("boom"), emulate=st.just("status=503")))
 _project = st.builds(
-    ProjectConfig, name=_text.filter(str.strip), id=_ident,
+    ProjectConfig, name=_text.filter(lambda n: n.strip() and shows_as_is(n)), id=_ident,
     status=st.sampled_from(["active", "suspended"]),
     provider_model=st.sampled_from([None, "gpt-4o", "claude-sonnet-4-20250514",
                                     "gemini-2.5-pro", "meta-llama/llama-3-70b", "llama3.1"]),

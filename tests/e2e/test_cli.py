@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
-import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -16,62 +13,12 @@ from pathlib import Path
 
 import pytest
 
-PY = [sys.executable, "-m", "behest_local"]
+from tests.serve_process import PY, ServeProcess
 
 
 def run_cli(*args: str, home: Path) -> subprocess.CompletedProcess:
     return subprocess.run([*PY, *args, "--home", str(home)], capture_output=True, text=True,
                           timeout=60)
-
-
-class Server:
-    """``behest-local serve --port 0`` in a subprocess, with its stdout read line by line."""
-
-    def __init__(self, home: Path, *extra: str) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen([*PY, "serve", "--port", "0", "--home", str(home), *extra],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     env=env)
-        self.lines: list[str] = []
-        self.stderr = ""
-        self._cond = threading.Condition()
-        self._pumps = [threading.Thread(target=self._pump, daemon=True),
-                       threading.Thread(target=self._pump_stderr, daemon=True)]
-        for pump in self._pumps:
-            pump.start()
-        line = self.wait_for(r"listening on http://127\.0\.0\.1:(\d+)")
-        self.port = int(re.search(r":(\d+)$", line.strip()).group(1))
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def _pump(self) -> None:
-        for line in self.proc.stdout:
-            with self._cond:
-                self.lines.append(line)
-                self._cond.notify_all()
-
-    def _pump_stderr(self) -> None:
-        self.stderr = self.proc.stderr.read()
-
-    def wait_for(self, pattern: str, timeout: float = 20) -> str:
-        regex = re.compile(pattern)
-        with self._cond:
-            found = self._cond.wait_for(
-                lambda: next((l for l in self.lines if regex.search(l)), None), timeout)
-        assert found, f"no line matching {pattern!r} in {self.lines!r}"
-        return found
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return self.wait()
-
-    def wait(self) -> int:
-        code = self.proc.wait(timeout=15)
-        for pump in self._pumps:
-            pump.join(5)
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-        return code
 
 
 def post(url: str, body: dict, key: str | None, headers: dict | None = None):
@@ -96,9 +43,9 @@ def refused_within(url: str, body: dict, key: str, timeout: float = 5.0) -> urll
 
 def test_serve_keys_request_log_and_sigterm(tmp_path):
     home = tmp_path / "state"
-    server = Server(home)
+    server = ServeProcess(home, headless=False)
     try:
-        banner = "".join(server.lines)
+        banner = server.stdout
         assert "project local" in banner and "keys create --project local" in banner
         created = run_cli("keys", "create", "--project", "local", "--json", home=home)
         assert created.returncode == 0, created.stderr
@@ -125,13 +72,13 @@ def test_serve_keys_request_log_and_sigterm(tmp_path):
     finally:
         code = server.stop()
     assert code == 0
-    assert key not in "".join(server.lines) + server.stderr
+    assert key not in server.output
     assert "0600" == oct((home / "keys.json").stat().st_mode & 0o777).replace("0o", "0")
 
 
 def test_sigterm_closes_an_inflight_stream(tmp_path):
     home = tmp_path / "state"
-    server = Server(home)
+    server = ServeProcess(home, headless=False)
     key = json.loads(run_cli("keys", "create", "--json", home=home).stdout)["key"]
     response = post(server.url + "/v1/chat/completions",
                     {"stream": True, "messages": [{"role": "user", "content": "Tell me a long story"}]},
@@ -160,7 +107,7 @@ def test_unknown_project_for_keys_create(tmp_path):
 
 @pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
 def test_serve_runs_on_the_loop_given_and_says_so(tmp_path, loop):
-    server = Server(tmp_path / "state", "--headless", "--loop", loop)
+    server = ServeProcess(tmp_path / "state", "--loop", loop)
     try:
         server.wait_for(rf"^  event loop: {loop} \(serve --loop")
         with urllib.request.urlopen(server.url + "/healthz", timeout=10) as r:
@@ -175,7 +122,7 @@ def test_serve_runs_on_the_loop_given_and_says_so(tmp_path, loop):
 
 
 def test_serve_defaults_to_uvloop_when_installed(tmp_path):
-    server = Server(tmp_path / "state", "--headless")
+    server = ServeProcess(tmp_path / "state")
     try:
         server.wait_for(r"^  event loop: uvloop ")
     finally:
@@ -186,7 +133,7 @@ def test_healthz_and_default_port_is_uncommon(tmp_path):
     from behest_local.config import DEFAULT_PORT
 
     assert DEFAULT_PORT not in (3000, 4000, 5173, 8000, 8080, 8787, 11434)
-    server = Server(tmp_path / "state")
+    server = ServeProcess(tmp_path / "state", headless=False)
     try:
         with urllib.request.urlopen(server.url + "/healthz", timeout=10) as r:
             assert json.load(r)["status"] == "ok"

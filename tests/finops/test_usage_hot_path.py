@@ -73,15 +73,15 @@ def test_records_added_while_jobs_run_are_all_written_and_seen_in_order(tmp_path
     store.close()
 
 
-def test_a_batch_sqlite_refuses_is_logged_and_the_writer_carries_on(tmp_path, caplog):
+def test_a_record_sqlite_refuses_is_logged_and_the_writer_carries_on(tmp_path, caplog):
     store = UsageStore.open(tmp_path)
-    caplog.set_level(logging.ERROR, "behest_local.finops")
-    store.add(record(1, tenant=object()))  # cannot be bound: the whole batch is refused
+    caplog.set_level(logging.WARNING, "behest_local.finops")
+    store.add(record(1, tenant=object()))  # cannot be bound: that record is skipped
     store.flush()
-    assert "could not write 1 usage records" in caplog.text
+    assert "usage record req_1 could not be written" in caplog.text
     store.add(record(2))
     store.flush()
-    assert store.written == 1 and count(store) == 1
+    assert store.written == 1 and store.dropped == 1 and count(store) == 1
     store.close()
 
 

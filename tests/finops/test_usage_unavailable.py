@@ -2,8 +2,10 @@
 keeps serving, with token and dollar budgets counted in memory until it restarts (only the
 usage reports, ``/v1/usage``, are unavailable).
 
-Each way to break it: a file that is not a database, one whose pages are damaged, a
-directory where the file goes, a file that cannot be created, and (when not root) a data directory it may not write."""
+Each way to break it: a directory where the file goes, a file that cannot be created, and
+(when not root) a data directory it may not write. A damaged file (not a database, or
+damaged pages) is set aside for a new database instead (issue 17: damaged state is
+reported and kept, never silently replaced): the gateway then records usage as usual."""
 
 from __future__ import annotations
 
@@ -62,8 +64,10 @@ def read_only(home: Path) -> Path:
     return home / DATA_DIR
 
 
-BREAKS = [corrupt, damaged_pages, directory, unreachable, pytest.param(read_only, marks=pytest.mark.skipif(
+UNUSABLE = [directory, unreachable, pytest.param(read_only, marks=pytest.mark.skipif(
     os.name != "posix" or os.geteuid() == 0, reason="root may write anywhere"))]
+DAMAGED = [corrupt, damaged_pages]
+BREAKS = DAMAGED + UNUSABLE
 
 
 def budgeted(**budgets) -> object:
@@ -72,7 +76,27 @@ def budgeted(**budgets) -> object:
                    emulator=replace(TEST_SETTINGS.emulator, enforce_limits=True))
 
 
-@pytest.mark.parametrize("brk", BREAKS)
+@pytest.mark.parametrize("brk", DAMAGED)
+async def test_a_damaged_usage_database_is_set_aside_for_a_new_one(gateway, tmp_path, caplog,
+                                                                  brk):
+    home = tmp_path / "broken"
+    broken = brk(home)
+    before = broken.read_bytes()
+    with caplog.at_level(logging.WARNING):
+        client = await gateway(home=home)
+    [line] = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    [aside] = broken.parent.glob("usage.sqlite3.corrupt-*[0-9]Z")
+    assert str(broken) in line and aside.name in line and "new, empty one" in line
+    assert aside.read_bytes() == before  # kept as it was, for the user to look into
+    served = await client.post(CHAT, json=hello(), headers=client.key)
+    assert served.status == 200
+    await client.wait_end(served.headers["X-Request-Id"])
+    report = await client.get("/v1/usage", headers=client.key)
+    assert report.status == 200 and (await report.json())["totals"]["requests"] == 1
+    await client.close()
+
+
+@pytest.mark.parametrize("brk", UNUSABLE)
 async def test_an_unopenable_usage_database_is_reported_and_left_as_it_is(
         gateway, tmp_path, caplog, brk):
     home = tmp_path / "broken"

@@ -18,8 +18,9 @@ from behest_local.observe.record import build_record
 from behest_local.observe.trace_writer import decode, encode, snapshot
 from tests.trace_support import fake_exchange, make_store
 
-REFERENCES = {"capture", "settle", "_store", "_clock"}
-"""The exchange's slots that are not fields: objects of this process."""
+REFERENCES = {"capture", "settle", "_store", "_clock", "_last_untimed"}
+"""The exchange's slots that are not fields: objects of this process, and the time of its
+last event past the timeline (for ``ChunkSent``'s pace only)."""
 
 
 def _other(value: object, i: int, name: str) -> object:
@@ -85,9 +86,10 @@ def test_the_record_shows_the_unrecorded_fields_through_what_derives_from_them()
     exchange = fake_exchange(store, clock, 1, stream=True, pieces=["a", "b"])
     record = build_record(exchange)
     hidden = {f.name for f in FIELDS if not f.recorded}
-    assert hidden == {"started", "ended", "chunk_times"} and not hidden & record.keys()
+    assert hidden == {"started", "ended", "chunk_times", "chunks_untimed"}
+    assert not hidden & record.keys()
     assert record["ttft"] == exchange.ttft and record["duration"] == exchange.duration
-    assert record["chunks"] == len(exchange.chunk_times) == 4
+    assert record["chunks"] == len(exchange.chunk_times) + exchange.chunks_untimed == 4
 
 
 def test_every_capture_slot_but_the_local_ones_survives_snapshot_and_restore():

@@ -133,17 +133,21 @@ def test_internal_inspection_requests_are_not_stored(db):
     assert list(database.records()) == []
 
 
-def test_finishing_an_exchange_wakes_no_one(tmp_path):
-    """The hot path appends to a deque: no lock, no notify; the writer wakes on its own
-    every interval (here: never during the test) or at once for a flush."""
+def test_only_the_first_exchange_of_a_round_wakes_the_writer(tmp_path):
+    """The hot path appends to a deque: no lock; the first record of a round sets the
+    writer's event (it then lets ``interval`` gather more: here, longer than the test),
+    the others find it set. A flush is answered at once."""
     store, clock = make_store()
     database = TraceDB(tmp_path / DB_FILE, interval=3600, max_age=1e12)
     database.start()
     store.subscribe(database.subscriber)
+    sets = []
+    real_set = database._pending.set
+    database._pending.set = lambda: (sets.append(1), real_set())
     try:
         for n in range(5):
             fake_exchange(store, clock, n)
-        assert not database._wake.is_set() and len(database._queue) == 5
+        assert len(sets) == 1 and len(database._queue) == 5
         began = time.monotonic()
         assert database.flush(timeout=5)
         assert time.monotonic() - began < 2  # answered now, not after the interval

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from behest_local.atomic import Signature, atomic_write, file_sig, locked
+from behest_local.home import private_dir
 from behest_local.identity import jwk
 from behest_local.vault.store import Vault, VaultError, VaultTampered
 
@@ -174,7 +175,7 @@ class PlatformKey:
         doc = {"version": FORMAT_VERSION, "kid": kid, "alg": "RS256", "created_at": now,
                "public_key_pem": jwk.public_pem(private.public_key()),
                "sealed_private_key": sealed}
-        self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(self.home)
         atomic_write(self.path, json.dumps(doc, indent=2).encode() + b"\n")
         _log.info("made the platform JWT signing key %s (sealed by the vault)", kid)
         return PlatformSigner(kid, private)

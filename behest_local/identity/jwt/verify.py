@@ -12,9 +12,11 @@ rules, in the order they are applied:
    headers (``jwk``, ``jku``, ``x5u``, ``x5c``) are ignored: keys come from our registry only.
 3. ``kid`` (RFC 7515 §4.1.4) must name the platform key or a registered tenant key;
    unknown or revoked kids are refused.
-4. Signature (RS256, RFC 7518 §3.3), then ``exp``, ``nbf``, ``iat`` with ``LEEWAY_S`` of
-   clock skew (RFC 7519 §4.1.4-4.1.6), ``aud`` = ``behest`` (§4.1.3, RFC 8725 §3.9),
-   ``iss`` among the accepted issuers (§4.1.1, RFC 8725 §3.8).
+4. Signature (RS256, RFC 7518 §3.3), ``aud`` = ``behest`` (§4.1.3, RFC 8725 §3.9), then
+   ``exp``, ``nbf``, ``iat``: each a NumericDate (§2), a JSON number of seconds from 0 to
+   the end of year 9999 (not a string, a boolean, NaN or a number no date can hold), then
+   checked against the clock with ``LEEWAY_S`` of skew (§4.1.4-4.1.6); ``iss`` among the
+   accepted issuers (§4.1.1, RFC 8725 §3.8).
 5. Behest claims (``tid``, ``pid``, ``uid``…), and for a tenant key: its tenant and
    project must be the token's (a key of project A cannot speak for project B).
 
@@ -24,6 +26,7 @@ token, ``invalid_token`` for everything else (reference/behest-api.md §3.3).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -39,6 +42,10 @@ if TYPE_CHECKING:
 MAX_TOKEN = 8192
 """Bytes. Behest tokens are under 1 KiB; a cap keeps parsing cheap for garbage input."""
 REQUIRED = ["exp", "iat", "iss", "aud"]
+TIME_CLAIMS = ("exp", "nbf", "iat")
+NUMERIC_DATE_MAX = 253_402_300_799
+"""9999-12-31T23:59:59Z. PyJWT takes any ``int()``-able value (``"1796662455"``, ``true``,
+``1e300``: a token that never expires); these claims are checked here instead."""
 
 
 class TokenError(Exception):
@@ -111,13 +118,9 @@ def verify(token: str, resolve: Resolver, *, leeway: float = LEEWAY_S) -> Identi
 
     try:
         claims = jwt.decode(token, entry.key, algorithms=["RS256"], audience=AUDIENCE,
-                            leeway=leeway, options={"require": REQUIRED, "verify_iss": False})
-    except jwt.ExpiredSignatureError:
-        raise TokenError("The token has expired: mint a new one (POST /v1/auth/mint).",
-                         code="token_expired") from None
-    except jwt.ImmatureSignatureError:
-        raise TokenError("The token is not valid yet (nbf/iat in the future; check the clock)."
-                         ) from None
+                            options={"require": REQUIRED, "verify_iss": False,
+                                     "verify_exp": False, "verify_nbf": False,
+                                     "verify_iat": False})
     except jwt.InvalidAudienceError:
         raise TokenError(f"The token's audience is wrong: expected aud {AUDIENCE!r}.") from None
     except jwt.MissingRequiredClaimError as exc:
@@ -126,6 +129,7 @@ def verify(token: str, resolve: Resolver, *, leeway: float = LEEWAY_S) -> Identi
         raise TokenError(f"The token's signature does not verify with key {kid!r}.") from None
     except jwt.InvalidTokenError as exc:
         raise TokenError(f"Invalid token: {exc}.") from None
+    check_times(claims, leeway=leeway)
     if not isinstance(claims["iss"], str) or claims["iss"] not in ISSUERS:
         raise TokenError(f"The token's issuer {claims['iss']!r} is not accepted; expected one "
                          f"of {', '.join(sorted(ISSUERS))}.")
@@ -139,3 +143,29 @@ def verify(token: str, resolve: Resolver, *, leeway: float = LEEWAY_S) -> Identi
                          f"{entry.tenant!r}; the token names project {identity.project!r} of "
                          f"tenant {identity.tenant!r}.", code="forbidden", status=403)
     return identity
+
+
+def check_times(claims: dict, *, leeway: float = LEEWAY_S, now: float | None = None) -> None:
+    """``exp``, ``nbf`` and ``iat`` of a signature-verified token: NumericDates in range,
+    then not expired and not yet to come (with ``leeway``). Raises TokenError."""
+    exp, nbf, iat = (numeric_date(claims, name) for name in TIME_CLAIMS)
+    now = time.time() if now is None else now
+    if exp is not None and exp <= now - leeway:
+        raise TokenError("The token has expired: mint a new one (POST /v1/auth/mint).",
+                         code="token_expired")
+    if (nbf is not None and nbf > now + leeway) or (iat is not None and iat > now + leeway):
+        raise TokenError("The token is not valid yet (nbf/iat in the future; check the clock).")
+
+
+def numeric_date(claims: dict, name: str) -> float | None:
+    """Claim ``name`` as seconds since 1970, or None when absent. Raises TokenError for
+    anything but a JSON number from 0 to ``NUMERIC_DATE_MAX`` (NaN fails both bounds)."""
+    if name not in claims:
+        return None
+    value = claims[name]
+    if isinstance(value, (int, float)) and not isinstance(value, bool) \
+            and 0 <= value <= NUMERIC_DATE_MAX:
+        return value
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+    raise TokenError(f"The token's {name!r} claim must be a number of seconds since 1970 up "
+                     f"to the year 9999 (RFC 7519 NumericDate); got {shown}.")

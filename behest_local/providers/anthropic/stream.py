@@ -38,7 +38,9 @@ from behest_local.sse import SSEEvent
 class Translator:
     """Feed decoded SSE events; get OpenAI chunks. See the module docstring."""
 
-    def __init__(self, call: ChatCall) -> None:
+    def __init__(self, call: ChatCall, *, provider: str = "anthropic") -> None:
+        self.provider = provider
+        """The name errors give: the provider as configured (``google`` for Gemini)."""
         self._call = call
         self._chunks = ChunkFactory(call.model, include_usage=include_usage(call.request))
         self._native_usage: dict = {}
@@ -52,14 +54,14 @@ class Translator:
     def feed(self, event: SSEEvent) -> list[dict]:
         if self.done:
             return []
-        data = parse_event_json(event.data, "anthropic")
+        data = parse_event_json(event.data, self.provider)
         kind = data.get("type") or event.event
         handler = getattr(self, "_on_" + kind, None)
         return handler(data) if handler is not None else []
 
     def finish(self) -> list[dict]:
         if not self.done:
-            raise truncated("anthropic")
+            raise truncated(self.provider)
         return []
 
     # -- events ----------------------------------------------------------------------

@@ -32,7 +32,9 @@ from behest_local.sse import SSEEvent
 class Translator:
     """Feed decoded SSE events; get OpenAI chunks. See the module docstring."""
 
-    def __init__(self, call: ChatCall) -> None:
+    def __init__(self, call: ChatCall, *, provider: str = "cohere") -> None:
+        self.provider = provider
+        """The name errors give: the provider as configured (``google`` for Gemini)."""
         self._chunks = ChunkFactory(call.model, include_usage=include_usage(call.request))
         self._tool_index: dict[object, int] = {}
         self._thinking: set[object] = set()
@@ -44,7 +46,7 @@ class Translator:
     def feed(self, event: SSEEvent) -> list[dict]:
         if self.done or event.data.strip() == "[DONE]":
             return []
-        data = parse_event_json(event.data, "cohere")
+        data = parse_event_json(event.data, self.provider)
         kind = data.get("type") or event.event
         message = ((data.get("delta") or {}).get("message")) or {}
         if kind == "message-start":
@@ -75,7 +77,7 @@ class Translator:
 
     def finish(self) -> list[dict]:
         if not self.done:
-            raise truncated("cohere")
+            raise truncated(self.provider)
         return []
 
     def _tool_start(self, cohere_index: object, call: object) -> list[dict]:

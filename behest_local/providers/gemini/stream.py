@@ -57,7 +57,9 @@ class Translator:
     raw_lines = True
     """Wants non-SSE lines as ``SSEEvent(raw=True)`` (see ``sse.SSEDecoder``)."""
 
-    def __init__(self, call: ChatCall) -> None:
+    def __init__(self, call: ChatCall, *, provider: str = "gemini") -> None:
+        self.provider = provider
+        """The name errors give: the provider as configured (``google`` for Gemini)."""
         self._chunks = ChunkFactory(call.model, include_usage=include_usage(call.request))
         self._choices = max(1, call.request.get("n") or 1)
         self._candidates: dict[int, _Candidate] = {}
@@ -75,7 +77,7 @@ class Translator:
         if event.raw:
             self._raw_line(event.data)
             return []
-        data = parse_event_json(event.data, "gemini")
+        data = parse_event_json(event.data, self.provider)
         if isinstance(data.get("error"), dict):
             raise native_error(data["error"])
         out = self._open(data)
@@ -97,10 +99,10 @@ class Translator:
             return []
         if "".join(self._raw).strip():
             text = " ".join(line.strip() for line in self._raw)
-            raise UpstreamError(f"gemini ended the stream with text that is not an event: "
-                                f"{text[:300]!r}", status=502, code="bad_upstream_event")
+            raise UpstreamError(f"{self.provider} ended the stream with text that is not an "
+                                f"event: {text[:300]!r}", status=502, code="bad_upstream_event")
         if not self.done:
-            raise truncated("gemini")
+            raise truncated(self.provider)
         self._closed = True
         if self._chunks.include_usage and self.usage is not None:
             return [self._chunks.usage_chunk(self.usage)]
@@ -114,7 +116,7 @@ class Translator:
             self._raw.clear()
             return
         if len(text) > MAX_RAW:
-            raise UpstreamError(f"gemini sent non-event text mid-stream: {text[:300]!r}",
+            raise UpstreamError(f"{self.provider} sent non-event text mid-stream: {text[:300]!r}",
                                 status=502, code="bad_upstream_event")
         if text[-1] not in "}]":
             return
@@ -128,7 +130,7 @@ class Translator:
         error = body.get("error") if isinstance(body, dict) else None
         if isinstance(error, dict):
             raise native_error(error)
-        raise UpstreamError(f"gemini sent non-event JSON mid-stream: {text[:300]!r}",
+        raise UpstreamError(f"{self.provider} sent non-event JSON mid-stream: {text[:300]!r}",
                             status=502, code="bad_upstream_event")
 
     def _open(self, data: dict) -> list[dict]:

@@ -55,8 +55,10 @@ class _Choice:
 class Translator:
     """Feed decoded SSE events; get OpenAI chunks. See the module docstring."""
 
-    def __init__(self, call: ChatCall, profile: Profile = OPENAI) -> None:
-        self.provider = profile.name
+    def __init__(self, call: ChatCall, profile: Profile = OPENAI, *,
+                 provider: str | None = None) -> None:
+        self.provider = provider or profile.name
+        """The name errors give: the provider as configured (``ollama``, not ``custom``)."""
         self.include_usage = include_usage(call.request)
         self.model = call.model
         self.usage: dict | None = None

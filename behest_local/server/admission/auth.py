@@ -11,7 +11,8 @@ Two credentials reach the data plane (reference/behest-api.md §1.4, §2, §7.8)
 * **Project API keys** (v1.x): accepted unless the project sets ``strict_v15``, which
   refuses them with 401 as the cloud does. ``X-End-User-Id`` names the user.
 
-``X-Session-Id`` (else the JWT's ``sid``) groups requests. Authentication is a phase of
+``X-Session-Id`` (else the JWT's ``sid``) groups requests. Both must be printable text
+(``identifier``: 400 naming the header otherwise). Authentication is a phase of
 the gateway middleware (``server/middleware.py``), after the per-IP limit and before the
 caller's limits: ``authenticate_async`` for the OpenAI routes under ``/v1``; routes outside
 ``/v1`` and unknown URLs skip it. Behest's own routes (mint, JWKS, threads) go through
@@ -33,7 +34,7 @@ from aiohttp import web
 
 from behest_local.identity.jwt import TokenError, looks_like_jwt
 from behest_local.config import ProjectConfig, Settings
-from behest_local.errors import AuthenticationError, GatewayError
+from behest_local.errors import AuthenticationError, GatewayError, InvalidRequestError
 from behest_local.identity.api_keys import KeyRecord, is_key_format
 from behest_local.server.behest_errors import behest_guard
 from behest_local.server.keys import EXCHANGE, GATEWAY, KEYRING, PRINCIPAL
@@ -43,6 +44,7 @@ MISSING = ("You didn't provide an API key. You need to provide your API key in a
            "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY). Create one with "
            "`behest-local keys create --project local`.")
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="behest", error="invalid_token"'}
+USER_HEADER, SESSION_HEADER = "X-End-User-Id", "X-Session-Id"
 
 
 def mask(token: str) -> str:
@@ -142,6 +144,22 @@ async def verify_first_use(request: web.Request) -> None:
         await asyncio.to_thread(keys.verify, token)
 
 
+def identifier(headers, name: str) -> str | None:
+    """The value of identifier header ``name`` (``X-End-User-Id``, ``X-Session-Id``), None
+    when absent or empty; a 400 naming the header unless it is printable text. They key
+    budgets, limits and usage records, where a byte that is not UTF-8 (aiohttp hands it
+    on as a lone surrogate, which SQLite cannot store) or a control character has no place.
+    One C-level scan of a present header: nothing on the path of a request without one."""
+    value = headers.get(name)
+    if not value:
+        return None
+    if not value.isprintable():  # control characters, and the surrogates of bad bytes
+        raise InvalidRequestError(
+            f"The {name} header must be printable UTF-8 text: it holds a control character "
+            "or bytes that are not UTF-8.", code="invalid_header_value")
+    return value
+
+
 def bearer_token(request: web.Request, *, missing: str = MISSING) -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.strip().partition(" ")
@@ -176,15 +194,15 @@ def authenticate(request: web.Request, *, _defer: bool = False) -> Principal:
     generation = keys.generation  # read first: see PrincipalCache.put
     headers = request.headers
     header = headers.get("Authorization")
-    user = headers.get("X-End-User-Id") or None
-    session = headers.get("X-Session-Id") or None
+    user = identifier(headers, USER_HEADER)
+    session = identifier(headers, SESSION_HEADER)
     cache = app[PRINCIPALS]
     principal = (cache.get(settings, generation, header, user, session)
                  if header is not None else None)
     if principal is None:
         token = bearer_token(request)
         if looks_like_jwt(token):
-            principal = _from_jwt(request, token, settings)
+            principal = _from_jwt(request, token, settings, session)
         else:
             record = keys.cached(token)
             if record is None and is_key_format(token):
@@ -211,7 +229,8 @@ def _from_api_key(settings: Settings, record: KeyRecord | None, token: str, user
     return Principal(settings.tenant_id, project, record.prefix + "…", settings, user, session)
 
 
-def _from_jwt(request: web.Request, token: str, settings: Settings) -> Principal:
+def _from_jwt(request: web.Request, token: str, settings: Settings,
+              session: str | None) -> Principal:
     ring = request.app.get(KEYRING)
     if ring is None:
         raise AuthenticationError("This gateway was built without JWT support.",
@@ -229,6 +248,5 @@ def _from_jwt(request: web.Request, token: str, settings: Settings) -> Principal
     if project is None or project.id != identity.project:
         raise AuthenticationError(f"The token names project {identity.project!r}, which is not "
                                   f"configured in {settings.source}.", code="project_not_found")
-    session = request.headers.get("X-Session-Id") or identity.session
     return Principal(identity.tenant, project, identity.credential, settings, identity.user,
-                     session, identity.role, identity.tier, "jwt")
+                     session or identity.session, identity.role, identity.tier, "jwt")

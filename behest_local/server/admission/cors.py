@@ -35,6 +35,7 @@ from behest_local.policy.cors import (ALLOW_METHODS, EXPOSE_HEADERS, MAX_AGE, De
                                       OriginTable, decide, refused_request_headers)
 from behest_local.errors import GatewayError
 from behest_local.exchange.events import CorsRefused
+from behest_local.printable import printable
 from behest_local.server.behest_errors import BehestAPIError, PathKind, nested_body, path_kind
 from behest_local.server.ending import refuse
 from behest_local.server.keys import EXCHANGE, GATEWAY, PRINCIPAL
@@ -144,8 +145,9 @@ def _refused(request: web.Request, decision: Decision, reason: str, *, preflight
     if key not in logged:
         if len(logged) < 10_000:
             logged.add(key)
-        log.warning("CORS: %s %s from %s refused: %s", request.method, request.path,
-                    decision.origin, reason)
+        # The path and origin are the client's text: escaped, they cannot forge a line.
+        log.warning("CORS: %s %s from %s refused: %s", request.method,
+                    printable(request.path), printable(decision.origin), printable(reason))
 
 
 def _add_vary(response: web.StreamResponse, name: str) -> None:

@@ -8,8 +8,13 @@ of ``server/app.py``): exchange → cors → management → **check_ip** → aut
   per-IP safety limit "before JWT validation" (reference §3.2), so a flood of bad tokens
   meets 429s without a signature being checked, as in the cloud. Every data-plane and
   auth-plane request counts (``/v1/…``, ``/auth/v1/…``, JWKS; the v1.5 SDK's mint per
-  call included). Preflights never reach it (CORS answers them first) and the control
-  plane's management routes are answered before it. Its limit is the slug host's project
+  call included) but one a web page could have forged: no credential, and a method and
+  content type that need no CORS preflight (``cors.page_can_forge``: ``text/plain`` or
+  form bodies, plain GETs). Every local client shares 127.0.0.1, so counting those would
+  let any page a user visits lock the user's own client out with 429s; they are
+  refused by authentication instead, at no cost (JWKS, public, is served). Preflights
+  never reach it (CORS answers them first) and the control plane's management routes
+  are answered before it. Its limit is the slug host's project
   ``rate_limits.ip_rpm``, or the largest of the projects' when the host names none: it is
   checked before anyone is known, and every local client shares 127.0.0.1.
 * ``check_caller`` runs *after* authentication: project RPM, per-user RPM and the
@@ -44,6 +49,7 @@ from aiohttp import web
 
 from behest_local.errors import GatewayError
 from behest_local.finops.window import iso
+from behest_local.policy.cors import page_can_forge
 from behest_local.policy.ratelimit import (Counters, LimitState, Window, duration_text,
                                     retry_after_seconds)
 from behest_local.server.behest_errors import PathKind, path_kind
@@ -73,7 +79,9 @@ def setup_limits(app: web.Application) -> Counters:
 def check_ip(request: web.Request, kind: PathKind) -> web.Response | None:
     """The per-IP limit of a gateway route (``kind`` is its path's): the refusal, or None
     once the request is counted."""
-    if request.method == "OPTIONS" or not kind.gateway:
+    method, headers = request.method, request.headers
+    if method == "OPTIONS" or not kind.gateway or page_can_forge(
+            method, headers.get("Content-Type"), headers.get("Authorization")):
         return None
     app = request.app
     settings = app[GATEWAY].settings

@@ -114,10 +114,11 @@ async def jwks(request: web.Request) -> web.Response:
 
 
 def _check_id(thread: str, source: str) -> str:
-    if not thread or len(thread) > MAX_THREAD_ID or \
-            any(ord(c) < 0x20 or ord(c) == 0x7F for c in thread):
-        raise InvalidRequestError(f"{source} must be 1-{MAX_THREAD_ID} printable characters.",
-                                  code="validation_error", param=source)
+    # isprintable: no control characters, and no lone surrogates (the header bytes aiohttp
+    # could not decode as UTF-8), which the thread store could not even encode.
+    if not thread or len(thread) > MAX_THREAD_ID or not thread.isprintable():
+        raise InvalidRequestError(f"{source} must be 1-{MAX_THREAD_ID} printable UTF-8 "
+                                  "characters.", code="validation_error", param=source)
     return thread
 
 

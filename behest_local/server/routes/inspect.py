@@ -15,10 +15,15 @@ things live here:
 * ``POST /_behest/exchanges/{id}/probe``: the probe reports its verdict back, published as
   ``ProbeReported`` so the TUI shows it next to the exchange it measured.
 
-Both endpoints answer loopback peers only and carry no secret (timings, statuses,
-redacted headers). Cross-site pages cannot drive them: requests with an ``Origin``
-header are refused, and the POST requires a JSON content type (which a page can only
-send after a CORS preflight nothing here answers).
+``serve_inspection`` admits every ``/_behest/`` request (the gateway middleware hands
+them over untraced): the ``Host`` check every route gets (``admission/host.py``), then
+loopback peers only, then no browser. The endpoints carry no secret (timings, statuses,
+redacted headers), but no page may drive or read them: a request a browser made
+carries ``Origin`` (every CORS request, every POST) or ``Sec-Fetch-Site`` other than
+``none`` (every request of current browsers, ``<img>`` and ``no-cors`` GETs included;
+``none`` is an address typed by the user), and is refused. The POST also requires a
+JSON content type (which a page could only send after a preflight). Refusals, router
+404/405s and anything a handler raises answer in OpenAI's error shape.
 """
 
 from __future__ import annotations
@@ -30,8 +35,13 @@ from aiohttp import web
 
 from behest_local.exchange.capture import Capture, CaptureBudget
 from behest_local.exchange.events import ProbeReported, ResponseStarted
+from behest_local.errors import GatewayError
 from behest_local.exchange.exchange import Exchange
+from behest_local.server.admission.host import check_host
+from behest_local.server.behest_errors import path_kind
+from behest_local.server.body import payload_error
 from behest_local.server.keys import GATEWAY
+from behest_local.server.render import error_response, from_http_exception
 
 PREFIX = "/_behest/"
 CAPTURE_BUDGET = web.AppKey("capture_budget", CaptureBudget)
@@ -92,15 +102,35 @@ def _is_loopback(host: str | None) -> bool:
 
 
 def _refuse(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": {"message": message, "type": "invalid_request_error",
-                                        "param": None, "code": code}}, status=status)
+    return error_response(GatewayError(message, status=status, type="invalid_request_error",
+                                       code=code))
+
+
+async def serve_inspection(request: web.Request, handler) -> web.StreamResponse:
+    """Admit a ``/_behest/`` request and answer it (see the module docstring)."""
+    refused = check_host(request, path_kind(request.path))
+    if refused is None:
+        refused = _guard(request)
+    if refused is not None:
+        return refused
+    try:
+        return await handler(request)
+    except GatewayError as error:
+        return error_response(error)
+    except web.RequestPayloadError as exc:  # a probe report that does not decode
+        return error_response(payload_error(exc))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return error_response(from_http_exception(exc, request, body_limit=MAX_PROBE_BODY))
 
 
 def _guard(request: web.Request) -> web.Response | None:
     if not _is_loopback(request.remote):
         return _refuse(403, "loopback_only", "The /_behest/ inspection endpoints answer only "
                                              "on the machine running behest-local.")
-    if "Origin" in request.headers:
+    headers = request.headers
+    if "Origin" in headers or headers.get("Sec-Fetch-Site", "none") != "none":
         return _refuse(403, "cross_origin", "The /_behest/ inspection endpoints do not answer "
                                             "browser pages.")
     return None
@@ -117,9 +147,6 @@ def _find(request: web.Request) -> Exchange | web.Response:
 
 
 async def timeline(request: web.Request) -> web.Response:
-    refused = _guard(request)
-    if refused is not None:
-        return refused
     exchange = _find(request)
     if isinstance(exchange, web.Response):
         return exchange
@@ -135,6 +162,7 @@ def timeline_json(exchange: Exchange) -> dict:
     return {
         "id": exchange.id, "status": exchange.status, "phase": exchange.phase.value,
         "stream": exchange.stream, "complete": exchange.ended is not None,
+        "events": exchange.chunks,  # the times below stop at timing.TIMELINE_MAX events
         "wall_time": wall, "ttft": exchange.ttft, "duration": exchange.duration,
         "departures": [round(d, 6) for d in departures],
         "departures_unix": [round(wall + d, 6) for d in departures],
@@ -144,9 +172,6 @@ def timeline_json(exchange: Exchange) -> dict:
 
 
 async def probe_report(request: web.Request) -> web.Response:
-    refused = _guard(request)
-    if refused is not None:
-        return refused
     if request.content_type != "application/json":
         return _refuse(415, "unsupported_media_type", "Send the probe report as JSON.")
     exchange = _find(request)

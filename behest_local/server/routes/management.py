@@ -26,7 +26,7 @@ from aiohttp import web
 from behest_local.config import DEFAULT_MODEL, FREE_PLAN_PROJECTS, ProjectConfig
 from behest_local.config.models import is_unspecified, provider_for_model
 from behest_local.config.errors import did_you_mean
-from behest_local.config.parse import Reader
+from behest_local.config.parse import Reader, field_problems
 from behest_local.config.render import to_toml
 from behest_local.config.slugs import SLUG_RE, unique_slug
 from behest_local.config.deployed import SETTABLE
@@ -122,7 +122,8 @@ async def put_provider(request: web.Request) -> web.Response:
     try:
         await asyncio.to_thread(vault.set, provider, key)
     except VaultError as exc:  # a wrong key format says what was expected, never the key
-        raise BehestAPIError(str(exc), status=400, code="INVALID_API_KEY_FORMAT") from None
+        raise BehestAPIError(f"api_key: {exc}", status=400,
+                             code="INVALID_API_KEY_FORMAT") from None
     gateway = request.app[GATEWAY]
     await asyncio.to_thread(gateway.provider_keys.refresh)
     entry = next(e for e in await asyncio.to_thread(vault.list) if e.provider == provider)
@@ -195,6 +196,9 @@ async def create_project(request: web.Request) -> web.Response:
     if not isinstance(body, dict) or not isinstance(body.get("name"), str) \
             or not body["name"].strip():
         raise BehestAPIError('Expected a JSON body {"name": "<project name>"}', status=400)
+    problems = field_problems(ProjectConfig, "name", body["name"].strip())  # behest.toml's rules
+    if problems:
+        raise BehestAPIError("; ".join(problems), status=400)
     unknown = [k for k in body if k not in ("name", "slug")]
     if unknown:
         raise BehestAPIError(f"Unknown field {unknown[0]!r}: expected name and slug", status=400)
