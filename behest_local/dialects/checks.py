@@ -189,3 +189,32 @@ def check_stream_options(value: Any, stream: Any, allowed_keys: Collection[str])
                 param=f"stream_options.{key}",
             )
         check_bool(item, f"stream_options.{key}")
+
+
+# Token-id arrays hold millions of items in a 20 MiB body. They are checked and rendered with
+# C-level passes, a slice at a time: one pass over them all would hold the GIL, and so the
+# event loop (the body is checked in a worker thread, ``server/body.py``), for 0.1-1 s.
+_SLICE = 1 << 16
+
+
+def item_types(items: list) -> set[type]:
+    """The set of ``type(item)`` for ``items`` (``{int}``: all are JSON integers)."""
+    found: set[type] = set()
+    for start in range(0, len(items), _SLICE):
+        found.update(map(type, items[start:start + _SLICE]))
+    return found
+
+
+def first_negative(numbers: list) -> int | None:
+    """The index of the first number below zero, or None."""
+    for start in range(0, len(numbers), _SLICE):
+        part = numbers[start:start + _SLICE]
+        if min(part) < 0:
+            return start + next(i for i, n in enumerate(part) if n < 0)
+    return None
+
+
+def token_text(tokens: list[int]) -> str:
+    """Token ids as the text of the ids joined by single spaces (``[1212, 318]`` → ``"1212 318"``)."""
+    return " ".join(" ".join(map(str, tokens[start:start + _SLICE]))
+                    for start in range(0, len(tokens), _SLICE))

@@ -33,10 +33,13 @@ from behest_local.dialects.checks import (
     check_object,
     check_str,
     check_stream_options,
+    first_negative,
     is_int,
+    item_types,
     is_number,
     reject_unknown,
     require_body_object,
+    token_text,
     wrong_type,
 )
 from behest_local.errors import InvalidRequestError
@@ -109,8 +112,8 @@ def prompts(body: dict) -> list[str]:
     if isinstance(prompt, str):
         return [prompt]
     if is_int(prompt[0]):  # validated: then every item is a token id
-        return [_render_tokens(prompt)]
-    return [p if isinstance(p, str) else _render_tokens(p) for p in prompt]
+        return [token_text(prompt)]
+    return [p if isinstance(p, str) else token_text(p) for p in prompt]
 
 
 def _prompt(body: dict, prompt_index: int, prompt: str | None) -> str:
@@ -300,20 +303,18 @@ def _finish_reason(reason: str | None) -> str:
     return reason if reason in _FINISH_REASONS else "stop"
 
 
-def _render_tokens(tokens: list[int]) -> str:
-    return " ".join(map(str, tokens))
 
 
 def _check_prompt(prompt: Any) -> None:
     # providers.md §2: prompt is str | [str] | [int] | [[int]]. Token arrays are checked
-    # with C-level passes (``_all_ints``, ``min``): a 20 MiB body holds millions of ids.
+    # with C-level passes (``checks.item_types``): a 20 MiB body holds millions of ids.
     if isinstance(prompt, str):
         return
     if not isinstance(prompt, list):
         raise wrong_type("prompt", "a string, an array of strings or an array of token arrays", prompt)
     if not prompt:
         raise InvalidRequestError("Invalid 'prompt': empty array. Expected at least one prompt.", param="prompt")
-    kinds = set(map(type, prompt))
+    kinds = item_types(prompt)
     if kinds == {int}:
         _check_tokens(prompt, "prompt")
         return
@@ -324,7 +325,7 @@ def _check_prompt(prompt: Any) -> None:
                 f"but got an array with length {len(prompt)} instead.", param="prompt")
         if kinds == {list}:
             for i, tokens in enumerate(prompt):
-                if not tokens or not _all_ints(tokens):
+                if not tokens or item_types(tokens) != {int}:
                     raise InvalidRequestError(
                         f"Invalid 'prompt[{i}]': expected a non-empty array of token ids.", param=f"prompt[{i}]"
                     )
@@ -337,14 +338,9 @@ def _check_prompt(prompt: Any) -> None:
     )
 
 
-def _all_ints(tokens: list) -> bool:
-    """Whether every item is an ``int`` (not a ``bool``), without a Python-level loop."""
-    return set(map(type, tokens)) == {int}
-
-
 def _check_tokens(tokens: list[int], param: str) -> None:
-    if min(tokens) < 0:
-        i = next(i for i, token in enumerate(tokens) if token < 0)  # only to name it
+    i = first_negative(tokens)
+    if i is not None:
         raise InvalidRequestError(f"Invalid '{param}[{i}]': token ids cannot be negative.", param=f"{param}[{i}]")
 
 

@@ -44,6 +44,8 @@ from collections.abc import AsyncIterator, Callable
 from behest_local.config.schema import ProviderConfig
 from behest_local.errors import UpstreamError
 from behest_local.exchange.exchange import CURRENT
+from behest_local.json_text import encode_body, is_small
+from behest_local.offload import off_loop
 from behest_local.providers.base import ChatCall, ChunkSink
 from behest_local.providers.http import HttpPool, HttpResponse
 from behest_local.providers.http_connection import (BodyTooLarge, ConnectError, ConnectionCut,
@@ -66,6 +68,10 @@ MODELS_TIMEOUT_S = 5.0
 # Request bodies are encoded compactly, by one encoder built once (``json.dumps`` with
 # options would build one per call).
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _encoded_large(value: object) -> bytes:
+    return bytes(encode_body(value))
 
 
 class UpstreamProvider:
@@ -227,8 +233,10 @@ class UpstreamProvider:
                     timeouts: tuple[float, float] | None = None) -> HttpResponse:
         headers, body = request.headers, None
         if request.json is not None:
-            # Encoded here, once and compactly, by the one encoder above.
-            body = _encode(request.json).encode()
+            # Encoded here, once and compactly, by the one encoder above; a large body (a
+            # 20 MiB prompt, thousands of messages) a piece at a time beside the loop.
+            body = _encode(request.json).encode() if is_small(request.json) else \
+                await off_loop(_encoded_large, request.json)
             if "Content-Type" not in headers:
                 headers = {**headers, "Content-Type": "application/json"}
         connect, idle = timeouts or (self.connect_timeout_s, self.timeout_s)

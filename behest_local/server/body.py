@@ -12,26 +12,34 @@ and a lone surrogate written as a JSON escape (``"\\ud800"``), valid JSON that n
 text can hold, which would otherwise fail later wherever the text is encoded (hashing,
 the trace database, the reply), naming the field (``param``). Only a body that contains
 a surrogate escape at all (a scan in C, ``read_json``) is walked to find it.
+
+A body larger than ``big_body.INLINE_BYTES`` is decoded, and checked by the route's
+validator (``read_json(request, check)``), beside the event loop (``offload.off_loop``), and
+so is any other work that grows with it (``beside_body``): a 20 MiB body must not hold the
+loop. Once the request is over, ``release_body`` has what was decoded taken apart there too.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aiohttp import http_exceptions, web
 
 from behest_local.errors import GatewayError, InvalidRequestError
+from behest_local.offload import fairly, off_loop
+from behest_local.server.big_body import DECODER, INLINE_BYTES, decode_large, dismantle, text_of
+
+T = TypeVar("T")
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
+DECODED = web.RequestKey("decoded_body", list)
+"""What ``read_json`` decoded of a large body, for ``release_body``."""
 
 
-# Built once: ``json.loads(raw, parse_constant=…)`` would build a decoder (and its
-# scanner) on every request. Stateless, so sharing it between requests is safe.
-_decode = json.JSONDecoder(parse_constant=_refuse_constant).decode
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 """A ``\\uD800``-``\\uDFFF`` escape: a surrogate, paired (an emoji) or lone (an error)."""
 
@@ -54,7 +62,8 @@ def payload_error(exc: web.RequestPayloadError) -> InvalidRequestError:
                                code="invalid_body")
 
 
-async def read_json(request: web.Request) -> Any:
+async def read_json(request: web.Request, check: Callable[[Any], T] | None = None) -> Any:
+    """The request's JSON body, passed through ``check`` (a route's validator) if given."""
     declared = request.headers.get("Content-Type")
     if declared is not None:
         mime = declared.split(";", 1)[0].strip().lower()
@@ -67,14 +76,62 @@ async def read_json(request: web.Request) -> Any:
         raw = await request.read()
     except web.RequestPayloadError as exc:
         raise payload_error(exc) from None
-    if not raw.strip():
+    if not raw or raw.isspace():  # (``strip`` would copy a 20 MiB body to find out)
         raise InvalidRequestError("The request body is empty; this endpoint expects a JSON object.",
                                   code="invalid_json")
+    if len(raw) <= INLINE_BYTES:
+        return _checked(_decoded(raw), check)
+    body, checked = await off_loop(_decoded_and_checked, raw, check)
+    request[DECODED] = [body] if checked is body else [body, checked]
+    return checked
+
+
+async def beside_body(request: web.Request, work: Callable[..., T], *args: Any) -> T:
+    """``work(*args)``: on the loop for a small body, in a worker thread for a large one
+    (work that grows with the body, such as rendering a completion's token prompts)."""
+    if len(await request.read()) <= INLINE_BYTES:  # read() returns the body it already read
+        return work(*args)
+    return await off_loop(work, *args)
+
+
+def release_body(request: web.Request) -> None:
+    """Once a request is over (``server/middleware.py``): take apart beside the loop what
+    ``read_json`` decoded of a large body; freed at once, millions of values hold the loop
+    for tenths of a second (``big_body.dismantle``)."""
+    decoded = request.pop(DECODED, None)
+    if decoded is not None:
+        # Handed over: the executor's reference is the only one left.
+        asyncio.get_running_loop().run_in_executor(None, fairly, dismantle, decoded)
+        del decoded
+
+
+def _checked(body: Any, check: Callable[[Any], T] | None) -> Any:
+    return check(body) if check is not None else body
+
+
+def _decoded_and_checked(raw: bytes, check: Callable[[Any], T] | None) -> tuple[Any, Any]:
+    body = _decoded(raw)
+    try:
+        return body, _checked(body, check)
+    except BaseException as error:
+        # Freed here, beside the loop: the error's frames would keep the body alive until
+        # the loop drops the error, and the freeing would then hold the loop.
+        error.__traceback__ = None
+        holder = [body]
+        del body
+        dismantle(holder)
+        raise
+
+
+def _decoded(raw: bytes) -> Any:
     try:
         # What ``json.loads`` does with bytes (RFC 8259 §8.1: UTF-8, or UTF-16/32 detected),
         # but strict: its "surrogatepass" would let encoded surrogates in.
         encoding = json.detect_encoding(raw)
-        data = _decode(raw.decode(encoding))
+        if len(raw) <= INLINE_BYTES:
+            data = DECODER.decode(raw.decode(encoding))
+        else:
+            data = decode_large(text_of(raw, encoding))
     except UnicodeDecodeError:
         raise InvalidRequestError("The request body is not valid UTF-8 JSON.",
                                   code="invalid_json") from None
@@ -88,10 +145,18 @@ async def read_json(request: web.Request) -> Any:
     # Scanned, not walked: a body without a backslash (memchr) has no escape at all, and
     # the regex costs ~0.3-1.6 ms per MiB against json's ~3. UTF-16/32 bodies, which no
     # SDK sends, are walked: the scan reads UTF-8 only.
-    if encoding != "utf-8" or (raw.find(b"\\") != -1
-                               and _SURROGATE_ESCAPE.search(raw) is not None):
+    if encoding != "utf-8" or (raw.find(b"\\") != -1 and _has_surrogate_escape(raw)):
         _refuse_lone_surrogates(data)
     return data
+
+
+def _has_surrogate_escape(raw: bytes) -> bool:
+    """``_SURROGATE_ESCAPE.search(raw)``, a MiB at a time (each window overlapping the next
+    by an escape's length): a large body is read beside the loop, and one regex pass over
+    20 MiB of backslashes would still hold the GIL for tens of ms."""
+    step = 1 << 20
+    return any(_SURROGATE_ESCAPE.search(raw, start, start + step + 5) is not None
+               for start in range(0, len(raw), step))
 
 
 def _refuse_lone_surrogates(data: Any) -> None:

@@ -47,6 +47,7 @@ from behest_local.printable import printable
 from behest_local.server.admission.auth import authenticate_async, serve_behest_route
 from behest_local.server.behest_errors import path_kind, serve_management
 from behest_local.server.admission.cors import preflight
+from behest_local.server.body import release_body
 from behest_local.server.ending import ENDING, Ending
 from behest_local.server.admission.host import check_host
 from behest_local.server.routes.inspect import record_response, serve_inspection
@@ -97,6 +98,7 @@ async def gateway_middleware(request: web.Request, handler) -> web.StreamRespons
             if response is None:
                 response = await handler(request)
     except GatewayError as error:
+        error.__traceback__ = None  # its frames would keep the request's body alive
         failure = error
     except web.HTTPException as exc:
         if exc.status < 400:  # redirects and the like pass through untouched
@@ -126,6 +128,7 @@ async def gateway_middleware(request: web.Request, handler) -> web.StreamRespons
                 type="server_error", code="internal_error")
     finally:
         CURRENT.reset(token)
+        release_body(request)  # a large body's values are freed beside the loop
     if failure is not None:
         response = error_response(failure)
     whole = type(response) is web.Response

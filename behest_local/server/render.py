@@ -14,6 +14,7 @@ import json
 from aiohttp import web
 
 from behest_local.errors import GatewayError, InvalidRequestError, NotFoundError
+from behest_local.json_text import EncodedJSON
 from behest_local.sse import EventJSON
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -21,7 +22,11 @@ _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 def json_response(data: object, *, status: int = 200, headers: dict | None = None) -> web.Response:
     """``data`` as compact JSON. An ``sse.EventJSON`` that still holds its text (a reply
-    relayed as the upstream sent it) is sent as that text, not encoded again."""
+    relayed as the upstream sent it) is sent as that text, not encoded again; a
+    ``json_text.EncodedJSON`` (a large reply encoded beside the loop) as its body."""
+    if type(data) is EncodedJSON:
+        return web.Response(body=data.body, status=status, headers=headers,
+                            content_type="application/json")
     text = data.text if type(data) is EventJSON else None
     # "replace": a lone surrogate that got this far (a header's undecodable byte quoted in
     # a message) becomes "?" rather than a UnicodeEncodeError, which would turn the

@@ -11,7 +11,9 @@ through: history in before the provider call, the reply recorded after it.
 All SQLite work runs on one dedicated worker thread (a one-thread executor owns the
 connection), so the event loop never blocks on disk and writes are applied in submission
 order: a read submitted after a turn was recorded sees it. Recording is fire-and-forget
-from the request's point of view (the response is never held back by the disk).
+from the request's point of view (the response is never held back by the disk). The
+messages' JSON is made and read on that thread too (``messages.encoded``/``view_text``):
+a thread may hold 20 MiB messages.
 """
 
 from __future__ import annotations
@@ -27,11 +29,13 @@ from typing import Any, NamedTuple
 
 from behest_local.errors import GatewayError
 from behest_local.home import private_file
-from behest_local.threads.messages import message_view, normalize
+from behest_local.offload import fairly
+from behest_local.threads.messages import encoded, message_view, normalize, view_text
 
 THREADS_FILE = "threads.sqlite3"
 SCHEMA_VERSION = 1
 TITLE_CHARS = 80
+_TITLE_SCAN = 64 * TITLE_CHARS
 _log = logging.getLogger(__name__)
 
 _SCHEMA = """
@@ -65,7 +69,8 @@ def _title(messages: list[dict]) -> str | None:
             if isinstance(content, list):
                 content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
             if isinstance(content, str) and content.strip():
-                text = " ".join(content.split())
+                # The title's words are at the start: a 20 MiB text need not be split whole.
+                text = " ".join(content[:_TITLE_SCAN].split())
                 return text if len(text) <= TITLE_CHARS else text[:TITLE_CHARS - 1] + "…"
     return None
 
@@ -97,6 +102,7 @@ class ThreadStore:
         return self._db
 
     def _append(self, key: ThreadKey, messages: list[dict]) -> None:
+        messages = [normalize(m) for m in messages]
         db, now = self._conn(), _now()
         with db:  # one transaction: the thread row and its messages, or nothing
             db.execute("BEGIN IMMEDIATE")
@@ -107,12 +113,20 @@ class ThreadStore:
                        (*key, _title(messages), now, now))
             db.executemany("INSERT INTO messages (project, user, thread, message, created_at) "
                            "VALUES (?, ?, ?, ?, ?)",
-                           [(*key, json.dumps(m, ensure_ascii=False), now) for m in messages])
+                           [(*key, encoded(m), now) for m in messages])
 
     def _rows(self, key: ThreadKey) -> list[tuple[int, str, str]]:
         return self._conn().execute(
             "SELECT id, message, created_at FROM messages WHERE project = ? AND user = ? AND "
             "thread = ? ORDER BY id", key).fetchall()
+
+    def _history(self, key: ThreadKey) -> list[dict]:
+        return [json.loads(m) for _id, m, _at in self._rows(key)]
+
+    def _messages_json(self, key: ThreadKey) -> bytes | None:
+        if not self._threads(*key):
+            return None
+        return ("[" + ", ".join(view_text(i, m, at) for i, m, at in self._rows(key)) + "]").encode()
 
     def _threads(self, project: str, user: str, thread: str | None) -> list[dict]:
         sql = ("SELECT t.thread, t.title, t.created_at, t.last_message_at, COUNT(m.id) "
@@ -140,7 +154,8 @@ class ThreadStore:
 
     async def _run(self, fn, *args: Any) -> Any:
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+            # ``fairly``: a thread of 20 MiB messages is seconds of JSON on this thread.
+            return await asyncio.get_running_loop().run_in_executor(self._pool, fairly, fn, *args)
         except sqlite3.Error as exc:
             raise GatewayError(f"The threads database {self.path} cannot be used: {exc}. Move "
                                "it away to start afresh.", status=503,
@@ -150,7 +165,7 @@ class ThreadStore:
         """Queue ``messages`` for ``key`` (creating the thread). Returns at once; a failure
         is logged. Later calls of this store see the write."""
         try:
-            future = self._pool.submit(self._append, key, [normalize(m) for m in messages])
+            future = self._pool.submit(fairly, self._append, key, messages)
         except RuntimeError:  # closed: the gateway is shutting down
             _log.warning("thread %r: a turn finished after shutdown and was not recorded",
                          key.thread)
@@ -165,13 +180,17 @@ class ThreadStore:
 
     async def history(self, key: ThreadKey) -> list[dict]:
         """The thread's messages as the model saw them (empty for a new thread)."""
-        return [json.loads(m) for _id, m, _at in await self._run(self._rows, key)]
+        return await self._run(self._history, key)
 
     async def messages(self, key: ThreadKey) -> list[dict] | None:
         """The thread's messages as the API shows them, or None if there is no such thread."""
         if await self.get(key) is None:
             return None
         return [message_view(i, json.loads(m), at) for i, m, at in await self._run(self._rows, key)]
+
+    async def messages_json(self, key: ThreadKey) -> bytes | None:
+        """``messages`` as a JSON array, made on the store's thread from the stored text."""
+        return await self._run(self._messages_json, key)
 
     async def list(self, project: str, user: str) -> list[dict]:
         """The user's threads, most recently active first."""

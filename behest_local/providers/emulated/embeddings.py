@@ -9,6 +9,13 @@ than unrelated ones: good enough for wiring up retrieval code offline, meaningle
 semantics. Each feature also lands in the first 64 and 256 dimensions, so a vector shortened
 with ``dimensions`` (OpenAI's truncate-and-renormalise) keeps a signal, as Matryoshka-trained
 models do. Pure computation: no I/O, no numpy.
+
+Cost: ~1-3 µs per character, and ~1 µs per float of JSON out. OpenAI's limits bound the first
+(``MAX_INPUT_TOKENS`` per input, ``MAX_REQUEST_TOKENS`` per request: a 400 above them, as
+OpenAI answers); the second is up to 2,048 × 3,072 floats. So a request beyond a few inputs
+is answered by ``create_encoded`` in a worker thread (``provider.EmulatedProvider.embed``),
+which also makes the JSON body a piece at a time (``json_text.encode_body``): one
+``json.dumps`` of a maximal reply held the loop for ~5 s.
 """
 
 from __future__ import annotations
@@ -18,12 +25,14 @@ import math
 import re
 import sys
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from hashlib import blake2b
 
+from behest_local.dialects.checks import first_negative, item_types, token_text
 from behest_local.errors import InvalidRequestError
-from behest_local.providers.tokens import count_tokens
+from behest_local.providers.tokens import count_tokens, estimate_tokens
+from behest_local.json_text import EncodedJSON, encode_body, joined
 
 # Native output size per model id; any other id is served with DEFAULT_DIMS.
 EMBEDDING_MODELS: dict[str, int] = {
@@ -36,6 +45,10 @@ EMBEDDING_MODELS: dict[str, int] = {
 DEFAULT_EMBEDDING_MODEL = "text-embedding-3-small"
 DEFAULT_DIMS = 1536
 MAX_INPUTS = 2048  # OpenAI's per-request limit on input items
+MAX_INPUT_TOKENS = 8192  # OpenAI's context length of its embedding models
+MAX_REQUEST_TOKENS = 300_000  # OpenAI's limit on the tokens of all inputs of one request
+_EXACT_CHARS = 128 * 1024  # an input longer than this is counted by estimate (one C call)
+_INLINE_CHARS = 16 * 1024  # requests this small are answered on the event loop
 _ALLOWED_KEYS = frozenset({"input", "model", "encoding_format", "dimensions", "user"})
 _WORD = re.compile(r"\w+")
 _SPACE = re.compile(r"\s+")
@@ -120,11 +133,13 @@ def _is_int(x: object) -> bool:
 def _token_array(value: list, param: str) -> str:
     if not value:
         raise _invalid(f"'$.{param}' is invalid: a token array must not be empty. {_API_REF}", param)
-    for i, tok in enumerate(value):
-        if not _is_int(tok) or tok < 0:
-            raise _invalid(f"'$.{param}' is invalid: token ids must be non-negative integers, "
-                           f"got {tok!r} at [{i}]. {_API_REF}", f"{param}[{i}]")
-    return " ".join(map(str, value))
+    # C-level passes (``checks``): an array may hold millions of ids; the loop only names one.
+    bad = first_negative(value) if item_types(value) == {int} else \
+        next(i for i, tok in enumerate(value) if not _is_int(tok))
+    if bad is not None:
+        raise _invalid(f"'$.{param}' is invalid: token ids must be non-negative integers, "
+                       f"got {value[bad]!r} at [{bad}]. {_API_REF}", f"{param}[{bad}]")
+    return token_text(value)
 
 
 def _texts(value: object) -> tuple[list[str], list[int] | None]:
@@ -210,15 +225,75 @@ def create_embeddings(body: dict, *, model: str) -> dict:
     Raises:
         InvalidRequestError: see :func:`validate_embeddings_request`.
     """
+    head, items = _embeddings(body, model)
+    return _reply(head, list(items))
+
+
+def create_encoded(body: dict, model: str) -> EncodedJSON:
+    """``create_embeddings`` as its JSON body, made one embedding at a time (for a worker
+    thread: see the module docstring). No vector outlives its piece of JSON: 2,048 lists of
+    1,536 floats kept until the end made each young garbage collection walk them, ~0.1 s
+    with the GIL held. The object holds the reply's fields but ``data``."""
+    head, items = _embeddings(body, model)
+    empty = bytes(encode_body(_reply(head, [])))
+    # The first b'"data":[]' is the key's own: only "object" ("list") comes before it.
+    at = empty.index(b'"data":[]') + len(b'"data":[')
+    chunks = [empty[:at]]
+    for index, item in enumerate(items):
+        chunks += [b"," if index else b"", bytes(encode_body(item))]
+    chunks.append(empty[at:])
+    return EncodedJSON(head, joined(chunks))
+
+
+def _reply(head: dict, data: list) -> dict:
+    return {"object": head["object"], "data": data, "model": head["model"], "usage": head["usage"]}
+
+
+def _embeddings(body: dict, model: str) -> tuple[dict, Iterator[dict]]:
+    """The reply's fields but ``data``, and its items, each computed when it is asked for."""
     texts, token_counts, model, fmt, dims = _check(body, model)
+    token_counts = _within_limits(texts, token_counts)
     native = EMBEDDING_MODELS.get(model, DEFAULT_DIMS)
-    data = []
-    for i, text in enumerate(texts):
-        vec = embed_text(text, native)  # full size first, so a shortened vector is its prefix
-        if dims is not None:
-            vec = shorten(vec, dims)
-        data.append({"object": "embedding", "index": i,
-                     "embedding": encode_base64(vec) if fmt == "base64" else vec})
-    tokens = sum(token_counts or [count_tokens(t) for t in texts])
-    return {"object": "list", "data": data, "model": model,
-            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+
+    def items() -> Iterator[dict]:
+        for i, text in enumerate(texts):
+            vec = embed_text(text, native)  # full size first: a shortened vector is its prefix
+            if dims is not None:
+                vec = shorten(vec, dims)
+            yield {"object": "embedding", "index": i,
+                   "embedding": encode_base64(vec) if fmt == "base64" else vec}
+
+    tokens = sum(token_counts)
+    return ({"object": "list", "model": model,
+             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}, items())
+
+
+def _within_limits(texts: list[str], token_counts: list[int] | None) -> list[int]:
+    """Each input's tokens, after OpenAI's checks: at most ``MAX_INPUT_TOKENS`` each and
+    ``MAX_REQUEST_TOKENS`` in all. Past ``_EXACT_CHARS`` an input is counted by estimate:
+    it is far over the limit whatever its exact count."""
+    if token_counts is None:
+        token_counts = [count_tokens(t) if len(t) <= _EXACT_CHARS else estimate_tokens(t)
+                        for t in texts]
+    for i, count in enumerate(token_counts):
+        if count > MAX_INPUT_TOKENS:
+            param = "input" if len(token_counts) == 1 else f"input[{i}]"
+            raise _invalid(f"Invalid '{param}': this model's maximum context length is "
+                           f"{MAX_INPUT_TOKENS} tokens, however you requested {count} tokens "
+                           f"({count} in your prompt; 0 for the completion). Please reduce your "
+                           "prompt; or completion length.", param)
+    total = sum(token_counts)
+    if total > MAX_REQUEST_TOKENS:
+        raise InvalidRequestError(f"Requested {total} tokens, max {MAX_REQUEST_TOKENS} tokens per "
+                                  "request", param="input", code="max_tokens_per_request")
+    return token_counts
+
+
+def is_light(body: dict) -> bool:
+    """Whether ``create_embeddings(body)`` is cheap enough for the event loop: a few short
+    inputs (the usual request)."""
+    value = body.get("input")
+    if isinstance(value, str):
+        return len(value) <= _INLINE_CHARS
+    return isinstance(value, list) and len(value) <= 16 and sum(
+        len(item) if isinstance(item, (str, list)) else 1 for item in value) <= _INLINE_CHARS

@@ -41,7 +41,7 @@ from behest_local.errors import (AuthenticationError, GatewayError, InvalidReque
 from behest_local.home import database_path
 from behest_local.identity.api_keys import is_key_format
 from behest_local.server.admission.auth import bearer_token, verify_api_key
-from behest_local.server.body import read_json
+from behest_local.server.body import beside_body, read_json
 from behest_local.server.keys import EXCHANGE, GATEWAY, KEYRING, PRINCIPAL, THREADS
 from behest_local.server.render import json_response
 from behest_local.threads.turn import Turn
@@ -134,7 +134,9 @@ async def begin_turn(request: web.Request, body: dict) -> Turn:
     if not thread or store is None:
         return Turn(body)
     key = _key(request, _check_id(thread, THREAD_HEADER))
-    return Turn.start(store, key, body, await store.history(key))
+    history = await store.history(key)
+    # Normalizing and comparing every message: beside the loop for a large body.
+    return await beside_body(request, Turn.start, store, key, body, history)
 
 
 def _missing(key: ThreadKey) -> NotFoundError:
@@ -160,10 +162,11 @@ async def get_thread(request: web.Request) -> web.Response:
 
 async def thread_messages(request: web.Request) -> web.Response:
     key = _key(request, _check_id(request.match_info["id"], "id"))
-    messages = await request.app[THREADS].messages(key)
+    # The JSON is made on the store's thread: a thread may hold many 20 MiB messages.
+    messages = await request.app[THREADS].messages_json(key)
     if messages is None:
         raise _missing(key)
-    return json_response(messages)
+    return web.Response(body=messages, content_type="application/json")
 
 
 async def delete_thread(request: web.Request) -> web.Response:

@@ -11,6 +11,8 @@ Embeddings and the models list ask ``providers.catalog`` which providers serve t
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from dataclasses import replace
 
 from aiohttp import web
@@ -31,7 +33,7 @@ from behest_local.providers.emulated.embeddings import (
     validate_embeddings_request,
 )
 from behest_local.server.routes.behest import THREAD_HEADER, begin_turn
-from behest_local.server.body import read_json
+from behest_local.server.body import beside_body, read_json
 from behest_local.server.keys import EXCHANGE, GATEWAY, PRINCIPAL
 from behest_local.server.render import json_response
 from behest_local.server.streaming import EventWriter, relay
@@ -55,16 +57,17 @@ def prepare_chat(request: web.Request, body: dict) -> tuple[ChatProvider, ChatCa
     return provider, call
 
 
-def prepare_chats(request: web.Request, bodies: list[dict]
-                  ) -> list[tuple[ChatProvider, ChatCall]]:
+def prepare_chats(request: web.Request, bodies: Iterator[dict]
+                  ) -> Iterator[tuple[ChatProvider, ChatCall]]:
     """``prepare_chat`` for several chat bodies of one request (a completion's prompts):
-    they share model and stream, so they are routed once, and the exchange is routed and
-    sent upstream once."""
+    they share model and stream, so they are routed once, on the first, and the exchange
+    is routed and sent upstream once. Each call is built when it is asked for: a caller
+    working through 2,048 of them yields to the loop in between."""
     emulate = directives.parse(request.headers.get(directives.HEADER))
-    target = _route(request, bodies[0])
-    calls = [_chat_call(request, target, body, emulate) for body in bodies]
+    first = next(bodies)
+    target = _route(request, first)
     request[EXCHANGE].upstream_started()
-    return calls
+    return (_chat_call(request, target, body, emulate) for body in itertools.chain([first], bodies))
 
 
 def _route(request: web.Request, body: dict) -> routing.Target:
@@ -139,7 +142,7 @@ class ChatFramer:
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
-    body = validate_chat_request(await read_json(request))
+    body = await read_json(request, validate_chat_request)
     # X-Thread-Id: history in, reply recorded. Without the header no thread work at all.
     turn = await begin_turn(request, body) if THREAD_HEADER in request.headers else None
     provider, call = prepare_chat(request, body if turn is None else turn.body)
@@ -176,10 +179,11 @@ async def embeddings(request: web.Request) -> web.Response:
     keys = gateway.provider_keys
     target = catalog.route_embeddings(requested, model, _settings(request),
                                       keys.has if keys else lambda provider: False)
+    # Up to 2,048 inputs (token arrays, maybe millions of ids): checked beside the loop.
     if target.provider == routing.EMULATED:
-        body = validate_embeddings_request(raw, model=model)
+        body = await beside_body(request, _emulated_embeddings_body, raw, model)
     else:
-        body = _upstream_embeddings_body(raw, model)
+        body = await beside_body(request, _upstream_embeddings_body, raw, model)
     exchange = request[EXCHANGE]
     exchange.routed(requested_model=requested, model=target.model, provider=target.provider,
                     reason=target.reason, stream=False)
@@ -188,6 +192,10 @@ async def embeddings(request: web.Request) -> web.Response:
     usage = result.get("usage") or {}
     exchange.usage(usage.get("prompt_tokens"), 0)
     return json_response(result)
+
+
+def _emulated_embeddings_body(raw: object, model: str) -> dict:
+    return validate_embeddings_request(raw, model=model)
 
 
 def _upstream_embeddings_body(raw: object, model: str) -> dict:

@@ -13,6 +13,7 @@ completion of several prompts is one chat call per prompt on one exchange: route
 from __future__ import annotations
 
 import asyncio
+import itertools
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -26,8 +27,10 @@ from behest_local.dialects.chat import validate_chat_request
 from behest_local.errors import GatewayError
 from behest_local.exchange.exchange import Exchange
 from behest_local.finops.meter import StreamMeter, reply_usage
+from behest_local.json_text import EncodedJSON, encode_body
+from behest_local.offload import off_loop
 from behest_local.providers.base import ChatCall
-from behest_local.server.body import read_json
+from behest_local.server.body import beside_body, read_json
 from behest_local.server.keys import EXCHANGE
 from behest_local.server.routes.openai import prepare_chat, prepare_chats
 from behest_local.server.render import json_response
@@ -46,8 +49,7 @@ def _bill(exchange: Exchange, replies: list[tuple[ChatCall, dict]]) -> None:
 # -- /v1/responses ------------------------------------------------------------------------
 
 async def responses(request: web.Request) -> web.StreamResponse:
-    body = resp.validate_responses_request(await read_json(request))
-    chat = validate_chat_request(resp.to_chat_request(body))
+    body, chat = await read_json(request, _responses_and_chat)
     provider, call = prepare_chat(request, chat)
     exchange = request[EXCHANGE]
     response_id = "resp_" + secrets.token_hex(24)
@@ -67,6 +69,13 @@ async def responses(request: web.Request) -> web.StreamResponse:
     return json_response(resp.from_chat_completion(completion, request=body,
                                                    response_id=response_id,
                                                    created_at=created_at, model=call.model))
+
+
+def _responses_and_chat(raw: object) -> tuple[dict, dict]:
+    """The checked Responses body and the chat request it becomes (beside the loop when the
+    body is large: ``read_json``)."""
+    body = resp.validate_responses_request(raw)
+    return body, validate_chat_request(resp.to_chat_request(body))
 
 
 def _events(pairs: list[tuple[str, dict]]) -> bytes:
@@ -89,18 +98,24 @@ async def _responses_frames(chunks: AsyncIterator[dict], translator) -> AsyncIte
 
 # -- /v1/completions (legacy) -------------------------------------------------------------
 
+_LARGE_ECHO = 64 * 1024
+"""Characters of an echoed prompt past which its stream events are encoded off the loop."""
+
+
 async def completions(request: web.Request) -> web.StreamResponse:
-    body = legacy.validate_completions_request(await read_json(request))
+    body = await read_json(request, legacy.validate_completions_request)
     exchange = request[EXCHANGE]
     completion_id = "cmpl-" + secrets.token_hex(14)
     created = int(time.time())
     # One chat call per prompt (OpenAI answers a list of prompts with one choice set each),
     # the prompts rendered once: picking each from a fresh rendering was quadratic.
-    texts = legacy.prompts(body)
-    calls = prepare_chats(request, [
+    texts = await beside_body(request, legacy.prompts, body)  # token prompts: millions of ids
+    calls = prepare_chats(request, (
         validate_chat_request(legacy.to_chat_request(body, index, prompt=text))
-        for index, text in enumerate(texts)])
-    model = calls[0][1].model
+        for index, text in enumerate(texts)))
+    first = next(calls)
+    model = first[1].model
+    calls = itertools.chain([first], calls)  # the rest are built one by one, as they run
     if body.get("stream"):
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         frames = _completion_frames(calls, texts, body, exchange, completion_id=completion_id,
@@ -119,24 +134,40 @@ async def completions(request: web.Request) -> web.StreamResponse:
                                                  prompt_index=index, model=model,
                                                  prompt=texts[index]))
     _bill(exchange, replies)
-    return json_response(legacy.merge_completions(parts))
+    merged = legacy.merge_completions(parts)
+    if body.get("echo"):  # the prompts come back: for a large body, encoded beside the loop
+        merged = await beside_body(request, _encoded, merged)
+    return json_response(merged)
+
+
+def _encoded(reply: dict) -> EncodedJSON:
+    return EncodedJSON(reply, encode_body(reply))
+
+
+def _event(chunk: dict) -> bytes:
+    """``sse.encode_json(chunk)``, the JSON made a piece at a time (``json_text``)."""
+    return b"data: " + bytes(encode_body(chunk)) + b"\n\n"
 
 
 async def _completion_frames(calls, texts: list[str], body: dict, exchange: Exchange, *,
                              completion_id: str, created: int, model: str, include_usage: bool
                              ) -> AsyncIterator[bytes]:
     usages = []
-    meter = StreamMeter(exchange, calls[0][1].request["messages"])
+    meter: StreamMeter | None = None
     for index, (provider, call) in enumerate(calls):
-        if index:
+        if meter is None:
+            meter = StreamMeter(exchange, call.request["messages"])
+        else:
             meter.next_stream(call.request["messages"])
             await asyncio.sleep(0)  # as in ``completions``: one prompt at a time
         translator = legacy.CompletionsStreamTranslator(
             request=body, completion_id=completion_id, created=created, model=model,
             prompt_index=index, emit_usage=False, prompt=texts[index])
+        # An echoed prompt of MiBs is one event: made beside the loop.
+        large = bool(body.get("echo")) and len(texts[index]) > _LARGE_ECHO
         async for chunk in meter.metered(provider.stream(call)):
             for out in translator.feed(chunk):
-                yield sse.encode_json(out)
+                yield await off_loop(_event, out) if large else sse.encode_json(out)
         if translator.usage:
             usages.append(translator.usage)
     if usages and include_usage:
