@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from behest_local.home import private_dir
+from behest_local.home import FILE_MODE, private_dir
 
 Signature = tuple[int, int, int, int]
 
@@ -55,7 +55,7 @@ def locked(lock_path: Path, *, shared: bool = False) -> Iterator[None]:
     """Hold an exclusive (or shared) flock on ``lock_path`` (created 0600, dir 0700)."""
     lock_path = Path(lock_path)
     private_dir(lock_path.parent)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         yield

@@ -26,6 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from behest_local.home import FILE_MODE
+
 log = logging.getLogger("behest_local.databases")
 T = TypeVar("T")
 
@@ -69,7 +71,7 @@ def set_aside(path: Path, now: float | None = None) -> Path:
     for old, new in moved:
         if old == path or old.exists():
             os.replace(old, new)
-            os.chmod(new, 0o600)  # prompts, replies and usage: the user's data
+            os.chmod(new, FILE_MODE)  # prompts, replies and usage: the user's data
     return target
 
 

@@ -49,6 +49,16 @@ def _escape(match: re.Match) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+def is_utf8_text(text: str) -> bool:
+    """Whether ``text`` encodes as UTF-8: False when it holds a lone surrogate (a JSON
+    ``\\ud800`` escape without its pair, or a header byte aiohttp could not decode)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def shows_as_is(text: str) -> bool:
     """Whether ``printable`` would leave ``text`` unchanged (nothing to escape): the test
     for names a user picks (a project's name), which are refused rather than escaped."""

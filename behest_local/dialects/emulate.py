@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from behest_local.errors import InvalidRequestError
+from behest_local.printable import is_utf8_text
 
 HEADER = "x-behest-emulate"
 
@@ -59,7 +60,7 @@ def parse(header: str | None) -> dict:
     """
     if not header:
         return {}
-    if not header.isascii() and not _is_text(header):
+    if not header.isascii() and not is_utf8_text(header):
         # aiohttp keeps a header's non-UTF-8 bytes as lone surrogates: a message= made of
         # them would fail wherever it is encoded (the error reply, the trace).
         raise InvalidRequestError(
@@ -83,14 +84,6 @@ def parse(header: str | None) -> dict:
                 param=HEADER, code="invalid_emulate_directive")
         out[name] = _value(name, raw, spec)
     return out
-
-
-def _is_text(value: str) -> bool:
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _value(name: str, raw: str, spec: _Spec) -> object:

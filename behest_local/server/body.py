@@ -31,6 +31,7 @@ from aiohttp import http_exceptions, web
 
 from behest_local.errors import GatewayError, InvalidRequestError
 from behest_local.offload import fairly, off_loop
+from behest_local.printable import is_utf8_text
 from behest_local.server.big_body import DECODER, INLINE_BYTES, decode_large, dismantle, text_of
 
 T = TypeVar("T")
@@ -165,11 +166,11 @@ def _refuse_lone_surrogates(data: Any) -> None:
     while stack:
         value, path = stack.pop()
         if isinstance(value, str):
-            bad = not value.isascii() and _lone_surrogate(value)
+            bad = not value.isascii() and not is_utf8_text(value)
         elif isinstance(value, dict):
             bad = False
             for key, item in reversed(list(value.items())):
-                if _lone_surrogate(key):
+                if not is_utf8_text(key):
                     bad, path = True, f"{path}.{key!a}".lstrip(".")
                     break
                 stack.append((item, f"{path}.{key}" if path else key))
@@ -185,11 +186,3 @@ def _refuse_lone_surrogates(data: Any) -> None:
                 "text; a character outside the Basic Multilingual Plane is written as a "
                 "high and a low surrogate escape together.", code="invalid_json",
                 param=path or None)
-
-
-def _lone_surrogate(text: str) -> bool:
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return True
-    return False

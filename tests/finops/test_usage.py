@@ -18,7 +18,7 @@ from behest_local.exchange.exchange import Exchange
 from behest_local.fakes import openai as fake_openai
 from behest_local.finops.meter import StreamMeter
 from behest_local.finops.prices import PriceTable
-from behest_local.finops.store import UsageRecord, UsageStore
+from behest_local.finops.store import UsageStore
 from behest_local.finops.window import WindowError, parse_instant, parse_window
 from behest_local.server.routes.openai import ChatFramer
 from behest_local.server.streaming import EventWriter

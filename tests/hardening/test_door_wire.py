@@ -97,16 +97,24 @@ async def test_a_body_that_does_not_decode_is_400_and_logs_no_traceback(tmp_path
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
+async def _start_chat(running, key: str, framing_and_body: bytes):
+    """A raw connection that has sent a chat request's head, its framing and the start of
+    its body; the rest is up to the test."""
+    reader, writer = await asyncio.open_connection(running.host, running.port)
+    writer.write(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: "
+                 b"Bearer " + key.encode() + b"\r\nContent-Type: application/json\r\n"
+                 + framing_and_body)
+    await writer.drain()
+    return reader, writer
+
+
 async def test_chunking_that_breaks_after_the_head_arrived_answers_in_the_routes_shape(
         tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     async with serve(tmp_path / "home") as running:
         key, _ = running.gateway.keys.create("local")
-        reader, writer = await asyncio.open_connection(running.host, running.port)
-        writer.write(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: "
-                     b"Bearer " + key.encode() + b"\r\nContent-Type: application/json\r\n"
-                     b"Transfer-Encoding: chunked\r\n\r\n5\r\n{\"mod\r\n")
-        await writer.drain()
+        reader, writer = await _start_chat(running, key, b"Transfer-Encoding: chunked\r\n\r\n"
+                                                         b"5\r\n{\"mod\r\n")
         # The head is parsed and the handler waits on the body: wait until it is running.
         exchange = await _first_exchange(running)
         writer.write(b"zz\r\nabc\r\n0\r\n\r\n")
@@ -125,11 +133,8 @@ async def test_a_client_that_hangs_up_mid_body_is_a_cancellation_not_a_500(tmp_p
     caplog.set_level(logging.DEBUG)
     async with serve(tmp_path / "home") as running:
         key, _ = running.gateway.keys.create("local")
-        reader, writer = await asyncio.open_connection(running.host, running.port)
-        writer.write(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: "
-                     b"Bearer " + key.encode() + b"\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: 1000\r\n\r\n{\"model\":")
-        await writer.drain()
+        reader, writer = await _start_chat(running, key, b"Content-Length: 1000\r\n\r\n"
+                                                         b"{\"model\":")
         exchange = await _first_exchange(running)
         writer.close()
         await _ended(exchange)

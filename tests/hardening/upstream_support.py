@@ -138,44 +138,28 @@ async def hang_after_one_event(up: RawUpstream, writer: asyncio.StreamWriter) ->
     await up.write(writer, SSE_HEAD + chunk(event()))
 
 
-async def endless_events(up: RawUpstream, writer: asyncio.StreamWriter) -> None:
-    """Valid events, as fast as the gateway takes them, without end."""
-    piece = chunk(event() * (PIECE // len(event())))
-    if await up.write(writer, SSE_HEAD):
-        while await up.write(writer, piece):
-            pass
+def _endless(opening: bytes, piece: bytes, about: str) -> Behaviour:
+    """An upstream that sends ``opening``, then ``piece`` again and again, as fast as the
+    gateway takes it, until the gateway hangs up."""
+    async def behaviour(up: RawUpstream, writer: asyncio.StreamWriter) -> None:
+        if await up.write(writer, opening):
+            while await up.write(writer, piece):
+                pass
+    behaviour.__doc__ = about
+    return behaviour
 
 
-async def endless_line(up: RawUpstream, writer: asyncio.StreamWriter) -> None:
-    """One event, then a ``data:`` line that never ends (no newline, ever)."""
-    if await up.write(writer, SSE_HEAD + chunk(event()) + chunk(b"data: ")):
-        piece = chunk(b"x" * PIECE)
-        while await up.write(writer, piece):
-            pass
-
-
-async def endless_line_first(up: RawUpstream, writer: asyncio.StreamWriter) -> None:
-    """A ``data:`` line that never ends, before any event."""
-    if await up.write(writer, SSE_HEAD + chunk(b"data: ")):
-        piece = chunk(b"x" * PIECE)
-        while await up.write(writer, piece):
-            pass
-
-
-async def endless_event(up: RawUpstream, writer: asyncio.StreamWriter) -> None:
-    """One event, then ``data:`` lines that never reach the blank line ending an event."""
-    if await up.write(writer, SSE_HEAD + chunk(event())):
-        piece = chunk(b"data: x\n" * (PIECE // 8))
-        while await up.write(writer, piece):
-            pass
-
-
-async def endless_body(up: RawUpstream, writer: asyncio.StreamWriter) -> None:
-    """A non-streamed JSON reply whose body never ends."""
-    if await up.write(writer, JSON_HEAD + chunk(b'{"id": "')):
-        piece = chunk(b"x" * PIECE)
-        while await up.write(writer, piece):
-            pass
+endless_events = _endless(SSE_HEAD, chunk(event() * (PIECE // len(event()))),
+                          "Valid events, as fast as the gateway takes them, without end.")
+endless_line = _endless(SSE_HEAD + chunk(event()) + chunk(b"data: "), chunk(b"x" * PIECE),
+                        "One event, then a ``data:`` line that never ends (no newline, ever).")
+endless_line_first = _endless(SSE_HEAD + chunk(b"data: "), chunk(b"x" * PIECE),
+                              "A ``data:`` line that never ends, before any event.")
+endless_event = _endless(SSE_HEAD + chunk(event()), chunk(b"data: x\n" * (PIECE // 8)),
+                         "One event, then ``data:`` lines that never reach the blank line "
+                         "ending an event.")
+endless_body = _endless(JSON_HEAD + chunk(b'{"id": "'), chunk(b"x" * PIECE),
+                        "A non-streamed JSON reply whose body never ends.")
 
 
 def sized_body(size: int) -> Behaviour:
