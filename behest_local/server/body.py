@@ -101,8 +101,11 @@ def release_body(request: web.Request) -> None:
     for tenths of a second (``big_body.dismantle``)."""
     decoded = request.pop(DECODED, None)
     if decoded is not None:
-        # Handed over: the executor's reference is the only one left.
-        asyncio.get_running_loop().run_in_executor(None, fairly, dismantle, decoded)
+        try:
+            # Handed over: the executor's reference is the only one left.
+            asyncio.get_running_loop().run_in_executor(None, fairly, dismantle, decoded)
+        except RuntimeError:  # the executor is shut down (the gateway is stopping)
+            pass
         del decoded
 
 
