@@ -3,7 +3,7 @@
 The rules come from the dataclasses themselves: each field's type hint says what a value
 must be (``int``, ``str | None``, ``Literal[…]``, ``tuple[str, ...]``, a nested dataclass, an
 array of tables, a table of tables) and ``field(metadata=…)`` adds limits (``min``/``max``,
-``max_len``, ``pattern``, ``url``, ``regex`` …). A ``Reader`` collects every ``Problem`` with its line
+``max_len``, ``max_items``, ``pattern``, ``url``, ``regex`` …). A ``Reader`` collects every ``Problem`` with its line
 instead of stopping at the first. ``apply`` layers a partial override (the deployed
 settings of the management API) onto an existing object with the same rules.
 """
@@ -140,6 +140,10 @@ class Reader:
         if origin is tuple:
             if not isinstance(raw, list):
                 return self._bad(path, hint, raw)
+            if "max_items" in meta and len(raw) > meta["max_items"]:  # before walking them
+                self.problem(path, f"{dotted(path)}: {len(raw):,} entries; the limit is "
+                                   f"{meta['max_items']:,}")
+                return _BAD
             items = [self.value(args[0], item, path + (i,), meta) for i, item in enumerate(raw)]
             return _BAD if any(i is _BAD for i in items) else tuple(items)
         if origin is Mapping:

@@ -35,6 +35,9 @@ PROJECT_NAME_MAX = 128
 """Characters in a project's display name: it is listed by the API and shown in the TUI."""
 SYSTEM_PROMPT_MAX = 65_536
 """Characters in a project's system prompt (some 16k tokens): it goes with every request."""
+LIST_MAX = 1_000
+"""Most entries of a list setting (origins, hosts): each is checked, then matched at each
+request; a settings call with half a million of them held the gateway for seconds."""
 
 Plan = Literal["free", "pro", "business", "enterprise"]
 
@@ -66,7 +69,8 @@ class ServerConfig:
     idle timeout: a client sending it a byte at a time is cut at the same moment (slowloris).
     It is also how long an idle keep-alive connection stays open. A request being answered,
     a long stream included, is never cut by it. A change applies at the next start."""
-    allowed_hosts: tuple[str, ...] = field(default=(), metadata={"hosts": True})
+    allowed_hosts: tuple[str, ...] = field(default=(), metadata={"hosts": True,
+                                                                "max_items": LIST_MAX})
     """Extra names the gateway answers to in ``Host``, besides ``localhost``, ``*.localhost``,
     the bound address and loopback IPs (any IP when bound beyond loopback): a DNS-rebinding
     guard (policy/hosts.py). Exact names (``"devbox.lan"``), ``"*.example.test"`` for every
@@ -232,7 +236,8 @@ class ProjectConfig:
     requested model of another provider is ignored. Unset: ``gemini-2.5-flash``."""
     system_prompt: str | None = field(default=None, metadata={"max_len": SYSTEM_PROMPT_MAX})
     """Injected as the first system message of every chat request; up to 65,536 characters."""
-    cors_origins: tuple[str, ...] = field(default=(), metadata={"origins": True})
+    cors_origins: tuple[str, ...] = field(default=(), metadata={"origins": True,
+                                                               "max_items": LIST_MAX})
     """Browser origins allowed to call this project: exact ``scheme://host[:port]``, a
     pattern whose ``*`` stands for part of one DNS label (``https://*.vercel.app``), an
     extension (``chrome-extension://ID``), or ``*`` (any origin, never with credentials)."""

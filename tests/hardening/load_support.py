@@ -72,7 +72,7 @@ class Probed:
 
 
 def probe_during(port: int, path: str, body: bytes, headers: dict, *,
-                 window_s: float = 3.0) -> Probed:
+                 method: str = "POST", window_s: float = 3.0) -> Probed:
     """Send ``body`` to ``path``; time ``/healthz`` until its answer or ``window_s``."""
     sent, answered = threading.Event(), threading.Event()
     result = Probed(None)
@@ -80,7 +80,7 @@ def probe_during(port: int, path: str, body: bytes, headers: dict, *,
 
     def heavy() -> None:
         try:
-            conn.request("POST", path, body=body, headers={"Content-Type": "application/json",
+            conn.request(method, path, body=body, headers={"Content-Type": "application/json",
                                                           **headers})
             sent.set()
             response = conn.getresponse()

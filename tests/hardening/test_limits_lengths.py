@@ -1,5 +1,5 @@
-"""Length caps (issue 17, item 8): a project's name, its system prompt and a stored provider
-key have a documented limit, checked wherever they come in (``behest.toml``, the management
+"""Length caps (issue 17, item 8): a project's name, its system prompt, its list of CORS
+origins, the allowed hosts and a stored provider key have a documented limit, checked wherever they come in (``behest.toml``, the management
 API, ``behest-local vault set``) and refused with a message naming the field (400 on the
 API). Stored keys are never quoted back."""
 
@@ -9,7 +9,7 @@ import pytest
 
 from behest_local import config
 from behest_local.config import ConfigError
-from behest_local.config.schema import PROJECT_NAME_MAX, SYSTEM_PROMPT_MAX
+from behest_local.config.schema import LIST_MAX, PROJECT_NAME_MAX, SYSTEM_PROMPT_MAX
 from behest_local.vault.entries import VAULT_FILE
 from behest_local.vault.key_formats import PROVIDER_KEY_MAX
 from tests.hardening.limits_support import cli
@@ -18,7 +18,8 @@ CANARY = "CANARY9d1e"
 
 
 def test_the_caps_are_what_the_readme_documents():
-    assert (PROJECT_NAME_MAX, SYSTEM_PROMPT_MAX, PROVIDER_KEY_MAX) == (128, 65_536, 4_096)
+    assert (PROJECT_NAME_MAX, SYSTEM_PROMPT_MAX, PROVIDER_KEY_MAX, LIST_MAX) == \
+        (128, 65_536, 4_096, 1_000)
 
 
 def test_behest_toml_refuses_a_long_name_or_system_prompt_naming_it(tmp_path):
@@ -63,6 +64,33 @@ async def test_the_management_api_refuses_a_long_system_prompt_and_keeps_no_draf
     fits = await client.put("/v1/projects/local/settings",
                             json={"system_prompt": "s" * SYSTEM_PROMPT_MAX}, headers=client.dash)
     assert fits.status == 200
+
+
+def test_behest_toml_refuses_more_origins_or_hosts_than_the_cap(tmp_path):
+    path = tmp_path / "behest.toml"
+    origins = ", ".join(f'"https://a{i}.example"' for i in range(LIST_MAX))
+    path.write_text(f'[[projects]]\nname = "n"\nid = "p"\ncors_origins = [{origins}]\n')
+    assert len(config.load(path).projects[0].cors_origins) == LIST_MAX
+    hosts = ", ".join(f'"h{i}.lan"' for i in range(LIST_MAX + 1))
+    path.write_text(f'[server]\nallowed_hosts = [{hosts}]\n[[projects]]\nname = "n"\n'
+                    f'id = "p"\ncors_origins = [{origins}, "https://more.example"]\n')
+    with pytest.raises(ConfigError) as info:
+        config.load(path)
+    assert str(info.value).splitlines() == [
+        f"{path}:2: server.allowed_hosts: 1,001 entries; the limit is 1,000",
+        f"{path}:6: projects[0].cors_origins: 1,001 entries; the limit is 1,000"]
+
+
+async def test_the_management_api_refuses_more_origins_than_the_cap_before_checking_them(
+        make_gateway_client):
+    client = await make_gateway_client()
+    # Not one of them is an origin: the count alone refuses them, none is looked at.
+    resp = await client.put("/v1/projects/local/settings",
+                            json={"cors_origins": ["not an origin"] * (LIST_MAX + 1)},
+                            headers=client.dash)
+    assert resp.status == 400
+    assert await resp.json() == {"error": "cors_origins: 1,001 entries; the limit is 1,000",
+                                 "code": "VALIDATION_ERROR"}
 
 
 @pytest.mark.parametrize("key, message", [
