@@ -1,8 +1,8 @@
 """``behest-local probe URL [-H 'Name: value'] [-d JSON]``: arguments and printed report.
 
 ``add_probe_parser`` registers the command on the CLI's subparsers; ``run_probe`` runs it
-and returns the exit code: 0 when the stream arrived unbuffered (warnings included), 1
-when it was buffered, 2 when the probe could not judge (request failed, not a stream).
+and returns the exit code of the verdict's level (``verdict.LEVELS``, which ``probe --help``
+prints: 0 not buffered, 1 buffered or looks buffered, 2 undecided or no stream to judge).
 Measuring is probe/measure.py's, judging probe/verdict.py's; this module prints, and reports
 the verdict to the gateway so its TUI shows it next to the exchange.
 """
@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from behest_local.cli.lazy_help import KeepLines, lazy_epilog
 from behest_local.probe import measure as probe
 
 if TYPE_CHECKING:
@@ -31,8 +32,10 @@ def add_probe_parser(subparsers) -> argparse.ArgumentParser:
         description="Request a stream (typically your app's route that proxies to "
                     "behest-local), time every event's arrival and say whether, where and "
                     "why it is buffered. Pass the gateway's X-Request-Id back through your app "
-                    "so the probe can compare with the gateway's departure times.")
-    parser.add_argument("url", metavar="URL")
+                    "so the probe can compare with the gateway's departure times.",
+        add_help=False, formatter_class=KeepLines)
+    lazy_epilog(parser, _exit_codes)
+    parser.add_argument("url", metavar="URL", help="the streaming route to request")
     parser.add_argument("-H", "--header", action="append", default=[], metavar="'Name: value'",
                         help="request header (repeatable), as curl takes it")
     parser.add_argument("-d", "--data", metavar="JSON",
@@ -47,6 +50,14 @@ def add_probe_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--all", action="store_true", help="print every event's row")
     parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
     return parser
+
+
+def _exit_codes() -> str:
+    """The exit-code table, from the verdict levels that decide it."""
+    from behest_local.probe.verdict import LEVELS
+
+    return "exit codes (the verdict's level):\n" + "".join(
+        f"  {code}  {level + ':':<10} {meaning}\n" for level, (code, meaning) in LEVELS.items())
 
 
 def _body(args: argparse.Namespace) -> bytes | None:
@@ -82,7 +93,7 @@ async def probe_and_print(args: argparse.Namespace, headers: list[tuple[str, str
         base, timeline, notes = await probe.fetch_timeline(
             probe.gateway_candidates(args.url, args.gateway), result.request_id)
     verdict = judge(result, timeline)
-    if base and result.request_id and verdict.level != "error":
+    if base and result.request_id and verdict.decided:
         await probe.report(base, result.request_id, {
             "verdict": verdict.headline, "level": verdict.level,
             "client_unix": result.arrivals_unix(), "findings": verdict.findings})
