@@ -44,11 +44,12 @@ def add_signing_keys_parser(subparsers: argparse._SubParsersAction) -> None:
     create.add_argument("--legacy", action="store_true",
                         help="also print BEHEST_SIGNING_KEY_PEM/_ID for v1.x BehestSigningClient")
     listing = actions.add_parser("list", help="list signing keys (public halves only)")
-    listing.add_argument("--project")
+    listing.add_argument("--project", help="only this project's keys (default: all)")
     listing.add_argument("--all", action="store_true", help="include revoked keys")
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--json", action="store_true", help="print a JSON list")
     revoke = actions.add_parser("revoke", help="revoke a key: its tokens fail at once")
-    revoke.add_argument("kid", metavar="KID")
+    revoke.add_argument("kid", metavar="KID", help="the key id, as `signing-keys list` "
+                                                   "shows it")
     for p in (create, listing, revoke):
         p.add_argument("--home", help=_HOME_HELP)
         p.add_argument("--config", help="behest.toml to use (default: ./behest.toml if present)")
