@@ -1,10 +1,13 @@
-"""Offline guidance for a model name no provider knows: answered, with a warning.
+"""Guidance for a newcomer's likely slips: an unknown model name, a doubled ``/v1``.
+
+A model name no provider knows is answered offline, with a warning.
 
 In the default offline mode the emulated model answers any model name, so a typo
 (``gtp-4o``) would otherwise go unnoticed until production. The response carries
 ``x-behest-warning`` with the closest known name, the exchange holds the same text
 (``Exchange.warning``: the TUI shows it) and the request log line ends with it. Read with
-the openai SDK's ``with_raw_response``, as a user's code would.
+the openai SDK's ``with_raw_response``, as a user's code would. A base URL that already
+ends in ``/v1`` given to a client that adds its own gets a 404 saying so.
 """
 
 from __future__ import annotations
@@ -71,3 +74,24 @@ def test_a_hostile_or_far_off_name_is_quoted_safely_in_the_header(client):
     assert warning.startswith("unknown model 'q\\u202e\\x1bzz\\xe9'; no provider serves it")
     long = client.chat.completions.with_raw_response.create(model="x" * 5000, messages=HI)
     assert len(long.headers["x-behest-warning"]) < 200
+
+
+def test_a_doubled_v1_says_the_base_url_already_ends_in_v1(live):
+    """The v1.5 SDK appends /v1/… itself (reference §2.3): BEHEST_BASE_URL copied from an
+    OpenAI example, ending in /v1, makes it call /v1/v1/…; the 404 says what to change."""
+    import httpx
+    from behest import Behest, BehestError
+
+    with httpx.Client(timeout=30) as http, pytest.raises(BehestError) as info:
+        Behest(key=live.key, base_url=live.url + "/v1",
+               http_client=http).chat.completions.create(messages=HI)
+    assert info.value.status == 404
+    message = str(info.value)
+    assert "/v1/v1/" in message and "your base URL already ends in /v1" in message
+    assert f"BEHEST_BASE_URL without /v1 ({live.url})" in message
+    with openai.OpenAI(api_key=live.key, base_url=live.base_url + "/v1",
+                       max_retries=0) as doubled, pytest.raises(openai.NotFoundError) as info:
+        doubled.chat.completions.create(model="gpt-4o", messages=HI)
+    assert info.value.body["code"] == "unknown_url"  # OpenAI's error JSON on an OpenAI route
+    assert "your base URL already ends in /v1" in info.value.body["message"]
+    assert f"want it with /v1 ({live.url}/v1)" in info.value.body["message"]
