@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterable
 
 _INVALID_CHOICE = re.compile(r"invalid choice: '([^']*)' \(choose from (.*)\)$")
+"""argparse's message for a value outside ``choices`` (a subcommand's name too)."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -44,7 +45,8 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str):
         match = _INVALID_CHOICE.search(message)
         if match:
-            choices = re.findall(r"'([^']*)'", match.group(2))
+            # Quoted as 'a', 'b' up to Python 3.13, bare from 3.14 on.
+            choices = [c.strip().strip("'") for c in match.group(2).split(",")]
             close = difflib.get_close_matches(match.group(1), choices, n=1)
             if close:
                 message = f"{message}; did you mean '{close[0]}'?"
