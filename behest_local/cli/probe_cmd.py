@@ -124,8 +124,9 @@ def print_report(result: probe.ProbeResult, verdict: Verdict, base: str | None,
         if name.lower() in SHOWN_HEADERS:
             w(f"  {name}: {value}\n")
     if base:
-        w(f"gateway: exchange {result.request_id} at {base} "
-          f"({verdict.gateway_events} events sent)\n")
+        sent = verdict.gateway_events  # None when there was no stream to compare
+        w(f"gateway: exchange {result.request_id} at {base}"
+          + (f" ({sent} events sent)\n" if sent is not None else "\n"))
     elif result.request_id and notes:
         w(f"gateway: no timeline for {result.request_id} ({'; '.join(notes)})\n")
     w(f"\n{verdict.level.upper()}: {verdict.headline}\n")

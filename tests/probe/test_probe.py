@@ -190,6 +190,7 @@ async def test_a_failed_request_prints_the_status_and_the_error_message(gateway)
     assert code == 2, text
     assert "ERROR: the server answered HTTP 401, not a stream: " in text
     assert "API key" in text.split("ERROR:")[1]  # the error body's own message
+    assert "None" not in text  # no event count for an answer that is not a stream
 
 
 async def test_a_non_stream_answer_is_an_error_naming_status_and_content_type(gateway):
