@@ -45,7 +45,11 @@ def add_probe_parser(subparsers) -> argparse.ArgumentParser:
                         help="HTTP method (default: POST with a body, else GET)")
     parser.add_argument("--gateway", metavar="URL",
                         help=f"behest-local's address for the timeline (default: the probed "
-                             f"origin, then {probe.DEFAULT_GATEWAY})")
+                             f"origin, the gateway running on --home's state dir, then "
+                             f"{probe.DEFAULT_GATEWAY})")
+    parser.add_argument("--home", help="state directory whose running gateway to ask "
+                                       "(default: $BEHEST_LOCAL_HOME or the platform's user "
+                                       "data dir)")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds (default 60)")
     parser.add_argument("--all", action="store_true", help="print every event's row")
     parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
@@ -91,7 +95,8 @@ async def probe_and_print(args: argparse.Namespace, headers: list[tuple[str, str
     notes: list[str] = []
     if result.request_id:
         base, timeline, notes = await probe.fetch_timeline(
-            probe.gateway_candidates(args.url, args.gateway), result.request_id)
+            probe.gateway_candidates(args.url, args.gateway, _running(args)),
+            result.request_id)
     verdict = judge(result, timeline)
     if base and result.request_id and verdict.decided:
         await probe.report(base, result.request_id, {
@@ -102,6 +107,18 @@ async def probe_and_print(args: argparse.Namespace, headers: list[tuple[str, str
     else:
         print_report(result, verdict, base, notes, out, show_all=args.all)
     return verdict.exit_code
+
+
+def _running(args: argparse.Namespace) -> str | None:
+    """The address of the gateway announced on the state dir (``runtime/address.py``),
+    unless ``--gateway`` was given; the state dir is only read, never created."""
+    if args.gateway:
+        return None
+    from behest_local.home import locate_home
+    from behest_local.runtime import address
+
+    found = address.running(locate_home(getattr(args, "home", None)))
+    return found.url if found is not None else None
 
 
 def as_json(result: probe.ProbeResult, verdict: Verdict, base: str | None) -> dict:

@@ -134,14 +134,16 @@ async def measure(url: str, *, headers: list[tuple[str, str]], body: bytes | Non
     return result
 
 
-def gateway_candidates(url: str, explicit: str | None) -> list[str]:
+def gateway_candidates(url: str, explicit: str | None, running: str | None = None
+                       ) -> list[str]:
     """Where to ask for the exchange's timeline: ``--gateway``, else the probed origin
-    (the probe may be aimed at behest-local itself) and the default address."""
+    (the probe may be aimed at behest-local itself), the gateway ``running`` on the state
+    dir (``runtime/address.py``) and the default address."""
     if explicit:
         return [explicit.rstrip("/")]
     parts = urlsplit(url)
     origin = f"{parts.scheme}://{parts.netloc}"
-    return list(dict.fromkeys([origin, DEFAULT_GATEWAY]))
+    return list(dict.fromkeys([origin, *([running] if running else []), DEFAULT_GATEWAY]))
 
 
 async def fetch_timeline(candidates: list[str], request_id: str, *, timeout: float = 5.0

@@ -180,6 +180,22 @@ async def test_a_request_id_of_an_unreachable_gateway_still_exits_1_and_names_ga
     assert "gateway: no timeline for req_" in text  # and why the timeline is missing
 
 
+async def test_the_gateway_announced_on_the_state_dir_is_asked_without_being_named(
+        gateway, aiohttp_server, isolated_home):
+    """The proxy serves only /v1 (not the gateway's /_behest/ timeline) and the gateway is
+    not on the default port: its address file in the state dir is where the probe finds
+    it, so the verdict compares departures instead of guessing."""
+    from behest_local.runtime import address
+
+    isolated_home.mkdir(parents=True, exist_ok=True)
+    address.announce(isolated_home, gateway.url)
+    server = await aiohttp_server(proxy_app(gateway.url, "buffer"))
+    code, text = await probe(str(server.make_url("/v1/chat/completions")), gateway)
+    assert code == 1, text
+    assert "gateway: exchange req_" in text and f"at {gateway.url} (" in text
+    assert "BUFFERED: events left the gateway" in text
+
+
 async def test_a_failed_request_prints_the_status_and_the_error_message(gateway):
     parser = argparse.ArgumentParser()
     add_probe_parser(parser.add_subparsers(dest="command"))
