@@ -39,7 +39,8 @@ def build_parser() -> Parser:
     parser = Parser(
         prog="behest-local",
         description="A local twin of the Behest AI gateway: the OpenAI-compatible API on "
-                    "localhost, offline by default.")
+                    "localhost, offline by default. With no command it serves (options "
+                    "below); `behest-local COMMAND --help` shows a command's options.")
     parser.add_argument("--version", action="version", version=f"behest-local {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
