@@ -131,12 +131,14 @@ def _checked_name(args: argparse.Namespace) -> str:
     """``args.provider`` normalised, and known unless ``--custom``: a name that is neither
     built in nor configured is refused, with the closest known one (on a terminal, asked:
     answering yes stores the key under that name)."""
-    provider = normalize_provider(args.provider)
-    if args.custom:
-        return provider
+    from behest_local.config.schema import BUILTIN_PROVIDERS
+
+    provider = normalize_provider(args.provider)  # aliases resolved: gemini is google
+    if args.custom or provider in BUILTIN_PROVIDERS:
+        return provider  # behest.toml is not read: a broken one does not stop this
     known = _known_providers(args.config)
     if provider in known:
-        return normalize_provider(provider)  # an alias: its provider's name
+        return provider
     close = difflib.get_close_matches(provider, known, n=1)
     if close and _tty():
         answer = input(f"unknown provider {provider!r}: did you mean {close[0]}? [y/N] ")
