@@ -39,8 +39,8 @@ class StateDirError(OSError):
     """The state directory cannot be created or written; the message is the whole story."""
 
 
-def resolve_home(explicit: str | os.PathLike | None = None) -> Path:
-    """The state dir, created private with its ``data/`` folder. Raises ``StateDirError``."""
+def locate_home(explicit: str | os.PathLike | None = None) -> Path:
+    """Where the state dir is, without creating it (for a reader such as ``probe``)."""
     if explicit:
         path = Path(explicit)
     elif os.environ.get(ENV):
@@ -49,7 +49,12 @@ def resolve_home(explicit: str | os.PathLike | None = None) -> Path:
         import platformdirs  # only here: --home and $BEHEST_LOCAL_HOME need none of it
 
         path = Path(platformdirs.user_data_dir("behest-local", appauthor=False))
-    path = path.expanduser()
+    return path.expanduser()
+
+
+def resolve_home(explicit: str | os.PathLike | None = None) -> Path:
+    """The state dir, created private with its ``data/`` folder. Raises ``StateDirError``."""
+    path = locate_home(explicit)
     for folder in (path, path / DATA_DIR):
         try:
             private_dir(folder)

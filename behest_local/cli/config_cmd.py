@@ -132,17 +132,22 @@ def _dashboard_token(args: argparse.Namespace, path: Path | None) -> int:
     from behest_local import config
     from behest_local.identity.dashboard_token import DashboardTokens
     from behest_local.home import resolve_home
+    from behest_local.runtime import address
 
     home = resolve_home(args.home)
-    tenant = (config.load(path) if path else config.Settings()).tenant.id
+    settings = config.load(path) if path else config.Settings()
+    tenant = settings.tenant.id
     token = DashboardTokens(home).create()
+    url, source = address.origin(home, settings.server.host, settings.server.port)
     if args.json:
-        print(json.dumps({"token": token, "tenant_id": tenant}))
+        print(json.dumps({"token": token, "tenant_id": tenant, "base_url": url}))
         return 0
     print(token)
     print("\nThe management API's dashboard token, shown once (the previous one no longer "
-          "works). For the migration guide's curl commands, with base URL "
-          "http://127.0.0.1:7717 instead of https://api.behest.app:\n"
-          f"  export DASHBOARD_JWT=<the token above> TENANT_ID={tenant} PROJECT_ID=local",
-          file=sys.stderr)
+          "works). For the migration guide's curl commands, use base URL "
+          f"{url} instead of https://api.behest.app ({source}):\n"
+          f"  export DASHBOARD_JWT=<the token above> TENANT_ID={tenant} PROJECT_ID=local\n"
+          "The data plane's base URL, in the form each client wants:\n"
+          + "".join(f"  {line}\n" for line in address.base_url_lines(url)),
+          end="", file=sys.stderr)
     return 0

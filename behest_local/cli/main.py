@@ -22,6 +22,7 @@ from behest_local import __version__
 from behest_local.cli.config_cmd import ConfigCommandError, add_config_parsers
 from behest_local.cli.fake_upstream import add_fake_parser
 from behest_local.cli.mint import add_mint_parser
+from behest_local.cli.parsing import Parser, parse
 from behest_local.cli.probe_cmd import add_probe_parser
 from behest_local.cli.signing_keys_cmd import add_signing_keys_parser
 from behest_local.cli.traces_cmd import add_traces_parser
@@ -34,11 +35,12 @@ LOOPS = ("auto", "asyncio", "uvloop")
 """``serve --loop``: ``auto`` is uvloop when it is installed, else asyncio's own loop."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser() -> Parser:
+    parser = Parser(
         prog="behest-local",
         description="A local twin of the Behest AI gateway: the OpenAI-compatible API on "
-                    "localhost, offline by default.")
+                    "localhost, offline by default. With no command it serves (options "
+                    "below); `behest-local COMMAND --help` shows a command's options.")
     parser.add_argument("--version", action="version", version=f"behest-local {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -54,22 +56,24 @@ def build_parser() -> argparse.ArgumentParser:
                      help="event loop: uvloop (faster) or asyncio's; auto (the default) is "
                           "uvloop when installed")
     _common(run)
+    parser.default_command = run
 
     keys = commands.add_parser("keys", help="create, list and revoke project API keys")
     key_commands = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
     create = key_commands.add_parser("create", help="create a key (printed once)")
-    create.add_argument("--project", default="local")
+    create.add_argument("--project", default="local", help="project id (default: local)")
     create.add_argument("--json", action="store_true", help='print {"key": …, "project": …}')
     create.add_argument("--legacy", action="store_true",
                         help="make a v1.x-style bh_live_ key (what older SDKs and docs use)")
     _common(create)
     listing = key_commands.add_parser("list", help="list keys (prefixes only)")
-    listing.add_argument("--project")
+    listing.add_argument("--project", help="only this project's keys (default: all)")
     listing.add_argument("--all", action="store_true", help="include revoked keys")
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--json", action="store_true", help="print a JSON list")
     _common(listing)
     revoke = key_commands.add_parser("revoke", help="revoke a key by id or prefix")
-    revoke.add_argument("ident", metavar="ID_OR_PREFIX")
+    revoke.add_argument("ident", metavar="ID_OR_PREFIX",
+                        help="the key's id or its prefix, as `keys list` shows them")
     _common(revoke)
 
     add_vault_parser(commands)
@@ -93,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "serve")
-    args = build_parser().parse_args(argv)
+    args = parse(build_parser(), argv)
     import logging  # after parsing: --help and usage errors never need it
 
     from behest_local.printable import PrintableFormatter

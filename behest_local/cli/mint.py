@@ -38,7 +38,8 @@ def add_mint_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--tier", help="1, 2, 3 or free, pro, max (default: none in the token)")
     p.add_argument("--ttl", type=int, default=TTL_DEFAULT,
                    help=f"lifetime in seconds, 60-86400 (default {TTL_DEFAULT})")
-    p.add_argument("--role", default="user", choices=ROLES)
+    p.add_argument("--role", default="user", choices=ROLES,
+                   help="the token's role claim (default: user)")
     p.add_argument("--session", help="session id, the token's sid (default: a new UUID)")
     p.add_argument("--json", action="store_true",
                    help="print the mint response (jwt, ttl, session_id, …) instead")

@@ -1,8 +1,8 @@
 """``behest-local probe URL [-H 'Name: value'] [-d JSON]``: arguments and printed report.
 
 ``add_probe_parser`` registers the command on the CLI's subparsers; ``run_probe`` runs it
-and returns the exit code: 0 when the stream arrived unbuffered (warnings included), 1
-when it was buffered, 2 when the probe could not judge (request failed, not a stream).
+and returns the exit code of the verdict's level (``verdict.LEVELS``, which ``probe --help``
+prints: 0 not buffered, 1 buffered or looks buffered, 2 undecided or no stream to judge).
 Measuring is probe/measure.py's, judging probe/verdict.py's; this module prints, and reports
 the verdict to the gateway so its TUI shows it next to the exchange.
 """
@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from behest_local.cli.lazy_help import KeepLines, lazy_epilog
 from behest_local.probe import measure as probe
 
 if TYPE_CHECKING:
@@ -31,8 +32,10 @@ def add_probe_parser(subparsers) -> argparse.ArgumentParser:
         description="Request a stream (typically your app's route that proxies to "
                     "behest-local), time every event's arrival and say whether, where and "
                     "why it is buffered. Pass the gateway's X-Request-Id back through your app "
-                    "so the probe can compare with the gateway's departure times.")
-    parser.add_argument("url", metavar="URL")
+                    "so the probe can compare with the gateway's departure times.",
+        add_help=False, formatter_class=KeepLines)
+    lazy_epilog(parser, _exit_codes)
+    parser.add_argument("url", metavar="URL", help="the streaming route to request")
     parser.add_argument("-H", "--header", action="append", default=[], metavar="'Name: value'",
                         help="request header (repeatable), as curl takes it")
     parser.add_argument("-d", "--data", metavar="JSON",
@@ -42,11 +45,23 @@ def add_probe_parser(subparsers) -> argparse.ArgumentParser:
                         help="HTTP method (default: POST with a body, else GET)")
     parser.add_argument("--gateway", metavar="URL",
                         help=f"behest-local's address for the timeline (default: the probed "
-                             f"origin, then {probe.DEFAULT_GATEWAY})")
+                             f"origin, the gateway running on --home's state dir, then "
+                             f"{probe.DEFAULT_GATEWAY})")
+    parser.add_argument("--home", help="state directory whose running gateway to ask "
+                                       "(default: $BEHEST_LOCAL_HOME or the platform's user "
+                                       "data dir)")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds (default 60)")
     parser.add_argument("--all", action="store_true", help="print every event's row")
     parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
     return parser
+
+
+def _exit_codes() -> str:
+    """The exit-code table, from the verdict levels that decide it."""
+    from behest_local.probe.verdict import LEVELS
+
+    return "exit codes (the verdict's level):\n" + "".join(
+        f"  {code}  {level + ':':<10} {meaning}\n" for level, (code, meaning) in LEVELS.items())
 
 
 def _body(args: argparse.Namespace) -> bytes | None:
@@ -80,9 +95,10 @@ async def probe_and_print(args: argparse.Namespace, headers: list[tuple[str, str
     notes: list[str] = []
     if result.request_id:
         base, timeline, notes = await probe.fetch_timeline(
-            probe.gateway_candidates(args.url, args.gateway), result.request_id)
+            probe.gateway_candidates(args.url, args.gateway, _running(args)),
+            result.request_id)
     verdict = judge(result, timeline)
-    if base and result.request_id and verdict.level != "error":
+    if base and result.request_id and verdict.decided:
         await probe.report(base, result.request_id, {
             "verdict": verdict.headline, "level": verdict.level,
             "client_unix": result.arrivals_unix(), "findings": verdict.findings})
@@ -91,6 +107,18 @@ async def probe_and_print(args: argparse.Namespace, headers: list[tuple[str, str
     else:
         print_report(result, verdict, base, notes, out, show_all=args.all)
     return verdict.exit_code
+
+
+def _running(args: argparse.Namespace) -> str | None:
+    """The address of the gateway announced on the state dir (``runtime/address.py``),
+    unless ``--gateway`` was given; the state dir is only read, never created."""
+    if args.gateway:
+        return None
+    from behest_local.home import locate_home
+    from behest_local.runtime import address
+
+    found = address.running(locate_home(getattr(args, "home", None)))
+    return found.url if found is not None else None
 
 
 def as_json(result: probe.ProbeResult, verdict: Verdict, base: str | None) -> dict:
@@ -113,8 +141,9 @@ def print_report(result: probe.ProbeResult, verdict: Verdict, base: str | None,
         if name.lower() in SHOWN_HEADERS:
             w(f"  {name}: {value}\n")
     if base:
-        w(f"gateway: exchange {result.request_id} at {base} "
-          f"({verdict.gateway_events} events sent)\n")
+        sent = verdict.gateway_events  # None when there was no stream to compare
+        w(f"gateway: exchange {result.request_id} at {base}"
+          + (f" ({sent} events sent)\n" if sent is not None else "\n"))
     elif result.request_id and notes:
         w(f"gateway: no timeline for {result.request_id} ({'; '.join(notes)})\n")
     w(f"\n{verdict.level.upper()}: {verdict.headline}\n")

@@ -3,7 +3,9 @@
 ``create`` makes an RS256 key pair, registers the public half (``identity/signing_keys.py``; served
 at ``/.well-known/jwks.json``) and prints the environment the SDKs' sign mode reads
 (reference/behest-api.md §2.3): ``BEHEST_KEY``, ``BEHEST_KID``, ``BEHEST_TENANT_ID``,
-``BEHEST_PROJECT_ID``, plus ``BEHEST_BASE_URL`` pointing at this gateway. The lines go to
+``BEHEST_PROJECT_ID``, plus ``BEHEST_BASE_URL`` pointing at the gateway running on the state
+dir (``runtime/address.py``; else the configured address), in the v1.5 SDKs' form, with the
+form each other client wants on stderr. The lines go to
 stdout (``>> .env`` or ``eval "$(… --export)"``), the explanation to stderr.
 
 ``BEHEST_KEY`` is the bare base64 of the PKCS#8 PEM: one line, safe in ``.env`` files and
@@ -44,11 +46,12 @@ def add_signing_keys_parser(subparsers: argparse._SubParsersAction) -> None:
     create.add_argument("--legacy", action="store_true",
                         help="also print BEHEST_SIGNING_KEY_PEM/_ID for v1.x BehestSigningClient")
     listing = actions.add_parser("list", help="list signing keys (public halves only)")
-    listing.add_argument("--project")
+    listing.add_argument("--project", help="only this project's keys (default: all)")
     listing.add_argument("--all", action="store_true", help="include revoked keys")
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--json", action="store_true", help="print a JSON list")
     revoke = actions.add_parser("revoke", help="revoke a key: its tokens fail at once")
-    revoke.add_argument("kid", metavar="KID")
+    revoke.add_argument("kid", metavar="KID", help="the key id, as `signing-keys list` "
+                                                   "shows it")
     for p in (create, listing, revoke):
         p.add_argument("--home", help=_HOME_HELP)
         p.add_argument("--config", help="behest.toml to use (default: ./behest.toml if present)")
@@ -87,9 +90,12 @@ def _create(args: argparse.Namespace, store: SigningKeyStore) -> int:
         known = ", ".join(p.id for p in settings.projects)
         raise ValueError(f"unknown project {args.project!r} (configured in {settings.source}: "
                          f"{known})")
+    from behest_local.runtime import address
+
     pem, key = store.create(settings.tenant_id, project.id)
-    host, port = settings.server.host, settings.server.port
-    base_url = (args.base_url or f"http://{f'[{host}]' if ':' in host else host}:{port}")
+    base_url, source = address.origin(store.home, settings.server.host, settings.server.port)
+    if args.base_url:
+        base_url, source = args.base_url, "--base-url"
     encoded = base64.b64encode(pem.reveal().encode("ascii")).decode("ascii")
     env = {"BEHEST_KEY": encoded, "BEHEST_KID": key.kid, "BEHEST_TENANT_ID": key.tenant,
            "BEHEST_PROJECT_ID": key.project, "BEHEST_BASE_URL": base_url}
@@ -105,8 +111,9 @@ def _create(args: argparse.Namespace, store: SigningKeyStore) -> int:
     print("\n".join(f"{prefix}{name}={value}" for name, value in env.items()))
     print(f"# signing key {key.kid} for project {key.project} (tenant {key.tenant}). The private "
           "key (BEHEST_KEY) is shown this once and stored nowhere: save these lines now.\n"
-          f"# BEHEST_BASE_URL is {base_url}" + ("" if args.base_url else " (the configured "
-                                                 "port; --base-url to change it)") + ".",
+          f"# BEHEST_BASE_URL is {base_url} ({source}; --base-url to change it), the form "
+          "the v1.5 SDKs' sign mode wants. Each client's form:\n"
+          + "\n".join(f"#   {line}" for line in address.base_url_lines(base_url)),
           file=sys.stderr)
     return 0
 

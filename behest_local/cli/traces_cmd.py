@@ -23,16 +23,19 @@ def add_traces_parser(subparsers, common=None) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("traces", help="list and export recorded exchanges")
     actions = parser.add_subparsers(dest="traces_command", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="the most recent exchanges, one per line")
-    listing.add_argument("--limit", type=int, default=20)
-    listing.add_argument("--project")
+    listing.add_argument("--limit", type=int, default=20,
+                         help="how many of the newest exchanges (default 20)")
+    listing.add_argument("--project", help="only this project's exchanges")
     out = actions.add_parser("export", help="write exchanges as JSON Lines or HAR 1.2")
-    out.add_argument("--format", choices=("jsonl", "har"), default="jsonl")
+    out.add_argument("--format", choices=("jsonl", "har"), default="jsonl",
+                     help="jsonl (one exchange a line, the default) or har (browser devtools)")
     out.add_argument("--out", metavar="FILE", help="write here instead of stdout")
-    out.add_argument("--project")
+    out.add_argument("--project", help="only this project's exchanges")
     out.add_argument("--limit", type=int, help="only the newest N exchanges")
     out.add_argument("--since", type=float, metavar="HOURS", help="only the last N hours")
     fixture = actions.add_parser("fixture", help="save a recorded stream as a replay fixture")
-    fixture.add_argument("id", metavar="REQUEST_ID")
+    fixture.add_argument("id", metavar="REQUEST_ID",
+                         help="the exchange's X-Request-Id (req_…), as `traces list` shows")
     fixture.add_argument("--name", help="file name without .json (default: the request id)")
     fixture.add_argument("--dir", help="directory (default: <state dir>/fixtures)")
     for sub in (listing, out, fixture):

@@ -1,6 +1,9 @@
 """``behest-local vault set|list|remove|rekey``: parsing and exit codes; the work is the Vault's.
 
-Exit codes: 0 done; 2 a user error (one line on stderr starting ``behest-local: error:``);
+``vault set`` takes a provider built in (or an alias: ``gemini``) or configured as
+``[providers.NAME]`` in behest.toml; any other name is likely a typo, so it is refused
+with the closest known name (asked about on a terminal), unless ``--custom`` says it is
+meant. Exit codes: 0 done; 2 a user error (one line on stderr starting ``behest-local: error:``);
 1 an operating-system error, or ``list`` found keys that fail their integrity check (same
 one-line form); 130 interrupted at a prompt. Keys and
 passphrases are read from a hidden prompt on a terminal, else from stdin: never from argv,
@@ -10,13 +13,15 @@ where they would land in shell history and ``ps``.
 from __future__ import annotations
 
 import argparse
+import difflib
 import getpass
 import json
 import sys
 from pathlib import Path
 
 from behest_local.secret import Secret
-from behest_local.vault.key_formats import normalize_provider, validate_provider_key
+from behest_local.vault.key_formats import (PROVIDER_ALIASES, normalize_provider,
+                                            validate_provider_key)
 from behest_local.vault.entries import VAULT_FILE, read_entries
 from behest_local.vault.store import KEY_FILE, PASSPHRASE_ENV, Vault, VaultError, VaultLocked
 
@@ -36,12 +41,17 @@ def add_vault_parser(subparsers: argparse._SubParsersAction) -> None:
                                          "on a terminal, else from stdin (one line).")
     put.add_argument("provider", metavar="PROVIDER",
                      help="openai, anthropic, google (or gemini), openrouter, mistral, cohere, "
-                          "or a custom name")
+                          "or a [providers.NAME] of behest.toml")
+    put.add_argument("--custom", action="store_true",
+                     help="store a key for a name neither built in nor configured (yet)")
+    put.add_argument("--config", help="behest.toml whose [providers.NAME] tables name custom "
+                                      "providers (default: ./behest.toml if present)")
     listing = actions.add_parser("list", help="list stored keys (last 4 characters only)")
     listing.add_argument("--json", action="store_true",
                          help='print [{"provider", "last4", "added_at"}, …]')
     remove = actions.add_parser("remove", help="forget a provider's key")
-    remove.add_argument("provider", metavar="PROVIDER")
+    remove.add_argument("provider", metavar="PROVIDER", help="whose key to forget, as "
+                                                             "`vault list` names it")
     rekey = actions.add_parser("rekey", help="re-seal the vault with a new passphrase or key file",
                                description="Re-seal the vault. With no option on a terminal, "
                                            "asks for a new passphrase twice.")
@@ -105,8 +115,44 @@ def _open(home: Path) -> Vault:
     return vault
 
 
+def _known_providers(config: str | None) -> tuple[str, ...]:
+    """The names ``vault set`` takes without ``--custom``: the built-in providers, their
+    aliases and the ``[providers.NAME]`` tables of the configuration."""
+    from behest_local import config as configuration
+    from behest_local.runtime.build import find_config  # where serve finds its config
+
+    path = find_config(config)
+    settings = configuration.load(path) if path else configuration.Settings()
+    return (*configuration.BUILTIN_PROVIDERS, *PROVIDER_ALIASES,
+            *(n for n in settings.providers if n not in configuration.BUILTIN_PROVIDERS))
+
+
+def _checked_name(args: argparse.Namespace) -> str:
+    """``args.provider`` normalised, and known unless ``--custom``: a name that is neither
+    built in nor configured is refused, with the closest known one (on a terminal, asked:
+    answering yes stores the key under that name)."""
+    from behest_local.config.schema import BUILTIN_PROVIDERS
+
+    provider = normalize_provider(args.provider)  # aliases resolved: gemini is google
+    if args.custom or provider in BUILTIN_PROVIDERS:
+        return provider  # behest.toml is not read: a broken one does not stop this
+    known = _known_providers(args.config)
+    if provider in known:
+        return provider
+    close = difflib.get_close_matches(provider, known, n=1)
+    if close and _tty():
+        answer = input(f"unknown provider {provider!r}: did you mean {close[0]}? [y/N] ")
+        if answer.strip().lower() in ("y", "yes"):
+            return normalize_provider(close[0])
+    hint = f": did you mean {close[0]}?" if close else "."
+    raise _UserError(f"unknown provider {provider!r}{hint} Known: {', '.join(known)}. "
+                     "For a custom OpenAI-compatible server, "
+                     f"add [providers.{provider}] with its base_url to behest.toml, or pass "
+                     "--custom")
+
+
 def _set(args: argparse.Namespace, home: Path) -> int:
-    provider = normalize_provider(args.provider)
+    provider = _checked_name(args)
     if _tty():
         key = Secret(getpass.getpass(f"{provider} API key (input hidden): ").strip())
     else:

@@ -60,6 +60,9 @@ class Phase(str, Enum):
     FAILED = "failed"
 
 
+WARNING_HEADER = "x-behest-warning"
+"""The response header that carries ``Exchange.warning`` to the client."""
+
 PROGRESS_S = 0.25
 """A stream publishes at most one ``ChunkSent`` per this many seconds after its first: live
 views refresh at this pace (the TUI's detail every 0.25 s); every event's time is kept."""
@@ -114,6 +117,7 @@ FIELDS: tuple[Field, ...] = (
     Field("phase", plain=_phase_value, typed=Phase), Field("tenant"), Field("project"),
     Field("user"), Field("session"), Field("credential"), Field("requested_model"),
     Field("model"), Field("provider"), Field("stream"), Field("status"), Field("error"),
+    Field("warning"),
     Field("ttft", derived=True), Field("duration", derived=True), Field("provider_time"),
     Field("prompt_tokens"), Field("completion_tokens"), Field("cost"), Field("bytes_sent"),
     Field("started", recorded=False), Field("ended", recorded=False),
@@ -147,6 +151,7 @@ class Exchange:
     cost: float | None
     ended: float | None
     error: str | None
+    warning: str | None
     capture: Capture | None
     provider_time: float | None
     settle: Callable[[], None] | None
@@ -166,7 +171,10 @@ class Exchange:
         self.status = self.prompt_tokens = self.completion_tokens = None
         # ``cost`` (USD) is set as the exchange ends, by its store's pricer (the usage
         # recorder's ``price``): None until then, and when it is not billed.
-        self.ended = self.error = self.cost = None
+        # ``warning``: what the client should know about its own request although it was
+        # answered (an unknown model's likely intended name): the response's
+        # ``x-behest-warning`` header, the request log line and the TUI show it.
+        self.ended = self.error = self.cost = self.warning = None
         self.stream = False
         self.chunk_times: list[float] = []
         """When each stream event was written, for the first ``TIMELINE_MAX`` of them."""

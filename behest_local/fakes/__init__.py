@@ -16,28 +16,8 @@ results, those results: the fake then answers them in text). Directives are brac
 case-insensitive, may appear anywhere, and are removed from the text the fake echoes;
 ``N`` is a whole number.
 
-=================  ==========================================================================
-``[tool]``          reply with one tool call (to the first declared tool, or ``get_weather``
-                    when none is declared), arguments built from the tool's JSON schema
-``[tools N]``       N parallel tool calls, cycling through the declared tools (default 2)
-``[error S]``       answer HTTP status S with the provider's native error body (e.g. 401,
-                    429 with ``Retry-After``, 500, Anthropic's 529 ``overloaded_error``)
-``[fail N]``        streams: after N frames send the provider's native *mid-stream* error
-                    (OpenAI ``data: {"error"…}``, Anthropic ``event: error``, Gemini raw
-                    JSON, Cohere ``message-end`` ``ERROR``, OpenRouter ``finish_reason:
-                    "error"``) and end the body
-``[truncate N]``    streams: close the connection after N frames, with no terminator
-``[slow MS]``       wait MS milliseconds between frames (default 50); non-streamed replies
-                    wait once before answering
-``[hold N]``        streams: after N frames wait until the test sets ``state.release``;
-                    non-streamed replies wait before answering. A client that disconnects
-                    while held sets ``state.disconnected``
-``[filter]``        end with the provider's content-filter reason (Anthropic ``refusal``,
-                    Gemini ``SAFETY``, OpenAI ``content_filter``)
-``[cached N]``      report N cached prompt tokens (included in the prompt count)
-``[think N]``       report N reasoning tokens (Gemini ``thoughtsTokenCount``, OpenAI
-                    ``reasoning_tokens``)
-=================  ==========================================================================
+The directives and what each does are declared once, in ``script.DIRECTIVES``;
+``behest-local fake-upstream --help`` prints that table.
 
 Otherwise the reply is deterministic text: ``Hello from the fake <provider> upstream. You
 said: <prompt>``, cut at the request's max tokens (with the native length reason). Frames

@@ -1,7 +1,7 @@
 """The prompt script of the fake upstreams: directives parsed from the last user message.
 
 Every fake answers the same way for the same prompt, whatever its dialect: ``parse`` reads
-the directives (grammar in ``fakes/__init__``) and ``plan`` turns them and the request's
+the directives (``DIRECTIVES``; the grammar is in ``fakes/__init__``) and ``plan`` turns them and the request's
 tools and token limit into a ``Plan``: the reply text, cut at the token limit, the tool
 calls with arguments made from each tool's JSON schema, and usage counts. The dialect
 modules only render a ``Plan`` in their own wire format. Pure, no I/O.
@@ -14,8 +14,32 @@ from dataclasses import dataclass, field
 
 from behest_local.providers.tokens import count_tokens, split_tokens
 
+DIRECTIVES: dict[str, str] = {
+    "[tool]": "reply with one tool call (to the first declared tool, or get_weather when "
+              "none is declared), arguments built from the tool's JSON schema",
+    "[tools N]": "N parallel tool calls, cycling through the declared tools (default 2)",
+    "[error S]": "answer HTTP status S with the provider's native error body (e.g. 401, 429 "
+                 "with Retry-After, 500, Anthropic's 529 overloaded_error)",
+    "[fail N]": "streams: after N frames send the provider's native mid-stream error (OpenAI "
+                "data: {\"error\"…}, Anthropic event: error, Gemini raw JSON, Cohere "
+                "message-end ERROR, OpenRouter finish_reason: \"error\") and end the body",
+    "[truncate N]": "streams: close the connection after N frames, with no terminator",
+    "[slow MS]": "wait MS milliseconds between frames (default 50); non-streamed replies "
+                 "wait once before answering",
+    "[hold N]": "streams: after N frames wait until the test sets state.release; "
+                "non-streamed replies wait before answering. A client that disconnects while "
+                "held sets state.disconnected",
+    "[filter]": "end with the provider's content-filter reason (Anthropic refusal, Gemini "
+                "SAFETY, OpenAI content_filter)",
+    "[cached N]": "report N cached prompt tokens (included in the prompt count)",
+    "[think N]": "report N reasoning tokens (Gemini thoughtsTokenCount, OpenAI "
+                 "reasoning_tokens)",
+}
+"""The prompt directives, as written, and what each does: the one declaration that
+``parse`` (through ``DIRECTIVE``) and ``behest-local fake-upstream --help`` read."""
+
 DIRECTIVE = re.compile(
-    r"\[(tool|tools|error|fail|truncate|slow|hold|filter|cached|think)(?:\s+(\d+))?\]",
+    r"\[(" + "|".join(d[1:-1].split()[0] for d in DIRECTIVES) + r")(?:\s+(\d+))?\]",
     re.IGNORECASE)
 
 

@@ -126,4 +126,6 @@ def format_line(exchange: Exchange, *, clock: str | None = None) -> str:
         line = f"{line}  {exchange.prompt_tokens}+{exchange.completion_tokens or 0} tok"
     if exchange.error:
         line = f"{line}  error: {exchange.error}"
+    if exchange.warning:
+        line = f"{line}  warning: {exchange.warning}"
     return printable(f"{line}  {exchange.id}")

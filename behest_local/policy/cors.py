@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from behest_local.config import ProjectConfig, Settings
+from behest_local.exchange.exchange import WARNING_HEADER
 
 ALLOW_METHODS = ("GET", "POST", "PUT", "DELETE", "OPTIONS")
 ALLOW_HEADERS = frozenset({
@@ -46,7 +47,7 @@ EXPOSE_HEADERS = (
     "Retry-After", "retry-after-ms", "X-Request-Id", "X-Trace-Id", "x-should-retry",
     "x-ratelimit-limit-requests", "x-ratelimit-limit-tokens",
     "x-ratelimit-remaining-requests", "x-ratelimit-remaining-tokens",
-    "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens", "Server-Timing")
+    "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens", "Server-Timing", WARNING_HEADER)
 """Response headers a page may read beyond the CORS-safelisted ones (Fetch standard §3.2,
 ``Access-Control-Expose-Headers``); a
 credentialed response cannot use ``*`` here, so they are listed by name."""

@@ -19,16 +19,22 @@ snapshot:
 
 A model that passes these rules is served by its provider's adapter
 (``providers/catalog.py``), with the key read from the vault for that request only.
+
+A model no provider serves is answered offline all the same, but likely a typo:
+``unknown_model_warning`` words the warning (with the closest known name) that the route
+puts on the exchange, and so on the response's ``x-behest-warning`` and the log line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import difflib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from behest_local.config.models import is_unspecified, provider_for_model
 from behest_local.config.schema import DEFAULT_MODEL, ProjectConfig, Settings
 from behest_local.errors import GatewayError, InvalidRequestError
+from behest_local.printable import printable
 
 EMULATED = "emulated"
 
@@ -43,6 +49,8 @@ class Target:
     """Why: the routing rule that applied and how the model is served (TUI, logs)."""
     upstream: str | None = None
     """The provider the model belongs to (``openai``, ``anthropic`` …), None if unknown."""
+    unknown: bool = False
+    """The client named a model no provider serves (emulated anyway, offline first)."""
 
 
 def resolve(requested: object, project: ProjectConfig | None, settings: Settings | None = None,
@@ -88,7 +96,8 @@ def _serve(model: str, why: str, settings: Settings, has_key: Callable[[str], bo
         return Target(EMULATED, model, f"{why}; the platform's model: emulated", provider)
     if provider is None:
         if lenient:
-            return Target(EMULATED, model, f"{why}; no provider serves {model!r}: emulated")
+            return Target(EMULATED, model, f"{why}; no provider serves {model!r}: emulated",
+                          unknown=True)
         raise InvalidRequestError(
             f"The model `{model}` does not exist: no provider serves it. Use a model such as "
             "gpt-4o, claude-sonnet-4-20250514 or gemini-2.5-pro, or add a custom provider with "
@@ -121,3 +130,22 @@ def keyed(model: str, why: str, provider: str, settings: Settings,
             status=422, param="model", code="PROVIDER_NOT_CONFIGURED")
     served = f"{provider} key from the vault" if needs_key else f"custom provider {provider}"
     return Target(provider, model, f"{why}; {served}", provider)
+
+
+SHOWN_MODEL = 64
+"""Characters of an unknown model's name quoted in its warning (a header: the name is the
+client's, of any length)."""
+
+
+def unknown_model_warning(model: str, known: Iterable[str]) -> str:
+    """``unknown model 'gtp-4o'; did you mean 'gpt-4o'?``: the closest of ``known`` when one
+    is close, else where the known names are listed. ASCII with no control characters
+    (``model`` is the client's text, quoted in a response header)."""
+    shown = model if len(model) <= SHOWN_MODEL else model[:SHOWN_MODEL] + "..."
+    shown = printable(shown.encode("ascii", "backslashreplace").decode("ascii"))
+    close = difflib.get_close_matches(model.lower(), list(known), n=1) \
+        if len(model) <= SHOWN_MODEL else []
+    if close:
+        return f"unknown model '{shown}'; did you mean '{close[0]}'?"
+    return (f"unknown model '{shown}'; no provider serves it, so the emulated model answered "
+            "(GET /v1/models lists the known ones)")

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import aiohttp
 
 DEFAULT_GATEWAY = "http://127.0.0.1:7717"
+BODY_KEPT = 64 * 1024
 DEFAULT_CHAT_BODY = {"model": "gpt-4o-mini", "stream": True,
                      "messages": [{"role": "user", "content": "Count from one to twenty."}]}
 
@@ -55,6 +56,9 @@ class ProbeResult:
     ended: float | None = None
     reads: int = 0
     error: str | None = None
+    body: bytes = b""
+    """The first ``BODY_KEPT`` bytes of a response that is not an event stream (an error's
+    JSON, say), for the verdict to quote."""
 
     def header(self, name: str) -> str | None:
         for key, value in self.headers:
@@ -109,11 +113,16 @@ async def measure(url: str, *, headers: list[tuple[str, str]], body: bytes | Non
                 result.status = response.status
                 result.headers = list(response.headers.items())
                 decoder = sse.SSEDecoder()
+                stream = "text/event-stream" in response.headers.get("Content-Type", "")
+                kept = bytearray()
                 async for chunk in response.content.iter_any():
                     now = loop.time() - t0
                     if result.first_byte is None:
                         result.first_byte = now
                     result.reads += 1
+                    if not stream and len(kept) < BODY_KEPT:
+                        kept += chunk[:BODY_KEPT - len(kept)]
+                        result.body = bytes(kept)
                     for event in decoder.feed(chunk):
                         result.events.append(ProbeEvent(len(result.events), now,
                                                         len(event.data.encode()), result.reads))
@@ -125,14 +134,16 @@ async def measure(url: str, *, headers: list[tuple[str, str]], body: bytes | Non
     return result
 
 
-def gateway_candidates(url: str, explicit: str | None) -> list[str]:
+def gateway_candidates(url: str, explicit: str | None, running: str | None = None
+                       ) -> list[str]:
     """Where to ask for the exchange's timeline: ``--gateway``, else the probed origin
-    (the probe may be aimed at behest-local itself) and the default address."""
+    (the probe may be aimed at behest-local itself), the gateway ``running`` on the state
+    dir (``runtime/address.py``) and the default address."""
     if explicit:
         return [explicit.rstrip("/")]
     parts = urlsplit(url)
     origin = f"{parts.scheme}://{parts.netloc}"
-    return list(dict.fromkeys([origin, DEFAULT_GATEWAY]))
+    return list(dict.fromkeys([origin, *([running] if running else []), DEFAULT_GATEWAY]))
 
 
 async def fetch_timeline(candidates: list[str], request_id: str, *, timeout: float = 5.0

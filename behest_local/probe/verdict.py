@@ -2,8 +2,11 @@
 
 Input: what the probe measured (probe.ProbeResult) and, when the response named a
 gateway exchange, that exchange's departure times (the gateway timeline). Output: a
-``Verdict`` with a level (``ok``/``warning``/``buffered``/``error``), a one-line headline,
-findings, the usual causes with their fixes, and per-event rows for the timeline.
+``Verdict`` with a level, a one-line headline, findings, the usual causes with their
+fixes, and per-event rows for the timeline. The level decides the exit code (``LEVELS``,
+which ``probe --help`` and the README state): ``ok`` and ``warning`` 0 (not buffered;
+a warning names something to fix anyway), ``buffered`` 1, ``undecided`` (too few events)
+and ``error`` (no stream to judge: the request failed, or the answer is not a stream) 2.
 
 The rules, with a gateway timeline (the reliable case):
 
@@ -15,19 +18,29 @@ The rules, with a gateway timeline (the reliable case):
 * events uniformly late: a slow hop (latency), not buffering: **warning**.
 
 Without one, only the arrival pattern is left: everything arriving at once after a
-silence *looks* buffered (**warning**: an upstream can also produce a reply at once).
-Headers are judged either way: ``Content-Encoding`` on SSE, a ``Content-Length`` (the
-whole body existed before the first byte was sent), missing ``X-Accel-Buffering: no`` and
-``Cache-Control: no-transform``. Their fixes follow the cases in peers.md §3 (LiteLLM,
-Vercel AI, cloudflared, Starlette GZip, nginx).
+silence *looks* buffered. That is **buffered** too (exit 1: a CI check must not pass a
+stream that arrives in one piece), with a finding saying how to make the verdict certain
+(``--gateway URL``, or the gateway's ``X-Request-Id`` passed through), since an upstream
+can also produce a reply at once. Headers are judged either way: ``Content-Encoding`` on
+SSE, a ``Content-Length`` (the whole body existed before the first byte was sent), missing
+``X-Accel-Buffering: no`` and ``Cache-Control: no-transform``. Their fixes follow the cases
+in peers.md §3 (LiteLLM, Vercel AI, cloudflared, Starlette GZip, nginx).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from statistics import median
 
 from behest_local.probe.measure import ProbeResult
+
+LEVELS = {"ok": (0, "no buffering found"),
+          "warning": (0, "not buffered, but something on the way deserves a look"),
+          "buffered": (1, "buffered, or looks buffered when the gateway's timing is unknown"),
+          "undecided": (2, "too few events to judge"),
+          "error": (2, "no stream to judge: the request failed or the answer is not a stream")}
+"""Each verdict level's exit code and meaning: the one table ``probe --help`` prints."""
 
 SPREAD = 0.1
 HELD = 0.25  # below this, per-event delay is latency or scheduling noise, not buffering
@@ -76,18 +89,26 @@ class Verdict:
 
     @property
     def exit_code(self) -> int:
-        return {"ok": 0, "warning": 0, "buffered": 1}.get(self.level, 2)
+        return LEVELS[self.level][0]
+
+    @property
+    def decided(self) -> bool:
+        """Whether the stream was judged (what is worth reporting to the gateway's TUI)."""
+        return self.level in ("ok", "warning", "buffered")
 
 
 def judge(result: ProbeResult, timeline: dict | None) -> Verdict:
-    if result.error is not None and not result.events:
+    if result.error is not None and not result.events and result.status is None:
         return Verdict("error", f"the request failed: {result.error}")
+    said = _said(result.body)
     if result.status is not None and result.status >= 400:
-        return Verdict("error", f"the server answered HTTP {result.status}, not a stream")
+        return Verdict("error", f"the server answered HTTP {result.status}, not a stream"
+                                + (f": {said}" if said else ""))
     content_type = (result.header("content-type") or "").lower()
     if "text/event-stream" not in content_type:
-        return Verdict("error", f"not an event stream (Content-Type: {content_type or 'none'}); "
-                                "ask for a streaming response (e.g. \"stream\": true)")
+        return Verdict("error", f"the server answered HTTP {result.status} but not an event "
+                                f"stream (Content-Type: {content_type or 'none'}); ask for a "
+                                "streaming response (e.g. \"stream\": true)")
     rows = _rows(result, timeline)
     verdict = _timing(rows, timeline) if timeline else _arrivals_only(rows, result)
     verdict.rows = rows
@@ -107,6 +128,24 @@ def judge(result: ProbeResult, timeline: dict | None) -> Verdict:
         # The likeliest cause first: compression when the stream arrived compressed.
         verdict.causes = CAUSES if compressed else CAUSES[1:] + CAUSES[:1]
     return verdict
+
+
+def _said(body: bytes, limit: int = 300) -> str:
+    """What an error body says: its ``error.message`` (OpenAI's and Behest's nested shape),
+    its ``error`` string (Behest's flat one) or ``message``, else its first line of text."""
+    text = body.decode("utf-8", "replace").strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        error = data.get("error")
+        message = error.get("message") if isinstance(error, dict) else error
+        message = message if isinstance(message, str) else data.get("message")
+        if isinstance(message, str):
+            text = message
+    line = text.splitlines()[0].strip() if text else ""
+    return line if len(line) <= limit else line[:limit - 1] + "…"
 
 
 def _rows(result: ProbeResult, timeline: dict | None) -> list[Row]:
@@ -134,7 +173,7 @@ def _ms(seconds: float) -> str:
 def _timing(rows: list[Row], timeline: dict) -> Verdict:
     paired = [r for r in rows if r.departure is not None]
     if len(paired) < 3:
-        return Verdict("warning", f"too few events to judge ({len(paired)} matched the "
+        return Verdict("undecided", f"too few events to judge ({len(paired)} matched the "
                                   "gateway's timeline)")
     dep_span = paired[-1].departure - paired[0].departure
     arr_span = paired[-1].arrival - paired[0].arrival
@@ -171,16 +210,23 @@ def _arrivals_only(rows: list[Row], result: ProbeResult) -> Verdict:
         note = ("the response has no X-Request-Id, so the probe cannot compare with the "
                 "gateway: pass the gateway's X-Request-Id response header back through "
                 "your app (copy it onto your response)")
+        certain = ("pass the gateway's X-Request-Id response header back through your app "
+                   "(the response has none)")
     else:
         note = (f"X-Request-Id {result.request_id} is not an exchange of a gateway the probe "
                 "could reach (use --gateway URL)")
+        certain = (f"point --gateway URL at the behest-local your app uses (X-Request-Id "
+                   f"{result.request_id} is not an exchange of a gateway the probe reached)")
     if len(rows) < 3:
-        return Verdict("warning", f"too few events to judge ({len(rows)})", [note])
+        return Verdict("undecided", f"too few events to judge ({len(rows)})", [note])
     span = rows[-1].arrival - rows[0].arrival
     if span <= TOGETHER and rows[0].arrival >= 0.3:
-        return Verdict("warning", (
+        return Verdict("buffered", (
             f"all {len(rows)} events arrived within {_ms(span)} after {_ms(rows[0].arrival)} "
-            "of silence: the stream looks buffered"), [note])
+            "of silence: the stream looks buffered"), [
+            f"to make this verdict certain, {certain}: the probe then compares each event's "
+            "arrival with when it left the gateway (an upstream that produced the whole "
+            "reply at once looks the same from here)"])
     gaps = [r.gap for r in rows if r.gap is not None]
     return Verdict("ok", f"{len(rows)} events arrived over {_ms(span)} in {result.reads} reads "
                          f"(median gap {_ms(median(gaps))}): no sign of buffering", [note])

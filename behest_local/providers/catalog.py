@@ -65,7 +65,8 @@ def route_embeddings(requested: object, model: str, settings: Settings,
         return Target(EMULATED, model, "no model requested: the emulated embeddings")
     provider = provider_for_model(model, settings.providers)
     if provider is None:
-        return Target(EMULATED, model, f"no provider serves {model!r}: emulated embeddings")
+        return Target(EMULATED, model, f"no provider serves {model!r}: emulated embeddings",
+                      unknown=True)
     if "embed" not in adapter_for(provider).operations:
         return Target(EMULATED, model, f"{provider} has no embeddings API: emulated", provider)
     return keyed(model, "requested model", provider, settings, has_key,

@@ -4,7 +4,9 @@
 the TUI included, since it shares the loop. ``serve`` starts the gateway
 (``running.start``), prints the banner, subscribes the headless logger or runs the TUI
 (``runtime/tui.py``), freezes the startup heap and leaves full collections for idle
-moments (``gc_schedule.py``). Shutdown closes in-flight streams with a final error event,
+moments (``gc_schedule.py``). The address it bound is announced in the state dir
+(``address.py``: what ``dashboard-token`` and ``signing-keys create`` print) before the
+banner, and withdrawn at shutdown, which closes in-flight streams with a final error event,
 then the listener.
 """
 
@@ -22,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from behest_local import __version__
 from behest_local.home import exposure
+from behest_local.runtime import address
 from behest_local.runtime.gc_schedule import CollectorSchedule
 from behest_local.server.gateway import Gateway
 from behest_local.observe.headless import LineLogger
@@ -30,7 +33,6 @@ from behest_local.observe.trace_db import TraceDB
 from behest_local.runtime.build import ServeOptions, StartupError
 from behest_local.runtime.running import start
 
-log = logging.getLogger("behest_local")
 log = logging.getLogger("behest_local")
 
 
@@ -104,10 +106,13 @@ async def serve(options: ServeOptions) -> int:
     # Request lines are gathered for 50 ms and written together: one write per batch
     # instead of a syscall on the event loop per request (observe/headless.py).
     logger = None if use_tui else LineLogger(batch=0.05)
+    announced = False
     try:
         if not use_tui:  # before the banner: a script that waits for it may signal at once
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
+        # Before the banner too: a script that waits for it may run dashboard-token next.
+        announced = await _announce(options, running.url)
         lines = banner_lines(gateway, running.url, loop=loop_name(loop))
         print("\n".join(lines), flush=True)  # stays in the scrollback after the TUI exits
         if use_tui:
@@ -127,10 +132,24 @@ async def serve(options: ServeOptions) -> int:
                 loop.remove_signal_handler(sig)
         collector.stop()
         await running.close()
+        if announced:
+            await asyncio.to_thread(address.withdraw, options.home)
         if logger is not None:
             logger.close()  # the lines of the requests that ended while closing
         await asyncio.to_thread(db.close)
     return 0
+
+
+async def _announce(options: ServeOptions, url: str) -> bool:
+    """Write the address file (in a worker thread: it fsyncs); False if it could not be
+    written, which costs only the commands that print this gateway's URL their accuracy."""
+    try:
+        await asyncio.to_thread(address.announce, options.home, url)
+    except OSError as exc:
+        log.warning("cannot write %s in %s (%s): commands that print the gateway's URL "
+                    "will show the configured one", address.ADDRESS_FILE, options.home, exc)
+        return False
+    return True
 
 
 def banner_lines(gateway: Gateway, url: str, *, loop: str | None = None) -> list[str]:

@@ -25,7 +25,7 @@ import asyncio
 
 from aiohttp import web
 
-from behest_local.exchange.exchange import Exchange
+from behest_local.exchange.exchange import WARNING_HEADER, Exchange
 from behest_local.server.gateway import Gateway
 from behest_local.server.routes import management
 from behest_local.server.routes import openai as openai_routes
@@ -91,7 +91,7 @@ def add_gateway_headers(request: web.Request, response: web.StreamResponse,
                         exchange: Exchange | None) -> None:
     """Every header the gateway adds to a response. In order: ``X-Request-Id``/
     ``X-Trace-Id`` (every response names its exchange), ``Server-Timing`` (timed here, at
-    headers-out), the CORS headers (``cors.cors_headers``, which may extend ``Vary``; only
+    headers-out), ``x-behest-warning`` when the exchange has a warning for the client, the CORS headers (``cors.cors_headers``, which may extend ``Vary``; only
     requests with an ``Origin`` get any) and the rate-limit headers
     (``limits.limit_headers``).
     """
@@ -101,6 +101,9 @@ def add_gateway_headers(request: web.Request, response: web.StreamResponse,
         headers["X-Trace-Id"] = exchange.trace_id
         headers[SERVER_TIMING] = format_server_timing(exchange.elapsed(),
                                                       exchange.provider_time)
+        warning = exchange.warning
+        if warning is not None:
+            headers[WARNING_HEADER] = warning
     if "Origin" in request.headers:
         cors_headers(request, response)
     limit_headers(request, response)

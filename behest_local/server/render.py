@@ -43,6 +43,16 @@ def from_http_exception(exc: web.HTTPException, request: web.Request, *,
                         body_limit: int) -> GatewayError:
     status = exc.status
     if status == 404:
+        if (request.path + "/").startswith("/v1/v1/"):
+            # The v1.5 Behest SDKs append /v1/… to BEHEST_BASE_URL themselves
+            # (reference/behest-api.md §2.3), so a base URL copied from an OpenAI example
+            # doubles it.
+            origin = f"{request.scheme}://{request.host}"
+            return NotFoundError(
+                f"Unknown request URL: {request.method} {request.path}: your base URL already "
+                "ends in /v1 and the client added another. Behest's v1.5 SDKs want "
+                f"BEHEST_BASE_URL without /v1 ({origin}); the OpenAI SDKs and the v1.x clients "
+                f"want it with /v1 ({origin}/v1).", code="unknown_url")
         return NotFoundError(f"Unknown request URL: {request.method} {request.path}. Please check "
                              "the URL for typos; behest-local serves the OpenAI API under /v1.",
                              code="unknown_url")

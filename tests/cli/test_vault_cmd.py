@@ -230,3 +230,38 @@ def test_canary_never_printed(cli, caplog):
     for path in cli.home.rglob("*"):
         if path.is_file():
             assert CANARY.encode() not in path.read_bytes()
+
+
+ANTHROPIC = "sk-ant-api03-" + "t" * 30
+
+
+def test_a_mistyped_provider_is_refused_with_the_closest_name(cli):
+    code, _, err = cli("set", "antropic", stdin=ANTHROPIC)
+    assert code == 2
+    assert "unknown provider 'antropic': did you mean anthropic?" in err
+    assert "[providers.antropic]" in err and "--custom" in err  # the two ways to mean it
+    assert not (cli.home / VAULT_FILE).exists()  # refused before anything was created
+    code, _, err = cli("set", "zzz", stdin="key")
+    assert code == 2 and "unknown provider 'zzz'. Known: openai, anthropic" in err
+
+
+def test_on_a_terminal_the_closest_name_is_asked_about(cli):
+    code, out, _ = cli("set", "antropic", stdin="y\n", tty=True, answers=(ANTHROPIC,))
+    assert code == 0
+    assert "unknown provider 'antropic': did you mean anthropic? [y/N]" in out
+    assert "stored the anthropic key" in out
+    assert cli.prompts == ["anthropic API key (input hidden): "]
+    code, _, err = cli("set", "antropic", stdin="n\n", tty=True)
+    assert code == 2 and "did you mean anthropic?" in err
+
+
+def test_custom_or_configured_provider_names_are_taken(cli, tmp_path):
+    assert cli("set", "antropic", "--custom", stdin="k")[0] == 0
+    (tmp_path / "behest.toml").write_text(
+        '[providers.my-llm]\nbase_url = "http://127.0.0.1:11434/v1"\n')
+    code, out, _ = cli("set", "my-llm", stdin="local-token")
+    assert code == 0 and "stored the my-llm key" in out
+    code, _, err = cli("set", "my-lm", stdin="k")
+    assert code == 2 and "did you mean my-llm?" in err
+    code, out, _ = cli("set", "gemini", stdin="AIza" + "k" * 35)  # an alias is known
+    assert code == 0 and "stored the google key" in out

@@ -192,3 +192,44 @@ def test_behest_sdk_usage_with_datetimes_and_an_unescaped_plus(serve, http):
     assert report["by_session"][0]["session_id"] == "trip-1"
     mine = behest.usage.get(user_id="kim")
     assert mine["user_id"] == "kim" and mine["totals"]["requests"] == 2
+
+
+def test_a_limit_refusal_names_the_limit_its_value_and_the_settings_that_change_it(serve, http):
+    """The v1.5 SDK mints every call as user 'default' (reference §2.3): the 7th call of a
+    minute meets the default per-user limit, max(3, 60 // 10) = 6. The message says which
+    limit, its value, and both ways out, with the real config keys."""
+    gw = serve()
+    behest = Behest(key=gw.key, base_url=gw.url, http_client=http)
+    for _ in range(6):
+        behest.chat.completions.create(messages=HI)
+    with pytest.raises(BehestRateLimitError) as limited:
+        behest.chat.completions.create(messages=HI)
+    message = limited.value.raw["error"]["message"]
+    assert "Rate limit reached for user 'default' of project 'local' on requests per " \
+           "minute: limit 6, used 6." in message
+    assert "[projects.rate_limits] user_rpm in behest.toml" in message
+    assert "[emulator] enforce_limits = false" in message
+    assert "mint every call as user 'default'" in message
+
+
+def test_a_spent_quota_names_the_tier_setting_in_the_openai_error_shape(serve, http):
+    gw = serve(tiers=TierOverrides(free=TierLimits(requests_per_day=1)),
+               rate_limits=RateLimitConfig(default_tier="free"))
+    client = openai.OpenAI(api_key=gw.key, base_url=gw.url + "/v1", max_retries=0,
+                           http_client=http, default_headers={"X-End-User-Id": "ivy"})
+    client.chat.completions.create(model="gpt-4o", messages=HI)
+    with pytest.raises(openai.APIStatusError) as info:
+        client.chat.completions.create(model="gpt-4o", messages=HI)
+    assert info.value.status_code == 402
+    message = info.value.body["message"]  # OpenAI's envelope: {"error": {"message", …}}
+    assert "daily request limit for tier 'free': limit 1, used 1." in message
+    assert "[projects.tiers.free] requests_per_day in behest.toml" in message
+    assert "[emulator] enforce_limits = false" in message
+    assert "user 'default'" not in message  # a named user: no word about the SDK default
+
+
+def test_the_emulator_setting_named_in_refusals_exists():
+    from behest_local.config.schema import EmulatorConfig, RateLimitConfig as Rates
+
+    assert "enforce_limits" in EmulatorConfig.__dataclass_fields__
+    assert {"user_rpm", "rpm", "ip_rpm"} <= set(Rates.__dataclass_fields__)

@@ -57,22 +57,25 @@ async def gateway(tmp_path):
 
 
 def proxy_app(upstream: str, mode: str) -> web.Application:
+    """``mode``: ``clean``, ``buffer``, ``gzip`` or ``strip-id``; ``buffer+strip-id`` both."""
+    modes = set(mode.split("+"))
+
     async def handle(request: web.Request) -> web.StreamResponse:
         async with aiohttp.ClientSession(auto_decompress=False) as http:
             headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
             async with http.request(request.method, upstream + request.path_qs,
                                     headers=headers, data=await request.read()) as up:
                 out_headers = {k: v for k, v in up.headers.items() if k.lower() not in HOP}
-                if mode == "strip-id":
+                if "strip-id" in modes:
                     out_headers = {k: v for k, v in out_headers.items()
                                    if k.lower() != "x-request-id"}
-                if mode == "gzip":
+                if "gzip" in modes:
                     out_headers["Content-Encoding"] = "gzip"
                 response = web.StreamResponse(status=up.status, headers=out_headers)
                 await response.prepare(request)
-                if mode in ("buffer", "gzip"):
+                if modes & {"buffer", "gzip"}:
                     body = await up.read()  # hold every event until the stream ends
-                    if mode == "gzip":
+                    if "gzip" in modes:
                         packer = zlib.compressobj(wbits=31)
                         body = packer.compress(body) + packer.flush()
                     await response.write(body)
@@ -87,12 +90,12 @@ def proxy_app(upstream: str, mode: str) -> web.Application:
     return app
 
 
-async def probe(url: str, gateway, *extra: str) -> tuple[int, str]:
+async def probe(url: str, gateway, *extra: str, body: str = BODY) -> tuple[int, str]:
     """Run ``behest-local probe URL -H auth -H pace -d BODY …`` in this loop."""
     parser = argparse.ArgumentParser()
     add_probe_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["probe", url, "-H", f"Authorization: Bearer {gateway.key}", "-H",
-                              f"x-behest-emulate: {PACE}", "-d", BODY, *extra])
+                              f"x-behest-emulate: {PACE}", "-d", body, *extra])
     headers = [tuple(h.split(": ", 1)) for h in args.header]
     out = io.StringIO()
     code = await probe_and_print(args, headers, args.data.encode(), out)
@@ -148,13 +151,84 @@ async def test_without_a_request_id_the_probe_judges_arrivals_and_says_what_to_p
     assert gateway.reports == []  # nothing to report to: no exchange was named
 
 
-async def test_a_failed_request_is_an_error_not_a_verdict(gateway):
+LONG = json.dumps({**json.loads(BODY), "max_tokens": 40})
+"""A 0.8 s stream at PACE: a buffering proxy then holds it long enough (over the 0.3 s
+of silence the arrivals-only rule asks for) to look buffered without a timeline."""
+
+
+async def test_a_stream_that_looks_buffered_exits_1_and_says_how_to_be_certain(
+        gateway, aiohttp_server):
+    server = await aiohttp_server(proxy_app(gateway.url, "buffer+strip-id"))
+    code, text = await probe(str(server.make_url("/v1/chat/completions")), gateway, body=LONG)
+    assert code == 1, text
+    assert "BUFFERED: all" in text and "the stream looks buffered" in text
+    assert "to make this verdict certain, pass the gateway's X-Request-Id response header " \
+           "back through your app (the response has none)" in text
+    assert "proxy_buffering off" in text  # the causes and fixes, as for a certain verdict
+    assert gateway.reports == []  # nothing to report to: no exchange was named
+
+
+async def test_a_request_id_of_an_unreachable_gateway_still_exits_1_and_names_gateway_flag(
+        gateway, aiohttp_server, unused_tcp_port):
+    server = await aiohttp_server(proxy_app(gateway.url, "buffer"))
+    code, text = await probe(str(server.make_url("/v1/chat/completions")), gateway,
+                             "--gateway", f"http://127.0.0.1:{unused_tcp_port}", body=LONG)
+    assert code == 1, text
+    assert "the stream looks buffered" in text
+    assert "to make this verdict certain, point --gateway URL at the behest-local your app " \
+           "uses (X-Request-Id req_" in text
+    assert "gateway: no timeline for req_" in text  # and why the timeline is missing
+
+
+async def test_the_gateway_announced_on_the_state_dir_is_asked_without_being_named(
+        gateway, aiohttp_server, isolated_home):
+    """The proxy serves only /v1 (not the gateway's /_behest/ timeline) and the gateway is
+    not on the default port: its address file in the state dir is where the probe finds
+    it, so the verdict compares departures instead of guessing."""
+    from behest_local.runtime import address
+
+    isolated_home.mkdir(parents=True, exist_ok=True)
+    address.announce(isolated_home, gateway.url)
+    server = await aiohttp_server(proxy_app(gateway.url, "buffer"))
+    code, text = await probe(str(server.make_url("/v1/chat/completions")), gateway)
+    assert code == 1, text
+    assert "gateway: exchange req_" in text and f"at {gateway.url} (" in text
+    assert "BUFFERED: events left the gateway" in text
+
+
+async def test_a_failed_request_prints_the_status_and_the_error_message(gateway):
     parser = argparse.ArgumentParser()
     add_probe_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["probe", gateway.url + "/v1/chat/completions", "-d", BODY])
     out = io.StringIO()
     code = await probe_and_print(args, [], BODY.encode(), out)
-    assert code == 2 and "ERROR: the server answered HTTP 401" in out.getvalue()
+    text = out.getvalue()
+    assert code == 2, text
+    assert "ERROR: the server answered HTTP 401, not a stream: " in text
+    assert "API key" in text.split("ERROR:")[1]  # the error body's own message
+    assert "None" not in text  # no event count for an answer that is not a stream
+
+
+async def test_a_non_stream_answer_is_an_error_naming_status_and_content_type(gateway):
+    code, text = await probe(gateway.url + "/v1/chat/completions", gateway,
+                             body=json.dumps({**json.loads(BODY), "stream": False}))
+    assert code == 2, text
+    assert "ERROR: the server answered HTTP 200 but not an event stream (Content-Type: " \
+           "application/json" in text
+
+
+def test_probe_help_documents_every_exit_code(capsys):
+    from behest_local.cli.main import main
+    from behest_local.probe.verdict import LEVELS
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["probe", "--help"])
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0
+    assert "exit codes" in out
+    for level, (code, meaning) in LEVELS.items():
+        assert f"{code}  {level}:" in out and meaning in out
+    assert {code for code, _ in LEVELS.values()} == {0, 1, 2}  # as the README says
 
 
 async def test_the_timeline_endpoint_answers_loopback_only(gateway):

@@ -128,7 +128,10 @@ def refusal(request: web.Request, state: LimitState, retry_after: float) -> web.
     tier_text = f" (tier {limit.tier})" if limit.tier else ""
     principal = request.get(PRINCIPAL)
     pid = principal.project.id if principal is not None else "<project>"
-    where = f"{limit.setting} of the project: behest.toml, or PUT /v1/projects/{pid}/settings"
+    where = _where(limit.setting, pid)
+    if limit.scope == "user" and principal is not None and principal.user == "default":
+        where += (". The v1.5 SDKs mint every call as user 'default' unless given a user_id, "
+                  "so all their calls share this user's limit")
     headers: dict[str, str] = {}
     if limit.window is Window.MINUTE:
         status, code, kind = 429, "rate_limited", "requests"
@@ -162,6 +165,14 @@ def refusal(request: web.Request, state: LimitState, retry_after: float) -> web.
         body["error"]["details"] = details
     return refuse(request, body, status=status, code=code, message=message, details=details,
                   headers=headers)
+
+
+def _where(setting: str, pid: str) -> str:
+    """Where a limit is set and how to stop enforcing it: ``rate_limits.user_rpm`` is
+    ``[projects.rate_limits] user_rpm`` in behest.toml (or the project's settings API)."""
+    table, _, key = setting.rpartition(".")
+    return (f"[projects.{table}] {key} in behest.toml, or PUT /v1/projects/{pid}/settings; "
+            f"[emulator] enforce_limits = false counts without refusing")
 
 
 def _number(value: float) -> float | int:

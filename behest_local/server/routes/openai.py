@@ -30,8 +30,10 @@ from behest_local.providers.base import ChatCall, ChatProvider
 from behest_local.dialects import emulate as directives
 from behest_local.providers.emulated.embeddings import (
     DEFAULT_EMBEDDING_MODEL,
+    EMBEDDING_MODELS,
     validate_embeddings_request,
 )
+from behest_local.providers.emulated.provider import CHAT_MODELS
 from behest_local.server.routes.behest import THREAD_HEADER, begin_turn
 from behest_local.server.body import beside_body, read_json
 from behest_local.server.keys import EXCHANGE, GATEWAY, PRINCIPAL
@@ -81,9 +83,12 @@ def _route(request: web.Request, body: dict) -> routing.Target:
     keys = request.app[GATEWAY].provider_keys
     target = routing.resolve(body.get("model"), project, principal.settings,
                              keys.has if keys else lambda provider: False)
-    request[EXCHANGE].routed(requested_model=body.get("model"), model=target.model,
-                             provider=target.provider, reason=target.reason,
-                             stream=bool(body.get("stream")))
+    exchange = request[EXCHANGE]
+    if target.unknown:
+        exchange.warning = routing.unknown_model_warning(target.model, CHAT_MODELS)
+    exchange.routed(requested_model=body.get("model"), model=target.model,
+                    provider=target.provider, reason=target.reason,
+                    stream=bool(body.get("stream")))
     return target
 
 
@@ -185,6 +190,8 @@ async def embeddings(request: web.Request) -> web.Response:
     else:
         body = await beside_body(request, _upstream_embeddings_body, raw, model)
     exchange = request[EXCHANGE]
+    if target.unknown:
+        exchange.warning = routing.unknown_model_warning(target.model, EMBEDDING_MODELS)
     exchange.routed(requested_model=requested, model=target.model, provider=target.provider,
                     reason=target.reason, stream=False)
     exchange.upstream_started()
