@@ -1,7 +1,7 @@
 """The emulated model's brain: turn a chat request into one deterministic reply.
 
 ``compose`` is the only entry point the emulated provider uses. It reads the conversation,
-lets ``tool_use`` decide whether this turn is a tool call, otherwise writes a text answer
+lets ``tool_plan`` decide whether this turn is a tool call, otherwise writes a text answer
 (``answers``, or ``tool_use.answer_from_results`` right after tool output), and finally shapes
 the text to ``response_format``: JSON valid against a ``json_schema`` (``schema_instance``) or
 a JSON object for ``json_object``. The provider then applies ``stop``/``max_tokens``, streams
@@ -36,7 +36,8 @@ from behest_local.providers.emulated.prompt_cues import Hints, field_words
 from behest_local.providers.emulated.schema_check import mapping
 from behest_local.providers.emulated.schema_instance import instance_for
 from behest_local.providers.emulated.schema_values import string_role
-from behest_local.providers.emulated.tool_use import answer_from_results, plan_calls, result_facts
+from behest_local.providers.emulated.tool_plan import plan_calls
+from behest_local.providers.emulated.tool_use import answer_from_results, result_facts
 
 # The request fields that decide what the reply says; model, temperature, stream and the
 # like change how it is delivered, not its content.
@@ -119,7 +120,7 @@ def compose(request: dict, *, choice_index: int = 0, reading: Reading | None = N
     reading = reading or read_request(request)
     request, conversation = reading.request, reading.conversation
     rng = _rng_for(request, choice_index, reading.digest)
-    calls = plan_calls(request, conversation, rng)
+    calls = plan_calls(request, conversation, rng, choice_index)
     if calls:
         return Reply(None, tuple(ToolCall(_call_id(rng), name, _compact(args)) for name, args in calls))
     if conversation.ends_with_tool_results:
