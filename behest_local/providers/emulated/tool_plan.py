@@ -58,6 +58,8 @@ _SEVERAL = re.compile(r"\band\b|,|&|\bvs\.?\b|\bversus\b|\bor\b", re.I)
 # Words that order the steps of a request: each waits for the result of the one before.
 _SEQUENCE = re.compile(r"\bthen\b|\bafterwards?\b|\bthe result\b|\bthat result\b|\bits result\b|"
                        r"\bfollowed by\b|\bnext\b", re.I)  # fmt: skip
+# A tool result that hands a call back to be made again.
+_RETRY = re.compile(r"\berror\b|\binvalid\b|\bvalidation\b|\btry again\b|\bretry\b", re.I)
 # Parameters whose value is one named thing, the kind a request can list several of.
 _ENTITY_ROLES = frozenset({"place", "person", "title", "query"})
 # A name with one of these words ends the job; one made only of the weak ones does too
@@ -139,6 +141,10 @@ def _next_calls(mode: str, candidates: list[dict], request: dict, conversation: 
         one_at_a_time = ordered or request.get("parallel_tool_calls", True) is False
         return remaining[:1] if one_at_a_time else remaining[:_MAX_PARALLEL_CALLS]
     answered = any(c.result is not None for c in conversation.calls)
+    # A finishing call the client accepted is done; one it sent back with an error (pydantic-ai's
+    # "validation error ... fix the errors and try again") is to be made again, corrected.
+    finishing = [f for f in finishing if not any(
+        c.name == f["name"] and c.result is not None and not _RETRY.search(c.result) for c in conversation.calls)]
     if finishing and (mode == "required" or answered or not workers):
         best = rank_tools(finishing, user, hints)[0][1]
         return [(best["name"], _finishing_arguments(best, conversation, rng))]

@@ -186,3 +186,25 @@ def test_any_agent_loop_ends_within_a_few_turns(names, question, choice, paralle
     turns, _ = run_loop(question, tools, lambda name, args: json.dumps({"ok": name}), max_turns=8, **extra)
     made = [(name, json.dumps(args, sort_keys=True)) for calls in turns for name, args in calls]
     assert len(made) == len(set(made)), f"a call was repeated: {turns}"
+
+
+def _after_final_result(result: str) -> dict:
+    fetch = {"id": "c0", "type": "function", "function": {"name": "get_population", "arguments": '{"city":"Paris"}'}}
+    final = {"id": "c1", "type": "function", "function": {"name": "final_result",
+                                                           "arguments": '{"city":"Paris","population":1}'}}
+    return {"messages": [{"role": "user", "content": "What is the population of Paris?"},
+                         {"role": "assistant", "content": None, "tool_calls": [fetch]},
+                         {"role": "tool", "tool_call_id": "c0", "content": "2100000"},
+                         {"role": "assistant", "content": None, "tool_calls": [final]},
+                         {"role": "tool", "tool_call_id": "c1", "content": result}],
+            "tools": [GET_POPULATION, FINAL_RESULT]}
+
+
+def test_a_finishing_call_the_client_accepted_is_not_made_again() -> None:
+    assert compose(_after_final_result("Final result processed.")).tool_calls == ()
+
+
+def test_a_finishing_call_sent_back_with_a_validation_error_is_made_again() -> None:
+    retry = "1 validation error: population must be positive. Fix the errors and try again."
+    assert [c.name for c in compose({**_after_final_result(retry), "tool_choice": "required"}).tool_calls] == [
+        "final_result"]
