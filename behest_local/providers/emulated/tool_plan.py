@@ -135,7 +135,7 @@ def _next_calls(mode: str, candidates: list[dict], request: dict, conversation: 
     workers = [f for f in candidates if not is_finishing(f)]
     user = conversation.user
     hints = Hints.from_text(user)
-    work, ordered = _work(mode, workers, request, hints, choice_index, user)
+    work, ordered = _work(workers, request, hints, choice_index, user)
     remaining = _not_done(work, conversation)
     if remaining:
         one_at_a_time = ordered or request.get("parallel_tool_calls", True) is False
@@ -154,7 +154,7 @@ def _next_calls(mode: str, candidates: list[dict], request: dict, conversation: 
     return []
 
 
-def _work(mode: str, workers: list[dict], request: dict, hints: Hints, choice_index: int,
+def _work(workers: list[dict], request: dict, hints: Hints, choice_index: int,
           user: str) -> tuple[list[tuple[str, dict]], bool]:
     """The fetching calls the user's message asks for, and whether they must run in order."""
     if not workers or not user.strip():
