@@ -245,12 +245,13 @@ def _deltas(choice: _Choice) -> list[dict]:
     i = choice.index
     out = [{"index": i, "delta": {"role": "assistant", "content": "", "refusal": None},
             "logprobs": None, "finish_reason": None}]
-    if choice.content:
-        pieces = split_tokens(choice.content)
-        entries = choice.logprobs if choice.logprobs is not None else [None] * len(pieces)
-        out += [{"index": i, "delta": {"content": piece},
-                 "logprobs": None if entry is None else logprobs_object([entry]), "finish_reason": None}
-                for piece, entry in zip(pieces, entries)]
+    if choice.content and choice.logprobs is not None:  # each chunk carries its token's entry
+        out += [{"index": i, "delta": {"content": piece}, "logprobs": logprobs_object([entry]),
+                 "finish_reason": None}
+                for piece, entry in zip(split_tokens(choice.content), choice.logprobs)]
+    elif choice.content:
+        out += [{"index": i, "delta": {"content": piece}, "logprobs": None, "finish_reason": None}
+                for piece in split_tokens(choice.content)]
     for n, call in enumerate(choice.reply.tool_calls):
         out.append({"index": i, "delta": {"tool_calls": [{
             "index": n, "id": call.id, "type": "function",
