@@ -12,7 +12,7 @@ pytest.importorskip("instructor", reason="instructor is installed by .ci/run")
 
 import instructor  # noqa: E402
 
-from tests.ecosystem.conftest import MODEL  # noqa: E402
+from tests.ecosystem.agentic import MODEL  # noqa: E402
 
 
 class Ticket(BaseModel):

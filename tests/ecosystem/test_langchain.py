@@ -14,7 +14,7 @@ from langchain_core.messages import HumanMessage, ToolMessage  # noqa: E402
 from langchain_core.tools import tool  # noqa: E402
 from langchain_openai import ChatOpenAI  # noqa: E402
 
-from tests.ecosystem.conftest import MODEL  # noqa: E402
+from tests.ecosystem.agentic import MODEL  # noqa: E402
 
 
 class Weather(BaseModel):

@@ -14,7 +14,7 @@ from llama_index.core.prompts import PromptTemplate  # noqa: E402
 from llama_index.core.tools import FunctionTool  # noqa: E402
 from llama_index.llms.openai import OpenAI  # noqa: E402
 
-from tests.ecosystem.conftest import MODEL  # noqa: E402
+from tests.ecosystem.agentic import MODEL  # noqa: E402
 
 # llama-index-workflows lists a FunctionAgent's steps with inspect.getmembers, which reads
 # every attribute, pydantic's deprecated ones (``__fields__``, ``model_computed_fields`` on

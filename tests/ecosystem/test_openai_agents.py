@@ -10,7 +10,7 @@ pytest.importorskip("agents", reason="openai-agents is in the test extras")
 
 from agents import Agent, OpenAIChatCompletionsModel, RunConfig, Runner, function_tool  # noqa: E402
 
-from tests.ecosystem.conftest import MODEL  # noqa: E402
+from tests.ecosystem.agentic import MODEL  # noqa: E402
 
 
 class Weather(BaseModel):

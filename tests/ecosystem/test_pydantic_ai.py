@@ -13,7 +13,7 @@ from pydantic_ai.models.openai import OpenAIChatModel  # noqa: E402
 from pydantic_ai.providers.openai import OpenAIProvider  # noqa: E402
 from pydantic_ai.usage import UsageLimits  # noqa: E402
 
-from tests.ecosystem.conftest import MODEL  # noqa: E402
+from tests.ecosystem.agentic import MODEL  # noqa: E402
 
 
 class CityPopulation(BaseModel):
