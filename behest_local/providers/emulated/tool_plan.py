@@ -17,9 +17,11 @@ loop), so the emulated model must move a conversation forward the way a real mod
 * a call whose result is already in the history is not made again; when the work is done
   the model calls the *finishing* tool (``final_result``, a tool named like a class such as
   LangChain's ``Weather``, or one whose description says it gives the final answer) with
-  arguments drawn from the results, else answers from the results in text;
-* the loop guard: whatever the client asks, a conversation never holds more than
-  ``LOOP_GUARD`` identical consecutive calls; the next turn answers in text.
+  arguments drawn from the results; under ``required`` without one, the matching tool not
+  called yet; otherwise it answers from the results in text;
+* the loop guard: whatever the client asks (a named ``tool_choice`` sent again and again),
+  a conversation never holds more than ``LOOP_GUARD`` identical consecutive calls after its
+  last user message; the next turn answers in text.
 """
 
 from __future__ import annotations
@@ -151,6 +153,13 @@ def _next_calls(mode: str, candidates: list[dict], request: dict, conversation: 
     if mode == "required" and not answered:
         best = rank_tools(candidates, user, hints)[0][1]
         return [(best["name"], arguments_for(best, hints, _stable_rng(request, best["name"], 0, choice_index)))]
+    if mode == "required":
+        # No tool says it finishes: the one the request matches that was not called yet
+        # ("weather_report" beside "get_weather") delivers the answer, once.
+        called = {c.name for c in conversation.calls}
+        fresh = [f for score, f in rank_tools(workers, user, hints) if score >= 1 and f["name"] not in called]
+        if fresh:
+            return [(fresh[0]["name"], _finishing_arguments(fresh[0], conversation, rng))]
     return []
 
 

@@ -208,3 +208,11 @@ def test_a_finishing_call_sent_back_with_a_validation_error_is_made_again() -> N
     retry = "1 validation error: population must be positive. Fix the errors and try again."
     assert [c.name for c in compose({**_after_final_result(retry), "tool_choice": "required"}).tool_calls] == [
         "final_result"]
+
+
+def test_required_without_a_finishing_tool_delivers_with_the_matching_tool_not_called_yet() -> None:
+    report = tool("weather_report", "A weather report.", city={"type": "string"}, temperature={"type": "number"})
+    turns, answer = run_loop("What's the weather in Paris?", [GET_WEATHER, report],
+                             lambda name, args: '{"temperature": 18}', tool_choice="required")
+    assert turns == [[("get_weather", {"city": "Paris"})],
+                     [("weather_report", {"city": "Paris", "temperature": 18})], []]
