@@ -45,6 +45,10 @@ ERROR_STATUS = {
 }
 
 
+# OpenAI's reasoning_effort levels as Anthropic's effort levels ("none" asks for none: omitted).
+EFFORT = {"minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "high"}
+
+
 def to_native(op: str, call: ChatCall) -> dict:
     request = call.request
     _reject_unsupported(request)
@@ -71,6 +75,9 @@ def to_native(op: str, call: ChatCall) -> dict:
     if fmt.get("type") == "json_schema":
         body["output_config"] = {"format": {"type": "json_schema",
                                             "schema": fmt["json_schema"].get("schema", {})}}
+    effort = EFFORT.get(request.get("reasoning_effort"))
+    if effort:  # §6.6: reasoning_effort is output_config.effort
+        body["output_config"] = {**body.get("output_config", {}), "effort": effort}
     if request.get("stream"):
         body["stream"] = True
     return body

@@ -1,7 +1,7 @@
 """The emulated model's brain: turn a chat request into one deterministic reply.
 
 ``compose`` is the only entry point the emulated provider uses. It reads the conversation,
-lets ``tool_use`` decide whether this turn is a tool call, otherwise writes a text answer
+lets ``tool_plan`` decide whether this turn is a tool call, otherwise writes a text answer
 (``answers``, or ``tool_use.answer_from_results`` right after tool output), and finally shapes
 the text to ``response_format``: JSON valid against a ``json_schema`` (``schema_instance``) or
 a JSON object for ``json_object``. The provider then applies ``stop``/``max_tokens``, streams
@@ -33,10 +33,12 @@ from behest_local.providers.emulated.answers import answer_text
 from behest_local.providers.emulated.bounds import CHARS, bounded_request, clip
 from behest_local.providers.emulated.conversation import Conversation, read_conversation
 from behest_local.providers.emulated.prompt_cues import Hints, field_words
+from behest_local.providers.emulated.prompt_schema import asks_for_fence, asks_for_json, fenced, schema_in
 from behest_local.providers.emulated.schema_check import mapping
 from behest_local.providers.emulated.schema_instance import instance_for
 from behest_local.providers.emulated.schema_values import string_role
-from behest_local.providers.emulated.tool_use import answer_from_results, plan_calls, result_facts
+from behest_local.providers.emulated.tool_plan import plan_calls
+from behest_local.providers.emulated.tool_use import answer_from_results, result_facts
 
 # The request fields that decide what the reply says; model, temperature, stream and the
 # like change how it is delivered, not its content.
@@ -119,7 +121,7 @@ def compose(request: dict, *, choice_index: int = 0, reading: Reading | None = N
     reading = reading or read_request(request)
     request, conversation = reading.request, reading.conversation
     rng = _rng_for(request, choice_index, reading.digest)
-    calls = plan_calls(request, conversation, rng)
+    calls = plan_calls(request, conversation, rng, choice_index)
     if calls:
         return Reply(None, tuple(ToolCall(_call_id(rng), name, _compact(args)) for name, args in calls))
     if conversation.ends_with_tool_results:
@@ -150,19 +152,36 @@ def _compact(value: Any) -> str:
 
 
 def _shaped(text: str, response_format: object, conversation: Conversation, rng: random.Random) -> str:
-    """``text`` as the requested output format: itself, a JSON object, or schema-valid JSON."""
-    if not isinstance(response_format, dict):
-        return text
-    kind = response_format.get("type")
-    hints = Hints.from_text(_cue_text(conversation), answer=text, facts=result_facts(conversation))
+    """``text`` as the requested output format: itself, a JSON object, or schema-valid JSON.
+
+    Without a JSON format the prompt may still ask for JSON of a shape it describes
+    (instructor's MD_JSON, LangChain's output parsers): then the reply is that JSON, in a
+    Markdown code block when the prompt asks for one.
+    """
+    kind = response_format.get("type") if isinstance(response_format, dict) else None
+    if kind not in ("json_schema", "json_object"):
+        prompt = _prompt_text(conversation)
+        schema = schema_in(prompt) if asks_for_json(prompt) else None
+        if schema is None:
+            return text
+        value = _compact(instance_for(schema, rng=rng, hints=_hints(text, conversation)))
+        return fenced(value) if asks_for_fence(prompt) else value
+    hints = _hints(text, conversation)
     if kind == "json_schema":
         schema = mapping(response_format, "json_schema").get("schema")
         if isinstance(schema, (dict, bool)):
             return _compact(instance_for(schema, rng=rng, hints=hints))
         return _compact({"answer": text})  # a schema-less json_schema: any JSON is valid
-    if kind == "json_object":
-        return _compact(_json_object(text, conversation, hints, rng))
-    return text
+    return _compact(_json_object(text, conversation, hints, rng))
+
+
+def _hints(text: str, conversation: Conversation) -> Hints:
+    return Hints.from_text(_cue_text(conversation), answer=text, facts=result_facts(conversation))
+
+
+def _prompt_text(conversation: Conversation) -> str:
+    """Where a prompt describes the JSON it wants: the instructions and the last user message."""
+    return clip(f"{conversation.instructions}\n{conversation.user}", CHARS)
 
 
 def _cue_text(conversation: Conversation) -> str:
@@ -171,8 +190,15 @@ def _cue_text(conversation: Conversation) -> str:
 
 
 def _json_object(text: str, conversation: Conversation, hints: Hints, rng: random.Random) -> dict:
-    """``{"answer": text}``, or an object with the keys the prompt asks for."""
-    keys = requested_keys(clip(f"{conversation.instructions}\n{conversation.user}", CHARS))
+    """An instance of the schema the prompt shows, else an object with the keys the prompt
+    asks for, else ``{"answer": text}``."""
+    prompt = _prompt_text(conversation)
+    schema = schema_in(prompt)
+    if schema is not None:
+        value = instance_for(schema, rng=rng, hints=hints)
+        if isinstance(value, dict):
+            return value
+    keys = requested_keys(prompt)
     if not keys:
         return {"answer": text}
     schema = {"type": "object", "properties": {k: _guess_schema(k) for k in keys}, "required": keys}

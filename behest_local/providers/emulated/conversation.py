@@ -4,8 +4,10 @@ The composer never walks raw messages itself. This module owns that walk, over t
 view of the request (``bounds.bounded_request``): it joins the
 system and developer instructions, finds the last user message (the one to answer) and the
 earlier ones, and collects the trailing ``tool`` results together with the names of the
-functions that produced them (looked up through the assistant's ``tool_calls`` ids). It
-accepts every content shape a validated request may carry (string, None, list of parts).
+functions that produced them (looked up through the assistant's ``tool_calls`` ids), and
+the calls the assistant made since the last user message with their results (``calls``), which
+``tool_plan`` reads so an agent loop moves forward instead of repeating itself. It accepts
+every content shape a validated request may carry (string, None, list of parts).
 """
 
 from __future__ import annotations
@@ -41,6 +43,27 @@ class ToolResult:
 
 
 @dataclass(frozen=True, slots=True)
+class MadeCall:
+    """One function call the assistant already made in this turn of the conversation.
+
+    Attributes:
+        name: the function's name.
+        arguments: the arguments as canonical JSON (sorted keys, compact), so calls that a
+            client re-serialised with other spacing still compare equal.
+        result: the text of the tool message that answered it, or None when none did.
+    """
+
+    name: str
+    arguments: str
+    result: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What makes two calls the same call: the function and its arguments."""
+        return self.name, self.arguments
+
+
+@dataclass(frozen=True, slots=True)
 class Conversation:
     """What the emulated model needs to know about a chat so far.
 
@@ -52,6 +75,7 @@ class Conversation:
             requests such as "summarize the above".
         tool_results: the tool messages at the end of the conversation, in order.
         has_images: whether the last user message carries image parts.
+        calls: the assistant's function calls after the last user message, oldest first.
     """
 
     instructions: str = ""
@@ -60,6 +84,7 @@ class Conversation:
     transcript: tuple[str, ...] = ()
     tool_results: tuple[ToolResult, ...] = ()
     has_images: bool = False
+    calls: tuple[MadeCall, ...] = ()
 
     @property
     def ends_with_tool_results(self) -> bool:
@@ -102,6 +127,7 @@ def read_conversation(messages: object) -> Conversation:
         transcript=tuple(t for t in transcript if t.strip()),
         tool_results=tuple(results),
         has_images=has_images,
+        calls=_calls_since(items, last_user),
     )
 
 
@@ -115,3 +141,38 @@ def _tool_call_names(messages: list[dict]) -> dict[str, str]:
             if isinstance(function, dict) and isinstance(call.get("id"), str) and isinstance(function.get("name"), str):
                 names[call["id"]] = function["name"]
     return names
+
+
+def canonical_arguments(arguments: object) -> str:
+    """Function-call arguments as canonical JSON text (the text itself when not JSON)."""
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except (ValueError, RecursionError):
+            return arguments
+    try:
+        return json.dumps(arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        return str(arguments)
+
+
+def _calls_since(messages: list[dict], last_user: dict | None) -> tuple[MadeCall, ...]:
+    """The assistant's calls after ``last_user`` (all of them when there is none), answered
+    or not, in order."""
+    start = next((i + 1 for i in range(len(messages) - 1, -1, -1) if messages[i] is last_user), 0)
+    made: list[MadeCall] = []
+    results: dict[str, str] = {}
+    for message in messages[start:]:
+        call_id = message.get("tool_call_id")
+        if message.get("role") in _RESULT_ROLES and isinstance(call_id, str):
+            results[call_id] = message_text(message.get("content"))
+    for message in messages[start:]:
+        calls = message.get("tool_calls") if message.get("role") == "assistant" else None
+        for call in calls if isinstance(calls, list) else []:
+            function = call.get("function") if isinstance(call, dict) else None
+            if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+                continue
+            call_id = call.get("id")
+            result = results.get(call_id) if isinstance(call_id, str) else None
+            made.append(MadeCall(function["name"], canonical_arguments(function.get("arguments")), result))
+    return tuple(made)

@@ -24,6 +24,7 @@ from behest_local.offload import off_loop
 from behest_local.observe.fixtures import FixtureError, fixture_path, load_fixture, replay_chunks
 from behest_local.providers.base import ChatCall
 from behest_local.providers.emulated import embeddings
+from behest_local.providers.emulated.logprobs import logprobs_object, token_logprobs
 from behest_local.dialects.emulate import HEADER as directives_header
 from behest_local.providers.tokens import count_prompt_tokens, count_tokens, split_tokens
 
@@ -81,6 +82,8 @@ class _Choice:
     content: str | None
     finish_reason: str
     completion_tokens: int
+    logprobs: list[dict] | None = None
+    """``logprobs.content`` entries, one per content token, when the request asked for them."""
 
 
 class EmulatedProvider:
@@ -197,7 +200,10 @@ class EmulatedProvider:
                 # Up to 128 choices, each composed on the loop: other clients go in between.
                 await asyncio.sleep(0)
             reply = compose(request, choice_index=index, reading=reading)
-            out.append(_limit(index, reply, limit, stops or []))
+            choice = _limit(index, reply, limit, stops or [])
+            if request.get("logprobs"):
+                choice.logprobs = token_logprobs(split_tokens(choice.content or ""), request.get("top_logprobs"))
+            out.append(choice)
         return out
 
 
@@ -230,7 +236,7 @@ def _message_choice(choice: _Choice) -> dict:
         message["tool_calls"] = [
             {"id": t.id, "type": "function", "function": {"name": t.name, "arguments": t.arguments}}
             for t in choice.reply.tool_calls]
-    return {"index": choice.index, "message": message, "logprobs": None,
+    return {"index": choice.index, "message": message, "logprobs": logprobs_object(choice.logprobs),
             "finish_reason": choice.finish_reason}
 
 
@@ -239,7 +245,11 @@ def _deltas(choice: _Choice) -> list[dict]:
     i = choice.index
     out = [{"index": i, "delta": {"role": "assistant", "content": "", "refusal": None},
             "logprobs": None, "finish_reason": None}]
-    if choice.content:
+    if choice.content and choice.logprobs is not None:  # each chunk carries its token's entry
+        out += [{"index": i, "delta": {"content": piece}, "logprobs": logprobs_object([entry]),
+                 "finish_reason": None}
+                for piece, entry in zip(split_tokens(choice.content), choice.logprobs)]
+    elif choice.content:
         out += [{"index": i, "delta": {"content": piece}, "logprobs": None, "finish_reason": None}
                 for piece in split_tokens(choice.content)]
     for n, call in enumerate(choice.reply.tool_calls):

@@ -1,22 +1,19 @@
-"""Decide which tools the emulated model calls and with what arguments; read their results back.
+"""Which tools fit a request, their arguments, and what their results say.
 
-Agent frameworks need the emulated model to take part in the tool loop: call a function when
-the request points at one, then answer from what the function returned. This module owns both
-halves. ``plan_calls`` applies ``tool_choice`` (none / auto / required / a named function / an
-allowed-tools list), ranks tools by word overlap between the user's message and each tool's
-name, description and parameters, splits "Paris and Tokyo" into parallel calls when
-``parallel_tool_calls`` allows, and fills arguments through ``schema_instance``.
-``answer_from_results`` turns the trailing tool messages into a sentence per result. The
-composer wraps the planned calls into ``ToolCall`` objects with ids.
+The tool half of the emulated model below the agent-loop decisions (``tool_plan``):
+``function_tools`` reads a request's ``tools``, ``rank_tools`` ranks them by word overlap
+between the user's message and each tool's name, description and parameters,
+``arguments_for`` fills arguments valid against a tool's ``parameters`` through
+``schema_instance``, ``result_facts`` turns this turn's tool results into facts that
+same-named fields echo, and ``answer_from_results`` turns the trailing tool messages into a
+sentence per result.
 """
 
 from __future__ import annotations
 
 import random
-import re
 from typing import Any
 
-from behest_local.providers.emulated.answers import is_direct_message
 from behest_local.providers.emulated.arithmetic import format_number
 from behest_local.providers.emulated.conversation import Conversation, ToolResult
 from behest_local.providers.emulated.prompt_cues import Hints, collapse, field_words, keywords, topic_of
@@ -24,18 +21,10 @@ from behest_local.providers.emulated.schema_check import mapping
 from behest_local.providers.emulated.schema_instance import instance_for
 from behest_local.providers.emulated.schema_values import string_role
 
-_MAX_PARALLEL_CALLS = 4
 _MAX_FACTS = 8
-# Openings of a message that asks for something to be done or looked up.
-_REQUEST = re.compile(
-    r"^\W*(?:please|can you|could you|would you|what|who|where|when|why|how|which|is|are|do|does|get|find|"
-    r"show|tell|give|check|look|search|book|send|create|make|list|fetch|set|add|remove|update|delete|"
-    r"calculate|convert|translate|call|run|use)\b",
-    re.I,
-)
-_SEVERAL = re.compile(r"\band\b|,|&|\bvs\.?\b|\bversus\b|\bor\b", re.I)
-# Parameters whose value is one named thing, the kind a request can list several of.
-_ENTITY_ROLES = frozenset({"place", "person", "title", "query"})
+# The verbs a function name starts with that say "look up": ``get_population`` gets a population.
+_FETCH_VERBS = frozenset({"get", "fetch", "lookup", "look", "find", "search", "query", "read", "retrieve",
+                          "load", "calc", "calculate", "compute", "check", "list", "count"})  # fmt: skip
 
 
 def function_tools(tools: object) -> list[dict]:
@@ -49,26 +38,6 @@ def function_tools(tools: object) -> list[dict]:
     return functions
 
 
-def _policy(tool_choice: object, functions: list[dict]) -> tuple[str, list[dict]]:
-    """``tool_choice`` as a mode ("none", "auto", "required") and the functions it allows."""
-    if tool_choice in ("none", "auto", "required"):
-        return str(tool_choice), functions
-    if not isinstance(tool_choice, dict):
-        return "auto", functions
-    kind = tool_choice.get("type")
-    if kind == "allowed_tools":
-        allowed = mapping(tool_choice, "allowed_tools")
-        listed = allowed.get("tools") if isinstance(allowed.get("tools"), list) else []
-        names = {mapping(t, "function").get("name") or t.get("name") for t in listed if isinstance(t, dict)}
-        mode = allowed.get("mode") if allowed.get("mode") in ("auto", "required") else "auto"
-        return mode, [f for f in functions if f["name"] in names] or functions
-    named = mapping(tool_choice, "function").get("name") or mapping(tool_choice, "custom").get("name")
-    if isinstance(named, str):
-        chosen = [f for f in functions if f["name"] == named] or [{"name": named}]
-        return "required", chosen[:1]
-    return "auto", functions
-
-
 def _stem(word: str) -> str:
     for suffix in ("ing", "ed", "es", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
@@ -76,22 +45,28 @@ def _stem(word: str) -> str:
     return word
 
 
-def _stems(text: str) -> set[str]:
+def stems(text: str) -> set[str]:
+    """The content words of ``text``, stemmed ("cities" and "city" are not merged; "runs" and "run" are)."""
     return {_stem(w) for w in keywords(text)}
+
+
+def name_stems(function: dict) -> set[str]:
+    """The stemmed words of a function's name ("get_weather" -> {"get", "weather"})."""
+    return {_stem(w) for w in field_words(function["name"])}
 
 
 def rank_tools(functions: list[dict], text: str, hints: Hints) -> list[tuple[float, dict]]:
     """Functions with their relevance to ``text``, best first (ties keep the request's order)."""
-    wanted = _stems(text)
+    wanted = stems(text)
     ranked = []
     for position, function in enumerate(functions):
         properties = mapping(mapping(function, "parameters"), "properties")
-        name_words = {_stem(w) for w in field_words(function["name"])}
-        other_words = _stems(str(function.get("description") or ""))
+        name_words = name_stems(function)
+        other_words = stems(str(function.get("description") or ""))
         for prop_name, prop in properties.items():
             other_words |= {_stem(w) for w in field_words(prop_name)}
             if isinstance(prop, dict):
-                other_words |= _stems(str(prop.get("description") or ""))
+                other_words |= stems(str(prop.get("description") or ""))
         score = 3 * len(wanted & name_words) + len(wanted & (other_words - name_words))
         # A place ("in Paris") or a person named in the message fits a tool that takes one.
         roles = {string_role(p)[0] for p in properties}
@@ -102,51 +77,7 @@ def rank_tools(functions: list[dict], text: str, hints: Hints) -> list[tuple[flo
     return [(score, function) for score, _, function in ranked]
 
 
-def plan_calls(request: dict, conversation: Conversation, rng: random.Random) -> list[tuple[str, dict]]:
-    """The ``(function name, arguments)`` calls to make, or ``[]`` to answer in text."""
-    functions = function_tools(request.get("tools"))
-    if not functions and not isinstance(request.get("tool_choice"), dict):
-        return []
-    mode, candidates = _policy(request.get("tool_choice", "auto"), functions)
-    if mode == "none" or not candidates:
-        return []
-    # After tool results the model answers, unless the client insists on another call.
-    if conversation.ends_with_tool_results and mode != "required":
-        return []
-    user = conversation.user
-    hints = Hints.from_text(user)
-    ranked = rank_tools(candidates, user, hints)
-    best_score, best = ranked[0]
-    if mode == "auto" and not _worth_calling(best_score, best, len(candidates), user, hints):
-        return []
-    if request.get("parallel_tool_calls", True) is not False and _splits_into_several(best, user, hints):
-        count = min(len(hints.names), _MAX_PARALLEL_CALLS)
-        return [(best["name"], _arguments(best, hints.focused_on(i), rng)) for i in range(count)]
-    return [(best["name"], _arguments(best, hints, rng))]
-
-
-def _worth_calling(score: float, function: dict, tool_count: int, user: str, hints: Hints) -> bool:
-    if not user.strip() or is_direct_message(user):
-        return False
-    if score >= 1:
-        return True
-    # A lone tool is worth a try for a question or request it could plausibly serve.
-    if tool_count != 1 or not _REQUEST.match(user):
-        return False
-    # ... but only when the message can supply its arguments (or it needs none).
-    return score > 0 or not mapping(function, "parameters").get("required")
-
-
-def _splits_into_several(function: dict, user: str, hints: Hints) -> bool:
-    """ "Weather in Paris and Tokyo" with a one-city tool means one call per city."""
-    if len(hints.names) < 2 or not _SEVERAL.search(user):
-        return False
-    properties = mapping(mapping(function, "parameters"), "properties")
-    entity_params = [name for name in properties if string_role(name)[0] in _ENTITY_ROLES]
-    return len(entity_params) == 1
-
-
-def _arguments(function: dict, hints: Hints, rng: random.Random) -> dict:
+def arguments_for(function: dict, hints: Hints, rng: random.Random) -> dict:
     """Arguments valid against the function's ``parameters`` (``{}`` when it has none)."""
     parameters = function.get("parameters")
     if not isinstance(parameters, dict) or not parameters:
@@ -157,13 +88,24 @@ def _arguments(function: dict, hints: Hints, rng: random.Random) -> dict:
 
 
 def result_facts(conversation: Conversation) -> tuple[tuple[str, Any], ...]:
-    """``(key, value)`` pairs from JSON tool results, for filling same-named fields."""
+    """``(key, value)`` pairs from the tool results of this turn, for filling same-named fields.
+
+    A JSON object gives its keys (and those of objects nested in it); a bare value is named
+    after what its function gets: ``get_population`` returning ``2100000`` is the fact
+    ``("population", 2100000)``, so a ``final_result(population=...)`` echoes it.
+    """
+    answered = [ToolResult(c.name, c.result) for c in conversation.calls if c.result is not None]
     facts: list[tuple[str, Any]] = []
-    for result in conversation.tool_results:
+    for result in answered or conversation.tool_results:
         value = result.parsed()
         if isinstance(value, dict):
             facts += list(value.items())
             facts += [(k, v) for nested in value.values() if isinstance(nested, dict) for k, v in nested.items()]
+        elif isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            words = field_words(result.name)
+            while len(words) > 1 and words[0] in _FETCH_VERBS:
+                words.pop(0)
+            facts.append(("_".join(words), value))
     return tuple(facts)
 
 

@@ -72,6 +72,9 @@ def to_native(op: str, payload) -> dict:
             config["responseSchema"] = sanitize(fmt["json_schema"]["schema"])
     if request.get("reasoning_effort") in THINKING_BUDGET:
         config["thinkingConfig"] = {"thinkingBudget": THINKING_BUDGET[request["reasoning_effort"]]}
+    modalities = request.get("modalities")
+    if isinstance(modalities, list) and modalities:  # ["text", "audio"] -> ["TEXT", "AUDIO"] (§7)
+        config["responseModalities"] = [str(m).upper() for m in modalities]
     if config:
         body["generationConfig"] = config
     return body

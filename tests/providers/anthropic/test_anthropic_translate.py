@@ -168,3 +168,12 @@ def test_transport_builds_native_auth_and_hides_the_key():
     assert "sk-ant-very-secret" not in repr(up) and "sk-ant-very-secret" not in str(up)
     url, headers, body = up
     assert body["stream"] is True
+
+
+@pytest.mark.parametrize(("effort", "expected"), [("minimal", "low"), ("medium", "medium"), ("xhigh", "high")])
+def test_reasoning_effort_is_relayed_as_output_config_effort_beside_the_format(effort, expected):
+    body = native(messages=[{"role": "user", "content": "x"}], reasoning_effort=effort,
+                  response_format={"type": "json_schema", "json_schema": {"name": "a", "schema": {"type": "object"}}})
+    assert body["output_config"] == {"format": {"type": "json_schema", "schema": {"type": "object"}},
+                                     "effort": expected}
+    assert "output_config" not in native(messages=[{"role": "user", "content": "x"}], reasoning_effort="none")

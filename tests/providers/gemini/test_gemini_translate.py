@@ -155,3 +155,9 @@ def test_transport_paths_and_header_auth():
     assert "AIza-secret" not in repr(up)
     up = transport.request("models", None, "k")
     assert (up.method, up.url) == ("GET", "https://generativelanguage.googleapis.com/v1beta/models?pageSize=1000")
+
+
+def test_modalities_and_reasoning_effort_are_relayed_in_the_generation_config():
+    body = native(messages=[{"role": "user", "content": "Hi"}], modalities=["text", "audio"], reasoning_effort="low")
+    assert body["generationConfig"] == {"responseModalities": ["TEXT", "AUDIO"],
+                                        "thinkingConfig": {"thinkingBudget": 1024}}
