@@ -26,6 +26,7 @@ from rich.text import Text
 from behest_local.exchange.capture import MAX_BODY
 from behest_local.exchange.timing import duration
 from behest_local.printable import printable
+from behest_local.tui.row import usd
 
 INDENT = 15
 
@@ -53,7 +54,8 @@ def overview_text(record: dict, reason: str | None, probe: dict | None) -> Text:
     text = Text()
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record["wall_time"]))
     _field(text, "request", f"{record['method']} {record['path']}", "bold")
-    _field(text, "id", f"{record['id']}  trace {record['trace_id']}")
+    _field(text, "id", record["id"])
+    _field(text, "trace", record["trace_id"])
     _field(text, "received", stamp)
     status = record["status"]
     _field(text, "status", "running…" if status is None else status,
@@ -75,7 +77,7 @@ def overview_text(record: dict, reason: str | None, probe: dict | None) -> Text:
         _field(text, "tokens", f"{record['prompt_tokens']} prompt + "
                                f"{record['completion_tokens'] or 0} completion")
     if record["cost"] is not None:
-        _field(text, "cost", f"${record['cost']:.6f}")
+        _field(text, "cost", usd(record["cost"]))
     if probe:
         _field(text, "probe", f"{probe['level']}: {probe['verdict']}",
                "bold red" if probe["level"] == "buffered" else "")
