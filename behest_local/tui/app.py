@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -41,11 +41,13 @@ from textual.widgets import Footer, Input, TabbedContent
 
 from behest_local.observe.record import build_record
 from behest_local.exchange.bus import TraceStore
+from behest_local.tui import clipboard
 from behest_local.tui.actions import ExportActions
 from behest_local.tui.exchange_detail import TABS, ExchangeDetail
 from behest_local.tui.exchange_list import ExchangeList
 from behest_local.tui.feed import INTERNAL_PREFIX, ConfigStatus, Feed
 from behest_local.tui.filters import FilterBar, Filters
+from behest_local.tui.first_run import FirstRun
 from behest_local.tui.header import Gauge, HeaderState, StatusHeader, vault_summary
 
 DETAIL_EVERY = 0.25
@@ -80,7 +82,8 @@ class BehestApp(ExportActions, App[int]):
     def __init__(self, store: TraceStore, *, url: str, gateway: object = None,
                  home: Path | None = None, db=None, tick: float = 0.2,
                  limits: Callable[[], Sequence[Gauge]] | None = None,
-                 notices: Sequence[str] = ()) -> None:
+                 notices: Sequence[str] = (), first_keys: Mapping[str, str] | None = None
+                 ) -> None:
         super().__init__()
         self.store = store
         self.url = url
@@ -90,6 +93,9 @@ class BehestApp(ExportActions, App[int]):
         self.tick = tick
         self.limits = limits
         self.notices = list(notices)
+        self.first_keys = dict(first_keys or {})
+        """The API keys created at this start, by project: the first-run notice's."""
+        self.clipboard_tool = clipboard.system_tool()
         self.feed = Feed(capacity=store.recent.maxlen or 1000)
         self.filters = Filters()
         self.paused = False
@@ -144,6 +150,8 @@ class BehestApp(ExportActions, App[int]):
         self.exchanges.focus()
         for notice in self.notices:
             self.notify(notice, timeout=30)
+        if self.first_keys:
+            self.action_show_key()
 
     def on_unmount(self) -> None:
         for unsubscribe in (self._unsubscribe, self._unsubscribe_config):
@@ -329,3 +337,8 @@ class BehestApp(ExportActions, App[int]):
 
     def action_tab(self, tab: str) -> None:
         self.detail.show_tab(tab)
+
+    def action_show_key(self) -> None:
+        """The first-run notice: the keys created at start, the base URL, copy actions."""
+        if self.first_keys and not isinstance(self.screen, FirstRun):
+            self.push_screen(FirstRun(self.first_keys, f"{self.url}/v1", self.clipboard_tool))

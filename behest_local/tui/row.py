@@ -6,8 +6,8 @@ are taken in the order of their ``keep`` rank (time, status, model and duration 
 while their minimum widths fit, and the room left widens the flexible ones up to their
 widest cell, so at 80 columns the list keeps what says what happened and at 200 nothing
 that fits is cut. A cell too long for its column is cut with "…" at its end, or in its
-middle for ids, models and paths, whose ends differ more than their starts
-(``req_01…9f3a``, ``gpt-4o-m…@emulated``). Each cell is drawn after one space, which is
+middle for ids and models, whose ends differ as much as their starts (``req_01…9f3a``,
+``gpt-4o-m…@emulated``); a request keeps its method and the start of its path. Each cell is drawn after one space, which is
 all the separation the columns need. The cells that hold a client's text (project and
 user, method and path, the requested model) are escaped (``printable``): a newline or ESC
 in a path would otherwise break the line or reach the terminal.
@@ -43,20 +43,22 @@ class Column:
     flex: bool = False
     """Widens to its widest cell when there is room."""
     middle: bool = False
-    """Cut in the middle (ids, models, paths) rather than at the end."""
+    """Cut in the middle (ids, models) rather than at the end."""
 
 
 COLUMNS = (Column("time", "Time", 9, keep=1),
-           Column("who", "Project/user", 13, keep=10, flex=True),
-           Column("request", "Request", 18, keep=6, flex=True, middle=True),
+           Column("who", "Project", 10, keep=10, flex=True),
+           Column("request", "Request", 20, keep=6, flex=True),
            Column("model", "Model → provider", 18, keep=3, flex=True, middle=True),
            Column("status", "St", 4, keep=2),
            Column("ttft", "TTFT", 7, keep=7),
            Column("duration", "Dur", 7, keep=4),
            Column("tokens", "Tokens", 8, keep=8, flex=True),
            Column("cost", "Cost", 10, keep=5, flex=True),
-           Column("progress", "Stream", 13, keep=9),
+           Column("progress", "Stream", 12, keep=9),
            Column("id", "Request id", 14, keep=11, flex=True, middle=True))
+CORE = 6
+"""Columns ranked up to this (time, status, model, duration, cost, request) are the core."""
 INDEX = {column.key: n for n, column in enumerate(COLUMNS)}
 Layout = tuple[tuple[int, int], ...]
 """The columns shown, in display order, as (index in ``COLUMNS``, width)."""
@@ -64,20 +66,30 @@ Layout = tuple[tuple[int, int], ...]
 
 def layout(width: int, widest: Mapping[str, int]) -> Layout:
     """The columns that fit ``width`` cells and their widths (module docstring);
-    ``widest[key]`` is the widest cell seen in a column, its leading space included."""
+    ``widest[key]`` is the widest cell seen in a column, its leading space included.
+
+    The core columns (``keep`` up to ``CORE``) come first and grow to their widest cells
+    before any other column is considered: an extra column never squeezes the model."""
     chosen: dict[int, int] = {}
     used = 0
-    for n in sorted(range(len(COLUMNS)), key=lambda i: COLUMNS[i].keep):
-        if used + COLUMNS[n].width > width and chosen:
-            break  # in rank order only: a column never outlives one ranked above it
-        chosen[n] = COLUMNS[n].width
-        used += COLUMNS[n].width
-    for n in sorted(chosen, key=lambda i: COLUMNS[i].keep):
-        column = COLUMNS[n]
-        if column.flex and used < width:
-            grow = min(width - used, max(0, widest.get(column.key, 0) - column.width))
-            chosen[n] += grow
-            used += grow
+    ranked = sorted(range(len(COLUMNS)), key=lambda i: COLUMNS[i].keep)
+    for group in ([n for n in ranked if COLUMNS[n].keep <= CORE],
+                  [n for n in ranked if COLUMNS[n].keep > CORE]):
+        added = []
+        for n in group:
+            if used + COLUMNS[n].width > width and chosen:
+                break  # in rank order only: a column never outlives one ranked above it
+            chosen[n] = COLUMNS[n].width
+            used += COLUMNS[n].width
+            added.append(n)
+        for n in added:
+            column = COLUMNS[n]
+            if column.flex and used < width:
+                grow = min(width - used, max(0, widest.get(column.key, 0) - column.width))
+                chosen[n] += grow
+                used += grow
+        if len(added) < len(group):
+            break
     return tuple(sorted(chosen.items()))
 
 

@@ -47,6 +47,7 @@ def test_ids_and_models_are_cut_in_the_middle_other_cells_at_the_end():
     assert ellipsize("req_0123456789abcdef01234567", 13, middle=True) == "req_01…234567"
     assert ellipsize("gpt-4o-mini@emulated", 15, middle=True) == "gpt-4o-…mulated"
     assert ellipsize("billing/alice-the-user", 10) == "billing/a…"
+    assert not COLUMNS[[c.key for c in COLUMNS].index("request")].middle  # method, path start
     assert ellipsize("short", 10, middle=True) == "short"
 
 
