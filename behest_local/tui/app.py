@@ -55,6 +55,9 @@ BUSY_CHANGES = 50
 """Exchanges changed within one tick past which the list refreshes every ``BUSY_EVERY``
 ticks (250 a second at the 0.2 s tick)."""
 BUSY_EVERY = 2
+SHORT = 32
+"""Terminal rows below which the filter bar hides until used, and the gap chart is one
+row (behest.tcss ``-short``): at 24 rows the stream timeline needs them."""
 EVENT_TABS = ("message", "events")
 
 
@@ -76,6 +79,7 @@ class BehestApp(ExportActions, App[int]):
         Binding("y", "copy_curl", "copy curl"),
         Binding("x", "export", "export HAR"),
         Binding("w", "fixture", "save fixture"),
+        Binding("z", "zoom", "zoom detail"),
         *[Binding(str(n + 1), f"tab('{tab}')", tab, show=False) for n, tab in enumerate(TABS)],
     ]
 
@@ -148,10 +152,14 @@ class BehestApp(ExportActions, App[int]):
         self.check_vault()
         self.refresh_header()
         self.exchanges.focus()
+        self.screen.set_class(self.size.height < SHORT, "-short")
         for notice in self.notices:
             self.notify(notice, timeout=30)
         if self.first_keys:
             self.action_show_key()
+
+    def on_resize(self, event) -> None:
+        self.screen.set_class(event.size.height < SHORT, "-short")
 
     def on_unmount(self) -> None:
         for unsubscribe in (self._unsubscribe, self._unsubscribe_config):
@@ -301,13 +309,30 @@ class BehestApp(ExportActions, App[int]):
     def _filters_changed(self, event: FilterBar.Changed) -> None:
         self.filters = replace(event.filters, after=self._cleared_after)
         self.exchanges.rebuild(self._source(), self.filters)
+        bar = self.query_one(FilterBar)
+        bar.show_if_needed(searching=bar.has_focus_within)
 
     def action_search(self) -> None:
+        self.query_one(FilterBar).show_if_needed(searching=True)
         self.query_one("#search", Input).focus()
 
     @on(Input.Submitted, "#search")
     def action_focus_list(self) -> None:
         self.exchanges.focus()
+        self.query_one(FilterBar).show_if_needed()
+
+    def action_focus_detail(self) -> None:
+        """Into the open tab's pane, which then scrolls from the keyboard."""
+        self.detail.focus_pane()
+
+    def action_zoom(self) -> None:
+        """The detail over the whole screen (a long timeline on a small terminal), or back;
+        ``escape`` also restores it (Textual's minimize)."""
+        if self.screen.maximized is not None:
+            self.screen.minimize()
+            return
+        self.screen.maximize(self.detail, container=False)
+        self.detail.focus_pane()
 
     def action_errors(self) -> None:
         bar = self.query_one(FilterBar)

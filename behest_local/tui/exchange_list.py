@@ -52,6 +52,7 @@ class ExchangeList(ScrollView, can_focus=True):
         Binding("pagedown", "cursor(10)", show=False),
         Binding("home", "first", show=False),
         Binding("end", "last", show=False),
+        Binding("enter", "app.focus_detail", "detail"),
     ]
     COMPONENT_CLASSES = {"exchange-list--header", "exchange-list--cursor"}
     DEFAULT_CSS = """
