@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.widgets import Footer, Input, TabbedContent
@@ -43,6 +43,7 @@ from behest_local.observe.record import build_record
 from behest_local.exchange.bus import TraceStore
 from behest_local.tui import clipboard
 from behest_local.tui.actions import ExportActions
+from behest_local.tui.commands import palette_commands
 from behest_local.tui.exchange_detail import TABS, ExchangeDetail
 from behest_local.tui.exchange_list import ExchangeList
 from behest_local.tui.feed import INTERNAL_PREFIX, ConfigStatus, Feed
@@ -66,21 +67,26 @@ class BehestApp(ExportActions, App[int]):
 
     CSS_PATH = Path(__file__).with_name("behest.tcss")  # absolute: subclasses live elsewhere
     TITLE = "behest-local"
-    BINDINGS = [
-        Binding("q", "quit", "quit"),
+    BINDINGS = [  # a tooltip puts the action in the command palette (tui/commands.py)
+        Binding("q", "quit", "quit", tooltip="Stop behest-local (the gateway too)"),
         Binding("ctrl+c", "quit", "quit", show=False, priority=True),
-        Binding("space", "pause", "pause"),
-        Binding("c", "clear", "clear"),
-        Binding("slash", "search", "search"),
+        Binding("space", "pause", "pause", tooltip="Pause or resume the live list"),
+        Binding("c", "clear", "clear", tooltip="Hide every exchange listed so far"),
+        Binding("slash", "search", "search",
+                tooltip="Filter by id, path, model, provider, project, user, status or error"),
         Binding("escape", "focus_list", "list", show=False),
-        Binding("e", "errors", "errors only"),
-        Binding("s", "status", "status"),
-        Binding("f", "follow", "follow"),
-        Binding("y", "copy_curl", "copy curl"),
-        Binding("x", "export", "export HAR"),
-        Binding("w", "fixture", "save fixture"),
-        Binding("z", "zoom", "zoom detail"),
-        *[Binding(str(n + 1), f"tab('{tab}')", tab, show=False) for n, tab in enumerate(TABS)],
+        Binding("e", "errors", "errors only", tooltip="Show only failed exchanges, or all"),
+        Binding("s", "status", "status",
+                tooltip="Filter by status class: all, running, 2xx, 4xx, 5xx"),
+        Binding("f", "follow", "follow", tooltip="Select the newest exchange as they arrive"),
+        Binding("y", "copy_curl", "copy curl",
+                tooltip="Copy the selected request as a curl command"),
+        Binding("x", "export", "export HAR", tooltip="Export the listed exchanges as a HAR"),
+        Binding("w", "fixture", "save fixture",
+                tooltip="Save the selected stream as a replayable fixture"),
+        Binding("z", "zoom", "zoom detail", tooltip="The detail over the whole screen, or back"),
+        *[Binding(str(n + 1), f"tab('{tab}')", f"{tab} tab", show=False,
+                  tooltip=f"Open the detail's {tab} tab") for n, tab in enumerate(TABS)],
     ]
 
     def __init__(self, store: TraceStore, *, url: str, gateway: object = None,
@@ -157,6 +163,12 @@ class BehestApp(ExportActions, App[int]):
             self.notify(notice, timeout=30)
         if self.first_keys:
             self.action_show_key()
+
+    def get_system_commands(self, screen) -> Iterator[SystemCommand]:
+        """The palette: the app's own actions with their keys, then Textual's (its quit
+        is ours, listed with its key)."""
+        yield from palette_commands(self)
+        yield from (c for c in super().get_system_commands(screen) if c.title != "Quit")
 
     def on_resize(self, event) -> None:
         self.screen.set_class(event.size.height < SHORT, "-short")
