@@ -378,4 +378,7 @@ class BehestApp(ExportActions, App[int]):
     def action_show_key(self) -> None:
         """The first-run notice: the keys created at start, the base URL, copy actions."""
         if self.first_keys and not isinstance(self.screen, FirstRun):
-            self.push_screen(FirstRun(self.first_keys, f"{self.url}/v1", self.clipboard_tool))
+            # Back to the list when it closes: the list's own focus, asked for in on_mount,
+            # may not have landed before the notice opened over it.
+            self.push_screen(FirstRun(self.first_keys, f"{self.url}/v1", self.clipboard_tool),
+                             callback=lambda _: self.exchanges.focus())

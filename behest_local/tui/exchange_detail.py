@@ -25,6 +25,7 @@ from textual.widgets import Log, Static, TabbedContent, TabPane
 
 from behest_local.printable import printable
 from behest_local.tui import panes
+from behest_local.tui.row import ellipsize
 from behest_local.tui.timeline import TimelineView
 
 TABS = ("overview", "request", "response", "message", "events", "timeline")
@@ -72,8 +73,7 @@ class ExchangeDetail(Vertical):
             return
         # layout=False throughout: these widgets have fixed heights (behest.tcss), and a
         # layout pass re-arranges the whole screen, far dearer than repainting a widget.
-        title.update(Text(printable(f"{record['method']} {record['path']}  {record['id']}"),
-                          style="bold"), layout=False)
+        title.update(title_text(record, self.size.width - 2), layout=False)  # its padding
         self._stale = set(TABS)
         self._render_tab(self.active)
 
@@ -106,6 +106,8 @@ class ExchangeDetail(Vertical):
     def on_resize(self) -> None:
         # Log lines are folded to the pane's width: a new width needs new lines.
         if self.record is not None:
+            self.query_one("#detail-title", Static).update(
+                title_text(self.record, self.size.width - 2), layout=False)
             self._stale = set(TABS)
             self._render_tab(self.active)
 
@@ -131,6 +133,14 @@ class ExchangeDetail(Vertical):
             # A Log drops empty lines (it splits each line again): keep them as a space.
             log.write_lines([line or " " for line in lines], scroll_end=False)
             log.scroll_to(y=y, animate=False, immediate=True)
+
+
+def title_text(record: dict, width: int) -> Text:
+    """Method, path and id on one line: the id whole, the path cut in its middle to fit."""
+    exchange_id = printable(record["id"])
+    room = max(12, width - len(exchange_id) - 2)
+    request = ellipsize(printable(f"{record['method']} {record['path']}"), room, middle=True)
+    return Text(f"{request}  {exchange_id}", style="bold", no_wrap=True, overflow="ellipsis")
 
 
 def _width(log: Log, detail: ExchangeDetail) -> int:

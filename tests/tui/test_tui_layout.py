@@ -92,3 +92,13 @@ async def test_at_200_columns_nothing_that_fits_is_cut():
         assert f"{LONG_MODEL}@emulated" in screen
         assert exchange.id in screen and "local/alice" in screen
         assert usd(exchange.cost) in screen or exchange.cost is None
+
+
+def test_the_detail_title_keeps_the_id_whole_and_cuts_a_long_path_in_its_middle():
+    from behest_local.tui.exchange_detail import title_text
+
+    record = {"method": "POST", "id": "req_0123456789abcdef01234567",
+              "path": "/v1/projects/a-very-long-project-slug/deployments/chat/completions"}
+    text = title_text(record, 78).plain
+    assert len(text) <= 78 and text.endswith("  req_0123456789abcdef01234567")
+    assert text.startswith("POST /v1/projects/") and "…" in text and "completions" in text
