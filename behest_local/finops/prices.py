@@ -50,6 +50,16 @@ BUNDLED: dict[str, tuple[float, float]] = {
 }
 """USD per million (input, output) tokens, keyed by model name or prefix."""
 
+COST_DECIMALS = 6
+"""Dollars are reported to the millionth (``GET /v1/usage``'s ``cost_usd``): a short
+request to a small model costs a few millionths, which a coarser figure would show as 0."""
+
+
+def reported_cost(cost: float) -> float:
+    """``cost`` as the usage reports state it; what any other view of it derives from."""
+    return round(cost, COST_DECIMALS)
+
+
 _ROUTING_PREFIXES = ("openai/", "anthropic/", "gemini/", "google/", "mistral/", "cohere/")
 
 

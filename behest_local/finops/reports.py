@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from behest_local.finops.prices import reported_cost
 from behest_local.finops.window import iso
 
 _SUMS = ("COUNT(*), COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), "
@@ -24,7 +25,7 @@ TOP = 100
 def _amounts(row) -> dict:
     requests, prompt, completion, cost = row
     return {"requests": requests, "prompt_tokens": prompt, "completion_tokens": completion,
-            "tokens": prompt + completion, "cost_usd": round(cost, 6)}
+            "tokens": prompt + completion, "cost_usd": reported_cost(cost)}
 
 
 def _where(project: str, since: float, until: float, user: str | None,
@@ -83,7 +84,7 @@ def billing_report(conn: sqlite3.Connection, *, project: str, since: float,
                            "input_tokens": amounts["prompt_tokens"],
                            "output_tokens": amounts["completion_tokens"],
                            "cost_usd": amounts["cost_usd"]})
-        bucket["cost_usd"] = round(bucket["cost_usd"], 6)
+        bucket["cost_usd"] = reported_cost(bucket["cost_usd"])
         out[name] = {**bucket, "by_model": listed}
     return out
 

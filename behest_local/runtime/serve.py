@@ -18,8 +18,9 @@ import logging
 import signal
 import sqlite3
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from types import MappingProxyType
 
 
 from behest_local import __version__
@@ -113,12 +114,15 @@ async def serve(options: ServeOptions) -> int:
                 loop.add_signal_handler(sig, stop.set)
         # Before the banner too: a script that waits for it may run dashboard-token next.
         announced = await _announce(options, running.url)
-        lines = banner_lines(gateway, running.url, loop=loop_name(loop))
+        # Only a terminal sees a new key: a log or a pipe would keep it in a file.
+        created = first_keys(gateway) if sys.stdout.isatty() else {}
+        lines = banner_lines(gateway, running.url, loop=loop_name(loop), created=created,
+                             tui=use_tui)
         print("\n".join(lines), flush=True)  # stays in the scrollback after the TUI exits
         if use_tui:
             from behest_local.runtime.tui import run_tui  # deferred: headless never loads Textual
 
-            await run_tui(running, db=db, notices=notices,
+            await run_tui(running, db=db, notices=notices, first_keys=created,
                           limits=lambda: rpm_gauges(running.runner.app))
         else:
             gateway.store.subscribe(logger, events=logger.EVENTS)
@@ -152,26 +156,40 @@ async def _announce(options: ServeOptions, url: str) -> bool:
     return True
 
 
-def banner_lines(gateway: Gateway, url: str, *, loop: str | None = None) -> list[str]:
+def first_keys(gateway: Gateway) -> dict[str, str]:
+    """An API key for each project that has none, created now: the first start in a
+    terminal. Returned by project, shown once (the banner, the TUI's first-run notice)."""
+    created = {}
+    for project in gateway.settings.projects:
+        if not gateway.keys.list(project.id):
+            created[project.id], _record = gateway.keys.create(project.id)
+    return created
+
+
+def banner_lines(gateway: Gateway, url: str, *, loop: str | None = None,
+                 created: Mapping[str, str] = MappingProxyType({}),
+                 tui: bool = False) -> list[str]:
     """What ``serve`` prints first: URL, config, state dir, the event loop (``loop``),
-    each project's key hint."""
+    each project's key (``created``: shown in full, once) or key hint, and how to stop:
+    ``q`` when the TUI follows (``tui``), else Ctrl-C."""
     lines = [f"behest-local {__version__} listening on {url}",
              f"  config: {gateway.settings.source}   state: {gateway.home}"]
     if loop is not None:
         lines.append(f"  event loop: {loop} (serve --loop auto|asyncio|uvloop)")
     for project in gateway.settings.projects:
         active = gateway.keys.list(project.id)
-        if active:
+        if project.id in created:
+            lines.append(f"  project {project.id}: new API key (shown once, save it): "
+                         f"{created[project.id]}")
+        elif active:
             newest = active[-1]
             lines.append(f"  project {project.id}: API key {newest.prefix}… "
                          f"({len(active)} active; `behest-local keys list`)")
-        elif sys.stdout.isatty():
-            key, _record = gateway.keys.create(project.id)
-            lines.append(f"  project {project.id}: new API key (shown once, save it): {key}")
         else:
             lines.append(f"  project {project.id}: no API key yet: run "
                          f"`behest-local keys create --project {project.id}`")
     lines.append(f"  tenant {gateway.settings.tenant.id} ({gateway.settings.tenant.plan} plan); "
                  "management API token: `behest-local dashboard-token`")
-    lines.append(f"  OpenAI base URL: {url}/v1   (Ctrl-C to stop)")
+    stop = "q in the TUI to quit" if tui else "Ctrl-C to stop"
+    lines.append(f"  OpenAI base URL: {url}/v1   ({stop})")
     return lines

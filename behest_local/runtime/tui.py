@@ -17,7 +17,7 @@ import contextlib
 import logging
 import signal
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,14 +34,16 @@ LOG_FILE = "behest-local.log"
 
 
 async def run_tui(running: RunningGateway, *, db: TraceDB | None = None,
-                  notices: Sequence[str] = (),
+                  notices: Sequence[str] = (), first_keys: Mapping[str, str] | None = None,
                   limits: Callable[[], Sequence[Gauge]] | None = None,
                   app: BehestApp | None = None, headless: bool = False) -> int:
     """Show the TUI until the user quits; returns the exit code (0).
 
     Args:
         db: the trace database, for exchanges that left the in-memory ring.
-        notices: lines shown as notifications at start (the banner's new-key notice).
+        notices: lines shown as notifications at start (a state dir open to others).
+        first_keys: the API keys created at this start, by project: shown in the TUI's
+            first-run notice, not only in the banner its screen covers.
         limits: rate-limit gauges for the header, once limits exist.
         app: a prepared ``BehestApp`` (tests); ``headless`` runs it without a terminal.
     """
@@ -49,7 +51,7 @@ async def run_tui(running: RunningGateway, *, db: TraceDB | None = None,
 
     gateway = running.gateway
     app = app or BehestApp(gateway.store, url=running.url, gateway=gateway, home=gateway.home,
-                           db=db, limits=limits, notices=notices)
+                           db=db, limits=limits, notices=notices, first_keys=first_keys)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, app.exit, 0)

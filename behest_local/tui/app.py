@@ -28,24 +28,27 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.widgets import Footer, Input, TabbedContent
 
 from behest_local.observe.record import build_record
 from behest_local.exchange.bus import TraceStore
+from behest_local.tui import clipboard
 from behest_local.tui.actions import ExportActions
+from behest_local.tui.commands import palette_commands
 from behest_local.tui.exchange_detail import TABS, ExchangeDetail
 from behest_local.tui.exchange_list import ExchangeList
 from behest_local.tui.feed import INTERNAL_PREFIX, ConfigStatus, Feed
 from behest_local.tui.filters import FilterBar, Filters
+from behest_local.tui.first_run import FirstRun
 from behest_local.tui.header import Gauge, HeaderState, StatusHeader, vault_summary
 
 DETAIL_EVERY = 0.25
@@ -53,6 +56,9 @@ BUSY_CHANGES = 50
 """Exchanges changed within one tick past which the list refreshes every ``BUSY_EVERY``
 ticks (250 a second at the 0.2 s tick)."""
 BUSY_EVERY = 2
+SHORT = 32
+"""Terminal rows below which the filter bar hides until used, and the gap chart is one
+row (behest.tcss ``-short``): at 24 rows the stream timeline needs them."""
 EVENT_TABS = ("message", "events")
 
 
@@ -61,26 +67,33 @@ class BehestApp(ExportActions, App[int]):
 
     CSS_PATH = Path(__file__).with_name("behest.tcss")  # absolute: subclasses live elsewhere
     TITLE = "behest-local"
-    BINDINGS = [
-        Binding("q", "quit", "quit"),
+    BINDINGS = [  # a tooltip puts the action in the command palette (tui/commands.py)
+        Binding("q", "quit", "quit", tooltip="Stop behest-local (the gateway too)"),
         Binding("ctrl+c", "quit", "quit", show=False, priority=True),
-        Binding("space", "pause", "pause"),
-        Binding("c", "clear", "clear"),
-        Binding("slash", "search", "search"),
+        Binding("space", "pause", "pause", tooltip="Pause or resume the live list"),
+        Binding("c", "clear", "clear", tooltip="Hide every exchange listed so far"),
+        Binding("slash", "search", "search",
+                tooltip="Filter by id, path, model, provider, project, user, status or error"),
         Binding("escape", "focus_list", "list", show=False),
-        Binding("e", "errors", "errors only"),
-        Binding("s", "status", "status"),
-        Binding("f", "follow", "follow"),
-        Binding("y", "copy_curl", "copy curl"),
-        Binding("x", "export", "export HAR"),
-        Binding("w", "fixture", "save fixture"),
-        *[Binding(str(n + 1), f"tab('{tab}')", tab, show=False) for n, tab in enumerate(TABS)],
+        Binding("e", "errors", "errors only", tooltip="Show only failed exchanges, or all"),
+        Binding("s", "status", "status",
+                tooltip="Filter by status class: all, running, 2xx, 4xx, 5xx"),
+        Binding("f", "follow", "follow", tooltip="Select the newest exchange as they arrive"),
+        Binding("y", "copy_curl", "copy curl",
+                tooltip="Copy the selected request as a curl command"),
+        Binding("x", "export", "export HAR", tooltip="Export the listed exchanges as a HAR"),
+        Binding("w", "fixture", "save fixture",
+                tooltip="Save the selected stream as a replayable fixture"),
+        Binding("z", "zoom", "zoom detail", tooltip="The detail over the whole screen, or back"),
+        *[Binding(str(n + 1), f"tab('{tab}')", f"{tab} tab", show=False,
+                  tooltip=f"Open the detail's {tab} tab") for n, tab in enumerate(TABS)],
     ]
 
     def __init__(self, store: TraceStore, *, url: str, gateway: object = None,
                  home: Path | None = None, db=None, tick: float = 0.2,
                  limits: Callable[[], Sequence[Gauge]] | None = None,
-                 notices: Sequence[str] = ()) -> None:
+                 notices: Sequence[str] = (), first_keys: Mapping[str, str] | None = None
+                 ) -> None:
         super().__init__()
         self.store = store
         self.url = url
@@ -90,6 +103,9 @@ class BehestApp(ExportActions, App[int]):
         self.tick = tick
         self.limits = limits
         self.notices = list(notices)
+        self.first_keys = dict(first_keys or {})
+        """The API keys created at this start, by project: the first-run notice's."""
+        self.clipboard_tool = clipboard.system_tool()
         self.feed = Feed(capacity=store.recent.maxlen or 1000)
         self.filters = Filters()
         self.paused = False
@@ -142,8 +158,20 @@ class BehestApp(ExportActions, App[int]):
         self.check_vault()
         self.refresh_header()
         self.exchanges.focus()
+        self.screen.set_class(self.size.height < SHORT, "-short")
         for notice in self.notices:
             self.notify(notice, timeout=30)
+        if self.first_keys:
+            self.action_show_key()
+
+    def get_system_commands(self, screen) -> Iterator[SystemCommand]:
+        """The palette: the app's own actions with their keys, then Textual's (its quit
+        is ours, listed with its key)."""
+        yield from palette_commands(self)
+        yield from (c for c in super().get_system_commands(screen) if c.title != "Quit")
+
+    def on_resize(self, event) -> None:
+        self.screen.set_class(event.size.height < SHORT, "-short")
 
     def on_unmount(self) -> None:
         for unsubscribe in (self._unsubscribe, self._unsubscribe_config):
@@ -293,13 +321,30 @@ class BehestApp(ExportActions, App[int]):
     def _filters_changed(self, event: FilterBar.Changed) -> None:
         self.filters = replace(event.filters, after=self._cleared_after)
         self.exchanges.rebuild(self._source(), self.filters)
+        bar = self.query_one(FilterBar)
+        bar.show_if_needed(searching=bar.has_focus_within)
 
     def action_search(self) -> None:
+        self.query_one(FilterBar).show_if_needed(searching=True)
         self.query_one("#search", Input).focus()
 
     @on(Input.Submitted, "#search")
     def action_focus_list(self) -> None:
         self.exchanges.focus()
+        self.query_one(FilterBar).show_if_needed()
+
+    def action_focus_detail(self) -> None:
+        """Into the open tab's pane, which then scrolls from the keyboard."""
+        self.detail.focus_pane()
+
+    def action_zoom(self) -> None:
+        """The detail over the whole screen (a long timeline on a small terminal), or back;
+        ``escape`` also restores it (Textual's minimize)."""
+        if self.screen.maximized is not None:
+            self.screen.minimize()
+            return
+        self.screen.maximize(self.detail, container=False)
+        self.detail.focus_pane()
 
     def action_errors(self) -> None:
         bar = self.query_one(FilterBar)
@@ -329,3 +374,11 @@ class BehestApp(ExportActions, App[int]):
 
     def action_tab(self, tab: str) -> None:
         self.detail.show_tab(tab)
+
+    def action_show_key(self) -> None:
+        """The first-run notice: the keys created at start, the base URL, copy actions."""
+        if self.first_keys and not isinstance(self.screen, FirstRun):
+            # Back to the list when it closes: the list's own focus, asked for in on_mount,
+            # may not have landed before the notice opened over it.
+            self.push_screen(FirstRun(self.first_keys, f"{self.url}/v1", self.clipboard_tool),
+                             callback=lambda _: self.exchanges.focus())

@@ -2,7 +2,10 @@
 
 Rows hold the summary the issue asks for: time, project and user, method and path,
 requested → routed model and provider, status, time to first token, duration,
-tokens, cost, and a progress cell for streams still running (row.py renders them).
+tokens, cost, a progress cell for streams still running and the request id (row.py
+renders them, and chooses the columns that fit the width: ``row.layout``). The cursor
+row is drawn in the cursor colours over the list's background, so it stands out focused
+or not.
 
 This is a line-API widget (like Textual's ``Log``, or toolong's log view) rather than
 a ``DataTable``, because of what a refresh costs: a DataTable re-renders every visible
@@ -21,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
@@ -29,13 +33,13 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from behest_local.tui.row import COLUMNS, header_line, row_cells, row_line
+from behest_local.tui.row import (COLUMNS, INDEX, Layout, header_line, layout, row_cells,
+                                  row_line, widths)
 
 if TYPE_CHECKING:
     from behest_local.exchange.exchange import Exchange
     from behest_local.tui.filters import Filters
 
-WIDTH = sum(width for _, _, width in COLUMNS)
 
 
 class ExchangeList(ScrollView, can_focus=True):
@@ -48,6 +52,7 @@ class ExchangeList(ScrollView, can_focus=True):
         Binding("pagedown", "cursor(10)", show=False),
         Binding("home", "first", show=False),
         Binding("end", "last", show=False),
+        Binding("enter", "app.focus_detail", "detail"),
     ]
     COMPONENT_CLASSES = {"exchange-list--header", "exchange-list--cursor"}
     DEFAULT_CSS = """
@@ -84,6 +89,11 @@ class ExchangeList(ScrollView, can_focus=True):
         self._live: dict[str, Exchange] = {}
         self._newest = float("-inf")
         self._announced: str | None = None
+        self._widest = {column.key: len(column.label) + 1 for column in COLUMNS}
+        """The widest cell made in each column since the last rebuild (``row.layout``)."""
+        self._widest_changed = True
+        self._layout: Layout = ()
+        self._layout_width = -1
 
     # -- queries (the app and tests) --------------------------------------------------
 
@@ -100,12 +110,17 @@ class ExchangeList(ScrollView, can_focus=True):
         return self._ids[self.cursor_row] if self._ids else None
 
     def row_text(self, exchange_id: str) -> str:
-        return "".join(self._cells(exchange_id)[1])
+        """Every cell of a row, whole, shown or not."""
+        return " ".join(self._cells(exchange_id)[1])
 
     def cell(self, exchange_id: str, column: str) -> str:
-        """A cell's text without its padding, e.g. ``cell(id, "status") == "200"``."""
-        index = [key for key, _, _ in COLUMNS].index(column)
-        return self._cells(exchange_id)[1][index].strip()
+        """A cell's whole text, shown or not, e.g. ``cell(id, "status") == "200"``."""
+        return self._cells(exchange_id)[1][INDEX[column]]
+
+    @property
+    def columns(self) -> list[str]:
+        """The keys of the columns shown at the current width."""
+        return [COLUMNS[n].key for n, _ in self._columns()]
 
     # -- updates (the refresh timer) --------------------------------------------------
 
@@ -114,6 +129,8 @@ class ExchangeList(ScrollView, can_focus=True):
         selected = self.selected_id
         self._ids, self._rows, self._texts, self._plain = [], {}, {}, {}
         self._strips.clear()
+        self._widest = {column.key: len(column.label) + 1 for column in COLUMNS}
+        self._widest_changed = True
         self._live.clear()
         self._newest = float("-inf")
         now = self.clock()
@@ -195,6 +212,11 @@ class ExchangeList(ScrollView, can_focus=True):
         return self._texts[exchange_id], self._plain[exchange_id]
 
     def _set(self, exchange: Exchange, cells: tuple[Text, ...]) -> None:
+        widest = self._widest
+        for key, width in widths(cells).items():
+            if width > widest[key]:
+                widest[key] = width
+                self._widest_changed = True
         self._texts[exchange.id] = cells
         self._plain[exchange.id] = tuple(c.plain for c in cells)
         self._strips.pop((exchange.id, False), None)
@@ -249,36 +271,72 @@ class ExchangeList(ScrollView, can_focus=True):
 
     # -- rendering --------------------------------------------------------------------
 
+    def _columns(self) -> Layout:
+        """The columns for the current width and the widest cells made so far; a change
+        restyles every line (the strips cached for the old one are dropped)."""
+        width = self.scrollable_content_region.width
+        if width != self._layout_width or self._widest_changed:
+            self._layout_width, self._widest_changed = width, False
+            columns = layout(width, self._widest)
+            if columns != self._layout:
+                self._layout = columns
+                self._strips.clear()
+                self._resize()
+        return self._layout
+
     def _resize(self) -> None:
-        self.virtual_size = Size(WIDTH, len(self._ids) + 1)
+        # As wide as the columns shown: a horizontal scrollbar only when even the columns
+        # that are never dropped do not fit.
+        self.virtual_size = Size(sum(w for _, w in self._layout), len(self._ids) + 1)
 
     def _refresh_row(self, row: int) -> None:
         y = row + 1 - int(self.scroll_y)
         if 1 <= y < self.size.height:
             self.refresh(Region(0, y, self.size.width, 1))
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # Make the cells of every row on screen first, so the columns are chosen from
+        # them before any line is drawn; if they changed, lines outside ``crop`` are stale.
+        top = int(self.scroll_y)
+        for exchange_id in self._ids[top:top + self.size.height]:
+            self._cells(exchange_id)
+        before = self._layout
+        if self._columns() != before and crop.height < self.size.height:
+            self.refresh()
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         width = self.size.width
+        columns = self._layout
+        total = sum(w for _, w in columns)
         if y == 0:
-            strip = Strip(header_line().render(self.app.console), WIDTH)
+            strip = Strip(header_line(columns).render(self.app.console), total)
             strip = strip.apply_style(self.get_component_rich_style("exchange-list--header"))
         else:
             row = scroll_y + y - 1
             if row >= len(self._ids):
                 return Strip.blank(width, self.rich_style)
-            strip = self._row_strip(row)
+            base = self._base_style(row == self.cursor_row)
+            return self._row_strip(row, base).crop_extend(scroll_x, scroll_x + width, base)
         return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
 
-    def _row_strip(self, row: int) -> Strip:
+    def _base_style(self, cursor: bool) -> Style:
+        # Under the cells' own colours: the cursor's background is laid over the list's,
+        # not under it (where it never showed), and across the whole width.
+        if not cursor:
+            return self.rich_style
+        return self.rich_style + self.get_component_rich_style("exchange-list--cursor")
+
+    def _row_strip(self, row: int, base: Style) -> Strip:
         exchange_id = self._ids[row]
         key = (exchange_id, row == self.cursor_row)
         strip = self._strips.get(key)
         if strip is None:
-            line = row_line(self._cells(exchange_id)[0])
-            strip = Strip(line.render(self.app.console), WIDTH).apply_style(self.rich_style)
-            if key[1]:
-                strip = strip.apply_style(self.get_component_rich_style("exchange-list--cursor"))
+            columns = self._layout
+            line = row_line(self._cells(exchange_id)[0], columns)
+            strip = Strip(line.render(self.app.console),
+                          sum(w for _, w in columns)).apply_style(base)
             self._strips[key] = strip
         return strip
 

@@ -96,6 +96,11 @@ class FilterBar(Horizontal):
             if current in ordered:
                 select.value = current
 
+    def show_if_needed(self, *, searching: bool = False) -> None:
+        """On a short terminal the bar is hidden (behest.tcss) unless a filter is set or a
+        search is being typed: its three rows are the detail's there."""
+        self.set_class(searching or self.filters != Filters(), "-shown")
+
     def set_filters(self, filters: Filters) -> None:
         """Reflect ``filters`` in the controls (key bindings) and announce the change."""
         self.query_one("#status", Select).value = filters.status

@@ -2,9 +2,11 @@
 
 ``overview_text`` is a short styled summary (a ``Static``); the other tabs can be long
 (64 KiB bodies, 128 KiB of stream events, thousands of timeline rows), so they are
-plain lines for a ``Log``, which renders only the lines on screen. Lines are cut to
-the pane's width here (``fold``), because a ``Log`` does not wrap and JSON has no
-spaces to wrap at; prose (the assistant's message) is wrapped at words. A record keeps
+plain lines for a ``Log``, which renders only the lines on screen. Lines are wrapped to
+the pane's width here (``fold``), because a ``Log`` does not wrap and JSON has few
+spaces to wrap at: at JSON token boundaries (after a comma, a brace, a key's colon) and
+spaces, so a raw SSE event is never split inside a word or a number; prose (the
+assistant's message) is wrapped at words. A record keeps
 bodies as they were sent (exchange/scrub.py does not re-serialise them), so JSON bodies are
 pretty-printed here, for display only (``body_lines``). Everything a client or an
 upstream wrote (paths, header values, bodies, the message, stream events, ids) is
@@ -16,6 +18,7 @@ to 0x14, so ESC would pass).
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 import time
 from collections.abc import Iterable
@@ -26,19 +29,37 @@ from rich.text import Text
 from behest_local.exchange.capture import MAX_BODY
 from behest_local.exchange.timing import duration
 from behest_local.printable import printable
+from behest_local.tui.row import usd
 
 INDENT = 15
 
 
+_PIECE = re.compile(r'(?:[^ ,{\[:]|:(?<!":))*(?:[ ,{\[]+|:|$)')
+"""A run of text up to where a line may break: after spaces, a comma, an opening brace or
+bracket, or a JSON key's colon (``"id":``), never inside a word, a number or a URL."""
+
+
 def fold(lines: Iterable[str], width: int, indent: int = 0) -> list[str]:
-    """Cut each line to ``width`` columns, continuing on indented lines."""
+    """Wrap each line to ``width`` columns at token boundaries (``_PIECE``), continuing
+    on indented lines. Only a word longer than a whole line is cut (a base64 blob, a JWT):
+    there is nowhere else to break it."""
     width = max(width, indent + 20)
     out: list[str] = []
     for line in lines:
-        while len(line) > width:
-            out.append(line[:width])
-            line = " " * indent + line[width:]
-        out.append(line)
+        if len(line) <= width:  # most lines: no tokenising
+            out.append(line)
+            continue
+        current = ""
+        for piece in _PIECE.findall(line):
+            if len(current) + len(piece) > width and current.strip():
+                out.append(current.rstrip())
+                current = " " * indent
+            while len(current) + len(piece) > width:  # a word wider than a line
+                room = width - len(current)
+                out.append(current + piece[:room])
+                current, piece = " " * indent, piece[room:]
+            current += piece
+        out.append(current)
     return out
 
 
@@ -53,7 +74,8 @@ def overview_text(record: dict, reason: str | None, probe: dict | None) -> Text:
     text = Text()
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record["wall_time"]))
     _field(text, "request", f"{record['method']} {record['path']}", "bold")
-    _field(text, "id", f"{record['id']}  trace {record['trace_id']}")
+    _field(text, "id", record["id"])
+    _field(text, "trace", record["trace_id"])
     _field(text, "received", stamp)
     status = record["status"]
     _field(text, "status", "running…" if status is None else status,
@@ -75,7 +97,7 @@ def overview_text(record: dict, reason: str | None, probe: dict | None) -> Text:
         _field(text, "tokens", f"{record['prompt_tokens']} prompt + "
                                f"{record['completion_tokens'] or 0} completion")
     if record["cost"] is not None:
-        _field(text, "cost", f"${record['cost']:.6f}")
+        _field(text, "cost", usd(record["cost"]))
     if probe:
         _field(text, "probe", f"{probe['level']}: {probe['verdict']}",
                "bold red" if probe["level"] == "buffered" else "")

@@ -69,7 +69,7 @@ def table_lines(line: timing.Timeline) -> list[str]:
     head += f"{'gap':>9} "
     if client:
         head += f"{'client':>10} "
-    lines = [head + f"{'bytes':>6}   (ms after the request started)"]
+    lines = [head + f"{'bytes':>6}   (ms from the start)"]
     for row in line.rows:
         cells = f"{row.index:>5} "
         if arrivals:

@@ -16,9 +16,11 @@ import pytest
 
 from behest_local.cli.main import main as cli
 from behest_local.exchange.events import ExchangeFinished
+from behest_local.finops.prices import reported_cost
 from behest_local.observe.trace_db import TraceDB
 from behest_local.server.routes.usage import USAGE
 from behest_local.tui.app import BehestApp
+from behest_local.tui.row import usd
 from tests.conftest import TEST_SETTINGS
 from tests.trace_support import EventWaiter, settle, start_gateway
 
@@ -51,15 +53,16 @@ async def test_a_priced_request_shows_the_cost_usage_reports_everywhere(tmp_path
             assert cost is not None and cost > 0 and exchange.completion_tokens
             app.refresh_feed()  # the list's timer, driven directly
             await settle(pilot)
-            assert app.exchanges.cell(request_id, "cost") == f"${cost:.4f}"
+            shown = usd(cost)  # the report's figure: reported_cost, to the millionth
+            assert app.exchanges.cell(request_id, "cost") == shown
             assert request_id in str(app.query_one("#detail-title").render())  # followed
-            assert f"${cost:.6f}" in str(app.query_one("#detail-overview").render())
+            assert f"cost  {shown}" in str(app.query_one("#detail-overview").render())
 
             async with http.get(f"{running.url}/v1/usage?session_id={session}",
                                 headers=auth) as resp:
                 usage = await resp.json()
             assert usage["totals"]["requests"] == 1
-            assert usage["totals"]["cost_usd"] == round(cost, 6)  # the report's rounding
+            assert usage["totals"]["cost_usd"] == reported_cost(cost) == float(shown[1:])
             usage_store = running.runner.app[USAGE].store
             [(stored,)] = await usage_store.run(lambda conn: conn.execute(
                 "SELECT cost_usd FROM usage WHERE exchange_id = ?", [request_id]).fetchall())

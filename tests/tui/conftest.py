@@ -1,7 +1,9 @@
-"""TUI test fixtures: a fixed time zone, and no animations.
+"""TUI test fixtures: a fixed time zone, no animations, no system clipboard.
 
 The list's clock column depends on the time zone; animations (the tab underline) make
 every Pilot pause wait for them to finish and would make snapshots timing-dependent.
+Copy actions must not reach the clipboard of the machine running the tests: the app
+finds no system clipboard tool unless a test gives it one (``app.clipboard_tool``).
 """
 
 from __future__ import annotations
@@ -24,3 +26,10 @@ def utc(monkeypatch: pytest.MonkeyPatch):
 @pytest.fixture(autouse=True)
 def no_animations(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(textual.constants, "TEXTUAL_ANIMATIONS", "none")
+
+
+@pytest.fixture(autouse=True)
+def no_system_clipboard(monkeypatch: pytest.MonkeyPatch) -> None:
+    from behest_local.tui import clipboard
+
+    monkeypatch.setattr(clipboard, "system_tool", lambda *args, **kwargs: None)

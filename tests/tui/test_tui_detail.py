@@ -1,5 +1,4 @@
-"""The detail view's less travelled paths: probe reports, released captures, gauges, and
-the list's cost cell at every magnitude."""
+"""The detail view's less travelled paths: probe reports, released captures, gauges."""
 
 from __future__ import annotations
 
@@ -72,17 +71,3 @@ def test_bodies_are_recorded_as_sent_and_indented_for_display():
     assert '        "content": "Hi"' in panes.response_lines(record, 120)
     assert panes.body_lines('{"cut at the cap": ') == ('{"cut at the cap": ',)
     assert panes.body_lines("plain\ntext") == ("plain", "text")
-
-
-def test_the_cost_cell_fits_its_column_from_a_fraction_of_a_cent_to_dollars():
-    from behest_local.tui.row import WIDTHS, row_cells
-
-    store, clock = make_store()
-    exchange = fake_exchange(store, clock, 1)
-    cells = {}
-    for cost in (None, 0.00042, 0.5, 12.345, 1234.6):
-        exchange.cost = cost
-        cells[cost] = row_cells(exchange, clock())[8].plain
-    assert cells == {None: " -", 0.00042: " $0.0004", 0.5: " $0.5000", 12.345: " $12.35",
-                     1234.6: " $1235"}
-    assert all(len(text) <= WIDTHS["cost"] for text in cells.values())

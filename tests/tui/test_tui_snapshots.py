@@ -1,4 +1,6 @@
-"""Snapshots of the TUI's main states at 120×36, with fixed ids, clocks and time zone.
+"""Snapshots of the TUI's main states, with fixed ids, clocks and time zone: the list with
+its cursor row highlighted and the stream timeline at 80×24, 120×36 and 200×50 (the
+columns the width keeps, cut in the middle where they must), the rest at 120×36.
 
 Update baselines with ``pytest tests/tui/test_tui_snapshots.py --snapshot-update`` only
 after reviewing the HTML report pytest-textual-snapshot writes for a failure.
@@ -17,6 +19,7 @@ pytest.importorskip("pytest_textual_snapshot", reason="pip install -e '.[test]'"
 
 URL = "http://127.0.0.1:7717"
 SIZE = (120, 36)
+SIZES = [(80, 24), (120, 36), (200, 50)]
 
 
 def mixed_app() -> BehestApp:
@@ -48,16 +51,23 @@ class TestSnapshots:
         assert snap_compare(BehestApp(make_store()[0], url=URL, tick=3600), terminal_size=SIZE,
                             run_before=_settled)
 
-    def test_mixed_statuses_with_a_stream_in_progress(self, snap_compare):
-        assert snap_compare(mixed_app(), terminal_size=SIZE, run_before=_settled)
+    @pytest.mark.parametrize("size", SIZES, ids=lambda size: "%dx%d" % size)
+    def test_mixed_statuses_with_the_cursor_on_a_finished_stream(self, snap_compare, size):
+        async def second_row(pilot):
+            await settle(pilot)
+            pilot.app.exchanges.move_cursor(row=1)  # highlighted, not the last row
+            await settle(pilot)
 
-    def test_stream_timeline_with_a_stall(self, snap_compare):
+        assert snap_compare(mixed_app(), terminal_size=size, run_before=second_row)
+
+    @pytest.mark.parametrize("size", SIZES, ids=lambda size: "%dx%d" % size)
+    def test_stream_timeline_with_a_stall(self, snap_compare, size):
         async def timeline(pilot):
             await settle(pilot)
             pilot.app.detail.show_tab("timeline")
             await settle(pilot)
 
-        assert snap_compare(stalled_app(), terminal_size=SIZE, run_before=timeline)
+        assert snap_compare(stalled_app(), terminal_size=size, run_before=timeline)
 
     def test_config_rejected_in_the_header_and_a_toast(self, snap_compare):
         async def rejected(pilot):
