@@ -9,7 +9,6 @@ from pydantic import BaseModel
 pytest.importorskip("llama_index.llms.openai", reason="llama-index-llms-openai is installed by .ci/run")
 
 from llama_index.core.agent.workflow import FunctionAgent  # noqa: E402
-from llama_index.core.llms import ChatMessage  # noqa: E402
 from llama_index.core.prompts import PromptTemplate  # noqa: E402
 from llama_index.core.tools import FunctionTool  # noqa: E402
 from llama_index.llms.openai import OpenAI  # noqa: E402
