@@ -71,7 +71,8 @@ def fake_exchange(store: TraceStore, clock: FakeClock, n: int, *, path="/v1/chat
                   project="local", user=None, model="gpt-4o-mini", requested=None,
                   status: int | None = 200, stream=False, pieces=(), gap=0.02,
                   error: str | None = None, body: dict | None = None,
-                  headers: list[tuple[str, str]] | None = None) -> Exchange:
+                  headers: list[tuple[str, str]] | None = None,
+                  warning: str | None = None) -> Exchange:
     """An exchange with id ``req_<n>`` moved through its phases on the fake clock.
 
     ``status=None`` leaves it running (for "streaming in progress" states)."""
@@ -84,6 +85,7 @@ def fake_exchange(store: TraceStore, clock: FakeClock, n: int, *, path="/v1/chat
     clock.advance(0.001)
     exchange.authenticated(tenant="t", project=project, credential="behest_sk_live_01234…",
                            user=user)
+    exchange.warning = warning  # set before Routed, as the routes do
     exchange.routed(requested_model=requested, model=model, provider="emulated",
                     reason="the project's default model", stream=stream)
     exchange.upstream_started()

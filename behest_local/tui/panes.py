@@ -88,6 +88,7 @@ def overview_text(record: dict, reason: str | None, probe: dict | None) -> Text:
         requested = record["requested_model"]
         arrow = f"{requested} → " if requested and requested != record["model"] else ""
         _field(text, "model", f"{arrow}{record['model']} via {record['provider']}")
+    _field(text, "warning", record.get("warning"), "yellow")  # x-behest-warning, as sent
     _field(text, "why", reason)
     if record["stream"]:
         _field(text, "stream", f"{record['chunks']} events, {record['bytes_sent']} bytes, "

@@ -136,6 +136,14 @@ def _model(exchange: Exchange) -> str:
     return f"{arrow}{exchange.model}@{exchange.provider}"
 
 
+def _model_cell(exchange: Exchange) -> Text:
+    """The model, marked when the gateway warned about it (``x-behest-warning``: an
+    unknown model the emulated model answered anyway); the detail says what it was."""
+    if exchange.warning:
+        return Text("⚠ " + printable(_model(exchange)), style="yellow")
+    return Text(printable(_model(exchange)))
+
+
 def _progress(exchange: Exchange, now: float) -> Text:
     if not exchange.stream:
         return Text("")
@@ -159,7 +167,7 @@ def row_cells(exchange: Exchange, now: float) -> tuple[Text, ...]:
     running = exchange.ended is None
     return (Text(clock), Text(printable(who)),
             Text(printable(f"{exchange.method} {exchange.path}")),
-            Text(printable(_model(exchange))), _status(exchange),
+            _model_cell(exchange), _status(exchange),
             Text(duration(exchange.ttft) if exchange.stream else "-"),
             Text("…" if running else duration(exchange.duration)),
             Text(tokens), Text(usd(exchange.cost)), _progress(exchange, now),

@@ -1,12 +1,15 @@
 """The exchange list fits the terminal: which columns show at 80, 120 and 200 columns, where
-cells are cut, that the cursor row is drawn in the cursor colours, and the cost figure."""
+cells are cut, that the cursor row is drawn in the cursor colours, the cost figure, and the
+mark of a model the gateway warned about."""
 
 from __future__ import annotations
 
 import pytest
 
 from behest_local.finops.prices import reported_cost
+from behest_local.observe.record import build_record
 from behest_local.tui.app import BehestApp
+from behest_local.tui.panes import overview_text
 from behest_local.tui.row import COLUMNS, ellipsize, layout, usd
 from tests.trace_support import fake_exchange, make_store, rendered, settle
 
@@ -102,3 +105,18 @@ def test_the_detail_title_keeps_the_id_whole_and_cuts_a_long_path_in_its_middle(
     text = title_text(record, 78).plain
     assert len(text) <= 78 and text.endswith("  req_0123456789abcdef01234567")
     assert text.startswith("POST /v1/projects/") and "…" in text and "completions" in text
+
+
+async def test_a_warned_model_is_marked_in_the_list_and_explained_in_the_overview():
+    warning = "unknown model 'gtp-4o'; did you mean 'gpt-4o'?"
+    store, clock = make_store()
+    warned = fake_exchange(store, clock, 1, model="gtp-4o", warning=warning)
+    fake_exchange(store, clock, 2, model="gpt-4o")
+    app = BehestApp(store, url=URL, tick=3600)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        rows = rendered(app).splitlines()
+        assert any("⚠ gtp-4o@emulated" in row for row in rows)
+        assert not any("⚠ gpt-4o@emulated" in row for row in rows)
+    overview = overview_text(build_record(warned), None, None).plain
+    assert f"warning  {warning}" in overview
