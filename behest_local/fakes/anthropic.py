@@ -22,16 +22,13 @@ import secrets
 from aiohttp import web
 
 from behest_local import sse
+from behest_local.dialects import messages_wire as wire
 from behest_local.fakes import script as scripting
 from behest_local.fakes.base import STATE, hold, json_response, new_app, play, read_json
 from behest_local.providers.tokens import count_tokens
 
-ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
-               403: "permission_error", 404: "not_found_error", 413: "request_too_large",
-               429: "rate_limit_error", 500: "api_error", 504: "timeout_error",
-               529: "overloaded_error"}
-STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use",
-                "filter": "refusal"}
+# The script's stop names (``fakes/script.Plan.stop``) as Messages ``stop_reason``s.
+STOP_REASONS = {**wire.STOP_REASONS, "filter": "refusal"}
 PREAMBLE = "Let me check that."
 MODELS = ("claude-sonnet-4-6", "claude-haiku-4-5")
 
@@ -44,15 +41,13 @@ def make_app(*, key: str | None = None) -> web.Application:
 
 
 def error(status: int, message: str | None = None) -> web.Response:
-    kind = ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
     request_id = "req_" + secrets.token_hex(12)
     headers = {"request-id": request_id}
     if status == 429:
         headers["retry-after"] = "1"
-    body = {"type": "error", "error": {"type": kind, "message": message or {
+    body = wire.error_body(status, message or {
         529: "Overloaded", 429: "Number of request tokens has exceeded your rate limit.",
-        500: "Internal server error"}.get(status, f"Fake upstream error {status}")},
-        "request_id": request_id}
+        500: "Internal server error"}.get(status, f"Fake upstream error {status}"), request_id)
     return json_response(body, status, headers)
 
 

@@ -45,7 +45,7 @@ from behest_local.exchange.events import RequestReceived
 from behest_local.exchange.exchange import CURRENT, Exchange
 from behest_local.printable import printable
 from behest_local.server.admission.auth import authenticate_async, serve_behest_route
-from behest_local.server.behest_errors import path_kind, serve_management
+from behest_local.server.behest_errors import path_kind, serve_management, speaks_anthropic
 from behest_local.server.admission.cors import preflight
 from behest_local.server.body import release_body
 from behest_local.server.ending import ENDING, Ending
@@ -130,7 +130,8 @@ async def gateway_middleware(request: web.Request, handler) -> web.StreamRespons
         CURRENT.reset(token)
         release_body(request)  # a large body's values are freed beside the loop
     if failure is not None:
-        response = error_response(failure)
+        response = error_response(failure, anthropic_id=exchange.id
+                                  if speaks_anthropic(request) else None)
     whole = type(response) is web.Response
     try:
         # Write a whole response now, then trace its end: the subscribers (trace database,
