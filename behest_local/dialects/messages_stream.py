@@ -109,7 +109,7 @@ class MessagesStreamTranslator:
         out += self._close()
         prompt, output, cached = usage_of(self.usage)
         if self.usage is None or self.stopped:
-            output = sum(map(self.count, self.sent))
+            output = self.count("".join(self.sent))
             prompt = prompt or self.input_tokens
         stop_reason = "stop_sequence" if self.stopped else STOP_REASONS.get(
             self.finish_reason or "stop", "end_turn")
