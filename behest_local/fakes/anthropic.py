@@ -1,4 +1,5 @@
-"""Fake Anthropic Messages API: ``POST /v1/messages`` and ``GET /v1/models``.
+"""Fake Anthropic Messages API: ``POST /v1/messages``, ``POST /v1/messages/count_tokens``
+and ``GET /v1/models``.
 
 ``make_app(key=…)`` checks what the real API checks first (providers.md §6.1, §6.5,
 §13): the key, in ``x-api-key`` or as a Bearer token as newer SDKs send it (401
@@ -36,6 +37,7 @@ MODELS = ("claude-sonnet-4-6", "claude-haiku-4-5")
 def make_app(*, key: str | None = None) -> web.Application:
     app = new_app("anthropic", key)
     app.router.add_post("/v1/messages", messages)
+    app.router.add_post("/v1/messages/count_tokens", count_tokens_route)
     app.router.add_get("/v1/models", models)
     return app
 
@@ -74,11 +76,12 @@ async def models(request: web.Request) -> web.Response:
                           "last_id": MODELS[-1]})
 
 
-def invalid(body: object) -> str | None:
-    """Why the real API would refuse ``body`` with a 400, or None."""
+def invalid(body: object, *, count_only: bool = False) -> str | None:
+    """Why the real API would refuse ``body`` with a 400, or None (``count_only``: a
+    ``count_tokens`` body, which has no ``max_tokens``)."""
     if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
         return "messages: Field required"
-    if not isinstance(body.get("max_tokens"), int):
+    if not count_only and not isinstance(body.get("max_tokens"), int):
         return "max_tokens: Field required"
     if (body.get("temperature") or 0) > 1:
         return "temperature: Input should be less than or equal to 1"
@@ -115,6 +118,21 @@ def _texts(content: object) -> str:
                     if b.get("type") == "tool_result")
 
 
+def _prompt(body: dict) -> str:
+    return "\n".join([_texts(body.get("system") or "")]
+                     + [_texts(m["content"]) for m in body["messages"]])
+
+
+async def count_tokens_route(request: web.Request) -> web.Response:
+    """``POST /v1/messages/count_tokens``: ``{"input_tokens": N}`` of the prompt's text."""
+    body = await read_json(request)
+    if (denied := _authorise(request, body)) is not None:
+        return denied
+    if (reason := invalid(body, count_only=True)) is not None:
+        return error(400, reason)
+    return json_response({"input_tokens": count_tokens(_prompt(body))})
+
+
 async def messages(request: web.Request) -> web.StreamResponse:
     body = await read_json(request)
     if (denied := _authorise(request, body)) is not None:
@@ -125,9 +143,8 @@ async def messages(request: web.Request) -> web.StreamResponse:
     script = scripting.parse(_texts(users[-1]["content"]) if users else "")
     if script.error:
         return error(script.error)
-    system = body.get("system") or ""
-    prompt = "\n".join([_texts(system)] + [_texts(m["content"]) for m in body["messages"]])
-    plan = scripting.plan("anthropic", script, max_tokens=body["max_tokens"], prompt_text=prompt,
+    plan = scripting.plan("anthropic", script, max_tokens=body["max_tokens"],
+                          prompt_text=_prompt(body),
                           tools=[(t["name"], t.get("input_schema") or {})
                                  for t in body.get("tools") or []])
     reply = _Reply(body["model"], plan)
