@@ -28,6 +28,9 @@ from behest_local.dialects.messages_wire import SAMPLING_REMOVED_IN
 from behest_local.errors import InvalidRequestError
 
 MAX_MESSAGES = 100_000
+ROLES = ("user", "assistant", "system")
+"""``system`` turns mid-conversation: in the SDK types since 2026 and sent by Claude Code
+(the ``mid-conversation-system`` beta, anthropic-ingress.md §1); text only."""
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
 _SAMPLING = ("temperature", "top_p", "top_k")
@@ -136,7 +139,7 @@ def _messages(messages: Any) -> None:
         where = f"messages.{i}"
         _need(message, "object", where)
         role = message.get("role")
-        if role not in ("user", "assistant"):
+        if role not in ROLES:
             raise bad(f"{where}.role", f"Input should be 'user' or 'assistant' (got {role!r})")
         if "content" not in message:
             raise bad(f"{where}.content", "Field required")
@@ -146,7 +149,13 @@ def _messages(messages: Any) -> None:
                       f"content blocks (got {type_name(content)})")
         blocks = content if isinstance(content, list) else []
         for j, block in enumerate(blocks):
-            _block(block, role, f"{where}.content.{j}")
+            if role == "system":
+                _need(block, "object", f"{where}.content.{j}")
+                _need(block.get("text"), "string", f"{where}.content.{j}.text")
+            else:
+                _block(block, role, f"{where}.content.{j}")
+        if role == "system":
+            continue  # between a tool_use and its result is still "the next message"
         if pending:
             answered = {b.get("tool_use_id") for b in blocks if b.get("type") == "tool_result"}
             if pending - answered:

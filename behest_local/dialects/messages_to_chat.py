@@ -6,7 +6,8 @@ makes, and its answer goes back through ``messages_reply``/``messages_stream``. 
 mapping is providers.md §6.6 read backwards:
 
 * ``system`` (string or text blocks) → one leading system message (``cache_control``
-  dropped);
+  dropped); a ``system`` turn mid-conversation (Claude Code sends them) → a system message
+  where it stands;
 * user text and images → content parts (a base64 image as a ``data:`` URL); a text
   ``document`` → a text part, a PDF → a ``file`` part;
 * ``tool_result`` blocks → one ``tool`` message each, placed before the rest of their user
@@ -39,8 +40,13 @@ def to_chat_request(body: dict) -> dict:
     if system:
         messages.append({"role": "system", "content": system})
     for message in body["messages"]:
-        if message["role"] == "user":
+        role = message["role"]
+        if role == "user":
             messages += _user(message["content"])
+        elif role == "system":  # a mid-conversation system turn, where it stands
+            text = block_text(message["content"])
+            if text:
+                messages.append({"role": "system", "content": text})
         else:
             assistant = _assistant(message["content"])
             if assistant is not None:
@@ -68,6 +74,40 @@ def to_chat_request(body: dict) -> dict:
         chat["response_format"] = {"type": "json_schema", "json_schema": {
             "name": "output", "schema": fmt["schema"], "strict": True}}
     return chat
+
+
+_REMINDER = ("<system-reminder>", "</system-reminder>")
+
+
+def reminders_as_system(chat: dict) -> dict:
+    """``chat`` with the harness's ``<system-reminder>`` text parts (Claude Code adds them to
+    user turns) moved into a system message ahead of their turn: for the emulated model,
+    which answers the user's own words. Real providers get the turns as the client wrote
+    them."""
+    out = []
+    for message in chat["messages"]:
+        content = message.get("content")
+        if message["role"] == "user" and isinstance(content, str) and _REMINDER[0] in content:
+            reminders, rest = _split_reminders(content)
+            if reminders:
+                out.append({"role": "system", "content": reminders})
+                message = {**message, "content": rest or content}
+        out.append(message)
+    return {**chat, "messages": out}
+
+
+def _split_reminders(text: str) -> tuple[str, str]:
+    """``(reminders, the rest)`` of a text: each ``<system-reminder>…</system-reminder>``."""
+    reminders, rest, start = [], [], 0
+    while (open_at := text.find(_REMINDER[0], start)) != -1:
+        close_at = text.find(_REMINDER[1], open_at)
+        if close_at == -1:
+            break
+        rest.append(text[start:open_at])
+        reminders.append(text[open_at + len(_REMINDER[0]):close_at].strip())
+        start = close_at + len(_REMINDER[1])
+    rest.append(text[start:])
+    return "\n\n".join(r for r in reminders if r), "".join(rest).strip()
 
 
 def system_text(system: object) -> str:

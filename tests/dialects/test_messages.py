@@ -8,8 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from behest_local.dialects.messages_reply import StopWatch, first_match, from_chat_completion
+from behest_local.dialects.messages_request import validate_messages_request
 from behest_local.dialects.messages_stream import MessagesStreamTranslator
-from behest_local.dialects.messages_to_chat import to_chat_request
+from behest_local.dialects.messages_to_chat import reminders_as_system, to_chat_request
 from behest_local.dialects.messages_wire import ERROR_STATUS, error_body, error_type
 from behest_local.providers.tokens import count_tokens
 from behest_local.sse import decode_all
@@ -135,3 +136,15 @@ def test_error_envelope_and_types_by_status():
         "request_id": "req_1"}
     assert error_type(503) == "api_error" and error_type(422) == "invalid_request_error"
     assert ERROR_STATUS["rate_limit_error"] == 429
+
+
+def test_claude_codes_mid_conversation_system_turns_and_reminders():
+    body = {"model": "m", "max_tokens": 5, "messages": [
+        {"role": "user", "content": [
+            {"type": "text", "text": "<system-reminder>\nctx\n</system-reminder>"},
+            {"type": "text", "text": "What is 2+2?"}]},
+        {"role": "system", "content": [{"type": "text", "text": "Be brief."}]}]}
+    chat = to_chat_request(validate_messages_request(body))
+    assert chat["messages"][1] == {"role": "system", "content": "Be brief."}
+    assert reminders_as_system(chat)["messages"][:2] == [
+        {"role": "system", "content": "ctx"}, {"role": "user", "content": "What is 2+2?"}]

@@ -157,7 +157,7 @@ def test_wrong_key_is_an_authentication_error(live):
     ({"model": MODEL, "messages": ASK}, "max_tokens: Field required"),
     ({"model": MODEL, "max_tokens": "10", "messages": ASK}, "max_tokens"),
     ({"model": MODEL, "max_tokens": 10, "messages": "hi"}, "messages"),
-    ({"model": MODEL, "max_tokens": 10, "messages": [{"role": "system", "content": "x"}]},
+    ({"model": MODEL, "max_tokens": 10, "messages": [{"role": "tool", "content": "x"}]},
      "messages.0.role"),
     ({"max_tokens": 10, "messages": ASK}, "model: Field required"),
     ({"model": MODEL, "max_tokens": 10, "messages": ASK, "temperature": 1.5}, "temperature"),

@@ -37,7 +37,7 @@ from behest_local.dialects.chat import validate_chat_request
 from behest_local.dialects.messages_reply import emulated_thinking, from_chat_completion
 from behest_local.dialects.messages_request import thinking_requested, validate_messages_request
 from behest_local.dialects.messages_stream import MessagesStreamTranslator
-from behest_local.dialects.messages_to_chat import to_chat_request
+from behest_local.dialects.messages_to_chat import reminders_as_system, to_chat_request
 from behest_local.dialects.messages_wire import VERSION_HEADER, message_id, prompt_tokens
 from behest_local.errors import InvalidRequestError, NotFoundError
 from behest_local.finops.meter import StreamMeter
@@ -69,6 +69,8 @@ async def messages(request: web.Request) -> web.StreamResponse:
     exchange = request[EXCHANGE]
     if native.serves(request, target):
         return await native.relay_messages(request, body, target)
+    if target.provider == routing.EMULATED:
+        chat = reminders_as_system(chat)
     provider, call = openai_routes.chat_call(request, target, chat, emulate)
     exchange.upstream_started()
     want = thinking_requested(body)
