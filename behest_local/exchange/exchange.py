@@ -111,6 +111,7 @@ _phase_value = attrgetter("value")
 
 FIELDS: tuple[Field, ...] = (
     Field("id"), Field("trace_id"), Field("wall_time"), Field("method"), Field("path"),
+    Field("dialect"),
     Field("phase", plain=_phase_value, typed=Phase), Field("tenant"), Field("project"),
     Field("user"), Field("session"), Field("credential"), Field("requested_model"),
     Field("model"), Field("provider"), Field("stream"), Field("status"), Field("error"),
@@ -168,6 +169,9 @@ class Exchange:
         # recorder's ``price``): None until then, and when it is not billed.
         self.ended = self.error = self.cost = None
         self.stream = False
+        self.dialect = "openai"
+        """The API dialect the client spoke: ``openai``, or ``anthropic`` on the Messages API
+        (set by authentication, server/admission/auth.py)."""
         self.chunk_times: list[float] = []
         """When each stream event was written, for the first ``TIMELINE_MAX`` of them."""
         self.chunks_untimed = 0

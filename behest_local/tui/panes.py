@@ -23,7 +23,6 @@ from functools import lru_cache
 
 from rich.text import Text
 
-from behest_local.dialects import dialect_of
 from behest_local.exchange.capture import MAX_BODY
 from behest_local.exchange.timing import duration
 from behest_local.printable import printable
@@ -54,7 +53,10 @@ def overview_text(record: dict, reason: str | None, probe: dict | None) -> Text:
     text = Text()
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record["wall_time"]))
     _field(text, "request", f"{record['method']} {record['path']}", "bold")
-    _field(text, "dialect", dialect_of(record["path"], record["provider"]))
+    if record.get("dialect", "openai") != "openai":  # the gateway's own needs no label
+        how = "native" if record["provider"] == record["dialect"] else "via chat"
+        _field(text, "dialect", f"{record['dialect']} ({how})" if record["provider"]
+               else record["dialect"])
     _field(text, "id", f"{record['id']}  trace {record['trace_id']}")
     _field(text, "received", stamp)
     status = record["status"]

@@ -15,6 +15,9 @@ import anthropic
 
 from behest_local.config import ProjectConfig
 from behest_local.config.schema import RateLimitConfig
+from behest_local.observe.export import to_har
+from behest_local.observe.record import build_record
+from behest_local.tui.panes import overview_text
 from tests.conftest import TEST_SETTINGS, Recorder
 
 ASK = {"model": "claude-sonnet-4-5", "max_tokens": 32,
@@ -104,6 +107,13 @@ async def test_a_messages_exchange_is_routed_billed_and_recorded_like_chat(make_
     assert exchange.provider == "emulated" and exchange.stream
     assert exchange.prompt_tokens > 0 and exchange.completion_tokens > 0
     assert exchange.cost is not None  # billed: /v1/messages is an inference route
+    assert exchange.dialect == "anthropic"
+    record = build_record(exchange)
+    assert record["dialect"] == "anthropic"
+    assert record["message"]["choices"][0]["content"]  # assembled from Anthropic's events
+    assert to_har([record])["log"]["entries"][0]["_behest"]["dialect"] == "anthropic"
+    overview = overview_text(record, None, None).plain
+    assert "anthropic (via chat)" in overview
 
 
 async def test_unknown_messages_path_is_anthropic_not_found(make_gateway_client):

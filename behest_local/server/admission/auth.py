@@ -213,6 +213,8 @@ def authenticate(request: web.Request, *, _defer: bool = False) -> Principal:
     generation = keys.generation  # read first: see PrincipalCache.put
     headers = request.headers
     anthropic = speaks_anthropic(request)
+    if anthropic:
+        request[EXCHANGE].dialect = "anthropic"
     header = credential_header(headers, anthropic)
     user = identifier(headers, USER_HEADER)
     session = identifier(headers, SESSION_HEADER)
