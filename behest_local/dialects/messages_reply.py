@@ -130,10 +130,13 @@ def usage_of(chat_usage: dict | None) -> tuple[int, int, int]:
 
 def from_chat_completion(completion: dict, *, message_id: str, model: str,
                          stop_sequences: Sequence[str] = (), thinking: str | None = None,
-                         count: Callable[[str], int] | None = None) -> dict:
+                         count: Callable[[str], int] | None = None,
+                         cache: tuple[int, int] | None = None) -> dict:
     """The Message for a chat completion. ``thinking``: the block to lead with (None: the
     reply's own reasoning, if any, when thinking was asked for; ``""``: none).
-    ``count`` recounts the output when a stop sequence cut the text."""
+    ``count`` recounts the output when a stop sequence cut the text. ``cache``: the
+    prompt tokens read from and written to the cache (``messages_cache``), when the
+    gateway plays the cache itself."""
     choice = (completion.get("choices") or [{}])[0]
     chat = choice.get("message") or {}
     finish = choice.get("finish_reason") or "stop"
@@ -162,5 +165,5 @@ def from_chat_completion(completion: dict, *, message_id: str, model: str,
     reply = message_shell(message_id, model)
     reply.update(content=content, stop_reason="stop_sequence" if matched is not None
                  else STOP_REASONS.get(finish, "end_turn"),
-                 stop_sequence=matched, usage=native_usage(prompt, output, cached))
+                 stop_sequence=matched, usage=native_usage(prompt, output, *(cache or (cached, 0))))
     return reply

@@ -40,7 +40,8 @@ class MessagesStreamTranslator:
 
     def __init__(self, *, message_id: str, model: str, input_tokens: int,
                  stop_sequences: Sequence[str] = (), thinking: str | None = None,
-                 want_reasoning: bool = False, count: Callable[[str], int]) -> None:
+                 want_reasoning: bool = False, count: Callable[[str], int],
+                 cache: tuple[int, int] | None = None) -> None:
         self.message_id, self.model = message_id, model
         self.input_tokens = input_tokens
         self.watch = StopWatch(stop_sequences) if stop_sequences else None
@@ -48,6 +49,8 @@ class MessagesStreamTranslator:
         """A thinking block to lead with (the emulated model's), or None."""
         self.want_reasoning = want_reasoning
         self.count = count
+        self.cache = cache
+        """Prompt tokens (read, written) of the gateway's own cache (``messages_cache``)."""
         self.index = -1
         self.open: str | None = None  # the kind of the open block: text, thinking, tool
         self.tools: dict[int, int] = {}  # chat tool-call index → block index
@@ -63,7 +66,7 @@ class MessagesStreamTranslator:
 
     def start(self) -> list[bytes]:
         shell = message_shell(self.message_id, self.model)
-        shell["usage"] = native_usage(self.input_tokens, 1)
+        shell["usage"] = native_usage(self.input_tokens, 1, *(self.cache or (0, 0)))
         out = [_frame({"type": "message_start", "message": shell})]
         if self.thinking:
             out += self._open("thinking", {"type": "thinking", "thinking": "", "signature": ""})
@@ -113,7 +116,7 @@ class MessagesStreamTranslator:
             prompt = prompt or self.input_tokens
         stop_reason = "stop_sequence" if self.stopped else STOP_REASONS.get(
             self.finish_reason or "stop", "end_turn")
-        usage = native_usage(prompt, output, cached)
+        usage = native_usage(prompt, output, *(self.cache or (cached, 0)))
         del usage["cache_creation"], usage["service_tier"]  # message_delta's usage
         out.append(_frame({"type": "message_delta", "delta": {
             "stop_reason": stop_reason,

@@ -7,6 +7,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
+from behest_local.dialects.messages_cache import PromptCache, breakpoints, total_chars
 from behest_local.dialects.messages_reply import StopWatch, first_match, from_chat_completion
 from behest_local.dialects.messages_request import validate_messages_request
 from behest_local.dialects.messages_stream import MessagesStreamTranslator
@@ -148,3 +149,18 @@ def test_claude_codes_mid_conversation_system_turns_and_reminders():
     assert chat["messages"][1] == {"role": "system", "content": "Be brief."}
     assert reminders_as_system(chat)["messages"][:2] == [
         {"role": "system", "content": "ctx"}, {"role": "user", "content": "What is 2+2?"}]
+
+
+def test_prompt_cache_reads_the_longest_live_prefix_and_expires_by_ttl():
+    body = {"model": "m", "system": [{"type": "text", "text": "s" * 100,
+                                      "cache_control": {"type": "ephemeral"}}],
+            "messages": [{"role": "user", "content": "hi"}], "cache_control": {"type": "ephemeral"}}
+    points = breakpoints(body)
+    assert len(points) == 2 and points[0].chars < points[1].chars == total_chars(body)
+    cache = PromptCache()
+    assert cache.use(points, 0) == (0, points[1].chars)
+    assert cache.use(points, 299) == (points[1].chars, 0)
+    longer = breakpoints({**body, "messages": [{"role": "user", "content": "bye"}]})
+    assert cache.use(longer, 300) == (points[0].chars, longer[1].chars - points[0].chars)
+    assert cache.use(points, 10_000) == (0, points[1].chars)  # five minutes are long gone
+    assert breakpoints({"model": "m", "messages": [{"role": "user", "content": "x"}]}) == []

@@ -4,6 +4,7 @@ the ``anthropic`` SDK and the emulated model (which answers in Anthropic's diale
 from __future__ import annotations
 
 import json
+import uuid
 
 import anthropic
 import httpx
@@ -112,20 +113,34 @@ def test_stop_sequences_cut_the_text_and_name_the_match(client):
     assert unmatched.stop_reason == "end_turn" and unmatched.stop_sequence is None
 
 
-def test_images_and_cache_control_are_accepted(client):
-    reply = client.messages.create(model=MODEL, max_tokens=100, messages=[{"role": "user", "content": [
+def test_images_and_cache_control_blocks_are_accepted(client):
+    content = [
         {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PIXEL}},
         {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}},
-        {"type": "text", "text": "Describe this image.", "cache_control": {"type": "ephemeral"}}]}])
+        {"type": "text", "text": "Describe this image.", "cache_control": {"type": "ephemeral"}}]
+    reply = client.messages.create(model=MODEL, max_tokens=100,
+                                   messages=[{"role": "user", "content": content}])
     assert reply.content[0].text
-    cached = client.messages.create(
-        model=MODEL, max_tokens=100, tools=[{**TOOLS[0], "cache_control": {"type": "ephemeral"}}],
-        system=[{"type": "text", "text": "You are terse.",
-                 "cache_control": {"type": "ephemeral", "ttl": "1h"}}],
-        messages=[{"role": "user", "content": "Hi"}])
-    assert cached.usage.cache_read_input_tokens == 0
-    assert cached.usage.cache_creation_input_tokens == 0
-    assert cached.usage.input_tokens > 0
+
+
+def test_cache_control_prefixes_are_written_then_read_by_the_emulated_model(client):
+    system = [{"type": "text", "text": f"You are terse. Session {uuid.uuid4()}. " * 40,
+               "cache_control": {"type": "ephemeral", "ttl": "1h"}}]
+    ask = dict(model=MODEL, max_tokens=100, system=system,
+               tools=[{**TOOLS[0], "cache_control": {"type": "ephemeral"}}],
+               messages=[{"role": "user", "content": "Hi"}])
+    first = client.messages.create(**ask).usage
+    assert first.cache_read_input_tokens == 0 and first.cache_creation_input_tokens > 0
+    with client.messages.stream(**ask) as stream:
+        second = stream.get_final_message().usage
+    assert second.cache_read_input_tokens == first.cache_creation_input_tokens
+    assert second.cache_creation_input_tokens == 0
+    whole = first.input_tokens + first.cache_creation_input_tokens
+    assert second.input_tokens + second.cache_read_input_tokens == whole
+    assert second.input_tokens < whole
+    # Another system prompt after the same tool: only the tool's prefix is read.
+    other = client.messages.create(**{**ask, "system": "You are terse."}).usage
+    assert 0 < other.cache_read_input_tokens < first.cache_creation_input_tokens
 
 
 def test_server_tools_and_unknown_fields_are_accepted(client):

@@ -20,6 +20,10 @@ A Messages body is validated once (``dialects/messages_request``), then routed l
   Message (``messages_reply``) or Anthropic's event sequence (``messages_stream``), metered
   as chat streams are (``StreamMeter``).
 
+``cache_control`` breakpoints are played by the emulated model (``messages_cache``): a
+prefix seen within its TTL is reported as ``cache_read_input_tokens``, a new one as
+``cache_creation_input_tokens``; real providers report their own.
+
 ``anthropic-version`` selects the checks (sampling parameters are a 400 from
 ``2026-10-21``); without the header the older, laxer version's rules apply.
 """
@@ -27,13 +31,16 @@ A Messages body is validated once (``dialects/messages_request``), then routed l
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 from aiohttp import web
 
 from behest_local.dialects import emulate as directives
 from behest_local.dialects.chat import validate_chat_request
+from behest_local.dialects.messages_cache import PromptCache, breakpoints, total_chars
 from behest_local.dialects.messages_reply import emulated_thinking, from_chat_completion
 from behest_local.dialects.messages_request import thinking_requested, validate_messages_request
 from behest_local.dialects.messages_stream import MessagesStreamTranslator
@@ -50,43 +57,72 @@ from behest_local.server.routes import messages_native as native
 from behest_local.server.routes import openai as openai_routes
 from behest_local.server.streaming import relay
 
+PROMPT_CACHE = web.AppKey("prompt_cache", PromptCache)
+"""The prefixes the emulated model has cached (``messages_cache``)."""
 
-def _checked(raw: object, version: str | None, count_only: bool = False) -> tuple[dict, dict]:
-    """The checked Messages body and the chat request it becomes (beside the loop when the
-    body is large: ``read_json``)."""
+
+class _Checked(NamedTuple):
+    body: dict
+    chat: dict
+    """The chat request the body becomes (the translated path's)."""
+    points: list
+    """Its ``cache_control`` breakpoints (``messages_cache``), for the emulated model."""
+    chars: int
+    """The prompt's characters as the breakpoints count them (0 without breakpoints)."""
+
+
+def _checked(raw: object, version: str | None, count_only: bool = False) -> _Checked:
+    """The checked Messages body, the chat request it becomes and its cache breakpoints
+    (beside the loop when the body is large: ``read_json``)."""
     body = validate_messages_request(raw, version, count_only=count_only)
     chat = to_chat_request(body)
     if count_only:
         chat["max_tokens"] = 1  # chat's checks want one; nothing is generated
-    return body, validate_chat_request(chat)
+        return _Checked(body, validate_chat_request(chat), [], 0)
+    points = breakpoints(body)
+    return _Checked(body, validate_chat_request(chat), points,
+                    total_chars(body) if points else 0)
+
+
+def _cache(request: web.Request, checked: _Checked, prompt_tokens: int) -> tuple[int, int]:
+    """The emulated model's cache at work: (read, written) tokens of this prompt."""
+    if not checked.points or not checked.chars:
+        return 0, 0
+    read, written = request.app[PROMPT_CACHE].use(checked.points, time.monotonic())
+    return (prompt_tokens * read // checked.chars, prompt_tokens * written // checked.chars)
 
 
 async def messages(request: web.Request) -> web.StreamResponse:
     version = request.headers.get(VERSION_HEADER)
-    body, chat = await read_json(request, functools.partial(_checked, version=version))
+    checked = await read_json(request, functools.partial(_checked, version=version))
+    body, chat = checked.body, checked.chat
     emulate = directives.parse(request.headers.get(directives.HEADER))
     target = openai_routes.route_model(request, body)
     exchange = request[EXCHANGE]
     if native.serves(request, target):
         return await native.relay_messages(request, body, target)
-    if target.provider == routing.EMULATED:
+    emulated = target.provider == routing.EMULATED
+    if emulated:
         chat = reminders_as_system(chat)
     provider, call = openai_routes.chat_call(request, target, chat, emulate)
     exchange.upstream_started()
     want = thinking_requested(body)
-    thinking = emulated_thinking(call.request) if want and target.provider == routing.EMULATED \
-        else None
+    thinking = emulated_thinking(call.request) if want and emulated else None
     stops = body.get("stop_sequences") or ()
+    prompt = count_prompt_tokens(call.request["messages"], call.request.get("tools"))
+    cache = _cache(request, checked, prompt) if emulated else None
     if body.get("max_tokens") == 0:  # a cache pre-warm: nothing generated, nothing asked
+        exchange.usage(prompt, 0)
         return json_response(from_chat_completion(
-            {"choices": [{"message": {}, "finish_reason": "length"}]}, message_id=message_id(),
-            model=call.model))
+            {"choices": [{"message": {}, "finish_reason": "length"}],
+             "usage": {"prompt_tokens": prompt}}, message_id=message_id(), model=call.model,
+            thinking="", cache=cache))
     if call.request.get("stream"):
         messages_ = call.request["messages"]
         translator = MessagesStreamTranslator(
-            message_id=message_id(), model=call.model,
-            input_tokens=count_prompt_tokens(messages_, call.request.get("tools")),
-            stop_sequences=stops, thinking=thinking, want_reasoning=want, count=count_tokens)
+            message_id=message_id(), model=call.model, input_tokens=prompt,
+            stop_sequences=stops, thinking=thinking, want_reasoning=want, count=count_tokens,
+            cache=cache)
         meter = StreamMeter(exchange, messages_, call.request.get("tools"))
         frames = _frames(meter.metered(provider.stream(call)), translator)
         return await relay(request, frames, terminator=None,
@@ -95,11 +131,9 @@ async def messages(request: web.Request) -> web.StreamResponse:
     completion = await provider.complete(call)
     reply = from_chat_completion(completion, message_id=message_id(), model=call.model,
                                  stop_sequences=stops, thinking=thinking if want else "",
-                                 count=count_tokens)
+                                 count=count_tokens, cache=cache)
     usage = reply["usage"]
-    prompt = prompt_tokens(usage) or count_prompt_tokens(call.request["messages"],
-                                                         call.request.get("tools"))
-    exchange.usage(prompt, usage["output_tokens"])
+    exchange.usage(prompt_tokens(usage) or prompt, usage["output_tokens"])
     return json_response(reply)
 
 
@@ -131,8 +165,9 @@ async def count_tokens_route(request: web.Request) -> web.Response:
     """``POST /v1/messages/count_tokens``: ``{"input_tokens": N}``, counted as the routed
     provider would bill the prompt (the native Anthropic API's own count when relayed)."""
     version = request.headers.get(VERSION_HEADER)
-    body, chat = await read_json(request, functools.partial(_checked, version=version,
-                                                            count_only=True))
+    checked = await read_json(request, functools.partial(_checked, version=version,
+                                                         count_only=True))
+    body, chat = checked.body, checked.chat
     target = openai_routes.route_model(request, body)
     if native.serves(request, target):
         return await native.relay_count(request, body, target)
@@ -187,6 +222,7 @@ async def get_model(request: web.Request) -> web.Response:
 
 
 def setup_messages_routes(app: web.Application) -> None:
+    app[PROMPT_CACHE] = PromptCache()
     app.router.add_post("/v1/messages", messages)
     app.router.add_post("/v1/messages/count_tokens", count_tokens_route)
 
