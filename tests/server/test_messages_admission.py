@@ -121,3 +121,18 @@ async def test_unknown_messages_path_is_anthropic_not_found(make_gateway_client)
     response = await client.get("/v1/messages/batches/x", headers=api_key(client))
     assert response.status == 404
     assert (await response.json())["error"]["type"] == "not_found_error"
+
+
+async def test_a_minted_jwt_works_as_x_api_key_or_bearer(make_gateway_client):
+    client = await make_gateway_client()
+    minted = await client.post("/v1/auth/mint", json={"user_id": "alice"}, headers=client.key)
+    token = (await minted.json())["jwt"]
+    for headers in ({"x-api-key": token}, {"Authorization": f"Bearer {token}"}):
+        response = await client.post("/v1/messages", json=ASK, headers={**headers, **VERSION})
+        assert response.status == 200, await response.text()
+        exchange = client.gateway.store.find(response.headers["X-Request-Id"])
+        assert exchange.user == "alice"  # the identity the token carries
+    forged = await client.post("/v1/messages", json=ASK,
+                               headers={"x-api-key": token[:-4] + "AAAA", **VERSION})
+    assert forged.status == 401
+    assert (await forged.json())["error"]["type"] == "authentication_error"
