@@ -12,7 +12,8 @@ caller's limits (``limits.check_caller``), then the route's handler. They run in
 coroutine, not six stacked middlewares: aiohttp would wrap each in its own frame and
 ``functools.partial`` on every request.
 
-Whatever the phases or the handler raise is turned into an OpenAI-format error here:
+Whatever the phases or the handler raise is turned into an OpenAI-format error here
+(Anthropic's envelope for a request in its dialect, ``behest_errors.speaks_anthropic``):
 ``GatewayError`` as itself, aiohttp's HTTP exceptions (router 404/405, body 413)
 reworded, anything else a logged 500 that names the request id; but a connection error
 of a client that left (mid-body, say) ends the exchange as a cancellation: nothing
