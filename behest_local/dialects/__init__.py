@@ -13,4 +13,7 @@ the ids and the timestamps, and passes them in.
 - ``responses``: ``/v1/responses`` (facade over ``responses_request`` and
   ``responses_stream``).
 - ``completions``: legacy ``/v1/completions``.
+- ``messages_*``: Anthropic's ``/v1/messages``, the second front door (its facts in
+  ``messages_wire``, shared with the Anthropic provider and fake).
 """
+

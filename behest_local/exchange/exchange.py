@@ -114,6 +114,7 @@ _phase_value = attrgetter("value")
 
 FIELDS: tuple[Field, ...] = (
     Field("id"), Field("trace_id"), Field("wall_time"), Field("method"), Field("path"),
+    Field("dialect"),
     Field("phase", plain=_phase_value, typed=Phase), Field("tenant"), Field("project"),
     Field("user"), Field("session"), Field("credential"), Field("requested_model"),
     Field("model"), Field("provider"), Field("stream"), Field("status"), Field("error"),
@@ -176,6 +177,9 @@ class Exchange:
         # ``x-behest-warning`` header, the request log line and the TUI show it.
         self.ended = self.error = self.cost = self.warning = None
         self.stream = False
+        self.dialect = "openai"
+        """The API dialect the client spoke: ``openai``, or ``anthropic`` on the Messages API
+        (set by authentication, server/admission/auth.py)."""
         self.chunk_times: list[float] = []
         """When each stream event was written, for the first ``TIMELINE_MAX`` of them."""
         self.chunks_untimed = 0

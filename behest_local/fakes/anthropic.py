@@ -1,4 +1,5 @@
-"""Fake Anthropic Messages API: ``POST /v1/messages`` and ``GET /v1/models``.
+"""Fake Anthropic Messages API: ``POST /v1/messages``, ``POST /v1/messages/count_tokens``
+and ``GET /v1/models``.
 
 ``make_app(key=…)`` checks what the real API checks first (providers.md §6.1, §6.5,
 §13): the key, in ``x-api-key`` or as a Bearer token as newer SDKs send it (401
@@ -22,16 +23,13 @@ import secrets
 from aiohttp import web
 
 from behest_local import sse
+from behest_local.dialects import messages_wire as wire
 from behest_local.fakes import script as scripting
 from behest_local.fakes.base import STATE, hold, json_response, new_app, play, read_json
 from behest_local.providers.tokens import count_tokens
 
-ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
-               403: "permission_error", 404: "not_found_error", 413: "request_too_large",
-               429: "rate_limit_error", 500: "api_error", 504: "timeout_error",
-               529: "overloaded_error"}
-STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use",
-                "filter": "refusal"}
+# The script's stop names (``fakes/script.Plan.stop``) as Messages ``stop_reason``s.
+STOP_REASONS = {**wire.STOP_REASONS, "filter": "refusal"}
 PREAMBLE = "Let me check that."
 MODELS = ("claude-sonnet-4-6", "claude-haiku-4-5")
 
@@ -39,20 +37,19 @@ MODELS = ("claude-sonnet-4-6", "claude-haiku-4-5")
 def make_app(*, key: str | None = None) -> web.Application:
     app = new_app("anthropic", key)
     app.router.add_post("/v1/messages", messages)
+    app.router.add_post("/v1/messages/count_tokens", count_tokens_route)
     app.router.add_get("/v1/models", models)
     return app
 
 
 def error(status: int, message: str | None = None) -> web.Response:
-    kind = ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
     request_id = "req_" + secrets.token_hex(12)
     headers = {"request-id": request_id}
     if status == 429:
         headers["retry-after"] = "1"
-    body = {"type": "error", "error": {"type": kind, "message": message or {
+    body = wire.error_body(status, message or {
         529: "Overloaded", 429: "Number of request tokens has exceeded your rate limit.",
-        500: "Internal server error"}.get(status, f"Fake upstream error {status}")},
-        "request_id": request_id}
+        500: "Internal server error"}.get(status, f"Fake upstream error {status}"), request_id)
     return json_response(body, status, headers)
 
 
@@ -79,11 +76,12 @@ async def models(request: web.Request) -> web.Response:
                           "last_id": MODELS[-1]})
 
 
-def invalid(body: object) -> str | None:
-    """Why the real API would refuse ``body`` with a 400, or None."""
+def invalid(body: object, *, count_only: bool = False) -> str | None:
+    """Why the real API would refuse ``body`` with a 400, or None (``count_only``: a
+    ``count_tokens`` body, which has no ``max_tokens``)."""
     if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
         return "messages: Field required"
-    if not isinstance(body.get("max_tokens"), int):
+    if not count_only and not isinstance(body.get("max_tokens"), int):
         return "max_tokens: Field required"
     if (body.get("temperature") or 0) > 1:
         return "temperature: Input should be less than or equal to 1"
@@ -120,6 +118,21 @@ def _texts(content: object) -> str:
                     if b.get("type") == "tool_result")
 
 
+def _prompt(body: dict) -> str:
+    return "\n".join([_texts(body.get("system") or "")]
+                     + [_texts(m["content"]) for m in body["messages"]])
+
+
+async def count_tokens_route(request: web.Request) -> web.Response:
+    """``POST /v1/messages/count_tokens``: ``{"input_tokens": N}`` of the prompt's text."""
+    body = await read_json(request)
+    if (denied := _authorise(request, body)) is not None:
+        return denied
+    if (reason := invalid(body, count_only=True)) is not None:
+        return error(400, reason)
+    return json_response({"input_tokens": count_tokens(_prompt(body))})
+
+
 async def messages(request: web.Request) -> web.StreamResponse:
     body = await read_json(request)
     if (denied := _authorise(request, body)) is not None:
@@ -130,9 +143,8 @@ async def messages(request: web.Request) -> web.StreamResponse:
     script = scripting.parse(_texts(users[-1]["content"]) if users else "")
     if script.error:
         return error(script.error)
-    system = body.get("system") or ""
-    prompt = "\n".join([_texts(system)] + [_texts(m["content"]) for m in body["messages"]])
-    plan = scripting.plan("anthropic", script, max_tokens=body["max_tokens"], prompt_text=prompt,
+    plan = scripting.plan("anthropic", script, max_tokens=body["max_tokens"],
+                          prompt_text=_prompt(body),
                           tools=[(t["name"], t.get("input_schema") or {})
                                  for t in body.get("tools") or []])
     reply = _Reply(body["model"], plan)

@@ -38,7 +38,7 @@ from behest_local.policy.routing import EMULATED
 from behest_local.policy.tiers import usage_counters
 
 INFERENCE_PATHS = frozenset({"/v1/chat/completions", "/v1/completions", "/v1/responses",
-                             "/v1/embeddings"})
+                             "/v1/embeddings", "/v1/messages"})
 """The billed routes: what per-project and per-user limits count, and what usage reports."""
 _ENDED = (ExchangeFinished, ExchangeFailed)
 _MAX_CACHED = 4096

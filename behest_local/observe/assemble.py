@@ -2,8 +2,8 @@
 
 The TUI's detail view, the exports and fixtures show the assistant's message and tool
 calls as one object, whichever dialect carried them. This module folds a decoded event
-list (``chat.completion.chunk``, legacy ``text_completion`` chunks, or Responses API
-events) or a non-streamed body into::
+list (``chat.completion.chunk``, legacy ``text_completion`` chunks, Responses API events,
+or Anthropic Messages events) or a non-streamed body into::
 
     {"choices": [{"index", "role", "content", "reasoning", "tool_calls", "finish_reason"}],
      "usage": {...} | None, "error": {...} | None}
@@ -12,6 +12,8 @@ Pure functions over already decoded JSON; redaction is the caller's (observe/rec
 """
 
 from __future__ import annotations
+
+import json
 
 
 def _choice(choices: dict[int, dict], index: int) -> dict:
@@ -78,6 +80,34 @@ def _responses_event(choices: dict[int, dict], event: dict, state: dict) -> None
         state["error"] = {k: v for k, v in event.items() if k != "type"}
 
 
+def _messages_event(choices: dict[int, dict], event: dict, state: dict) -> None:
+    """One event of Anthropic's Messages stream (``/v1/messages``)."""
+    kind = event.get("type")
+    choice = _choice(choices, 0)
+    if kind == "content_block_start":
+        block = event.get("content_block") or {}
+        if block.get("type") == "tool_use":
+            slot = _tool(choice, event.get("index"))
+            slot["id"], slot["name"] = block.get("id"), block.get("name") or ""
+    elif kind == "content_block_delta":
+        delta = event.get("delta") or {}
+        if delta.get("type") == "text_delta":
+            choice["content"] += delta.get("text") or ""
+        elif delta.get("type") == "thinking_delta":
+            choice["reasoning"] += delta.get("thinking") or ""
+        elif delta.get("type") == "input_json_delta":
+            _tool(choice, event.get("index"))["arguments"] += delta.get("partial_json") or ""
+    elif kind == "message_start":
+        state["usage"] = (event.get("message") or {}).get("usage") or state.get("usage")
+    elif kind == "message_delta":
+        choice["finish_reason"] = (event.get("delta") or {}).get("stop_reason")
+        state["usage"] = {**(state.get("usage") or {}), **(event.get("usage") or {})}
+
+
+_MESSAGES_EVENTS = frozenset({"message_start", "content_block_start", "content_block_delta",
+                              "message_delta"})
+
+
 def assemble_events(events: list[object]) -> dict:
     """Fold decoded stream events (``[DONE]`` already removed) into one message."""
     choices: dict[int, dict] = {}
@@ -89,6 +119,9 @@ def assemble_events(events: list[object]) -> dict:
             for raw in event["choices"]:
                 if isinstance(raw, dict):
                     _chat_choice(choices, raw)
+        elif event.get("type") in _MESSAGES_EVENTS:
+            _messages_event(choices, event, state)
+            continue
         elif isinstance(event.get("type"), str) and event["type"].startswith(("response.", "error")):
             _responses_event(choices, event, state)
         if isinstance(event.get("usage"), dict):
@@ -113,6 +146,22 @@ def assemble_body(body: object) -> dict:
                 events.append({"type": "response.function_call_arguments.delta",
                                "item_id": item.get("id"), "delta": item.get("arguments", "")})
         events.append({"type": "response.completed", "response": body})
+        return assemble_events(events)
+    if body.get("type") == "message" and isinstance(body.get("content"), list):  # Messages
+        events = [{"type": "message_start", "message": body}]
+        for index, block in enumerate(body["content"]):
+            if not isinstance(block, dict):
+                continue
+            events.append({"type": "content_block_start", "index": index, "content_block": block})
+            kind = block.get("type")
+            delta = ({"type": "text_delta", "text": block.get("text")} if kind == "text" else
+                     {"type": "thinking_delta", "thinking": block.get("thinking")}
+                     if kind == "thinking" else
+                     {"type": "input_json_delta", "partial_json": json.dumps(block.get("input"))}
+                     if kind == "tool_use" else {})
+            events.append({"type": "content_block_delta", "index": index, "delta": delta})
+        events.append({"type": "message_delta", "delta": {"stop_reason": body.get("stop_reason")},
+                       "usage": body.get("usage")})
         return assemble_events(events)
     return assemble_events([body])
 

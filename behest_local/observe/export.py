@@ -103,6 +103,7 @@ def har_entry(record: dict) -> dict:
         "timings": {"blocked": -1, "dns": -1, "connect": -1, "ssl": -1, "send": 0,
                     "wait": round(wait_ms, 3), "receive": round(duration_ms - wait_ms, 3)},
         "_behest": {"id": record["id"], "project": record["project"],
+                    "dialect": record.get("dialect", "openai"),
                     "model": record["model"], "provider": record["provider"],
                     "stream": record["stream"], "chunks": record["chunks"],
                     "prompt_tokens": record["prompt_tokens"],

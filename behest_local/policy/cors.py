@@ -39,15 +39,21 @@ ALLOW_HEADERS = frozenset({
     "authorization", "content-type", "accept", "accept-language", "content-language",
     "x-session-id", "x-thread-id", "x-end-user-id", "x-request-id", "x-behest-emulate",
     "openai-beta", "openai-organization", "openai-project", "idempotency-key",
-    "traceparent", "tracestate", "cache-control", "x-requested-with"})
-"""Request headers real clients send: Behest's (§1.4, §5.1), the OpenAI JS SDK's, tracing."""
+    "traceparent", "tracestate", "cache-control", "x-requested-with",
+    "x-api-key", "anthropic-version", "anthropic-beta",
+    "anthropic-dangerous-direct-browser-access", "x-claude-code-session-id", "x-app"})
+"""Request headers real clients send: Behest's (§1.4, §5.1), the OpenAI and Anthropic JS
+SDKs' (anthropic-ingress.md §2), tracing."""
 ALLOW_HEADER_PREFIXES = ("x-stainless-",)
 """The OpenAI/Anthropic JS SDKs add ``x-stainless-os``, ``-lang``, ``-retry-count`` …"""
 EXPOSE_HEADERS = (
     "Retry-After", "retry-after-ms", "X-Request-Id", "X-Trace-Id", "x-should-retry",
     "x-ratelimit-limit-requests", "x-ratelimit-limit-tokens",
     "x-ratelimit-remaining-requests", "x-ratelimit-remaining-tokens",
-    "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens", "Server-Timing", WARNING_HEADER)
+    "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens", "Server-Timing", WARNING_HEADER,
+    "request-id", "anthropic-ratelimit-requests-limit", "anthropic-ratelimit-requests-remaining",
+    "anthropic-ratelimit-requests-reset", "anthropic-ratelimit-tokens-limit",
+    "anthropic-ratelimit-tokens-remaining", "anthropic-ratelimit-tokens-reset")
 """Response headers a page may read beyond the CORS-safelisted ones (Fetch standard §3.2,
 ``Access-Control-Expose-Headers``); a
 credentialed response cannot use ``*`` here, so they are listed by name."""

@@ -70,7 +70,8 @@ class Adapter:
     """The package that implements it (``openai_compat``, ``anthropic`` …)."""
     default_base_url: str
     operations: frozenset[str]
-    """Among ``chat``, ``embed``, ``models``."""
+    """Among ``chat``, ``embed``, ``models``; Anthropic's also ``messages`` and
+    ``count_tokens``, native bodies relayed untranslated (``UpstreamProvider.native_*``)."""
     key_required: bool
     _request: Callable[..., UpstreamRequest]
     _from_native: Callable[[str, dict, object], dict]
@@ -122,7 +123,7 @@ ADAPTERS: dict[str, Adapter] = {
     "custom": _openai_compatible(openai_transport.CUSTOM),
     "anthropic": Adapter(
         "anthropic", "anthropic", anthropic_transport.DEFAULT_BASE_URL,
-        frozenset({"chat", "models"}), True, anthropic_transport.request,
+        frozenset({"chat", "models", "messages", "count_tokens"}), True, anthropic_transport.request,
         anthropic_translate.from_native, anthropic_translate.error_from_native,
         anthropic_stream.Translator),
     "gemini": Adapter(

@@ -28,6 +28,10 @@ the connection is closed at once. Messages name ``self.name``, the ``[providers.
 name, which the stream translators are given too (a custom server's adapter is the
 ``custom`` profile's, but its errors say ``ollama``).
 
+``native_json``/``native_events`` send a body already in the provider's dialect (the
+native relay of Anthropic's ``/v1/messages``) and hand back its JSON text or decoded SSE
+events untranslated, with the same transport, timeouts, caps and error mapping.
+
 ``fetch_models`` asks the provider for its own models list (the adapter's ``models``
 operation) with a short timeout and keeps the answer for ``MODELS_TTL_S`` (a failure for
 ``MODELS_RETRY_S``); concurrent callers share one request.
@@ -54,7 +58,7 @@ from behest_local.providers.openai_compat import translate as openai_translate
 from behest_local.providers.shapes import EmbedCall
 from behest_local.providers.registry import Adapter
 from behest_local.secret import Secret
-from behest_local.sse import EventJSON, EventTooLarge, SSEDecoder
+from behest_local.sse import EventJSON, EventTooLarge, SSEDecoder, SSEEvent
 
 log = logging.getLogger("behest_local.providers")
 
@@ -172,6 +176,53 @@ class UpstreamProvider:
         finally:
             # Early exit (client gone, error): ``release`` closes a connection whose
             # response is unfinished, so the upstream sees it drop and stops generating.
+            response.release()
+
+    # -- native relay: a body in the provider's own dialect, answered as it sent it ---------
+
+    async def native_json(self, op: str, body: dict, headers: dict[str, str]
+                          ) -> tuple[str | None, dict]:
+        """The JSON text and value of ``op`` (an adapter operation taking a native body,
+        Anthropic's ``messages``), with ``headers`` added (``anthropic-version`` …)."""
+        key = self._key()
+        request = self.adapter.request(op, body, key, base_url=self.base_url, headers=headers)
+        return await self._receive_json(request, key)
+
+    async def native_events(self, op: str, body: dict, headers: dict[str, str]
+                            ) -> AsyncIterator[SSEEvent]:
+        """The SSE events of a streamed ``op``, decoded but not translated, as they arrive;
+        timeouts, caps and a cut stream fail as ``stream`` fails. The event payloads are
+        the caller's to read (an in-band ``error`` event included)."""
+        key = self._key()
+        request = self.adapter.request(op, body, key, base_url=self.base_url, headers=headers)
+        decoder = SSEDecoder(max_event=self.max_event_bytes)
+        response = await self._open(request, key)
+        del key, request
+        started = False
+        take, wait = response.take, response.wait
+        try:
+            while True:
+                data = take()
+                if data is None:
+                    await wait(None)
+                    continue
+                if not data:
+                    break
+                started = True
+                for event in decoder.feed(data):
+                    yield event
+            for event in decoder.close():
+                yield event
+        except ReadTimeout:
+            raise self._timed_out("between two stream events" if started
+                                  else "before its first stream event") from None
+        except ConnectionCut as exc:
+            raise UpstreamError(f"The {self.name} stream was cut off: {exc}",
+                                status=502, code="upstream_stream_cut") from None
+        except EventTooLarge as exc:
+            raise self._too_large(f"a stream {exc.kind}", self.max_event_bytes,
+                                  "max_event_bytes", "upstream_event_too_large") from None
+        finally:
             response.release()
 
     async def embed(self, body: dict, model: str) -> dict:

@@ -28,9 +28,11 @@ from aiohttp import web
 from behest_local.exchange.exchange import WARNING_HEADER, Exchange
 from behest_local.server.gateway import Gateway
 from behest_local.server.routes import management
+from behest_local.server.routes import messages as messages_routes
 from behest_local.server.routes import openai as openai_routes
 from behest_local.server.routes import translated as translated_routes
 from behest_local.server.admission.auth import PRINCIPALS, PrincipalCache
+from behest_local.server.behest_errors import speaks_anthropic
 from behest_local.server.routes.behest import setup_behest_routes
 from behest_local.server.admission.cors import cors_headers, setup_cors
 from behest_local.server.admission.host import setup_host_check
@@ -66,8 +68,10 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/v1/completions", translated_routes.completions)
     app.router.add_post("/v1/responses", translated_routes.responses)
     app.router.add_post("/v1/embeddings", openai_routes.embeddings)
-    app.router.add_get("/v1/models", openai_routes.list_models)
-    app.router.add_get("/v1/models/{model:.+}", openai_routes.get_model)
+    # The models list answers in Anthropic's shape when asked with ``anthropic-version``.
+    app.router.add_get("/v1/models", messages_routes.list_models)
+    app.router.add_get("/v1/models/{model:.+}", messages_routes.get_model)
+    messages_routes.setup_messages_routes(app)
     management.setup_routes(app)
     setup_behest_routes(app)
     setup_usage(app)
@@ -99,6 +103,8 @@ def add_gateway_headers(request: web.Request, response: web.StreamResponse,
         headers = response.headers
         headers["X-Request-Id"] = exchange.id
         headers["X-Trace-Id"] = exchange.trace_id
+        if speaks_anthropic(request):  # where the Anthropic SDKs read the request id
+            headers["request-id"] = exchange.id
         headers[SERVER_TIMING] = format_server_timing(exchange.elapsed(),
                                                       exchange.provider_time)
         warning = exchange.warning

@@ -38,6 +38,7 @@ from typing import NamedTuple
 
 from aiohttp import web
 
+from behest_local.dialects.messages_wire import MESSAGES_PREFIX, VERSION_HEADER
 from behest_local.errors import GatewayError
 from behest_local.finops.recorder import INFERENCE_PATHS
 from behest_local.identity.api_keys import is_key_format
@@ -169,6 +170,9 @@ class PathKind(NamedTuple):
     """Under ``/v1/``: the data plane's API-key/JWT authentication applies."""
     inference: bool
     """A billed route (``finops.recorder.INFERENCE_PATHS``): counts toward request limits."""
+    anthropic: bool
+    """Anthropic's Messages API (``/v1/messages…``): ``x-api-key`` accepted, errors and
+    rate-limit headers in Anthropic's shape (``speaks_anthropic``)."""
 
 
 @functools.lru_cache(maxsize=1024)  # bounded: paths come from clients
@@ -178,7 +182,16 @@ def path_kind(path: str) -> PathKind:
         gateway=path.startswith(("/v1/", LEGACY_PREFIX)) or path == "/.well-known/jwks.json",
         management=path.startswith(PATH_PREFIXES) or path == "/v1/projects",
         behest=is_behest_route(path), data=path.startswith("/v1/"),
-        inference=path in INFERENCE_PATHS)
+        inference=path in INFERENCE_PATHS, anthropic=path.startswith(MESSAGES_PREFIX))
+
+
+def speaks_anthropic(request: web.Request) -> bool:
+    """Whether ``request`` is answered in Anthropic's dialect: a Messages API path, or the
+    models list asked for with ``anthropic-version`` (how the Anthropic SDKs and Claude
+    Code's model discovery call it, anthropic-ingress.md §7)."""
+    path = request.path
+    return path_kind(path).anthropic or (path.startswith("/v1/models")
+                                         and VERSION_HEADER in request.headers)
 
 
 def nested_body(error: GatewayError) -> dict:

@@ -12,7 +12,8 @@ caller's limits (``limits.check_caller``), then the route's handler. They run in
 coroutine, not six stacked middlewares: aiohttp would wrap each in its own frame and
 ``functools.partial`` on every request.
 
-Whatever the phases or the handler raise is turned into an OpenAI-format error here:
+Whatever the phases or the handler raise is turned into an OpenAI-format error here
+(Anthropic's envelope for a request in its dialect, ``behest_errors.speaks_anthropic``):
 ``GatewayError`` as itself, aiohttp's HTTP exceptions (router 404/405, body 413)
 reworded, anything else a logged 500 that names the request id; but a connection error
 of a client that left (mid-body, say) ends the exchange as a cancellation: nothing
@@ -45,7 +46,7 @@ from behest_local.exchange.events import RequestReceived
 from behest_local.exchange.exchange import CURRENT, Exchange
 from behest_local.printable import printable
 from behest_local.server.admission.auth import authenticate_async, serve_behest_route
-from behest_local.server.behest_errors import path_kind, serve_management
+from behest_local.server.behest_errors import path_kind, serve_management, speaks_anthropic
 from behest_local.server.admission.cors import preflight
 from behest_local.server.body import release_body
 from behest_local.server.ending import ENDING, Ending
@@ -130,7 +131,8 @@ async def gateway_middleware(request: web.Request, handler) -> web.StreamRespons
         CURRENT.reset(token)
         release_body(request)  # a large body's values are freed beside the loop
     if failure is not None:
-        response = error_response(failure)
+        response = error_response(failure, anthropic_id=exchange.id
+                                  if speaks_anthropic(request) else None)
     whole = type(response) is web.Response
     try:
         # Write a whole response now, then trace its end: the subscribers (trace database,

@@ -2,7 +2,8 @@
 
 Every error a data-plane client sees goes through ``error_response`` so that it is always
 ``{"error": {"message", "type", "param", "code"}}`` JSON with the right status, never
-HTML or a stack trace. A chat reply relayed unchanged keeps the upstream's own text
+HTML or a stack trace (Anthropic's ``{"type": "error", "error": {type, message}}`` on the
+Messages API). A chat reply relayed unchanged keeps the upstream's own text
 (``sse.EventJSON``). ``from_http_exception`` converts aiohttp's own exceptions (router
 404/405, body-size 413) into that shape.
 """
@@ -13,6 +14,7 @@ import json
 
 from aiohttp import web
 
+from behest_local.dialects.messages_wire import error_body
 from behest_local.errors import GatewayError, InvalidRequestError, NotFoundError
 from behest_local.json_text import EncodedJSON
 from behest_local.sse import EventJSON
@@ -35,7 +37,12 @@ def json_response(data: object, *, status: int = 200, headers: dict | None = Non
         "utf-8", "replace"), status=status, headers=headers, content_type="application/json")
 
 
-def error_response(error: GatewayError) -> web.Response:
+def error_response(error: GatewayError, *, anthropic_id: str | None = None) -> web.Response:
+    """``error`` as OpenAI's envelope; with ``anthropic_id`` (the request id), as
+    Anthropic's (``messages_wire.error_body``), for a request in that dialect."""
+    if anthropic_id is not None:
+        return json_response(error_body(error.status, error.message, anthropic_id),
+                             status=error.status, headers=error.headers)
     return json_response(error.to_openai(), status=error.status, headers=error.headers)
 
 

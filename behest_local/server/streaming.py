@@ -188,7 +188,8 @@ async def relay(request: web.Request, events: AsyncIterator, *, terminator: byte
         request[ENDING] = Ending(503 if closing else 499, "cancelled", "gateway shutting down"
                                  if closing else "client disconnected", cancelled=not closing)
         if closing:
-            await _close_with(response, writer, exchange, error_event(GatewayError(
+            # In the route's own shape (``on_error``), as any mid-stream failure.
+            await _close_with(response, writer, exchange, on_error(GatewayError(
                 "behest-local is shutting down; the stream was closed.", status=503,
                 code="shutting_down")), quiet=True)
         raise

@@ -74,6 +74,10 @@ def overview_text(record: dict, reason: str | None, probe: dict | None) -> Text:
     text = Text()
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record["wall_time"]))
     _field(text, "request", f"{record['method']} {record['path']}", "bold")
+    if record.get("dialect", "openai") != "openai":  # the gateway's own needs no label
+        how = "native" if record["provider"] == record["dialect"] else "via chat"
+        _field(text, "dialect", f"{record['dialect']} ({how})" if record["provider"]
+               else record["dialect"])
     _field(text, "id", record["id"])
     _field(text, "trace", record["trace_id"])
     _field(text, "received", stamp)

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import json
 
-from behest_local.providers.anthropic.translate import FINISH_REASONS, stream_error, usage
+from behest_local.dialects.messages_wire import FINISH_REASONS
+from behest_local.providers.anthropic.translate import stream_error, usage
 from behest_local.providers.base import ChatCall
 from behest_local.providers.shapes import (
     ChunkFactory,

@@ -23,26 +23,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+from behest_local.dialects.messages_wire import ERROR_STATUS, FINISH_REASONS, prompt_tokens
 from behest_local.errors import InvalidRequestError, UpstreamError
 from behest_local.providers.base import ChatCall
 from behest_local.providers import shapes
 from behest_local.providers.shapes import requested_max_tokens, text_of
 
 DEFAULT_MAX_TOKENS = 4096
-
-# stop_reason → finish_reason (§6.7, §11.1; refusal → content_filter as LiteLLM maps it).
-FINISH_REASONS = {
-    "end_turn": "stop", "stop_sequence": "stop", "pause_turn": "stop",
-    "max_tokens": "length", "model_context_window_exceeded": "length",
-    "tool_use": "tool_calls", "refusal": "content_filter",
-}
-
-# error.type → HTTP status (§6.5), for errors that arrive inside a 200 stream.
-ERROR_STATUS = {
-    "invalid_request_error": 400, "authentication_error": 401, "billing_error": 402,
-    "permission_error": 403, "not_found_error": 404, "request_too_large": 413,
-    "rate_limit_error": 429, "api_error": 500, "timeout_error": 504, "overloaded_error": 529,
-}
 
 
 # OpenAI's reasoning_effort levels as Anthropic's effort levels ("none" asks for none: omitted).
@@ -226,8 +213,7 @@ def usage(native: Mapping) -> dict:
     """§6.7: ``input_tokens`` excludes cache reads and writes, OpenAI's prompt includes them."""
     written = native.get("cache_creation_input_tokens") or 0
     read = native.get("cache_read_input_tokens") or 0
-    prompt = (native.get("input_tokens") or 0) + written + read
-    return shapes.usage(prompt, native.get("output_tokens") or 0, cached=read,
+    return shapes.usage(prompt_tokens(native), native.get("output_tokens") or 0, cached=read,
                         cache_write=written or None)
 
 

@@ -17,7 +17,10 @@ from behest_local.secret import Secret
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
 # The models list pages at 20 by default; 1000 is its maximum page (one request lists all).
-PATHS = {"chat": "v1/messages", "models": "v1/models?limit=1000"}
+# ``messages`` and ``count_tokens`` carry a Messages body as the client wrote it (the native
+# relay of ``/v1/messages``): sent as is, not translated from chat.
+PATHS = {"chat": "v1/messages", "models": "v1/models?limit=1000", "messages": "v1/messages",
+         "count_tokens": "v1/messages/count_tokens"}
 
 
 def request(op: str, payload: object, key: Secret | str | None, *, base_url: str | None = None,
@@ -27,4 +30,9 @@ def request(op: str, payload: object, key: Secret | str | None, *, base_url: str
         raise ValueError(f"anthropic has no {op!r} operation")
     url = join_url(base_url or DEFAULT_BASE_URL, PATHS[op])
     auth = {"x-api-key": reveal(key), "anthropic-version": API_VERSION}
-    return native_request(op, url, auth, payload, translate.to_native, headers)
+    return native_request(op, url, auth, payload,
+                          translate.to_native if op == "chat" else _as_sent, headers)
+
+
+def _as_sent(op: str, body: dict) -> dict:
+    return body

@@ -1,5 +1,8 @@
 """Data-plane authentication: ``Authorization: Bearer <API key or JWT>`` → ``Principal``.
 
+On Anthropic's Messages API the credential may come as ``x-api-key`` too
+(``credential_header``), as the Anthropic SDKs and Claude Code send it.
+
 Two credentials reach the data plane (reference/behest-api.md §1.4, §2, §7.8):
 
 * **Behest JWTs** (v1.5): minted by ``POST /v1/auth/mint`` or signed locally by an SDK with
@@ -36,13 +39,16 @@ from behest_local.identity.jwt import TokenError, looks_like_jwt
 from behest_local.config import ProjectConfig, Settings
 from behest_local.errors import AuthenticationError, GatewayError, InvalidRequestError
 from behest_local.identity.api_keys import KeyRecord, is_key_format
-from behest_local.server.behest_errors import behest_guard
+from behest_local.server.behest_errors import behest_guard, speaks_anthropic
 from behest_local.server.keys import EXCHANGE, GATEWAY, KEYRING, PRINCIPAL
 from behest_local.server.admission.principal import Principal
 
 MISSING = ("You didn't provide an API key. You need to provide your API key in an Authorization "
            "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY). Create one with "
            "`behest-local keys create --project local`.")
+MISSING_ANTHROPIC = ("x-api-key header is required: send your behest-local project key in "
+                     "x-api-key (or as Authorization: Bearer). Create one with "
+                     "`behest-local keys create --project local`.")
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="behest", error="invalid_token"'}
 USER_HEADER, SESSION_HEADER = "X-End-User-Id", "X-Session-Id"
 
@@ -160,8 +166,21 @@ def identifier(headers, name: str) -> str | None:
     return value
 
 
-def bearer_token(request: web.Request, *, missing: str = MISSING) -> str:
-    header = request.headers.get("Authorization", "")
+def credential_header(headers, anthropic: bool) -> str | None:
+    """The request's credential as an ``Authorization`` value. On Anthropic's Messages API
+    ``x-api-key`` counts too, and wins over ``Authorization`` as it does at Anthropic
+    (anthropic-ingress.md §0: SDK 1.x sends ``x-api-key``, 2.x a Bearer token)."""
+    if anthropic:
+        key = headers.get("x-api-key")
+        if key:
+            return "Bearer " + key.strip()
+    return headers.get("Authorization")
+
+
+def bearer_token(request: web.Request, *, missing: str = MISSING,
+                 header: str | None = None) -> str:
+    if header is None:
+        header = request.headers.get("Authorization", "")
     scheme, _, token = header.strip().partition(" ")
     token = token.strip()
     if not header or scheme.lower() != "bearer" or not token:
@@ -193,14 +212,18 @@ def authenticate(request: web.Request, *, _defer: bool = False) -> Principal:
     settings, keys = gateway.settings, gateway.keys
     generation = keys.generation  # read first: see PrincipalCache.put
     headers = request.headers
-    header = headers.get("Authorization")
+    anthropic = speaks_anthropic(request)
+    if anthropic:
+        request[EXCHANGE].dialect = "anthropic"
+    header = credential_header(headers, anthropic)
     user = identifier(headers, USER_HEADER)
     session = identifier(headers, SESSION_HEADER)
     cache = app[PRINCIPALS]
     principal = (cache.get(settings, generation, header, user, session)
                  if header is not None else None)
     if principal is None:
-        token = bearer_token(request)
+        token = bearer_token(request, header=header or "",
+                             missing=MISSING_ANTHROPIC if anthropic else MISSING)
         if looks_like_jwt(token):
             principal = _from_jwt(request, token, settings, session)
         else:

@@ -33,6 +33,7 @@ from aiohttp import web
 
 from behest_local.policy.cors import (ALLOW_METHODS, EXPOSE_HEADERS, MAX_AGE, Decision,
                                       OriginTable, decide, refused_request_headers)
+from behest_local.dialects.messages_wire import error_body
 from behest_local.errors import GatewayError
 from behest_local.exchange.events import CorsRefused
 from behest_local.printable import printable
@@ -129,7 +130,8 @@ def _refusal_body(request: web.Request, reason: str) -> web.Response:
         error = GatewayError(message, status=403, type="invalid_request_error",
                              code="cors_origin_not_allowed")
         # Behest's nested shape knows no CORS code: nested_body falls back to "forbidden".
-        body = nested_body(error) if kind.behest else error.to_openai()
+        body = nested_body(error) if kind.behest else error_body(
+            403, message, request[EXCHANGE].id) if kind.anthropic else error.to_openai()
     return refuse(request, body, status=403, code="cors_origin_not_allowed", message=message)
 
 

@@ -27,12 +27,13 @@ import logging
 from aiohttp import web
 
 from behest_local.config import Settings
+from behest_local.dialects.messages_wire import error_body
 from behest_local.errors import GatewayError
 from behest_local.policy.hosts import HostRules
 from behest_local.printable import printable
 from behest_local.server.behest_errors import BehestAPIError, PathKind, nested_body
 from behest_local.server.ending import refuse
-from behest_local.server.keys import GATEWAY
+from behest_local.server.keys import EXCHANGE, GATEWAY
 
 log = logging.getLogger("behest_local.host")
 
@@ -101,5 +102,6 @@ def check_host(request: web.Request, kind: PathKind) -> web.Response | None:
         error = GatewayError(message, status=STATUS, type="invalid_request_error", code=CODE,
                              param="Host")
         body = nested_body(GatewayError(message, status=STATUS, code="forbidden")) \
-            if kind.behest else error.to_openai()
+            if kind.behest else error_body(STATUS, message, request[EXCHANGE].id) \
+            if kind.anthropic else error.to_openai()
     return refuse(request, body, status=STATUS, code=CODE, message=message)

@@ -34,7 +34,9 @@ everything and refuses nothing.
 **Headers.** ``limit_headers`` (from the app's ``on_response_prepare`` hook: JSON, errors
 and streams) writes OpenAI's ``x-ratelimit-limit|remaining|reset-requests|tokens``
 (peers.md §4a) for the limit closest to refusing: the tightest request limit and the
-tightest token quota.
+tightest token quota; on Anthropic's Messages API also ``anthropic-ratelimit-requests|
+tokens-limit|remaining|reset``, and refusals there are Anthropic's error JSON (429
+``rate_limit_error`` with ``retry-after``).
 
 **Cost.** Both phases run on every request, so the lists of limits come from a
 ``tiers.LimitTable`` (built once per settings snapshot and caller), and the verdicts'
@@ -52,9 +54,10 @@ from behest_local.finops.window import iso
 from behest_local.policy.cors import page_can_forge
 from behest_local.policy.ratelimit import (Counters, LimitState, Window, duration_text,
                                     retry_after_seconds)
-from behest_local.server.behest_errors import PathKind, path_kind
+from behest_local.dialects.messages_wire import error_body
+from behest_local.server.behest_errors import PathKind, path_kind, speaks_anthropic
 from behest_local.server.ending import refuse
-from behest_local.server.keys import GATEWAY, PRINCIPAL
+from behest_local.server.keys import EXCHANGE, GATEWAY, PRINCIPAL
 from behest_local.policy.tiers import LimitTable, describe, detail_names
 
 COUNTERS = web.AppKey("limit_counters", Counters)
@@ -65,6 +68,10 @@ _INF = math.inf
 _REQUESTS, _TOKENS = ((f"x-ratelimit-limit-{unit}", f"x-ratelimit-remaining-{unit}",
                        f"x-ratelimit-reset-{unit}") for unit in ("requests", "tokens"))
 """OpenAI's header names per reported unit, in the order they are written."""
+ANTHROPIC_HEADERS = tuple((f"anthropic-ratelimit-{unit}-limit",
+                           f"anthropic-ratelimit-{unit}-remaining",
+                           f"anthropic-ratelimit-{unit}-reset") for unit in ("requests", "tokens"))
+"""Anthropic's names for the same (anthropic-ingress.md §9), on its dialect's responses."""
 
 
 def setup_limits(app: web.Application) -> Counters:
@@ -81,7 +88,8 @@ def check_ip(request: web.Request, kind: PathKind) -> web.Response | None:
     once the request is counted."""
     method, headers = request.method, request.headers
     if method == "OPTIONS" or not kind.gateway or page_can_forge(
-            method, headers.get("Content-Type"), headers.get("Authorization")):
+            method, headers.get("Content-Type"),
+            headers.get("Authorization") or headers.get("x-api-key")):
         return None
     app = request.app
     settings = app[GATEWAY].settings
@@ -160,6 +168,8 @@ def refusal(request: web.Request, state: LimitState, retry_after: float) -> web.
             headers["Retry-After"] = str(retry_after_seconds(retry_after))
     if path_kind(request.path).behest:
         body: dict = {"error": {"code": code, "message": message, "details": details}}
+    elif speaks_anthropic(request):  # 429 rate_limit_error, 402 billing_error
+        body = error_body(status, message, request[EXCHANGE].id)
     else:
         body = GatewayError(message, status=status, type=kind, code=code).to_openai()
         body["error"]["details"] = details
@@ -218,6 +228,15 @@ def limit_headers(request: web.Request, response: web.StreamResponse) -> None:
         headers[_TOKENS[0]] = str(int(tokens.limit.limit))
         headers[_TOKENS[1]] = str(int(tok_left))
         headers[_TOKENS[2]] = duration_text(tok_reset - now)
+    if speaks_anthropic(request):
+        # The same limits as Anthropic names them, resets as RFC 3339 times
+        # (anthropic-ingress.md §9); the counters' clock is Unix time.
+        for names, state, left, reset in ((ANTHROPIC_HEADERS[0], requests, req_left, req_reset),
+                                          (ANTHROPIC_HEADERS[1], tokens, tok_left, tok_reset)):
+            if state is not None:
+                headers[names[0]] = str(int(state.limit.limit))
+                headers[names[1]] = str(int(left))
+                headers[names[2]] = iso(reset)
 
 
 def rpm_gauges(app: web.Application, *, busiest_users: int = 2) -> list[tuple[str, float, float]]:

@@ -6,7 +6,9 @@ Chat streams go through ``streaming.relay``; everything else is one JSON respons
 reply the upstream sent in OpenAI's shape keeps its own text, ``render.json_response``).
 Embeddings and the models list ask ``providers.catalog`` which providers serve them.
 ``/v1/completions`` and ``/v1/responses`` are translated to chat in
-``server/routes/translated.py``, reusing ``prepare_chat`` from here.
+``server/routes/translated.py``, reusing ``prepare_chat`` from here; ``/v1/messages``
+(``server/routes/messages.py``) routes first (``route_model``), since a Claude model with an
+Anthropic key is relayed natively, then builds its chat call (``chat_call``).
 """
 
 from __future__ import annotations
@@ -53,8 +55,8 @@ def prepare_chat(request: web.Request, body: dict) -> tuple[ChatProvider, ChatCa
     chunk again when the client did not ask for it.
     """
     emulate = directives.parse(request.headers.get(directives.HEADER))
-    target = _route(request, body)
-    provider, call = _chat_call(request, target, body, emulate)
+    target = route_model(request, body)
+    provider, call = chat_call(request, target, body, emulate)
     request[EXCHANGE].upstream_started()
     return provider, call
 
@@ -67,12 +69,12 @@ def prepare_chats(request: web.Request, bodies: Iterator[dict]
     working through 2,048 of them yields to the loop in between."""
     emulate = directives.parse(request.headers.get(directives.HEADER))
     first = next(bodies)
-    target = _route(request, first)
+    target = route_model(request, first)
     request[EXCHANGE].upstream_started()
-    return (_chat_call(request, target, body, emulate) for body in itertools.chain([first], bodies))
+    return (chat_call(request, target, body, emulate) for body in itertools.chain([first], bodies))
 
 
-def _route(request: web.Request, body: dict) -> routing.Target:
+def route_model(request: web.Request, body: dict) -> routing.Target:
     """Where ``body`` goes, recorded on the exchange (``Routed``)."""
     principal = request[PRINCIPAL]
     project = principal.project
@@ -92,7 +94,7 @@ def _route(request: web.Request, body: dict) -> routing.Target:
     return target
 
 
-def _chat_call(request: web.Request, target: routing.Target, body: dict, emulate: dict
+def chat_call(request: web.Request, target: routing.Target, body: dict, emulate: dict
                ) -> tuple[ChatProvider, ChatCall]:
     """The provider and call that send ``body`` to ``target``."""
     project = request[PRINCIPAL].project
@@ -219,7 +221,7 @@ def _upstream_embeddings_body(raw: object, model: str) -> dict:
     return {**body, "dimensions": dims}
 
 
-async def _all_models(request: web.Request) -> list[dict]:
+async def all_models(request: web.Request) -> list[dict]:
     gateway = request.app[GATEWAY]
     keys = gateway.provider_keys
     return await catalog.list_models(gateway.providers, _settings(request),
@@ -234,12 +236,12 @@ def _settings(request: web.Request):
 
 async def list_models(request: web.Request) -> web.Response:
     """``GET /v1/models``: the models of every provider with a key, plus the emulated ones."""
-    return json_response({"object": "list", "data": await _all_models(request)})
+    return json_response({"object": "list", "data": await all_models(request)})
 
 
 async def get_model(request: web.Request) -> web.Response:
     model_id = request.match_info["model"]
-    for model in await _all_models(request):
+    for model in await all_models(request):
         if model["id"] == model_id:
             return json_response(model)
     raise NotFoundError(f"The model '{model_id}' does not exist.", param="model",
