@@ -75,13 +75,22 @@ _FINISHING_DESCRIPTION = re.compile(
 _CLASS_NAME = re.compile(r"[A-Z][A-Za-z0-9]*")
 
 
-def is_finishing(function: dict) -> bool:
-    """Whether calling ``function`` delivers the answer rather than fetching something."""
+def is_finishing(function: dict, *, by_class_name: bool = True) -> bool:
+    """Whether calling ``function`` delivers the answer rather than fetching something;
+    ``by_class_name``: whether a class-like name alone says so (see ``_class_names_finish``)."""
     name = function["name"]
     words = set(field_words(name))
-    if _CLASS_NAME.fullmatch(name) or words & _FINISHING_WORDS or (words and words <= _OUTPUT_WORDS):
+    if (by_class_name and _CLASS_NAME.fullmatch(name)) or words & _FINISHING_WORDS or (words and words <= _OUTPUT_WORDS):
         return True
     return bool(_FINISHING_DESCRIPTION.search(str(function.get("description") or "")))
+
+
+def _class_names_finish(functions: list[dict]) -> bool:
+    """Whether a class-like name marks an output tool among ``functions``: yes when it
+    stands out (LangChain's ``Weather`` beside ``get_weather``) or is alone; no when every
+    tool is named so, a toolset's own convention (Claude Code's ``Agent``, ``Bash``,
+    ``Read`` ...), where it would make the model call ``Agent`` to answer "What is 2+2?"."""
+    return len(functions) < 2 or not all(_CLASS_NAME.fullmatch(f["name"]) for f in functions)
 
 
 def named_in(text: str, functions: list[dict]) -> list[dict]:
@@ -133,8 +142,9 @@ def plan_calls(request: dict, conversation: Conversation, rng: random.Random,
 
 def _next_calls(mode: str, candidates: list[dict], request: dict, conversation: Conversation,
                 rng: random.Random, choice_index: int) -> list[tuple[str, dict]]:
-    finishing = [f for f in candidates if is_finishing(f)]
-    workers = [f for f in candidates if not is_finishing(f)]
+    by_class_name = _class_names_finish(candidates)
+    finishing = [f for f in candidates if is_finishing(f, by_class_name=by_class_name)]
+    workers = [f for f in candidates if not is_finishing(f, by_class_name=by_class_name)]
     user = conversation.user
     hints = Hints.from_text(user)
     work, ordered = _work(workers, request, hints, choice_index, user)

@@ -157,6 +157,18 @@ def test_finishing_tools_are_recognised_by_name_class_name_or_description() -> N
     assert is_finishing({"name": "done", "description": "Give the final answer to the user."})
 
 
+def test_a_toolset_named_like_classes_is_not_taken_for_output_tools() -> None:
+    # Claude Code offers Agent, Bash, Read ... with tool_choice auto: "What is 2+2?" needs none.
+    tools = [{"type": "function", "function": {"name": name, "description": description,
+                                               "parameters": {"type": "object", "properties": {
+                                                   "prompt": {"type": "string"}}}}}
+             for name, description in (("Agent", "Launch a new agent for complex tasks"),
+                                       ("Bash", "Run a shell command"),
+                                       ("Read", "Read a file from the local filesystem"))]
+    turns, _ = run_loop("What is 2+2?", tools, lambda *a: "ok")
+    assert turns == [[]]
+
+
 # --- the loop guard ----------------------------------------------------------------------------
 
 
