@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -29,8 +28,8 @@ from behest_local.server.admission.limits import rpm_gauges
 from behest_local.observe.trace_db import TraceDB
 from behest_local.runtime.build import ServeOptions, StartupError
 from behest_local.runtime.running import start
+from behest_local.runtime.signals import on_stop_signals
 
-log = logging.getLogger("behest_local")
 log = logging.getLogger("behest_local")
 
 
@@ -104,10 +103,10 @@ async def serve(options: ServeOptions) -> int:
     # Request lines are gathered for 50 ms and written together: one write per batch
     # instead of a syscall on the event loop per request (observe/headless.py).
     logger = None if use_tui else LineLogger(batch=0.05)
+    signals = contextlib.ExitStack()
     try:
         if not use_tui:  # before the banner: a script that waits for it may signal at once
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
+            signals.enter_context(on_stop_signals(stop.set))
         lines = banner_lines(gateway, running.url, loop=loop_name(loop))
         print("\n".join(lines), flush=True)  # stays in the scrollback after the TUI exits
         if use_tui:
@@ -122,9 +121,7 @@ async def serve(options: ServeOptions) -> int:
         if logger is not None:
             logger.flush()
         print("behest-local: shutting down", flush=True)
-        if not use_tui:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
+        signals.close()
         collector.stop()
         await running.close()
         if logger is not None:
