@@ -48,6 +48,7 @@ from behest_local.json_text import encode_body, is_small
 from behest_local.offload import off_loop
 from behest_local.providers.base import ChatCall, ChunkSink
 from behest_local.providers.http import HttpPool, HttpResponse
+from behest_local.providers.proxy import Route
 from behest_local.providers.http_connection import (BodyTooLarge, ConnectError, ConnectionCut,
                                                     ConnectTimeout, HttpError, ReadTimeout)
 from behest_local.providers.openai_compat import translate as openai_translate
@@ -86,6 +87,8 @@ class UpstreamProvider:
         self._key_for = key_for
         config = config or ProviderConfig()  # the defaults are declared there, once
         self.base_url = config.base_url or None
+        self.route = Route(config.proxy, config.ca_bundle or None, config.tls_verify)
+        """How its connections are made: proxy and trust (providers/proxy.py)."""
         connect = self.connect_timeout_s = config.connect_timeout_s
         idle = self.timeout_s = config.timeout_s
         self.max_response_bytes = config.max_response_bytes
@@ -243,7 +246,7 @@ class UpstreamProvider:
         try:
             response = await self._pool.request(request.method, request.url, headers=headers,
                                                 body=body, connect_timeout=connect,
-                                                read_timeout=idle)
+                                                read_timeout=idle, route=self.route)
         except ConnectTimeout:
             raise UpstreamError(
                 f"{self.name} did not accept a connection at {_origin(request.url)} within "
