@@ -161,7 +161,7 @@ class HttpPool:
     async def _connect(self, origin: _Origin, timeout: float | None) -> Connection:
         loop = asyncio.get_running_loop()
         conn = Connection(self, origin.key, loop)
-        tls = self._tls(origin.route) if origin.scheme == "https" else None
+        tls = await self._tls(origin.route) if origin.scheme == "https" else None
         proxy = origin.proxy
         try:
             async with asyncio.timeout(timeout):
@@ -189,10 +189,12 @@ class HttpPool:
         self._all.add(conn)
         return conn
 
-    def _tls(self, route: Route) -> ssl.SSLContext:
+    async def _tls(self, route: Route) -> ssl.SSLContext:
         context = self._ssl.get(route)
         if context is None:
-            context = self._ssl[route] = tls_context(route)
+            # Loading the trust store reads files (tens of ms for the system's): once per
+            # route, in a worker thread rather than on the loop.
+            context = self._ssl[route] = await asyncio.to_thread(tls_context, route)
         return context
 
 
