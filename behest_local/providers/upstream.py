@@ -256,9 +256,9 @@ class UpstreamProvider:
             raise self._timed_out("before answering") from None
         except (ConnectError, ConnectionCut) as exc:
             raise UpstreamError(
-                f"Could not reach {self.name} at {_origin(request.url)}: {exc}. Check "
-                f"providers.{self.name}.base_url and that the server is running.",
-                status=502, code="upstream_unreachable") from None
+                f"Could not reach {self.name} at {_origin(request.url)}: {exc}. "
+                f"{self._unreachable_hint(str(exc))}", status=502,
+                code="upstream_unreachable") from None
         except ValueError as exc:  # a header that would break the request's framing
             raise UpstreamError(f"The request to {self.name} could not be sent: {exc} "
                                 f"(check the headers configured for providers.{self.name}).",
@@ -272,6 +272,16 @@ class UpstreamProvider:
                 response.release()
             raise self.adapter.error(response.status, raw, response.headers, key=key)
         return response
+
+    def _unreachable_hint(self, failure: str) -> str:
+        """What to check, by what failed (proxy.py and http.py word those failures)."""
+        setting = f"providers.{self.name}"
+        if failure.startswith("proxy "):
+            return (f"Check the proxy ({setting}.proxy in behest.toml, else HTTPS_PROXY, "
+                    "HTTP_PROXY, ALL_PROXY and NO_PROXY).")
+        if failure.startswith(("certificate verify failed", "cannot load the CA")):
+            return f"Check the CA certificates ({setting}.ca_bundle, SSL_CERT_FILE)."
+        return f"Check {setting}.base_url and that the server is running."
 
     async def _send_json(self, request, key: Secret | None,
                          timeouts: tuple[float, float] | None = None) -> dict:

@@ -313,3 +313,37 @@ async def test_the_gateway_reaches_a_provider_through_the_proxy_with_a_private_c
     finally:
         assert await asyncio.to_thread(server.stop) == 0
         await runner.cleanup()
+
+
+async def test_the_clients_error_says_which_setting_to_check(make_gateway_client, upstream,
+                                                             tmp_path):
+    """A 502 ``upstream_unreachable`` points at the proxy or the CA settings when one of
+    them failed, and at ``base_url`` otherwise."""
+    from dataclasses import replace
+    from types import MappingProxyType
+
+    from behest_local.config import ProviderConfig
+    from tests.conftest import TEST_SETTINGS
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead = closed.getsockname()[1]
+    tls = f"https://localhost:{upstream.tls}/v1"
+    settings = replace(TEST_SETTINGS, providers=MappingProxyType({
+        "viaproxy": ProviderConfig(base_url=tls, prefixes=("viaproxy-",),
+                                   proxy=f"http://127.0.0.1:{dead}"),
+        "untrusted": ProviderConfig(base_url=tls, prefixes=("untrusted-",)),
+        "nothere": ProviderConfig(base_url=f"http://127.0.0.1:{dead}/v1",
+                                  prefixes=("nothere-",))}))
+    client = await make_gateway_client(settings, home=tmp_path / "home")
+    expected = {"viaproxy": f"proxy http://127.0.0.1:{dead}: .* Check the proxy "
+                            r"\(providers\.viaproxy\.proxy in behest\.toml, else HTTPS_PROXY",
+                "untrusted": r"certificate verify failed for localhost: .* Check the CA "
+                             r"certificates \(providers\.untrusted\.ca_bundle, SSL_CERT_FILE\)",
+                "nothere": r"Check providers\.nothere\.base_url and that the server is running"}
+    for name, pattern in expected.items():
+        resp = await client.post("/v1/chat/completions", headers=client.key, json={
+            "model": f"{name}-1", "messages": [{"role": "user", "content": "Hi"}]})
+        body = await resp.json()
+        assert resp.status == 502 and body["error"]["code"] == "upstream_unreachable", body
+        assert re.search(pattern, body["error"]["message"]), body["error"]["message"]
