@@ -5,15 +5,20 @@
   a torn one, and a crash at any point leaves at worst a stray ``.<name>.*.tmp`` file.
 * :func:`locked` holds a ``flock`` on a sibling lock file: exclusive for a read-modify-write,
   shared for a reader that must see several files consistently. Not reentrant: two locks on
-  the same file from one process (even one shared, one exclusive) deadlock.
+  the same file from one process (even one shared, one exclusive) deadlock. Where there is
+  no ``fcntl`` (Windows), filelock's ``lock_descriptor`` locks the file instead (LockFileEx,
+  the primitive of its ``FileLock``): exclusive only, so a shared lock is an exclusive one
+  there, and a contended one is retried every 50 ms rather than waited for in the kernel.
 * :func:`file_sig` is a cheap "did it change?" signature; every atomic write changes it.
 * :func:`remove_strays` deletes the temp files interrupted writes left (at start).
+
+On Windows a directory cannot be opened to be fsynced: ``fsync_dir`` does nothing there
+(NTFS journals its metadata itself).
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import tempfile
 from collections.abc import Iterator
@@ -21,11 +26,33 @@ from pathlib import Path
 
 from behest_local.home import FILE_MODE, private_dir
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
 Signature = tuple[int, int, int, int]
 
 
+def _lock(fd: int, *, shared: bool = False, blocking: bool = True) -> bool:
+    """Lock the open file ``fd`` (released by closing it); False if ``blocking`` is False
+    and another process holds it."""
+    if fcntl is None:
+        from filelock import lock_descriptor
+
+        return lock_descriptor(fd, blocking=blocking)
+    try:
+        fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) |
+                    (0 if blocking else fcntl.LOCK_NB))
+    except BlockingIOError:
+        return False
+    return True
+
+
 def fsync_dir(path: Path) -> None:
-    """Make renames and unlinks in ``path`` durable."""
+    """Make renames and unlinks in ``path`` durable (a no-op on Windows)."""
+    if os.name == "nt":
+        return
     dir_fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
@@ -57,10 +84,10 @@ def locked(lock_path: Path, *, shared: bool = False) -> Iterator[None]:
     private_dir(lock_path.parent)
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        _lock(fd, shared=shared)
         yield
     finally:
-        os.close(fd)  # releases the flock
+        os.close(fd)  # releases the lock
 
 
 def file_sig(path: Path) -> Signature | None:
@@ -82,17 +109,14 @@ def remove_strays(directory: Path) -> list[Path]:
         lock = _lock_of(tmp)
         fd = os.open(lock, os.O_RDWR) if lock is not None else None
         try:
-            if fd is not None:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    continue  # a write in flight: its temp file is no stray
+            if fd is not None and not _lock(fd, blocking=False):
+                continue  # a write in flight: its temp file is no stray
             with contextlib.suppress(FileNotFoundError, IsADirectoryError):
                 os.unlink(tmp)
                 removed.append(tmp)
         finally:
             if fd is not None:
-                os.close(fd)  # releases the flock
+                os.close(fd)  # releases the lock
     if removed:
         fsync_dir(Path(directory))
     return removed

@@ -2,7 +2,10 @@
 one way files and folders are made in it: private to the user.
 
 ``--home DIR`` wins, then ``BEHEST_LOCAL_HOME``, then the platform's user data directory
-(``~/.local/share/behest-local`` on Linux, per the XDG base-directory spec).
+as platformdirs names it: ``~/.local/share/behest-local`` on Linux (``$XDG_DATA_HOME`` if
+set, per the XDG base-directory spec), ``~/Library/Application Support/behest-local`` on
+macOS, ``%LOCALAPPDATA%\behest-local`` on Windows (local, not roaming: the databases and
+the vault's key file stay on this machine).
 ``resolve_home`` creates it and its ``data/`` folder, or raises ``StateDirError``: one line
 saying which directory and why, which every command prints as its error.
 
@@ -14,6 +17,10 @@ written here, ``atomic.atomic_write`` (a 0600 temp file renamed into place) for 
 Modes are set explicitly rather than through the process umask, which would also apply to
 files the user names (``init``'s ``behest.toml``). A state dir that was already open to
 other users is left as it is, and ``exposure`` words the warning ``serve`` prints.
+On Windows, POSIX modes mean nothing (``chmod`` only sets the read-only flag, ``stat``
+reports 0o666 for every writable file): privacy comes from the profile folder's ACL, which
+only its user (and administrators) may read, so nothing is tightened nor warned about there
+(``POSIX_MODES``).
 
 The SQLite databases (traces, usage, threads) live one level down, in ``data/``
 (``database_path``). The running gateway watches the state directory itself for the
@@ -33,6 +40,9 @@ from typing import IO
 ENV = "BEHEST_LOCAL_HOME"
 DATA_DIR = "data"
 DIR_MODE, FILE_MODE = 0o700, 0o600
+POSIX_MODES = os.name == "posix"
+"""Whether file modes say who may read a file (not on Windows: see the module docstring)."""
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)  # Windows: descriptors are not inherited anyway
 
 
 class StateDirError(OSError):
@@ -82,6 +92,8 @@ def _why(folder: Path, exc: OSError) -> str:
 def exposure(home: str | os.PathLike) -> str | None:
     """A one-line warning when the state dir is open to other users, else None (also
     when it does not exist yet: it will be made private)."""
+    if not POSIX_MODES:
+        return None
     try:
         mode = stat.S_IMODE(os.stat(home).st_mode)
     except FileNotFoundError:
@@ -115,7 +127,7 @@ def private_file(path: str | os.PathLike) -> Path:
     ``-shm`` and ``-journal`` files the database's own mode, so they are private too."""
     path = Path(path)
     private_dir(path.parent)
-    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT | _CLOEXEC, FILE_MODE)
     try:
         _tighten(fd)
     finally:
@@ -125,7 +137,7 @@ def private_file(path: str | os.PathLike) -> Path:
 
 def open_private(path: str | os.PathLike) -> IO[str]:
     """``path`` opened for writing UTF-8 text, truncated, mode 0600 (an existing file too)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _CLOEXEC, FILE_MODE)
     try:
         _tighten(fd)
         return os.fdopen(fd, "w", encoding="utf-8")
@@ -137,7 +149,7 @@ def open_private(path: str | os.PathLike) -> IO[str]:
 def _tighten(fd: int) -> None:
     """Exactly 0600: a new file's mode went through the umask, an old one may be looser.
     A file of another user's (only root could have put it there) is left as it is."""
-    if stat.S_IMODE(os.fstat(fd).st_mode) != FILE_MODE:
+    if POSIX_MODES and stat.S_IMODE(os.fstat(fd).st_mode) != FILE_MODE:
         with contextlib.suppress(PermissionError):
             os.fchmod(fd, FILE_MODE)
 

@@ -128,6 +128,15 @@ class ProviderConfig:
     requires_key: bool | None = None
     """Whether a vault key is needed. Default: true for the built-in providers, false for
     custom ones (local servers such as Ollama, llama.cpp or vLLM need none)."""
+    proxy: str | None = None
+    """The forward proxy for this provider's requests (``http://[user:pass@]host:port``),
+    instead of ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``/``NO_PROXY``; ``""``: none."""
+    ca_bundle: str | None = None
+    """A PEM file of CA certificates trusted for this provider, beside the system's store
+    (and ``SSL_CERT_FILE``/``SSL_CERT_DIR``)."""
+    tls_verify: bool = True
+    """``false`` stops checking the upstream's certificate: warned about at every start and
+    reload, never a default. Prefer ``ca_bundle``."""
 
 
 @dataclass(frozen=True, slots=True)

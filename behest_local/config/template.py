@@ -67,6 +67,9 @@ dashboard_origin = "https://behest.ai"   # the dashboard's browser origin: allow
 # max_event_bytes = 1048576                # 1 MiB: a longer stream line or event ends it
 # prefixes = []                            # extra model-name prefixes routed here
 # requires_key = true                      # built-in providers need a vault key
+# proxy = "http://proxy.corp:3128"         # default: $HTTPS_PROXY etc. (NO_PROXY too); "": none
+# ca_bundle = "/etc/ssl/corp-ca.pem"       # CA certificates trusted besides the system's
+# tls_verify = true                        # false: certificates unchecked (warned about)
 #
 # [providers.ollama]                       # a custom provider: a local Ollama server
 # base_url = "http://127.0.0.1:11434/v1"

@@ -21,6 +21,7 @@ Two data-plane questions are answered here too, next to the table they depend on
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Mapping
 
 from behest_local.config.models import is_unspecified, provider_for_model
@@ -28,9 +29,12 @@ from behest_local.config.schema import BUILTIN_PROVIDERS, Settings
 from behest_local.providers.base import ChatProvider, ModelSource
 from behest_local.providers.http import HttpPool
 from behest_local.providers.registry import ADAPTERS, Adapter
+from behest_local.providers.proxy import unverified_warning
 from behest_local.providers.upstream import UpstreamProvider
 from behest_local.policy.routing import EMULATED, Target, keyed
 from behest_local.secret import Secret
+
+log = logging.getLogger("behest_local")
 
 # Behest's provider names whose adapter is named differently.
 ADAPTER_OF = {"google": "gemini"}
@@ -47,8 +51,11 @@ def build_upstreams(settings: Settings, pool: HttpPool,
     names = list(BUILTIN_PROVIDERS) + [n for n in settings.providers if n not in BUILTIN_PROVIDERS]
     out: dict[str, ChatProvider] = {}
     for name in names:
+        config = settings.providers.get(name)
+        if config is not None and not config.tls_verify:  # at every start and reload
+            log.warning(unverified_warning(name))
         out[name] = UpstreamProvider(name, adapter_for(name), pool=pool, key_for=key_for,
-                                     config=settings.providers.get(name))
+                                     config=config)
     return out
 
 

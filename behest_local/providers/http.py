@@ -26,9 +26,12 @@ that carries its head.
   the flow control, and its lines and events by its SSE decoder (``sse.SSEDecoder``).
 * **Encodings**: requests ask for ``identity``; a gzip or deflate body sent anyway is
   decoded (a read inflating past ``http_connection.MAX_INFLATE`` fails it). No cookies
-  are kept and no proxy is read from the environment: upstream requests are stateless
-  and go where the config says.
-* **TLS**: the system's trust store (``ssl.create_default_context``), built on first use.
+  are kept: upstream requests are stateless.
+* **Proxies and TLS**: each request carries its provider's ``Route`` (proxy.py): the
+  environment's proxies (``HTTPS_PROXY``, ``NO_PROXY`` …) or the provider's own, and the
+  trust (the system's store, ``SSL_CERT_FILE``, ``ca_bundle``). Both are settled when an
+  origin is first seen and when a connection opens, never per read: a pooled connection
+  through a proxy is as fast as a direct one.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from behest_local import __version__
 from behest_local.providers.http_connection import (BodyTooLarge, ConnectError, Connection,
                                                     ConnectionCut, ConnectTimeout, describe)
 from behest_local.providers.http_wire import encode_head
+from behest_local.providers.proxy import DIRECT, Proxy, Route, open_tunnel, proxy_for, tls_context
 
 IDLE_S = 15.0
 """A pooled connection unused for longer is closed rather than reused."""
@@ -52,9 +56,10 @@ _DEFAULTS = {"user-agent": f"behest-local/{__version__}", "accept-encoding": "id
 
 
 class _Origin:
-    __slots__ = ("key", "scheme", "host", "port", "host_header", "path")
+    __slots__ = ("key", "scheme", "host", "port", "host_header", "path", "route", "proxy",
+                 "target", "proxy_headers")
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, route: Route) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             # Not the URL itself: its user-info part may hold a password.
@@ -64,8 +69,16 @@ class _Origin:
         self.port = parts.port or default
         name = f"[{self.host}]" if ":" in self.host else self.host
         self.host_header = name if self.port == default else f"{name}:{self.port}"
-        self.key = (self.scheme, self.host, self.port)
         self.path = parts.path or "/"
+        self.route = route
+        self.proxy: Proxy | None = proxy_for(self.scheme, self.host, self.port, route)
+        self.key = (self.scheme, self.host, self.port, route, self.proxy)
+        # Plain http through a proxy: the request goes to the proxy with the absolute URL
+        # as its target (an https one goes through a CONNECT tunnel instead).
+        forward = self.proxy is not None and self.scheme == "http"
+        self.target = f"http://{self.host_header}" if forward else ""
+        self.proxy_headers = ({"Proxy-Authorization": self.proxy.authorization}
+                              if forward and self.proxy.authorization else {})
 
 
 class HttpPool:
@@ -74,23 +87,25 @@ class HttpPool:
     def __init__(self, *, idle_s: float = IDLE_S) -> None:
         self._idle: dict[tuple, list[Connection]] = {}
         self._all: set[Connection] = set()
-        self._origins: dict[str, _Origin] = {}
+        self._origins: dict[tuple[str, Route], _Origin] = {}
         self._idle_s = idle_s
-        self._ssl: ssl.SSLContext | None = None
+        self._ssl: dict[Route, ssl.SSLContext] = {}
 
     async def request(self, method: str, url: str, *, headers: dict[str, str],
                       body: bytes | None = None, connect_timeout: float | None = None,
-                      read_timeout: float | None = None) -> HttpResponse:
+                      read_timeout: float | None = None, route: Route = DIRECT) -> HttpResponse:
         """Send one request and wait for the response's head. Raises ``HttpError``."""
         base, sep, query = url.partition("?")
-        origin = self._origins.get(base)
+        origin = self._origins.get((base, route))
         if origin is None:
             if len(self._origins) > 256:
                 self._origins.clear()
-            origin = self._origins[base] = _Origin(base)
+            origin = self._origins[base, route] = _Origin(base, route)
         lower = {name.lower() for name in headers}
         extra = {k: v for k, v in _DEFAULTS.items() if k not in lower}
-        head = encode_head(method, origin.path + sep + query, origin.host_header,
+        if origin.proxy_headers:
+            extra.update(origin.proxy_headers)
+        head = encode_head(method, origin.target + origin.path + sep + query, origin.host_header,
                            {**extra, **headers} if extra else headers,
                            len(body) if body is not None else (0 if method == "POST" else None))
         message = head + body if body else head
@@ -146,23 +161,48 @@ class HttpPool:
     async def _connect(self, origin: _Origin, timeout: float | None) -> Connection:
         loop = asyncio.get_running_loop()
         conn = Connection(self, origin.key, loop)
-        tls = self._tls() if origin.scheme == "https" else None
+        tls = await self._tls(origin.route) if origin.scheme == "https" else None
+        proxy = origin.proxy
         try:
             async with asyncio.timeout(timeout):
-                await loop.create_connection(lambda: conn, origin.host, origin.port, ssl=tls,
-                                             server_hostname=origin.host if tls else None)
+                if proxy is None:
+                    await loop.create_connection(lambda: conn, origin.host, origin.port,
+                                                 ssl=tls,
+                                                 server_hostname=origin.host if tls else None)
+                elif tls is None:  # plain http: the proxy forwards it
+                    await _to_proxy(loop, conn, proxy)
+                else:  # TLS end to end, inside the proxy's tunnel
+                    sock = await open_tunnel(proxy, origin.host, origin.port)
+                    await loop.create_connection(lambda: conn, sock=sock, ssl=tls,
+                                                 server_hostname=origin.host)
         except TimeoutError as exc:  # ours, or the system's own (ETIMEDOUT, an OSError too)
-            raise ConnectTimeout(f"no connection within {timeout:g} s" if timeout is not None
-                                 else describe(exc)) from None
+            via = f" (through proxy {proxy.shown})" if proxy is not None else ""
+            raise ConnectTimeout((f"no connection within {timeout:g} s" if timeout is not None
+                                  else describe(exc)) + via) from None
+        except ssl.SSLCertVerificationError as exc:
+            raise ConnectError(
+                f"certificate verify failed for {origin.host}: {exc.verify_message} (trust "
+                "its CA with SSL_CERT_FILE, or ca_bundle in the provider's behest.toml "
+                "section)") from None
         except OSError as exc:  # refused, unreachable, DNS (gaierror), TLS (SSLError)
             raise ConnectError(describe(exc)) from None
         self._all.add(conn)
         return conn
 
-    def _tls(self) -> ssl.SSLContext:
-        if self._ssl is None:
-            self._ssl = ssl.create_default_context()
-        return self._ssl
+    async def _tls(self, route: Route) -> ssl.SSLContext:
+        context = self._ssl.get(route)
+        if context is None:
+            # Loading the trust store reads files (tens of ms for the system's): once per
+            # route, in a worker thread rather than on the loop.
+            context = self._ssl[route] = await asyncio.to_thread(tls_context, route)
+        return context
+
+
+async def _to_proxy(loop: asyncio.AbstractEventLoop, conn: Connection, proxy: Proxy) -> None:
+    try:
+        await loop.create_connection(lambda: conn, proxy.host, proxy.port)
+    except OSError as exc:
+        raise ConnectError(f"proxy {proxy.shown}: {describe(exc)}") from None
 
 
 class HttpResponse:

@@ -52,6 +52,7 @@ from behest_local.json_text import encode_body, is_small
 from behest_local.offload import off_loop
 from behest_local.providers.base import ChatCall, ChunkSink
 from behest_local.providers.http import HttpPool, HttpResponse
+from behest_local.providers.proxy import Route
 from behest_local.providers.http_connection import (BodyTooLarge, ConnectError, ConnectionCut,
                                                     ConnectTimeout, HttpError, ReadTimeout)
 from behest_local.providers.openai_compat import translate as openai_translate
@@ -90,6 +91,8 @@ class UpstreamProvider:
         self._key_for = key_for
         config = config or ProviderConfig()  # the defaults are declared there, once
         self.base_url = config.base_url or None
+        self.route = Route(config.proxy, config.ca_bundle or None, config.tls_verify)
+        """How its connections are made: proxy and trust (providers/proxy.py)."""
         connect = self.connect_timeout_s = config.connect_timeout_s
         idle = self.timeout_s = config.timeout_s
         self.max_response_bytes = config.max_response_bytes
@@ -294,7 +297,7 @@ class UpstreamProvider:
         try:
             response = await self._pool.request(request.method, request.url, headers=headers,
                                                 body=body, connect_timeout=connect,
-                                                read_timeout=idle)
+                                                read_timeout=idle, route=self.route)
         except ConnectTimeout:
             raise UpstreamError(
                 f"{self.name} did not accept a connection at {_origin(request.url)} within "
@@ -304,9 +307,9 @@ class UpstreamProvider:
             raise self._timed_out("before answering") from None
         except (ConnectError, ConnectionCut) as exc:
             raise UpstreamError(
-                f"Could not reach {self.name} at {_origin(request.url)}: {exc}. Check "
-                f"providers.{self.name}.base_url and that the server is running.",
-                status=502, code="upstream_unreachable") from None
+                f"Could not reach {self.name} at {_origin(request.url)}: {exc}. "
+                f"{self._unreachable_hint(str(exc))}", status=502,
+                code="upstream_unreachable") from None
         except ValueError as exc:  # a header that would break the request's framing
             raise UpstreamError(f"The request to {self.name} could not be sent: {exc} "
                                 f"(check the headers configured for providers.{self.name}).",
@@ -320,6 +323,16 @@ class UpstreamProvider:
                 response.release()
             raise self.adapter.error(response.status, raw, response.headers, key=key)
         return response
+
+    def _unreachable_hint(self, failure: str) -> str:
+        """What to check, by what failed (proxy.py and http.py word those failures)."""
+        setting = f"providers.{self.name}"
+        if failure.startswith("proxy "):
+            return (f"Check the proxy ({setting}.proxy in behest.toml, else HTTPS_PROXY, "
+                    "HTTP_PROXY, ALL_PROXY and NO_PROXY).")
+        if failure.startswith(("certificate verify failed", "cannot load the CA")):
+            return f"Check the CA certificates ({setting}.ca_bundle, SSL_CERT_FILE)."
+        return f"Check {setting}.base_url and that the server is running."
 
     async def _send_json(self, request, key: Secret | None,
                          timeouts: tuple[float, float] | None = None) -> dict:

@@ -19,7 +19,10 @@ The schedule, started once the server has warmed up (``runtime.serve``):
    have happened since the last, but only while the gateway is idle: no stream open
    and the last exchange ended ``quiet_s`` ago;
 4. a gateway that is never idle still gets one after ``BACKSTOP`` young collections
-   (tens of thousands of requests), so cyclic garbage cannot pile up without bound.
+   (tens of thousands of requests), so cyclic garbage cannot pile up without bound;
+5. the timer runs only while there is traffic (issue 23: idle means idle): a check that
+   finds the gateway idle does not re-arm it, and the next exchange to end does. An idle
+   process allocates next to nothing, so nothing can become due in between.
 
 ``stop`` restores the thresholds it changed (tests start and stop servers in one process).
 """
@@ -31,6 +34,7 @@ import gc
 from collections.abc import Callable, Collection
 
 from behest_local.exchange.bus import TraceStore
+from behest_local.exchange.events import ExchangeFailed, ExchangeFinished
 
 DUE = 100
 """Young (generation 1) collections since the last full one at which a full one is due
@@ -55,17 +59,36 @@ class CollectorSchedule:
         """Full collections this schedule ran."""
         self._saved: tuple[int, int, int] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._unsubscribe: Callable[[], None] | None = None
 
     def start(self) -> None:
-        """Freeze what is loaded, take over full collections, start the timer."""
+        """Freeze what is loaded, take over full collections, start the timer (its first
+        check; then it runs while there is traffic)."""
         gc.freeze()
         if self._saved is None:
             self._saved = gc.get_threshold()
             young, middle, _full = self._saved
             gc.set_threshold(young, middle, OUT_OF_REACH)
+        if self._unsubscribe is None:
+            self._unsubscribe = self.store.subscribe(self._ended, events=(ExchangeFinished,
+                                                                          ExchangeFailed))
         self._schedule()
 
+    def _ended(self, _event: object, _exchange: object) -> None:
+        """An exchange ended: traffic, so the timer runs (one check per ``check_s`` at most,
+        whatever the request rate)."""
+        if self._timer is None and self._saved is not None:
+            self._schedule()
+
+    @property
+    def running(self) -> bool:
+        """Whether the timer is armed."""
+        return self._timer is not None
+
     def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -95,7 +118,8 @@ class CollectorSchedule:
         if self.due():
             gc.collect()
             self.collections += 1
-        self._schedule()
+        if not self.idle():  # idle: the next exchange to end re-arms it
+            self._schedule()
 
     def _schedule(self) -> None:
         try:

@@ -23,7 +23,7 @@ from aiohttp import web
 from behest_local.atomic import remove_strays
 from behest_local.identity.jwt.platform_key import PLATFORM_FILE
 from behest_local.config import Settings
-from behest_local.file_watch import FileWatch
+from behest_local.file_watch import FileWatch, backend_modules
 from behest_local.server.gateway import Gateway
 from behest_local.identity.signing_keys import SIGNING_KEYS_FILE
 from behest_local.server.app import make_app
@@ -33,8 +33,6 @@ from behest_local.runtime.build import (ServeOptions, StartupError, build_gatewa
                                         live_config)
 
 log = logging.getLogger("behest_local")
-WATCHER_MODULES = ("watchfiles", "anyio._backends._asyncio")
-"""What the watchers import when they start (``RunningGateway.watch`` imports them first)."""
 WARM_MODULES = ("behest_local.providers.emulated.composer",
                 "cryptography.hazmat.primitives.kdf.scrypt")  # API-key checks (identity/api_keys.py)
 """Imported where they are used, at the first request; warmed after the port is bound."""
@@ -76,13 +74,14 @@ class RunningGateway:
                                                  name="behest-local warm-up"))
 
     async def _warm_up_and_watch(self) -> None:
-        # Importing watchfiles (and the anyio backend its first ``awatch`` loads) takes
-        # ~50-100 ms of CPU, and so do the emulator's reply composer modules: done in a
-        # worker thread once the port is bound, so the loop answers the first requests
-        # meanwhile instead of blocking on the imports. The vault is unlocked likewise.
-        await asyncio.to_thread(_import, WATCHER_MODULES)
+        # The watcher's imports (ctypes for inotify; elsewhere watchfiles and the anyio
+        # backend its first ``awatch`` loads, ~50-100 ms of CPU) and the emulator's reply
+        # composer modules are imported in a worker thread once the port is bound, so the
+        # loop answers the first requests meanwhile instead of blocking on the imports.
+        # The vault is unlocked likewise.
+        await asyncio.to_thread(lambda: _import(backend_modules()))
         gateway = self.gateway
-        # One watcher thread for all of them (file_watch.py says why).
+        # One watcher for all of them (file_watch.py).
         gateway.live.follow(self.files)
         gateway.provider_keys.follow(self.files)
         gateway.keys.follow(self.files)

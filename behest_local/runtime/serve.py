@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import sqlite3
 import sys
 from collections.abc import Callable, Mapping
@@ -33,6 +32,7 @@ from behest_local.server.admission.limits import rpm_gauges
 from behest_local.observe.trace_db import TraceDB
 from behest_local.runtime.build import ServeOptions, StartupError
 from behest_local.runtime.running import start
+from behest_local.runtime.signals import on_stop_signals
 
 log = logging.getLogger("behest_local")
 
@@ -108,10 +108,10 @@ async def serve(options: ServeOptions) -> int:
     # instead of a syscall on the event loop per request (observe/headless.py).
     logger = None if use_tui else LineLogger(batch=0.05)
     announced = False
+    signals = contextlib.ExitStack()
     try:
         if not use_tui:  # before the banner: a script that waits for it may signal at once
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
+            signals.enter_context(on_stop_signals(stop.set))
         # Before the banner too: a script that waits for it may run dashboard-token next.
         announced = await _announce(options, running.url)
         # Only a terminal sees a new key: a log or a pipe would keep it in a file.
@@ -131,9 +131,7 @@ async def serve(options: ServeOptions) -> int:
         if logger is not None:
             logger.flush()
         print("behest-local: shutting down", flush=True)
-        if not use_tui:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
+        signals.close()
         collector.stop()
         await running.close()
         if announced:

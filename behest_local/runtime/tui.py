@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from behest_local.home import private_file
 from behest_local.printable import PrintableFormatter, printable
+from behest_local.runtime.signals import on_stop_signals
 
 if TYPE_CHECKING:
     from behest_local.runtime.running import RunningGateway
@@ -53,14 +53,8 @@ async def run_tui(running: RunningGateway, *, db: TraceDB | None = None,
     app = app or BehestApp(gateway.store, url=running.url, gateway=gateway, home=gateway.home,
                            db=db, limits=limits, notices=notices, first_keys=first_keys)
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, app.exit, 0)
-    try:
-        with _logs_to(app, Path(gateway.home) / LOG_FILE, loop):
-            await app.run_async(headless=headless)
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
+    with on_stop_signals(app.exit, 0), _logs_to(app, Path(gateway.home) / LOG_FILE, loop):
+        await app.run_async(headless=headless)
     return app.return_code or 0
 
 

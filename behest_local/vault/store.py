@@ -43,7 +43,7 @@ from typing import NoReturn
 
 from behest_local.atomic import Signature, atomic_write, file_sig, fsync_dir, locked
 from behest_local.file_watch import FileWatch
-from behest_local.home import private_dir
+from behest_local.home import POSIX_MODES, private_dir
 from behest_local.secret import Secret
 from behest_local.vault.entries import VAULT_FILE, VaultEntry, entries_of, read_doc
 from behest_local.vault.key_formats import normalize_provider, validate_provider_key
@@ -155,7 +155,7 @@ class Vault:
             except FileNotFoundError:
                 continue
             if kek is not None and hmac.compare_digest(kek_id(kek), wanted):
-                if stat.S_IMODE(path.stat().st_mode) & 0o077:
+                if POSIX_MODES and stat.S_IMODE(path.stat().st_mode) & 0o077:
                     _log.warning("%s is readable by other users: chmod 600 it", path)
                 return kek
         return None

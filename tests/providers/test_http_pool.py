@@ -22,6 +22,7 @@ import pytest
 import uvloop
 
 from behest_local.providers.http import HttpPool
+from behest_local.providers.proxy import DIRECT
 from behest_local.providers.http_connection import (PAUSE_BYTES, ConnectError, ConnectionCut,
                                                     ConnectTimeout, HttpError, ReadTimeout)
 
@@ -829,7 +830,7 @@ async def test_tls_keep_alive_and_until_close_body(start, pool: HttpPool, certif
 
     upstream = Upstream(script)
     await upstream.start(server_tls)
-    pool._ssl = ssl.create_default_context(cafile=str(cert))  # trust the test's own CA
+    pool._ssl[DIRECT] = ssl.create_default_context(cafile=str(cert))  # trust the test's own CA
     try:
         resp = await pool.request("GET", upstream.url(scheme="https"), headers={})
         assert await resp.read() == b"over tls"

@@ -11,6 +11,7 @@ import pytest
 from behest_local.runtime import gc_schedule
 from behest_local.runtime.gc_schedule import BACKSTOP, DUE, OUT_OF_REACH, CollectorSchedule
 from behest_local.exchange.bus import TraceStore
+from behest_local.exchange.events import ExchangeFinished
 
 
 class Clock:
@@ -120,3 +121,31 @@ async def test_start_takes_over_full_collections_and_stop_gives_them_back(monkey
         collector.stop()
     assert gc.get_threshold() == before
     assert collector._timer is None
+
+
+async def test_the_timer_stops_when_idle_and_the_next_exchange_to_end_restarts_it(monkeypatch):
+    """Idle means idle (issue 23): no timer wakes an idle gateway."""
+    monkeypatch.setattr(gc_schedule.gc, "freeze", lambda: None)
+    collector, store = schedule(Clock())
+    collector.check_s = 0.01
+    checks = asyncio.Event()
+    real_tick = collector.tick
+
+    def tick() -> None:
+        real_tick()
+        checks.set()
+
+    collector.tick = tick  # type: ignore[method-assign]
+    collector.start()
+    try:
+        await asyncio.wait_for(checks.wait(), 5)  # the first check finds it idle
+        assert not collector.running
+        store.publish(ExchangeFinished("ex_1", 0.0, status=200, duration=0.1), Ended(99.0))
+        assert collector.running
+        checks.clear()
+        await asyncio.wait_for(checks.wait(), 5)
+        assert not collector.running  # idle again: stopped again
+    finally:
+        collector.stop()
+    store.publish(ExchangeFinished("ex_2", 0.0, status=200, duration=0.1), Ended(99.0))
+    assert not collector.running  # a stopped schedule is not re-armed either
