@@ -40,6 +40,8 @@ from behest_local.server.admission.limits import limit_headers, setup_limits
 from behest_local.server.middleware import gateway_middleware
 from behest_local.server.timing_header import HEADER as SERVER_TIMING, format_server_timing
 from behest_local.server.routes.usage import setup_usage
+from behest_local.server.routes.files import setup_files
+from behest_local.files.store import FileStore
 
 
 def make_app(gateway: Gateway) -> web.Application:
@@ -71,6 +73,7 @@ def setup_routes(app: web.Application) -> None:
     management.setup_routes(app)
     setup_behest_routes(app)
     setup_usage(app)
+    setup_files(app, FileStore(app[GATEWAY].home))
 
 
 async def prepare_response(request: web.Request, response: web.StreamResponse) -> None:
