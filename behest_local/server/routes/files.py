@@ -136,7 +136,7 @@ async def create_file(request: web.Request) -> web.Response:
         await writer.discard()  # nothing left after a commit; the temp file otherwise
 
 
-def _query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query.get(name)
     if raw is None:
         return default
@@ -161,7 +161,7 @@ async def list_files(request: web.Request) -> web.Response:
     if order not in ("asc", "desc"):
         raise InvalidRequestError(f"Invalid value for 'order': {order!r}; expected 'asc' or "
                                   "'desc'.", param="order", code="invalid_value")
-    limit = _query_int(request, "limit", 10_000, 1, 10_000)
+    limit = query_int(request, "limit", 10_000, 1, 10_000)
     data, more = await request.app[FILES].list(_project(request), purpose=purpose, limit=limit,
                                                after=query.get("after"), order=order)
     return json_response(page(data, more))
