@@ -105,7 +105,7 @@ class LineReader:
         if not self._ready and not self._done:
             self._ready = await asyncio.to_thread(self._read)
             self._ready.reverse()
-            self._done = not self._ready
+            self._done = len(self._ready) < READ_LINES  # the end of the file was reached
         return self._ready.pop() if self._ready else None
 
     def _read(self) -> list[tuple[int, bytes, int]]:

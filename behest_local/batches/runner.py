@@ -156,7 +156,17 @@ class BatchRunner:
             return await self._fail(batch, "file_not_found", f"The input file "
                                     f"{batch.input_file_id} was deleted.", "input_file_id")
         reader = lines.LineReader(path, batch.in_offset, batch.line_no)
-        while (item := await reader.next()) is not None:
+        while True:
+            try:
+                item = await reader.next()
+            except FileNotFoundError:  # deleted meanwhile: the lines done are kept
+                batch.errors.append({"code": "file_not_found", "message": "The input file "
+                                     f"{batch.input_file_id} was deleted while the batch ran.",
+                                     "param": "input_file_id", "line": batch.line_no + 1})
+                batch.move("finalizing")
+                break
+            if item is None:
+                break
             if batch.id in self._cancel:
                 batch.move("cancelling")
                 break
@@ -216,8 +226,10 @@ class BatchRunner:
                                               BATCH_OUTPUT, path)
                 setattr(batch, attr, file["id"])
                 await self.store.save(batch)
-        # A batch that ran past its window ends expired (its late lines say batch_expired).
+        # A batch that ran past its window ends expired (its late lines say batch_expired);
+        # one whose input went away ends failed, with the results it had.
         batch.move("cancelled" if batch.status == "cancelling" else
+                   "failed" if batch.errors else
                    "expired" if time.time() >= batch.expires_at else "completed")
         await self.store.save(batch)
 

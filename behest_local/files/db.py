@@ -76,7 +76,7 @@ class Database:
         try:
             return await asyncio.get_running_loop().run_in_executor(
                 self._pool, fairly, self._call, fn, args)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:  # damaged files were set aside: not these
             raise GatewayError(f"The {self.name} database {self.path} cannot be used: {exc}. "
                                "Move it away to start afresh.", status=503,
                                code="server_error") from None

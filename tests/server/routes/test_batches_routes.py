@@ -180,3 +180,31 @@ async def test_an_empty_input_fails_the_batch_with_a_reason(gw):
                                      completion_window="24h")
     done = await until_status(sdk, batch.id, "failed")
     assert done.errors.data[0].code == "empty_file" and done.failed_at
+
+
+async def test_a_spent_quota_refuses_the_remaining_lines_into_the_error_file(make_gateway_client,
+                                                                             tmp_path):
+    from behest_local.config import BudgetConfig
+
+    local = replace(TEST_SETTINGS.project("local"),
+                    budgets=BudgetConfig(project_tokens_per_day=80))
+    settings = replace(TEST_SETTINGS, emulator=replace(TEST_SETTINGS.emulator,
+                                                       enforce_limits=True),
+                       projects=tuple(local if p.id == "local" else p
+                                      for p in TEST_SETTINGS.projects))
+    client = await make_gateway_client(settings)
+    async with AsyncExitStack() as stack:
+        sdk = openai_sdk(client.key["Authorization"].split()[1], str(client.make_url("/v1")),
+                         stack)
+        source = await sdk.files.create(file=("in.jsonl", jsonl([chat_line(i)
+                                                                 for i in range(10)])),
+                                        purpose="batch")
+        batch = await sdk.batches.create(input_file_id=source.id,
+                                         endpoint="/v1/chat/completions",
+                                         completion_window="24h")
+        done = await until_status(sdk, batch.id, "completed")
+        assert done.request_counts.completed >= 1 and done.request_counts.failed >= 1
+        refused = [json.loads(x) for x in
+                   (await sdk.files.content(done.error_file_id)).text.splitlines()]
+        assert {r["response"]["status_code"] for r in refused} == {402}
+        assert refused[0]["response"]["body"]["error"]["code"] == "quota_exceeded"

@@ -148,3 +148,20 @@ async def test_an_upload_whose_parts_do_not_add_up_is_refused_then_cancelled(gw)
     assert cancelled.status == "cancelled"
     with pytest.raises(openai.BadRequestError, match="cancelled"):
         await sdk.uploads.complete(upload.id, part_ids=[part.id])
+
+
+async def test_a_file_belongs_to_its_project_not_to_the_key_that_made_it(gw):
+    client = await gw()
+    made = await client.sdk.files.create(file=("a.txt", b"mine"), purpose="user_data")
+    for record in client.gateway.keys.list("local"):
+        client.gateway.keys.revoke(record.prefix)
+    with pytest.raises(openai.AuthenticationError):
+        await client.sdk.files.retrieve(made.id)
+    other, _ = client.gateway.keys.create("prompted")
+    async with client.get(f"/v1/files/{made.id}",
+                          headers={"Authorization": f"Bearer {other}"}) as resp:
+        assert resp.status == 404
+    again, _ = client.gateway.keys.create("local")
+    async with client.get(f"/v1/files/{made.id}/content",
+                          headers={"Authorization": f"Bearer {again}"}) as resp:
+        assert resp.status == 200 and await resp.read() == b"mine"
