@@ -17,17 +17,17 @@ CHAT = "/v1/chat/completions"
 
 
 class Sender:
-    """Answers each line with its body echoed, after ``gate`` opens when one is given."""
+    """Answers each line with its body echoed; line ``hold`` waits until ``gate`` opens."""
 
-    def __init__(self, fail: set[str] = frozenset()) -> None:
+    def __init__(self, fail: set[str] = frozenset(), hold: str | None = None) -> None:
         self.sent: list[str] = []
-        self.fail = fail
-        self.gate: asyncio.Event | None = None
+        self.fail, self.hold = fail, hold
+        self.gate = asyncio.Event()
         self.waiting = asyncio.Event()
 
     async def send(self, batch, body):
         self.sent.append(body["n"])
-        if self.gate is not None:
+        if body["n"] == self.hold:
             self.waiting.set()
             await self.gate.wait()
         if body["n"] in self.fail:
@@ -83,16 +83,9 @@ async def test_the_task_exists_only_while_a_batch_has_work(tmp_path):
 
 async def test_a_runner_stopped_mid_line_resumes_there_and_records_each_line_once(tmp_path):
     files, store, batch = await setup(tmp_path, 5)
-    first = Sender()
+    first = Sender(hold="2")
     runner = BatchRunner(store, files, first, lambda: (0, 0))
-    first.gate = asyncio.Event()
     runner.kick()
-    await asyncio.wait_for(first.waiting.wait(), 5)
-    first.gate.set()
-    while (await store.get("p", batch.id)).completed < 2:
-        await asyncio.sleep(0)
-    first.gate.clear()
-    first.waiting.clear()
     await asyncio.wait_for(first.waiting.wait(), 5)  # the third line is in flight
     await runner.stop()
     saved = await store.get("p", batch.id)
@@ -140,9 +133,8 @@ async def test_a_deleted_input_fails_the_batch_and_keeps_what_was_done(tmp_path,
                                                                       monkeypatch):
     monkeypatch.setattr(lines, "READ_LINES", 1)  # the next line is read after the deletion
     files, store, batch = await setup(tmp_path, 3)
-    sender = Sender()
+    sender = Sender(hold="0")
     runner = BatchRunner(store, files, sender, lambda: (0, 0))
-    sender.gate = asyncio.Event()
     runner.kick()
     await asyncio.wait_for(sender.waiting.wait(), 5)
     await files.delete("p", batch.input_file_id)

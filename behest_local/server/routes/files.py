@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import time
 
-from aiohttp import web
+from aiohttp import http_exceptions, web
 
 from behest_local.errors import GatewayError, InvalidRequestError
 from behest_local.files.blobs import BlobWriter, TooLarge
 from behest_local.files.objects import (LISTED_PURPOSES, MAX_PART_BYTES, MAX_UPLOAD_BYTES,
                                         check_purpose, expiry)
 from behest_local.files.store import FileStore
-from behest_local.server.body import read_json
+from behest_local.server.body import payload_error, read_json
 from behest_local.server.keys import FILES, GATEWAY, PRINCIPAL
 from behest_local.server.render import json_response
 
@@ -58,20 +58,22 @@ def _project(request: web.Request) -> str:
     return request[PRINCIPAL].project.id
 
 
-def too_large(limit: int, what: str = "File") -> GatewayError:
-    return InvalidRequestError(f"{what} is larger than the limit of {limit} bytes "
-                               "([server] max_file_bytes in behest.toml).", status=413,
-                               code="file_too_large")
+FILE_LIMIT = "([server] max_file_bytes in behest.toml)"
 
 
-async def _form(request: web.Request, file_field: str, limit: int
+def too_large(limit: int, why: str = FILE_LIMIT) -> GatewayError:
+    return InvalidRequestError(f"The file is larger than the limit of {limit} bytes {why}.",
+                               status=413, code="file_too_large")
+
+
+async def _form(request: web.Request, file_field: str, limit: int, why: str = FILE_LIMIT
                 ) -> tuple[dict[str, str], BlobWriter | None, str | None]:
     """The form's text fields, and its file part streamed into a writer (with its name)."""
     if request.content_type != "multipart/form-data":
         raise InvalidRequestError("This endpoint expects a multipart/form-data body "
                                   f"with a '{file_field}' part.", code="invalid_multipart")
     if request.content_length is not None and request.content_length > limit + _FORM_SLACK:
-        raise too_large(limit)
+        raise too_large(limit, why)
     fields: dict[str, str] = {}
     writer: BlobWriter | None = None
     filename = None
@@ -93,13 +95,16 @@ async def _form(request: web.Request, file_field: str, limit: int
                 fields[part.name or ""] = value.decode("utf-8", "replace")
     except TooLarge:
         await writer.discard()
-        raise too_large(limit) from None
-    except (ValueError, AssertionError, RuntimeError, web.HTTPException) as exc:
-        # aiohttp's reader says a form is broken with these (a bad boundary, a part cut off).
+        raise too_large(limit, why) from None
+    except web.RequestPayloadError as exc:  # the HTTP body itself is broken
         if writer is not None:
             await writer.discard()
-        if isinstance(exc, GatewayError):
-            raise
+        raise payload_error(exc) from None
+    except (ValueError, RuntimeError, http_exceptions.BadHttpMessage, web.HTTPException):
+        # What aiohttp's multipart reader raises for a broken form: a bad boundary, a part
+        # cut off, a part's unknown encoding, too many part headers.
+        if writer is not None:
+            await writer.discard()
         raise InvalidRequestError("The multipart/form-data body could not be read: it is "
                                   "malformed or cut short.", code="invalid_multipart") from None
     except BaseException:
@@ -230,7 +235,10 @@ async def add_upload_part(request: web.Request) -> web.Response:
     files, project = request.app[FILES], _project(request)
     upload_id = request.match_info["upload_id"]
     row = await files.pending_upload(project, upload_id)
-    fields, writer, _name = await _form(request, "data", min(MAX_PART_BYTES, row[3]))
+    limit = min(MAX_PART_BYTES, row[3])
+    fields, writer, _name = await _form(
+        request, "data", limit, "(a part holds at most 64 MB, and no more than the upload's "
+        "declared bytes)")
     if writer is None:
         raise InvalidRequestError("Missing required parameter: 'data'.", param="data",
                                   code="missing_required_parameter")

@@ -165,3 +165,12 @@ async def test_a_file_belongs_to_its_project_not_to_the_key_that_made_it(gw):
     async with client.get(f"/v1/files/{made.id}/content",
                           headers={"Authorization": f"Bearer {again}"}) as resp:
         assert resp.status == 200 and await resp.read() == b"mine"
+
+
+async def test_a_part_larger_than_its_upload_is_refused_with_413(gw):
+    sdk = (await gw()).sdk
+    upload = await sdk.uploads.create(filename="a.bin", purpose="user_data", bytes=10,
+                                      mime_type="application/octet-stream")
+    with pytest.raises(openai.APIStatusError) as caught:
+        await sdk.uploads.parts.create(upload.id, data=b"x" * 70_000)
+    assert caught.value.status_code == 413 and "declared bytes" in caught.value.message
