@@ -21,9 +21,11 @@ sends it through the gateway's own pipeline).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 
 from behest_local.batches import lines
@@ -222,8 +224,11 @@ class BatchRunner:
             path = self.store.partial(batch.id, kind)
             if size and getattr(batch, attr) is None:
                 await asyncio.to_thread(_cut, path, size)
+                # The file's id follows from the batch's, so a restart between the move
+                # and this save finds the same file instead of losing the results.
                 file = await self.files.adopt(batch.project, f"{batch.id}_{kind}.jsonl",
-                                              BATCH_OUTPUT, path)
+                                              BATCH_OUTPUT, path,
+                                              file_id=_result_id(batch.id, kind))
                 setattr(batch, attr, file["id"])
                 await self.store.save(batch)
         # A batch that ran past its window ends expired (its late lines say batch_expired);
@@ -234,10 +239,15 @@ class BatchRunner:
         await self.store.save(batch)
 
 
-def _cut(path, size: int) -> None:
-    """Drop what a crash wrote past the recorded lines."""
-    with open(path, "r+b") as partial:
-        partial.truncate(size)
+def _cut(path: Path, size: int) -> None:
+    """Drop what a crash wrote past the recorded lines (nothing to do once adopted)."""
+    if path.exists():
+        with open(path, "r+b") as partial:
+            partial.truncate(size)
+
+
+def _result_id(batch_id: str, kind: str) -> str:
+    return "file-" + hashlib.sha256(f"{batch_id}/{kind}".encode()).hexdigest()[:24]
 
 
 def _custom_id(raw: bytes) -> str | None:

@@ -80,13 +80,14 @@ class FileStore:
         await self.db.run(_insert_file, project, row)
         return file_object(row)
 
-    async def adopt(self, project: str, filename: str, purpose: str, path: Path) -> dict:
-        """A file made by the gateway (a batch's output) at ``path``, moved into the store."""
-        file_id = new_id("file-")
-        target = self.blob(file_id)
-        size = await asyncio.to_thread(_move, Path(path), target)
+    async def adopt(self, project: str, filename: str, purpose: str, path: Path, *,
+                    file_id: str) -> dict:
+        """A file made by the gateway (a batch's output) at ``path``, moved into the store
+        as ``file_id``. Idempotent: a call interrupted after the move is finished by the
+        next one (the bytes are already in place)."""
+        size = await asyncio.to_thread(_move, Path(path), self.blob(file_id))
         row = (file_id, filename, purpose, size, int(time.time()), None)
-        await self.db.run(_insert_file, project, row)
+        await self.db.run(_insert_file, project, row, True)
         return file_object(row)
 
     async def get(self, project: str, file_id: str) -> dict:
@@ -210,7 +211,8 @@ class FileStore:
 
 def _move(source: Path, target: Path) -> int:
     private_dir(target.parent)
-    os.replace(source, target)
+    if source.exists() or not target.exists():
+        os.replace(source, target)
     return target.stat().st_size
 
 
@@ -218,9 +220,11 @@ def _select(db: sqlite3.Connection, sql: str, args: tuple) -> list[tuple]:
     return db.execute(sql, args).fetchall()
 
 
-def _insert_file(db: sqlite3.Connection, project: str, row: tuple) -> None:
-    db.execute(f"INSERT INTO files (project, {FILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-               (project, *row))
+def _insert_file(db: sqlite3.Connection, project: str, row: tuple,
+                 again: bool = False) -> None:
+    """Insert a file's row (``again``: unless a row of that id is there already)."""
+    db.execute(f"INSERT {'OR IGNORE ' if again else ''}INTO files (project, {FILE_COLUMNS}) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?)", (project, *row))
 
 
 def _page(db: sqlite3.Connection, project: str, purpose: str | None, limit: int,

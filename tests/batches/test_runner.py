@@ -8,7 +8,7 @@ import time
 
 from behest_local.batches import lines
 from behest_local.batches.batch import Batch
-from behest_local.batches.runner import BatchRunner
+from behest_local.batches.runner import BatchRunner, _result_id
 from behest_local.batches.store import BatchStore
 from behest_local.errors import GatewayError
 from behest_local.files.store import FileStore
@@ -143,5 +143,24 @@ async def test_a_deleted_input_fails_the_batch_and_keeps_what_was_done(tmp_path,
     done = await store.get("p", batch.id)
     assert done.status == "failed" and done.errors[0]["code"] == "file_not_found"
     assert done.completed == 1 and done.output_file_id is not None
+    await store.close()
+    await files.close()
+
+
+async def test_a_finish_interrupted_after_moving_the_results_keeps_them(tmp_path):
+    files, store, batch = await setup(tmp_path, 1)
+    partial = store.partial(batch.id, "output")
+    size = lines.append(partial, lines.output_line("c0", 200, "r", {}), 0)
+    batch.status, batch.out_bytes, batch.completed = "finalizing", size, 1
+    await store.save(batch)
+    # The previous run moved the file into the store, then stopped before saving its id.
+    moved = await files.adopt("p", "x.jsonl", "batch_output", partial,
+                              file_id=_result_id(batch.id, "output"))
+    runner = BatchRunner(store, files, Sender(), lambda: (0, 0))
+    runner.kick()
+    await finished(runner)
+    done = await store.get("p", batch.id)
+    assert done.status == "completed" and done.output_file_id == moved["id"]
+    assert [o["custom_id"] for o in lines_of(files, done.output_file_id)] == ["c0"]
     await store.close()
     await files.close()
