@@ -110,11 +110,9 @@ class Batch:
                       "total_tokens": self.input_tokens + self.output_tokens},
         }
 
-    def add_usage(self, body: object) -> None:
-        """Count a line's tokens from its reply (chat/completions/embeddings or responses)."""
-        usage = body.get("usage") if isinstance(body, dict) else None
-        if not isinstance(usage, dict):
-            return
+    def add_usage(self, usage: dict) -> None:
+        """Count a line's tokens from its reply's ``usage`` (chat, completions and
+        embeddings say prompt/completion tokens, responses input/output tokens)."""
         given = usage.get("prompt_tokens", usage.get("input_tokens"))
         taken = usage.get("completion_tokens", usage.get("output_tokens"))
         self.input_tokens += given if isinstance(given, int) else 0

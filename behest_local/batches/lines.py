@@ -8,7 +8,8 @@ batch and is never dropped. A served line becomes ``{"id": "batch_req_…", "cus
 "response": {"status_code", "request_id", "body"}, "error": null}`` in the output file (a
 non-200 reply in the error file, ``response`` filled); a line that was never sent has
 ``response: null`` and ``error: {code, message}``. All file reading here blocks and runs in
-worker threads (``LineReader.next``, ``count_lines``, ``seen_ids``).
+worker threads (``LineReader.next``, ``count_lines``, ``seen_ids``), and so does the
+runner's ``check`` and ``output_line`` of a line or reply over ``LARGE_BYTES``.
 """
 
 from __future__ import annotations
@@ -27,9 +28,16 @@ READ_LINES = 64
 _compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
+LARGE_BYTES = 64 * 1024
+"""A line or reply larger than this is decoded and encoded in a worker thread
+(``offload.off_loop``): a 20 MiB line parsed on the loop would hold every other request."""
+
+
 class Request(NamedTuple):
     custom_id: str
-    body: dict
+    model: str | None
+    data: bytes
+    """The body, encoded compactly, as it is sent."""
 
 
 class Malformed(NamedTuple):
@@ -70,13 +78,24 @@ def check(raw: bytes, line_no: int, endpoint: str, seen: set[str]) -> Request | 
     if body.get("stream"):
         return Malformed(custom_id, "invalid_body",
                          f"Line {line_no}: streaming is not supported in a batch.")
-    return Request(custom_id, body)
+    model = body.get("model")
+    return Request(custom_id, model if isinstance(model, str) else None,
+                   _compact(body).encode("utf-8", "replace"))
 
 
-def output_line(custom_id: str, status: int, request_id: str | None, body: object) -> bytes:
+def output_line(custom_id: str, status: int, request_id: str | None, raw: bytes
+                ) -> tuple[bytes, dict | None]:
+    """The result line of a reply (``raw``, its JSON; kept as text if it is not JSON) and
+    the reply's ``usage``, if any. Made on one line whatever the reply's layout."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        body = raw.decode("utf-8", "replace")
+    usage = body.get("usage") if isinstance(body, dict) else None
     return _encoded({"id": _request_id(), "custom_id": custom_id,
                      "response": {"status_code": status, "request_id": request_id,
-                                  "body": body}, "error": None})
+                                  "body": body}, "error": None}), \
+        usage if isinstance(usage, dict) else None
 
 
 def error_line(custom_id: str | None, code: str, message: str) -> bytes:

@@ -34,14 +34,15 @@ from behest_local.batches.store import BatchStore
 from behest_local.errors import GatewayError
 from behest_local.files.objects import BATCH_OUTPUT
 from behest_local.files.store import FileStore
+from behest_local.offload import off_loop
 
 log = logging.getLogger("behest_local.batches")
 
 
 class Sender(Protocol):
-    async def send(self, batch: Batch, body: dict) -> tuple[int, str | None, object]:
-        """Serve one line's ``body`` at ``batch.endpoint`` as the batch's caller: the reply's
-        status, request id and JSON body."""
+    async def send(self, batch: Batch, data: bytes) -> tuple[int, str | None, bytes]:
+        """Serve one line's body (``data``, JSON) at ``batch.endpoint`` as the batch's
+        caller: the reply's status, request id and body."""
 
     def done(self, batch: Batch) -> None:
         """The batch has no more lines to send."""
@@ -178,7 +179,10 @@ class BatchRunner:
                     _custom_id(raw), "batch_expired", "This request could not be executed "
                     "before the completion window expired."))
                 continue
-            out, err = await self._serve(batch, lines.check(raw, line_no, batch.endpoint, seen))
+            line = lines.check(raw, line_no, batch.endpoint, seen) \
+                if len(raw) <= lines.LARGE_BYTES else \
+                await off_loop(lines.check, raw, line_no, batch.endpoint, seen)
+            out, err = await self._serve(batch, line)
             await self._record(batch, line_no, offset, out, err)
             await asyncio.sleep(self.pace()[1])  # 0 still lets interactive requests in
         if batch.status == "in_progress":
@@ -190,16 +194,19 @@ class BatchRunner:
         """One line's output line or error line."""
         if isinstance(line, lines.Malformed):
             return None, lines.error_line(line.custom_id, line.code, line.message)
-        if batch.model is None and isinstance(line.body.get("model"), str):
-            batch.model = line.body["model"]
+        if batch.model is None:
+            batch.model = line.model
         try:
-            status, request_id, body = await self.sender.send(batch, line.body)
+            status, request_id, raw = await self.sender.send(batch, line.data)
         except GatewayError as error:
             return None, lines.error_line(line.custom_id, error.code or "server_error",
                                           error.message)
-        encoded = lines.output_line(line.custom_id, status, request_id, body)
+        encoded, usage = lines.output_line(line.custom_id, status, request_id, raw) \
+            if len(raw) <= lines.LARGE_BYTES else \
+            await off_loop(lines.output_line, line.custom_id, status, request_id, raw)
         if status == 200:
-            batch.add_usage(body)
+            if usage is not None:
+                batch.add_usage(usage)
             return encoded, None
         return None, encoded
 

@@ -20,7 +20,7 @@ def line(**fields) -> bytes:
 
 def test_a_good_line_is_a_request_and_its_id_is_remembered():
     seen: set[str] = set()
-    assert check(line(), 1, CHAT, seen) == Request("a", {"model": "m"})
+    assert check(line(), 1, CHAT, seen) == Request("a", "m", b'{"model":"m"}')
     assert seen == {"a"}
 
 
@@ -48,11 +48,15 @@ def test_a_repeated_custom_id_is_malformed():
 
 
 def test_result_lines_have_openais_shape():
-    out = json.loads(lines.output_line("a", 200, "req_1", {"ok": True}))
+    encoded, usage = lines.output_line("a", 200, "req_1",
+                                       b'{\n  "ok": true,\n  "usage": {"prompt_tokens": 3}\n}')
+    assert encoded.count(b"\n") == 1 and usage == {"prompt_tokens": 3}
+    out = json.loads(encoded)
     assert out["id"].startswith("batch_req_")
     assert {k: out[k] for k in ("custom_id", "response", "error")} == {
         "custom_id": "a", "response": {"status_code": 200, "request_id": "req_1",
-                                       "body": {"ok": True}}, "error": None}
+                                       "body": {"ok": True, "usage": {"prompt_tokens": 3}}},
+        "error": None}
     err = json.loads(lines.error_line(None, "invalid_json_line", "bad"))
     assert err["response"] is None and err["error"] == {"code": "invalid_json_line",
                                                         "message": "bad"}
@@ -87,3 +91,9 @@ def test_append_drops_what_was_written_past_the_recorded_size(tmp_path):
     size = lines.append(path, b"second\n", size)
     assert path.read_bytes() == b"first\nsecond\n" and size == 13
     assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_reply_that_is_not_json_is_kept_as_text():
+    encoded, usage = lines.output_line("a", 502, None, b"<html>bad gateway</html>")
+    assert json.loads(encoded)["response"]["body"] == "<html>bad gateway</html>"
+    assert usage is None

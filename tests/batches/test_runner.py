@@ -25,15 +25,16 @@ class Sender:
         self.gate = asyncio.Event()
         self.waiting = asyncio.Event()
 
-    async def send(self, batch, body):
+    async def send(self, batch, data):
+        body = json.loads(data)
         self.sent.append(body["n"])
         if body["n"] == self.hold:
             self.waiting.set()
             await self.gate.wait()
         if body["n"] in self.fail:
             raise GatewayError("no route", status=503, code="unreachable")
-        return 200, f"req-{body['n']}", {"echo": body["n"],
-                                          "usage": {"prompt_tokens": 2, "completion_tokens": 3}}
+        return 200, f"req-{body['n']}", json.dumps({
+            "echo": body["n"], "usage": {"prompt_tokens": 2, "completion_tokens": 3}}).encode()
 
     def done(self, batch):
         pass
@@ -150,7 +151,7 @@ async def test_a_deleted_input_fails_the_batch_and_keeps_what_was_done(tmp_path,
 async def test_a_finish_interrupted_after_moving_the_results_keeps_them(tmp_path):
     files, store, batch = await setup(tmp_path, 1)
     partial = store.partial(batch.id, "output")
-    size = lines.append(partial, lines.output_line("c0", 200, "r", {}), 0)
+    size = lines.append(partial, lines.output_line("c0", 200, "r", b"{}")[0], 0)
     batch.status, batch.out_bytes, batch.completed = "finalizing", size, 1
     await store.save(batch)
     # The previous run moved the file into the store, then stopped before saving its id.

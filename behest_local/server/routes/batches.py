@@ -17,7 +17,6 @@ restart interrupted), else the address a batch request arrived on.
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 
 import aiohttp
@@ -62,22 +61,16 @@ class LoopbackSender:
         if token is not None:
             self.app[INTERNAL_CALLERS].pop(token, None)
 
-    async def send(self, batch: Batch, body: dict) -> tuple[int, str | None, object]:
+    async def send(self, batch: Batch, data: bytes) -> tuple[int, str | None, bytes]:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=_TIMEOUT)
         headers = {"Authorization": f"Bearer {self._token(batch)}",
                    "Content-Type": "application/json", "X-Behest-Batch-Id": batch.id}
-        data = json.dumps(body).encode()
         for attempt in range(_RETRIES):
             try:
                 async with self._session.post(self.url + batch.endpoint, data=data,
                                               headers=headers) as resp:
-                    raw = await resp.read()
-                    try:
-                        reply = json.loads(raw)
-                    except ValueError:
-                        reply = raw.decode("utf-8", "replace")
-                    return resp.status, resp.headers.get("X-Request-Id"), reply
+                    return resp.status, resp.headers.get("X-Request-Id"), await resp.read()
             except aiohttp.ClientConnectionError:
                 if attempt == _RETRIES - 1:
                     raise GatewayError("The gateway could not serve this line: its own "

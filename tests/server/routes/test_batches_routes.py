@@ -208,3 +208,17 @@ async def test_a_spent_quota_refuses_the_remaining_lines_into_the_error_file(mak
                    (await sdk.files.content(done.error_file_id)).text.splitlines()]
         assert {r["response"]["status_code"] for r in refused} == {402}
         assert refused[0]["response"]["body"]["error"]["code"] == "quota_exceeded"
+
+
+async def test_a_line_of_a_megabyte_is_served(gw):
+    """Lines and replies over 64 KiB are decoded and encoded beside the loop."""
+    sdk = (await gw()).sdk
+    big = {"custom_id": "big", "method": "POST", "url": "/v1/embeddings",
+           "body": {"model": "text-embedding-3-small", "input": ["word " * 40] * 500}}
+    source = await sdk.files.create(file=("in.jsonl", jsonl([big])), purpose="batch")
+    batch = await sdk.batches.create(input_file_id=source.id, endpoint="/v1/embeddings",
+                                     completion_window="24h")
+    done = await until_status(sdk, batch.id, "completed")
+    assert done.request_counts.completed == 1 and done.usage.input_tokens > 10_000
+    line = json.loads((await sdk.files.content(done.output_file_id)).content)
+    assert len(line["response"]["body"]["data"]) == 500
