@@ -174,3 +174,13 @@ async def test_a_part_larger_than_its_upload_is_refused_with_413(gw):
     with pytest.raises(openai.APIStatusError) as caught:
         await sdk.uploads.parts.create(upload.id, data=b"x" * 70_000)
     assert caught.value.status_code == 413 and "declared bytes" in caught.value.message
+
+
+async def test_expires_after_sets_the_files_expiry_and_is_checked(gw):
+    sdk = (await gw()).sdk
+    made = await sdk.files.create(file=("a.txt", b"x"), purpose="user_data",
+                                  expires_after={"anchor": "created_at", "seconds": 3600})
+    assert made.expires_at == made.created_at + 3600
+    with pytest.raises(openai.BadRequestError, match="expires_after.seconds"):
+        await sdk.files.create(file=("a.txt", b"x"), purpose="user_data",
+                               expires_after={"anchor": "created_at", "seconds": 5})
