@@ -20,6 +20,8 @@ ENDPOINTS = ("/v1/chat/completions", "/v1/embeddings", "/v1/responses", "/v1/com
 COMPLETION_WINDOW_S = {"24h": 24 * 3600}
 MAX_REQUESTS = 50_000
 """Lines an input file may hold."""
+MAX_INPUT_BYTES = 200_000_000
+"""An input file's size (OpenAI: 200 MB)."""
 ACTIVE = ("validating", "in_progress", "finalizing", "cancelling")
 """Statuses the runner still has work for."""
 CANCELLABLE = ("validating", "in_progress")

@@ -11,7 +11,8 @@ per-batch token (``INTERNAL_CALLERS``, in memory only) that authentication maps 
 caller who made the batch; the per-minute limits (per IP, per project, per user) skip
 those lines, so a batch never spends an interactive client's requests. The address is
 where the gateway listens (``resume``, at start, which also picks up the batches a
-restart interrupted), else the address a batch request arrived on.
+restart interrupted), else the address a batch request arrived on. Each line carries
+``X-Behest-Batch-Id``, so its trace says which batch it belongs to.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import secrets
 import aiohttp
 from aiohttp import web
 
-from behest_local.batches.batch import CANCELLABLE, COMPLETION_WINDOW_S, ENDPOINTS, Batch
+from behest_local.batches.batch import (CANCELLABLE, COMPLETION_WINDOW_S, ENDPOINTS,
+                                        MAX_INPUT_BYTES, Batch)
 from behest_local.batches.runner import BatchRunner
 from behest_local.batches.store import BatchStore
 from behest_local.errors import GatewayError, InvalidRequestError, NotFoundError
@@ -159,6 +161,10 @@ async def create_batch(request: web.Request) -> web.Response:
                                   f"{file['purpose']!r}; a batch needs one uploaded with "
                                   "purpose 'batch'.", param="input_file_id",
                                   code="invalid_value")
+    if file["bytes"] > MAX_INPUT_BYTES:
+        raise InvalidRequestError(f"The input file {file['id']} holds {file['bytes']} bytes; "
+                                  f"a batch's input may hold at most {MAX_INPUT_BYTES}.",
+                                  param="input_file_id", code="invalid_value")
     batch = Batch.new(project=project, endpoint=body["endpoint"], input_file_id=file["id"],
                       completion_window=body["completion_window"],
                       metadata=body.get("metadata"), user=principal.user, role=principal.role,

@@ -222,3 +222,14 @@ async def test_a_line_of_a_megabyte_is_served(gw):
     assert done.request_counts.completed == 1 and done.usage.input_tokens > 10_000
     line = json.loads((await sdk.files.content(done.output_file_id)).content)
     assert len(line["response"]["body"]["data"]) == 500
+
+
+async def test_an_input_over_the_size_limit_is_refused(gw, monkeypatch):
+    from behest_local.server.routes import batches
+    monkeypatch.setattr(batches, "MAX_INPUT_BYTES", 100)  # OpenAI's is 200 MB
+    sdk = (await gw()).sdk
+    source = await sdk.files.create(file=("in.jsonl", jsonl([chat_line(0), chat_line(1)])),
+                                    purpose="batch")
+    with pytest.raises(openai.BadRequestError, match="at most 100"):
+        await sdk.batches.create(input_file_id=source.id, endpoint="/v1/chat/completions",
+                                 completion_window="24h")
