@@ -41,6 +41,9 @@ class Batch:
     tier: int | None = None
     status: str = "validating"
     metadata: dict | None = None
+    output_expires_after_s: int | None = None
+    """``output_expires_after.seconds``: the result files expire this long after they are
+    made (never, by default)."""
     in_progress_at: int | None = None
     finalizing_at: int | None = None
     completed_at: int | None = None
@@ -68,12 +71,14 @@ class Batch:
 
     @classmethod
     def new(cls, *, project: str, endpoint: str, input_file_id: str, completion_window: str,
-            metadata: dict | None, user: str | None, role: str, tier: int | None) -> Batch:
+            metadata: dict | None, user: str | None, role: str, tier: int | None,
+            output_expires_after_s: int | None = None) -> Batch:
         now = int(time.time())
         return cls(id="batch_" + secrets.token_hex(12), project=project, endpoint=endpoint,
                    input_file_id=input_file_id, completion_window=completion_window,
                    created_at=now, expires_at=now + COMPLETION_WINDOW_S[completion_window],
-                   metadata=metadata, user=user, role=role, tier=tier)
+                   metadata=metadata, user=user, role=role, tier=tier,
+                   output_expires_after_s=output_expires_after_s)
 
     @classmethod
     def from_doc(cls, doc: dict) -> Batch:

@@ -235,7 +235,8 @@ class BatchRunner:
                 # and this save finds the same file instead of losing the results.
                 file = await self.files.adopt(batch.project, f"{batch.id}_{kind}.jsonl",
                                               BATCH_OUTPUT, path,
-                                              file_id=_result_id(batch.id, kind))
+                                              file_id=_result_id(batch.id, kind),
+                                              expires_after_s=batch.output_expires_after_s)
                 setattr(batch, attr, file["id"])
                 await self.store.save(batch)
         # A batch that ran past its window ends expired (its late lines say batch_expired);

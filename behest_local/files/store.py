@@ -81,12 +81,15 @@ class FileStore:
         return file_object(row)
 
     async def adopt(self, project: str, filename: str, purpose: str, path: Path, *,
-                    file_id: str) -> dict:
+                    file_id: str, expires_after_s: int | None = None) -> dict:
         """A file made by the gateway (a batch's output) at ``path``, moved into the store
-        as ``file_id``. Idempotent: a call interrupted after the move is finished by the
-        next one (the bytes are already in place)."""
+        as ``file_id`` (expiring ``expires_after_s`` after now, if given). Idempotent: a
+        call interrupted after the move is finished by the next one (the bytes are
+        already in place)."""
         size = await asyncio.to_thread(_move, Path(path), self.blob(file_id))
-        row = (file_id, filename, purpose, size, int(time.time()), None)
+        now = int(time.time())
+        row = (file_id, filename, purpose, size, now,
+               None if expires_after_s is None else now + expires_after_s)
         await self.db.run(_insert_file, project, row, True)
         return file_object(row)
 

@@ -28,6 +28,7 @@ from behest_local.batches.batch import (CANCELLABLE, COMPLETION_WINDOW_S, ENDPOI
 from behest_local.batches.runner import BatchRunner
 from behest_local.batches.store import BatchStore
 from behest_local.errors import GatewayError, InvalidRequestError, NotFoundError
+from behest_local.files.objects import EXPIRES_MAX_S, EXPIRES_MIN_S
 from behest_local.server.admission.principal import InternalCaller
 from behest_local.server.body import read_json
 from behest_local.server.keys import FILES, GATEWAY, INTERNAL_CALLERS, PRINCIPAL
@@ -147,6 +148,16 @@ def _create_request(raw: object) -> dict:
         raise InvalidRequestError("Invalid 'metadata': at most 16 string pairs, keys up to 64 "
                                   "and values up to 512 characters.", param="metadata",
                                   code="invalid_value")
+    after = raw.get("output_expires_after")
+    if after is not None:
+        seconds = after.get("seconds") if isinstance(after, dict) else None
+        if not isinstance(after, dict) or after.get("anchor") != "created_at" or \
+                isinstance(seconds, bool) or not isinstance(seconds, int) or \
+                not EXPIRES_MIN_S <= seconds <= EXPIRES_MAX_S:
+            raise InvalidRequestError(
+                "Invalid 'output_expires_after': expected {\"anchor\": \"created_at\", "
+                f"\"seconds\": {EXPIRES_MIN_S}..{EXPIRES_MAX_S}}}.",
+                param="output_expires_after", code="invalid_value")
     return raw
 
 
@@ -168,7 +179,8 @@ async def create_batch(request: web.Request) -> web.Response:
     batch = Batch.new(project=project, endpoint=body["endpoint"], input_file_id=file["id"],
                       completion_window=body["completion_window"],
                       metadata=body.get("metadata"), user=principal.user, role=principal.role,
-                      tier=principal.tier)
+                      tier=principal.tier, output_expires_after_s=(
+                          body.get("output_expires_after") or {}).get("seconds"))
     runner = request.app[RUNNER]
     await runner.store.save(batch)
     _learn_address(request)

@@ -233,3 +233,19 @@ async def test_an_input_over_the_size_limit_is_refused(gw, monkeypatch):
     with pytest.raises(openai.BadRequestError, match="at most 100"):
         await sdk.batches.create(input_file_id=source.id, endpoint="/v1/chat/completions",
                                  completion_window="24h")
+
+
+async def test_output_expires_after_sets_the_result_files_expiry(gw):
+    sdk = (await gw()).sdk
+    source = await sdk.files.create(file=("in.jsonl", jsonl([chat_line(0)])), purpose="batch")
+    with pytest.raises(openai.BadRequestError, match="output_expires_after"):
+        await sdk.batches.create(input_file_id=source.id, endpoint="/v1/chat/completions",
+                                 completion_window="24h",
+                                 output_expires_after={"anchor": "created_at", "seconds": 1})
+    batch = await sdk.batches.create(input_file_id=source.id, endpoint="/v1/chat/completions",
+                                     completion_window="24h",
+                                     output_expires_after={"anchor": "created_at",
+                                                           "seconds": 7200})
+    done = await until_status(sdk, batch.id, "completed")
+    out = await sdk.files.retrieve(done.output_file_id)
+    assert out.expires_at == out.created_at + 7200
