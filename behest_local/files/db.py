@@ -81,10 +81,6 @@ class Database:
                                "Move it away to start afresh.", status=503,
                                code="server_error") from None
 
-    def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
-        """``run`` for a caller that is not on the event loop (tests, startup)."""
-        return self._pool.submit(self._call, fn, args).result()
-
     def _close(self, _db: sqlite3.Connection) -> None:
         self._db.close()
         self._db = None
