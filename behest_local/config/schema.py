@@ -22,6 +22,8 @@ DEFAULT_PORT = 7717
 DEFAULT_MODEL = "gemini-2.5-flash"
 """Behest's platform default model (reference/behest-api.md §4)."""
 DEFAULT_MAX_BODY = 20 * 1024 * 1024
+DEFAULT_MAX_FILE = 512 * 1000 * 1000
+"""OpenAI's per-file limit, 512 MB."""
 MiB = 1024 * 1024
 PLANS = ("free", "pro", "business", "enterprise")
 FREE_PLAN_PROJECTS = 3
@@ -63,6 +65,10 @@ class ServerConfig:
     """TCP port; 0 takes a free one. A change applies at the next start."""
     max_body_bytes: int = field(default=DEFAULT_MAX_BODY, metadata=_limits(1024))
     """Largest accepted request body; larger ones get 413. A change applies at the next start."""
+    max_file_bytes: int = field(default=DEFAULT_MAX_FILE, metadata=_limits(1))
+    """Largest file ``POST /v1/files`` (or a completed upload) accepts, read as a stream to
+    disk; larger ones get 413. OpenAI's limit, 512 MB, by default. ``max_body_bytes`` is for
+    JSON bodies and does not apply to uploads."""
     header_timeout_s: float = field(default=30.0, metadata=_limits(0.1, 3600))
     """Seconds a connection has to send a complete request head, counted from when it opens
     or its previous response ends; then it is closed. A deadline for the whole head, not an
@@ -99,6 +105,12 @@ class EmulatorConfig:
     """Status of a spent daily quota or budget: 402 ``quota_exceeded`` (the v1.5 docs) or 429
     ``budget_exceeded`` (the v1.x docs and the legacy SDK's BudgetExceededError). Both say
     ``x-should-retry: false``."""
+    batch_line_delay_s: float = field(default=0.0, metadata=_limits(0, 3600))
+    """Seconds a batch waits after each of its lines (``POST /v1/batches``). 0 runs the lines
+    back to back, one at a time, yielding to interactive requests in between; raise it to
+    watch a batch move through its statuses, or to test polling and restarts."""
+    batch_validate_delay_s: float = field(default=0.0, metadata=_limits(0, 3600))
+    """Seconds a new batch stays ``validating`` before its lines run."""
     dashboard_origin: str = field(default="https://behest.ai", metadata={"origins": True})
     """The dashboard's browser origin, allowed by every project's CORS policy (the cloud
     allows its dashboard on each new project) and the only origin of the management API."""

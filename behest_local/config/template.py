@@ -30,6 +30,7 @@ plan = "pro"                # free | pro | business | enterprise. "free" refuses
 host = "127.0.0.1"          # loopback only unless you start with --allow-remote
 port = 7717                 # 0 picks a free port (applies at the next start)
 max_body_bytes = 20971520   # 20 MiB; larger request bodies get 413 (applies at the next start)
+max_file_bytes = 512000000  # 512 MB; larger files (POST /v1/files, uploads) get 413
 header_timeout_s = 30       # a connection must send a complete request head within this many
                             # seconds of opening (or of its previous response), else it is
                             # closed: also the idle keep-alive time (applies at the next start)
@@ -51,6 +52,9 @@ enforce_limits = true       # refuse requests over the cloud's rate limits, dail
                             # (x-ratelimit-* headers, GET /v1/usage)
 quota_status = 402          # a spent daily quota or budget: 402 quota_exceeded (v1.5 docs)
                             # or 429 budget_exceeded (v1.x docs); both x-should-retry: false
+batch_line_delay_s = 0      # seconds a batch (POST /v1/batches) waits after each line;
+                            # 0 = back to back, one line at a time
+batch_validate_delay_s = 0  # seconds a new batch stays "validating"
 dashboard_origin = "https://behest.ai"   # the dashboard's browser origin: allowed by every
                             # project's CORS policy, the only one on the management API
 

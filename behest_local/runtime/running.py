@@ -27,6 +27,7 @@ from behest_local.file_watch import FileWatch, backend_modules
 from behest_local.server.gateway import Gateway
 from behest_local.identity.signing_keys import SIGNING_KEYS_FILE
 from behest_local.server.app import make_app
+from behest_local.server.routes.batches import resume as resume_batches
 from behest_local.server.wire import GatewayRunner
 from behest_local.vault.store import Vault, VaultError
 from behest_local.runtime.build import (ServeOptions, StartupError, build_gateway, is_loopback,
@@ -160,6 +161,9 @@ async def start(options: ServeOptions, *, settings: Settings | None = None) -> R
         raise StartupError(f"cannot listen on {host}:{settings.server.port}: {exc.strerror}. "
                            "Choose another port with --port (0 picks a free one).") from None
     running = RunningGateway(gateway, runner, host, runner.addresses[0][1])
+    # Batches send their lines to this address; those a restart interrupted go on now.
+    wildcard = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host)
+    resume_batches(app, f"http://{wildcard}:{running.port}" if wildcard else running.url)
     running.watch()
     return running
 

@@ -37,11 +37,15 @@ from behest_local.server.routes.behest import setup_behest_routes
 from behest_local.server.admission.cors import cors_headers, setup_cors
 from behest_local.server.admission.host import setup_host_check
 from behest_local.server.routes.inspect import record_response, setup_inspect_routes
-from behest_local.server.keys import EXCHANGE, GATEWAY
+from behest_local.server.keys import EXCHANGE, GATEWAY, INTERNAL_CALLERS
 from behest_local.server.admission.limits import limit_headers, setup_limits
 from behest_local.server.middleware import gateway_middleware
 from behest_local.server.timing_header import HEADER as SERVER_TIMING, format_server_timing
 from behest_local.server.routes.usage import setup_usage
+from behest_local.server.routes.files import setup_files
+from behest_local.files.store import FileStore
+from behest_local.batches.store import BatchStore
+from behest_local.server.routes.batches import setup_batches
 
 
 def make_app(gateway: Gateway) -> web.Application:
@@ -51,6 +55,7 @@ def make_app(gateway: Gateway) -> web.Application:
     )
     app[GATEWAY] = gateway
     app[PRINCIPALS] = PrincipalCache()
+    app[INTERNAL_CALLERS] = {}
     setup_routes(app)
     setup_host_check(app)
     setup_cors(app)
@@ -75,6 +80,8 @@ def setup_routes(app: web.Application) -> None:
     management.setup_routes(app)
     setup_behest_routes(app)
     setup_usage(app)
+    setup_files(app, FileStore(app[GATEWAY].home))
+    setup_batches(app, BatchStore(app[GATEWAY].home))
 
 
 async def prepare_response(request: web.Request, response: web.StreamResponse) -> None:

@@ -11,7 +11,8 @@ from aiohttp import web
 from behest_local.identity.jwt import KeyRing
 from behest_local.exchange.exchange import Exchange
 from behest_local.server.gateway import Gateway
-from behest_local.server.admission.principal import Principal
+from behest_local.server.admission.principal import InternalCaller, Principal
+from behest_local.files.store import FileStore
 from behest_local.threads.store import ThreadStore
 
 GATEWAY = web.AppKey("gateway", Gateway)
@@ -21,3 +22,8 @@ KEYRING = web.AppKey("keyring", KeyRing)
 """JWT keys: the platform key and tenant signing keys (set by ``behest_routes``)."""
 THREADS = web.AppKey("threads", ThreadStore)
 """The threads database (set by ``behest_routes``)."""
+FILES = web.AppKey("files", FileStore)
+"""Files and uploads (set by ``routes/files.setup_files``)."""
+INTERNAL_CALLERS = web.AppKey("internal_callers", dict[str, InternalCaller])
+"""Tokens of the batches running now, by token (``routes/batches.py`` adds and removes
+them; ``auth.authenticate`` and ``limits.check_ip`` read them). Empty while no batch runs."""

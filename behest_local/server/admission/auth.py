@@ -14,6 +14,10 @@ Two credentials reach the data plane (reference/behest-api.md §1.4, §2, §7.8)
 * **Project API keys** (v1.x): accepted unless the project sets ``strict_v15``, which
   refuses them with 401 as the cloud does. ``X-End-User-Id`` names the user.
 
+* **Batch lines**: the batch runner sends each line of a batch back through the gateway
+  with a random per-batch token (``INTERNAL_CALLERS``, in memory only), which becomes the
+  principal of the caller who made the batch (``kind="batch"``).
+
 ``X-Session-Id`` (else the JWT's ``sid``) groups requests. Both must be printable text
 (``identifier``: 400 naming the header otherwise). Authentication is a phase of
 the gateway middleware (``server/middleware.py``), after the per-IP limit and before the
@@ -40,8 +44,8 @@ from behest_local.config import ProjectConfig, Settings
 from behest_local.errors import AuthenticationError, GatewayError, InvalidRequestError
 from behest_local.identity.api_keys import KeyRecord, is_key_format
 from behest_local.server.behest_errors import behest_guard, speaks_anthropic
-from behest_local.server.keys import EXCHANGE, GATEWAY, KEYRING, PRINCIPAL
-from behest_local.server.admission.principal import Principal
+from behest_local.server.keys import EXCHANGE, GATEWAY, INTERNAL_CALLERS, KEYRING, PRINCIPAL
+from behest_local.server.admission.principal import InternalCaller, Principal
 
 MISSING = ("You didn't provide an API key. You need to provide your API key in an Authorization "
            "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY). Create one with "
@@ -224,7 +228,10 @@ def authenticate(request: web.Request, *, _defer: bool = False) -> Principal:
     if principal is None:
         token = bearer_token(request, header=header or "",
                              missing=MISSING_ANTHROPIC if anthropic else MISSING)
-        if looks_like_jwt(token):
+        internal = app[INTERNAL_CALLERS].get(token)
+        if internal is not None:
+            principal = _from_batch(settings, internal)
+        elif looks_like_jwt(token):
             principal = _from_jwt(request, token, settings, session)
         else:
             record = keys.cached(token)
@@ -250,6 +257,17 @@ def _from_api_key(settings: Settings, record: KeyRecord | None, token: str, user
             "plane. Mint a short-lived JWT with POST /v1/auth/mint (API key as Bearer) and "
             "send that instead.", code="invalid_token", headers=_CHALLENGE)
     return Principal(settings.tenant_id, project, record.prefix + "…", settings, user, session)
+
+
+def _from_batch(settings: Settings, caller: InternalCaller) -> Principal:
+    """A batch's line: its project as configured now (a removed project's batch fails)."""
+    project = settings.project(caller.project)
+    if project is None or project.id != caller.project:
+        raise AuthenticationError(f"Batch {caller.batch_id} belongs to project "
+                                  f"{caller.project!r}, which is no longer configured in "
+                                  f"{settings.source}.", code="project_not_found")
+    return Principal(settings.tenant_id, project, f"batch {caller.batch_id}", settings,
+                     caller.user, None, caller.role, caller.tier, "batch")
 
 
 def _from_jwt(request: web.Request, token: str, settings: Settings,

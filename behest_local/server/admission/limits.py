@@ -57,7 +57,7 @@ from behest_local.policy.ratelimit import (Counters, LimitState, Window, duratio
 from behest_local.dialects.messages_wire import error_body
 from behest_local.server.behest_errors import PathKind, path_kind, speaks_anthropic
 from behest_local.server.ending import refuse
-from behest_local.server.keys import EXCHANGE, GATEWAY, PRINCIPAL
+from behest_local.server.keys import EXCHANGE, GATEWAY, INTERNAL_CALLERS, PRINCIPAL
 from behest_local.policy.tiers import LimitTable, describe, detail_names
 
 COUNTERS = web.AppKey("limit_counters", Counters)
@@ -92,6 +92,8 @@ def check_ip(request: web.Request, kind: PathKind) -> web.Response | None:
             headers.get("Authorization") or headers.get("x-api-key")):
         return None
     app = request.app
+    if app[INTERNAL_CALLERS] and _is_batch_line(headers, app[INTERNAL_CALLERS]):
+        return None
     settings = app[GATEWAY].settings
     enforce = settings.emulator.enforce_limits
     limits = app[LIMITS].ip(settings, request.host, request.remote or "?")
@@ -111,6 +113,11 @@ def check_caller(request: web.Request, kind: PathKind) -> web.Response | None:
     settings, app = principal.settings, request.app
     limits = app[LIMITS].request(settings, principal.project, user=principal.user,
                                  session=principal.session, claim=principal.tier)
+    if principal.kind == "batch":
+        # A batch has no per-minute limits (OpenAI's batches have their own queue), so its
+        # lines never spend the requests an interactive client of the project may make;
+        # its tokens still count toward, and are refused by, the daily quotas and budgets.
+        limits = tuple(limit for limit in limits if limit.window is not Window.MINUTE)
     inference = request.method == "POST" and kind.inference
     enforce = settings.emulator.enforce_limits
     verdict = app[COUNTERS].admit(limits, take=inference, enforce=enforce)
@@ -119,6 +126,13 @@ def check_caller(request: web.Request, kind: PathKind) -> web.Response | None:
     if inference and not verdict.admitted and enforce:
         return refusal(request, verdict.refused, verdict.retry_after)
     return None
+
+
+def _is_batch_line(headers, callers: dict) -> bool:
+    """A batch's line, sent by the gateway itself (``routes/batches.py``): not a client
+    on 127.0.0.1, so the per-IP limit does not count it."""
+    header = headers.get("Authorization", "")
+    return header[7:] in callers if header.startswith("Bearer ") else False
 
 
 def _amount(value: float, unit: str) -> str:

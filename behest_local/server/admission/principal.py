@@ -7,6 +7,7 @@ carry the token's ``uid``, ``role``, ``tier`` and ``sid`` (``identity/jwt.Identi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from behest_local.config import ProjectConfig, Settings
 
@@ -25,4 +26,17 @@ class Principal:
     tier: int | None = None
     """Behest tier number (1 free, 2 pro, 3 max) from the token; None when not stated."""
     kind: str = "api_key"
-    """``api_key`` or ``jwt``."""
+    """``api_key``, ``jwt``, or ``batch``: a batch's line, sent by the gateway itself as the
+    caller who made the batch (``InternalCaller``)."""
+
+
+class InternalCaller(NamedTuple):
+    """Who a batch's lines run as: the batch's project and the identity of the caller that
+    made it. The batch runner sends each line to the gateway with a random per-batch token
+    (memory only, never logged) that ``auth.authenticate`` maps to this."""
+
+    batch_id: str
+    project: str
+    user: str | None
+    role: str
+    tier: int | None
