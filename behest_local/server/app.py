@@ -16,7 +16,8 @@ it also records a stream's capture, while a whole response's is recorded by the
 middleware once the response has been written. The route table lists every endpoint the
 gateway serves; ``management.setup_routes`` adds Behest's management API,
 ``setup_behest_routes`` mint, JWKS and threads, ``setup_usage`` the usage endpoints (and
-the usage store's lifetime).
+the usage store's lifetime), ``setup_responses`` and ``setup_conversations`` the stored
+Responses API (and its database's lifetime).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from behest_local.server.gateway import Gateway
 from behest_local.server.routes import management
 from behest_local.server.routes import openai as openai_routes
 from behest_local.server.routes import translated as translated_routes
+from behest_local.server.routes.conversations import setup_conversations
+from behest_local.server.routes.responses import setup_responses
 from behest_local.server.admission.auth import PRINCIPALS, PrincipalCache
 from behest_local.server.routes.behest import setup_behest_routes
 from behest_local.server.admission.cors import cors_headers, setup_cors
@@ -64,10 +67,11 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", openai_routes.healthz)
     app.router.add_post("/v1/chat/completions", openai_routes.chat_completions)
     app.router.add_post("/v1/completions", translated_routes.completions)
-    app.router.add_post("/v1/responses", translated_routes.responses)
     app.router.add_post("/v1/embeddings", openai_routes.embeddings)
     app.router.add_get("/v1/models", openai_routes.list_models)
     app.router.add_get("/v1/models/{model:.+}", openai_routes.get_model)
+    setup_responses(app)
+    setup_conversations(app)
     management.setup_routes(app)
     setup_behest_routes(app)
     setup_usage(app)

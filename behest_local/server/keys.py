@@ -12,6 +12,7 @@ from behest_local.identity.jwt import KeyRing
 from behest_local.exchange.exchange import Exchange
 from behest_local.server.gateway import Gateway
 from behest_local.server.admission.principal import Principal
+from behest_local.stored.database import StoredState
 from behest_local.threads.store import ThreadStore
 
 GATEWAY = web.AppKey("gateway", Gateway)
@@ -21,3 +22,5 @@ KEYRING = web.AppKey("keyring", KeyRing)
 """JWT keys: the platform key and tenant signing keys (set by ``behest_routes``)."""
 THREADS = web.AppKey("threads", ThreadStore)
 """The threads database (set by ``behest_routes``)."""
+STORED = web.AppKey("stored", StoredState)
+"""Stored responses and conversations (set by ``routes/responses.setup_responses``)."""

@@ -39,7 +39,8 @@ from behest_local.server.render import json_response
 from behest_local.server.streaming import EventWriter, relay
 
 
-def prepare_chat(request: web.Request, body: dict) -> tuple[ChatProvider, ChatCall]:
+def prepare_chat(request: web.Request, body: dict, exchange: Exchange | None = None
+                 ) -> tuple[ChatProvider, ChatCall]:
     """Route a validated chat body and build the provider call.
 
     Routing (``routing.resolve``) uses the settings snapshot the request authenticated
@@ -51,9 +52,10 @@ def prepare_chat(request: web.Request, body: dict) -> tuple[ChatProvider, ChatCa
     chunk again when the client did not ask for it.
     """
     emulate = directives.parse(request.headers.get(directives.HEADER))
-    target = _route(request, body)
+    exchange = exchange or request[EXCHANGE]
+    target = _route(request, body, exchange)
     provider, call = _chat_call(request, target, body, emulate)
-    request[EXCHANGE].upstream_started()
+    exchange.upstream_started()
     return provider, call
 
 
@@ -65,13 +67,13 @@ def prepare_chats(request: web.Request, bodies: Iterator[dict]
     working through 2,048 of them yields to the loop in between."""
     emulate = directives.parse(request.headers.get(directives.HEADER))
     first = next(bodies)
-    target = _route(request, first)
+    target = _route(request, first, request[EXCHANGE])
     request[EXCHANGE].upstream_started()
     return (_chat_call(request, target, body, emulate) for body in itertools.chain([first], bodies))
 
 
-def _route(request: web.Request, body: dict) -> routing.Target:
-    """Where ``body`` goes, recorded on the exchange (``Routed``)."""
+def _route(request: web.Request, body: dict, exchange: Exchange) -> routing.Target:
+    """Where ``body`` goes, recorded on ``exchange`` (``Routed``)."""
     principal = request[PRINCIPAL]
     project = principal.project
     if project.status != "active":
@@ -81,9 +83,9 @@ def _route(request: web.Request, body: dict) -> routing.Target:
     keys = request.app[GATEWAY].provider_keys
     target = routing.resolve(body.get("model"), project, principal.settings,
                              keys.has if keys else lambda provider: False)
-    request[EXCHANGE].routed(requested_model=body.get("model"), model=target.model,
-                             provider=target.provider, reason=target.reason,
-                             stream=bool(body.get("stream")))
+    exchange.routed(requested_model=body.get("model"), model=target.model,
+                    provider=target.provider, reason=target.reason,
+                    stream=bool(body.get("stream")))
     return target
 
 
