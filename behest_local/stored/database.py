@@ -13,7 +13,8 @@ Sizes are bounded per project: ``MAX_PROJECT_ITEMS`` stored items, counted in
 ``item_counts`` as rows come and go. A response's input items count one each, and so do
 its output items (kept in its body); a conversation's items count one each. Requests
 that would store past the cap are refused up front (``room``), with a 400 that says how
-to make room.
+to make room. The counts are kept beside the connection as well
+(``_Connection.held``), so that check costs no trip to the worker thread.
 """
 
 from __future__ import annotations
@@ -55,17 +56,31 @@ PRAGMA user_version = {SCHEMA_VERSION};
 """
 
 
+class _Connection(sqlite3.Connection):
+    """The worker's connection, with each project's stored-item count kept beside it
+    (``held``, the ``item_counts`` table as committed), so ``StoredState.admit`` checks the
+    cap on the event loop without a trip to the worker thread."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.held: dict[str, int] = {}
+
+    def reload_counts(self) -> None:
+        self.held = dict(self.execute("SELECT project, items FROM item_counts").fetchall())
+
+
 def count_items(conn: sqlite3.Connection, project: str, delta: int) -> None:
     """Add ``delta`` (negative: removed) to ``project``'s stored items."""
     if delta:
         conn.execute("INSERT INTO item_counts VALUES (?, ?) ON CONFLICT (project) DO UPDATE "
                      "SET items = MAX(0, items + excluded.items)", (project, delta))
+        held = conn.held  # type: ignore[attr-defined]
+        held[project] = max(0, held.get(project, 0) + delta)
 
 
 def room(conn: sqlite3.Connection, project: str, adding: int) -> None:
     """A 400 unless ``project`` may store ``adding`` more items (``MAX_PROJECT_ITEMS``)."""
-    row = conn.execute("SELECT items FROM item_counts WHERE project = ?", (project,)).fetchone()
-    held = row[0] if row else 0
+    held = conn.held.get(project, 0)  # type: ignore[attr-defined]
     if held + adding > MAX_PROJECT_ITEMS:
         raise InvalidRequestError(
             f"Project {project!r} stores {held:,} items (input and output items of stored "
@@ -82,7 +97,7 @@ class StoredState:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="behest-stored")
-        self._db: sqlite3.Connection | None = None
+        self._db: _Connection | None = None
         self.unavailable: str | None = None
         """Why the database could not be opened (the routes answer 503), or None."""
 
@@ -94,9 +109,13 @@ class StoredState:
 
     def _connect(self) -> sqlite3.Connection:
         private_file(self.path)  # 0600 before SQLite sees it (WAL files copy it)
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                             factory=_Connection)
         try:
-            db.executescript("PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000;")
+            # NORMAL: in WAL mode a commit is not synced to disk (a crash of the machine,
+            # not of the process, may lose the last ones): no fsync per stored response.
+            db.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                             "PRAGMA busy_timeout=5000;")
             check(db)
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
@@ -104,6 +123,7 @@ class StoredState:
                     f"schema {version} is newer than this behest-local understands "
                     f"({SCHEMA_VERSION})")
             db.executescript(_SCHEMA)
+            db.reload_counts()
         except BaseException:
             db.close()
             raise
@@ -112,18 +132,22 @@ class StoredState:
     def _open(self) -> None:
         self._db = open_or_set_aside(self.path, self._connect)
 
-    def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+    def _opened(self) -> _Connection:
         if self._db is None:
             raise GatewayError(f"Stored responses are unavailable: the database {self.path} "
                                f"cannot be opened ({self.unavailable}). Fix or move it "
                                "away, then restart behest-local.", status=503,
                                code="server_error")
-        db = self._db
+        return self._db
+
+    def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        db = self._opened()
         db.execute("BEGIN IMMEDIATE")  # one transaction per job: all of it, or nothing
         try:
             result = fn(db, *args)
         except BaseException:
             db.execute("ROLLBACK")
+            db.reload_counts()  # what the job counted is undone too
             raise
         db.execute("COMMIT")
         return result
@@ -139,6 +163,12 @@ class StoredState:
             self.unavailable = str(exc)
             log.error("stored responses are unavailable: %s cannot be opened (%s)",
                       self.path, exc)
+
+    def admit(self, project: str, adding: int) -> None:
+        """A 400 unless ``project`` has room for ``adding`` more items (``room``), checked
+        on the loop against the counts as committed (a job still queued is not counted:
+        the cap may be passed by what is in flight, never by more)."""
+        room(self._opened(), project, adding)
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(connection, *args)`` in one transaction on the worker thread."""

@@ -14,18 +14,13 @@ import sqlite3
 
 from behest_local.errors import InvalidRequestError
 from behest_local.stored import conversations
-from behest_local.stored.database import count_items, room
+from behest_local.stored.database import count_items
 from behest_local.stored.pages import Page, item_page
 
 MAX_CONTEXT_ITEMS = 10_000
 """Items one request may bring in through ``previous_response_id`` or ``conversation``."""
 UNFINISHED = ("queued", "in_progress")
 """A background response's statuses while it runs: anything else is final."""
-
-
-def admit(conn: sqlite3.Connection, project: str, adding: int) -> None:
-    """A 400 unless ``project`` has room for ``adding`` items (``database.room``)."""
-    room(conn, project, adding)
 
 
 def save(conn: sqlite3.Connection, project: str, response: dict, inputs: list[dict] | None,

@@ -80,18 +80,19 @@ async def test_a_chain_past_the_context_cap_is_a_400(state, monkeypatch):
 async def test_stored_items_count_against_the_project_cap_and_deletes_free_room(state, monkeypatch):
     monkeypatch.setattr(database, "MAX_PROJECT_ITEMS", 4)
     await state.run(responses.save, "p", response("r1"), [said("a"), said("b")])  # 2 in, 1 out
-    await state.run(responses.admit, "p", 1)
+    state.admit("p", 1)
     with pytest.raises(InvalidRequestError) as info:
-        await state.run(responses.admit, "p", 2)
+        state.admit("p", 2)
     assert (info.value.param, info.value.code) == ("store", "storage_limit_exceeded")
-    await state.run(responses.admit, "other", 4)  # each project has its own
+    state.admit("other", 4)  # each project has its own
     with pytest.raises(InvalidRequestError):
         await state.run(conversations.create, "p", "conv_1", 1, {}, [said("x"), said("y")])
     assert await state.run(conversations.get, "p", "conv_1") is None  # rolled back whole
     await state.run(responses.delete, "p", "r1")
+    state.admit("p", 4)
     await state.run(conversations.create, "p", "conv_1", 1, {}, [said("x"), said("y")])
     await state.run(conversations.delete, "p", "conv_1")
-    await state.run(responses.admit, "p", 4)
+    state.admit("p", 4)
 
 
 async def test_pages_follow_openai_cursors(state):

@@ -117,7 +117,7 @@ async def create_response(request: web.Request) -> web.StreamResponse:
     inputs = await beside_body(request, resp.input_items, body)
     context = await _context(state, project, previous, conversation)
     if store or conversation is not None:
-        await state.run(stored.admit, project, len(inputs) + 1)
+        state.admit(project, len(inputs) + 1)
     chat = await beside_body(request, _chat_request, body, context, inputs)
     keep = _Keeper(state, project, inputs, store=store, conversation=conversation)
     response_id, created_at = "resp_" + secrets.token_hex(24), int(time.time())
