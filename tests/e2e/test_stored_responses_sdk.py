@@ -218,3 +218,23 @@ def test_bad_page_parameters_are_400s_naming_them(client):
         with pytest.raises(openai.BadRequestError) as info:
             client.responses.input_items.list(created.id, extra_query=query)
         assert info.value.param == param
+
+
+def test_deleting_a_running_background_response_stops_it_for_good(client):
+    created = client.responses.create(
+        model="gpt-4o-mini", input="Hi", background=True,
+        extra_headers={"x-behest-emulate": "first_token_ms=60000"})
+    client.responses.delete(created.id)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(created.id)
+
+
+def test_a_background_response_appends_to_its_conversation_when_done(client):
+    conversation = client.conversations.create(
+        items=[{"type": "message", "role": "user", "content": "I collect blue teapots."}])
+    created = client.responses.create(model="gpt-4o-mini", conversation=conversation.id,
+                                      input="Summarize our conversation.", background=True)
+    final, _ = poll(client, created.id)
+    assert "teapots" in final.output_text and final.conversation.id == conversation.id
+    items = client.conversations.items.list(conversation.id).data
+    assert items[0].id == final.output[0].id and len(items) == 3

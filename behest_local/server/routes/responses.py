@@ -33,6 +33,7 @@ from behest_local.dialects import responses as resp
 from behest_local.dialects.chat import validate_chat_request
 from behest_local.errors import GatewayError, InvalidRequestError, NotFoundError
 from behest_local.finops.meter import StreamMeter
+from behest_local.offload import off_loop
 from behest_local.server.body import beside_body, read_json
 from behest_local.server.keys import EXCHANGE, GATEWAY, PRINCIPAL, STORED
 from behest_local.server.render import json_response
@@ -118,7 +119,10 @@ async def create_response(request: web.Request) -> web.StreamResponse:
     context = await _context(state, project, previous, conversation)
     if store or conversation is not None:
         state.admit(project, len(inputs) + 1)
-    chat = await beside_body(request, _chat_request, body, context, inputs)
+    # A stored context may be thousands of items behind a small body: mapped beside the
+    # loop whenever there is one.
+    chat = await (off_loop(_chat_request, body, context, inputs) if context else
+                  beside_body(request, _chat_request, body, context, inputs))
     keep = _Keeper(state, project, inputs, store=store, conversation=conversation)
     response_id, created_at = "resp_" + secrets.token_hex(24), int(time.time())
     if body.get("background"):
@@ -205,7 +209,7 @@ async def get_response(request: web.Request) -> web.Response:
 
 async def delete_response(request: web.Request) -> web.Response:
     response_id, project = request.match_info["id"], _project(request)
-    await request.app[runs.RUNS].cancel(project, response_id, deleting=True)
+    await request.app[runs.RUNS].cancel(project, response_id)
     if not await request.app[STORED].run(stored.delete, project, response_id):
         raise not_found(response_id)
     return json_response({"id": response_id, "object": "response", "deleted": True})

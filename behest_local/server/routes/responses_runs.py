@@ -53,15 +53,15 @@ class BackgroundRuns:
         self.tasks[key] = task
         task.add_done_callback(lambda _: self.tasks.pop(key, None))
 
-    async def cancel(self, project: str, response_id: str, *, deleting: bool = False) -> None:
+    async def cancel(self, project: str, response_id: str) -> None:
         """Cancel the run of ``response_id`` if it runs, and wait (bounded) until its
-        cancellation is stored (skipped when ``deleting``: the response goes anyway)."""
+        cancellation is stored: a delete that follows then comes after that write, and
+        nothing brings the response back."""
         task = self.tasks.get((project, response_id))
         if task is None:
             return
         task.cancel()
-        if not deleting:
-            await asyncio.wait([task], timeout=CANCEL_WAIT_S)
+        await asyncio.wait([task], timeout=CANCEL_WAIT_S)
 
     async def stop(self) -> None:
         """Shutdown: cancel every run, leaving its response unfinished for the restart."""
