@@ -91,20 +91,20 @@ async def start(request: web.Request, body: dict, chat: dict, keep, *, response_
                 created_at: int) -> web.Response:
     """Store ``body``'s response as ``queued``, start its run, and answer with it."""
     exchange = _run_exchange(request)
+    state, project = request.app[STORED], request[PRINCIPAL].project.id
     try:
         provider, call = prepare_chat(request, chat, exchange)
-    except GatewayError as error:  # refused as it was routed: the request's own error
+
+        def snapshot(status: str, **fields) -> dict:
+            defaults = {"output": [], "usage": None}
+            return build_response(body, response_id=response_id, created_at=created_at,
+                                  model=call.model, status=status, **{**defaults, **fields})
+
+        queued = snapshot("queued")
+        await state.run(stored.save, project, queued, keep.inputs)
+    except GatewayError as error:  # refused as it was routed or stored: the request's error
         exchange.fail(error.status, code=error.code, message=error.message)
         raise
-    state, project = request.app[STORED], request[PRINCIPAL].project.id
-
-    def snapshot(status: str, **fields) -> dict:
-        defaults = {"output": [], "usage": None}
-        return build_response(body, response_id=response_id, created_at=created_at,
-                              model=call.model, status=status, **{**defaults, **fields})
-
-    queued = snapshot("queued")
-    await state.run(stored.save, project, queued, keep.inputs)
     runs = request.app[RUNS]
 
     async def run() -> None:
