@@ -52,6 +52,8 @@ CREATE TABLE IF NOT EXISTS conversations (
     project TEXT NOT NULL, id TEXT NOT NULL, created_at INTEGER NOT NULL,
     metadata TEXT NOT NULL, PRIMARY KEY (project, id));
 CREATE TABLE IF NOT EXISTS item_counts (project TEXT PRIMARY KEY, items INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    project TEXT NOT NULL, id TEXT NOT NULL, spec TEXT NOT NULL, PRIMARY KEY (project, id));
 PRAGMA user_version = {SCHEMA_VERSION};
 """
 

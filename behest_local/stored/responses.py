@@ -27,7 +27,9 @@ def save(conn: sqlite3.Connection, project: str, response: dict, inputs: list[di
          conversation: str | None = None, appended: list[dict] | None = None) -> None:
     """Store ``response`` (replacing an earlier state of it), with its input items when
     given (the first time only), and append ``appended`` to ``conversation`` (if it still
-    exists)."""
+    exists). A final state ends its background run: the run's spec is dropped."""
+    if response["status"] not in UNFINISHED:
+        conn.execute("DELETE FROM runs WHERE project = ? AND id = ?", (project, response["id"]))
     output = response.get("output") or []
     old = conn.execute("SELECT outputs FROM responses WHERE project = ? AND id = ?",
                        (project, response["id"])).fetchone()
@@ -45,6 +47,22 @@ def save(conn: sqlite3.Connection, project: str, response: dict, inputs: list[di
         conversations.append(conn, project, conversation, appended)
 
 
+def save_run(conn: sqlite3.Connection, project: str, response: dict, inputs: list[dict],
+             spec: dict) -> None:
+    """Store a background response as it starts, with what its run needs to start again
+    after a restart (``spec``, JSON: ``routes/responses_runs.Run``)."""
+    save(conn, project, response, inputs)
+    conn.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?)",
+                 (project, response["id"], json.dumps(spec)))
+
+
+def runs_to_resume(conn: sqlite3.Connection) -> list[dict]:
+    """The specs of the background runs a stop interrupted (their response unfinished)."""
+    return [json.loads(spec) for spec, in conn.execute(
+        f"SELECT r.spec FROM runs r JOIN responses s USING (project, id) WHERE s.status IN "
+        f"({', '.join('?' for _ in UNFINISHED)}) ORDER BY s.created_at", UNFINISHED)]
+
+
 def get(conn: sqlite3.Connection, project: str, response_id: str) -> dict | None:
     row = conn.execute("SELECT body FROM responses WHERE project = ? AND id = ?",
                        (project, response_id)).fetchone()
@@ -57,6 +75,7 @@ def delete(conn: sqlite3.Connection, project: str, response_id: str) -> bool:
                        (project, response_id)).fetchone()
     if row is None:
         return False
+    conn.execute("DELETE FROM runs WHERE project = ? AND id = ?", (project, response_id))
     inputs = conn.execute("DELETE FROM items WHERE project = ? AND owner = ?",
                           (project, response_id)).rowcount
     count_items(conn, project, -(row[0] + inputs))
@@ -102,10 +121,13 @@ def chain(conn: sqlite3.Connection, project: str, response_id: str) -> list[dict
 
 
 def interrupt_unfinished(conn: sqlite3.Connection, message: str) -> int:
-    """Mark every background response left queued or in progress (the gateway stopped
-    while it ran) as failed with ``message``; how many there were."""
-    rows = conn.execute(f"SELECT project, body FROM responses WHERE status IN "
-                        f"({', '.join('?' for _ in UNFINISHED)})", UNFINISHED).fetchall()
+    """Mark every background response left queued or in progress with no run to resume
+    it (``runs_to_resume`` has none: an older gateway's, or its spec is gone) as failed
+    with ``message``; how many there were."""
+    rows = conn.execute(f"SELECT project, body FROM responses s WHERE status IN "
+                        f"({', '.join('?' for _ in UNFINISHED)}) AND NOT EXISTS (SELECT 1 "
+                        "FROM runs r WHERE r.project = s.project AND r.id = s.id)",
+                        UNFINISHED).fetchall()
     for project, body in rows:
         response = json.loads(body)
         response.update(status="failed", error={"code": "server_error", "message": message})

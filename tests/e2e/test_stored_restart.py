@@ -2,22 +2,32 @@
 
 A real subprocess (``tests/serve_process.py``) on one state dir, stopped with SIGTERM and
 started again: the chain, the conversation and the input items are all there, a
-background response still running at the stop is reported failed rather than left
-``in_progress`` for ever, and the database file is private to the user.
+background response still running at the stop runs again and completes (appending to
+its conversation), and the database file is private to the user.
 """
 
 from __future__ import annotations
 
 import stat
+import time
 
 import openai
 import pytest
 
 from behest_local.home import database_file
 from behest_local.identity.api_keys import KeyStore
-from behest_local.server.routes.responses_runs import INTERRUPTED
 from behest_local.stored.database import DB_FILE
 from tests.serve_process import ServeProcess
+
+
+def _poll(client: openai.OpenAI, response_id: str, limit_s: float = 15.0):
+    """Retrieve until the response is final, bounded by ``limit_s``."""
+    deadline = time.monotonic() + limit_s
+    while (response := client.responses.retrieve(response_id)).status in ("queued",
+                                                                          "in_progress"):
+        assert time.monotonic() < deadline, f"still {response.status}"
+        time.sleep(0.05)
+    return response
 
 
 def _client(server: ServeProcess, key: str) -> openai.OpenAI:
@@ -38,8 +48,10 @@ def test_responses_and_conversations_survive_a_restart(tmp_path):
             metadata={"kept": "yes"},
             items=[{"type": "message", "role": "user", "content": "I live in Skye."}])
         running = client.responses.create(
-            model="gpt-4o-mini", input="Hi", background=True,
-            extra_headers={"x-behest-emulate": "first_token_ms=60000"})
+            model="gpt-4o-mini", input="Summarize our conversation.", background=True,
+            conversation=conversation.id,
+            extra_headers={"x-behest-emulate": "first_token_ms=1500"})
+        assert client.responses.retrieve(running.id).status in ("queued", "in_progress")
     finally:
         assert server.stop() == 0
     server = ServeProcess(home)
@@ -52,11 +64,11 @@ def test_responses_and_conversations_survive_a_restart(tmp_path):
         assert [i.content[0].text for i in client.responses.input_items.list(first.id)] == [
             "My cat is called Biscuit and she sleeps on the radiator."]
         assert client.conversations.retrieve(conversation.id).metadata == {"kept": "yes"}
-        answer = client.responses.create(model="gpt-4o-mini", conversation=conversation.id,
-                                         input="Summarize our conversation.")
-        assert "Skye" in answer.output_text
-        interrupted = client.responses.retrieve(running.id)
-        assert interrupted.status == "failed" and interrupted.error.message == INTERRUPTED
+        resumed = _poll(client, running.id)
+        assert resumed.status == "completed" and "Skye" in resumed.output_text
+        assert client.conversations.items.list(conversation.id).data[0].id == \
+            resumed.output[0].id
+        server.wait_for("resumed 1 background responses")
     finally:
         assert server.stop() == 0
     mode = stat.S_IMODE(database_file(home, DB_FILE).stat().st_mode)

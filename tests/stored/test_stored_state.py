@@ -153,7 +153,18 @@ async def test_a_conversation_past_the_context_cap_is_a_400(state):
     assert info.value.param == "conversation"
 
 
-async def test_unfinished_background_responses_are_marked_failed(state):
+async def test_an_unfinished_run_with_a_spec_is_resumed_and_a_final_state_drops_it(state):
+    await state.run(responses.save_run, "p", response("r1", status="queued"), [said("u")],
+                    {"response_id": "r1"})
+    await state.run(responses.save_run, "p", response("r2", status="queued"), [], {"id": 2})
+    await state.run(responses.save, "p", response("r2", status="completed"), None)
+    assert await state.run(responses.runs_to_resume) == [{"response_id": "r1"}]
+    assert await state.run(responses.interrupt_unfinished, "stopped") == 0
+    await state.run(responses.delete, "p", "r1")
+    assert await state.run(responses.runs_to_resume) == []
+
+
+async def test_unfinished_background_responses_without_a_run_are_marked_failed(state):
     await state.run(responses.save, "p", response("r1", status="in_progress"), None)
     await state.run(responses.save, "p", response("r2", status="queued"), None)
     await state.run(responses.save, "p", response("r3"), None)

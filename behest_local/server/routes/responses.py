@@ -57,6 +57,9 @@ def setup_responses(app: web.Application) -> None:
     app.router.add_post("/v1/responses/{id}/cancel", cancel_response)
     app.router.add_get("/v1/responses/{id}/input_items", input_items)
     app.cleanup_ctx.append(_stored_lifetime)
+    # After every cleanup context (aiohttp runs those first): the usage recorder is
+    # subscribed by then, so a resumed run is billed.
+    app.on_startup.append(_resume_runs)
     app.on_shutdown.append(_stop_runs)
 
 
@@ -66,10 +69,21 @@ async def _stored_lifetime(app: web.Application):
     if state.unavailable is None:
         left = await state.run(stored.interrupt_unfinished, runs.INTERRUPTED)
         if left:
-            log.warning("%d background responses were still running when behest-local "
-                        "stopped: marked failed", left)
+            log.warning("%d background responses were left unfinished by an earlier "
+                        "behest-local with nothing to resume them: marked failed", left)
     yield
     await state.close()
+
+
+async def _resume_runs(app: web.Application) -> None:
+    state = app[STORED]
+    if state.unavailable is not None:
+        return
+    specs = await state.run(stored.runs_to_resume)
+    for spec in specs:
+        await runs.resume(app, spec)
+    if specs:
+        log.info("resumed %d background responses a stop interrupted", len(specs))
 
 
 async def _stop_runs(app: web.Application) -> None:
