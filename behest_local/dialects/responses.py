@@ -11,16 +11,20 @@ Flow for ``POST /v1/responses``:
 
 The work is split by direction: ``responses_request`` and ``responses_to_chat`` (request
 side: validate, then map), ``responses_object`` (whole response) and ``responses_stream``
-(events). Import from here.
+(events), ``responses_items`` (items as stored and listed). Import from here.
 """
 
+from behest_local.dialects.responses_items import conversation_items, input_items
 from behest_local.dialects.responses_object import from_chat_completion, response_usage
-from behest_local.dialects.responses_request import validate_responses_request
+from behest_local.dialects.responses_request import conversation_id, validate_responses_request
 from behest_local.dialects.responses_to_chat import to_chat_request
 from behest_local.dialects.responses_stream import ResponsesStreamTranslator
 
 __all__ = [
     "ResponsesStreamTranslator",
+    "conversation_id",
+    "conversation_items",
+    "input_items",
     "from_chat_completion",
     "response_usage",
     "to_chat_request",

@@ -132,12 +132,12 @@ def build_response(
     ``tool_choice``, ``tools`` ...) plus the ones OpenAI always sends.
     """
     reasoning = request.get("reasoning") or {}
-    return {
+    response = {
         "id": response_id,
         "object": "response",
         "created_at": created_at,
         "status": status,
-        "background": False,
+        "background": bool(request.get("background")),
         "error": error,
         "incomplete_details": incomplete_details,
         "instructions": request.get("instructions"),
@@ -147,7 +147,7 @@ def build_response(
         "model": model if model is not None else request.get("model", ""),
         "output": output,
         "parallel_tool_calls": request.get("parallel_tool_calls", True) is not False,
-        "previous_response_id": None,
+        "previous_response_id": request.get("previous_response_id"),
         "reasoning": {"effort": reasoning.get("effort"), "summary": None},
         "service_tier": "default",
         "store": request.get("store", True) is not False,
@@ -161,6 +161,11 @@ def build_response(
         "usage": usage,
         "user": request.get("user"),
     }
+    conversation = request.get("conversation")
+    if conversation is not None:  # validated: "conv_…" or {"id": "conv_…"}
+        response["conversation"] = {"id": conversation if isinstance(conversation, str)
+                                    else conversation["id"]}
+    return response
 
 
 def from_chat_completion(

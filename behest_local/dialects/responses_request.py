@@ -5,9 +5,11 @@ from here), then ``responses_to_chat.to_chat_request``; the resulting chat reque
 through routing and a provider like any ``/v1/chat/completions`` call. The answer is
 translated back by ``responses_stream`` (whole object or event stream).
 
-Only function tools are emulated. Features that need server-side state (stored
-responses, conversations, stored prompts, background runs) are refused with a 400 that
-says so, rather than silently ignored: a client relying on them would otherwise get
+Only function tools are emulated. The stateful fields are checked here for shape only:
+``previous_response_id``, ``conversation`` and ``background`` are served by the gateway
+(``server/routes/responses.py`` with ``stored/``), which expands the stored context into
+``input`` before the mapping. Stored prompts and item references are refused with a 400
+that says so, rather than silently ignored: a client relying on them would otherwise get
 answers computed without its context.
 """
 
@@ -46,10 +48,6 @@ _KNOWN_FIELDS = frozenset(
 
 # Known fields that need state the local twin does not keep.
 _STATEFUL_FIELDS = {
-    "previous_response_id": "Chaining with 'previous_response_id' is not supported locally: responses are not "
-    "stored. Send the earlier turns in 'input' instead (append the previous response's 'output' items).",
-    "conversation": "Conversations are not supported locally: responses are not stored. "
-    "Send the earlier turns in 'input' instead.",
     "prompt": "Stored prompt templates are not supported locally. Send 'instructions' and 'input' instead.",
 }
 
@@ -70,13 +68,7 @@ def validate_responses_request(body: Any) -> dict:
     for field, message in _STATEFUL_FIELDS.items():
         if body.get(field) is not None:
             raise InvalidRequestError(message, param=field)
-    check_bool(body.get("background"), "background")
-    if body.get("background"):
-        raise InvalidRequestError(
-            "Background responses are not supported locally (they need stored responses to poll). "
-            "Omit 'background' or use 'stream': true.",
-            param="background",
-        )
+    _check_state(body)
 
     if body.get("input") is None:
         raise InvalidRequestError("Missing required parameter: 'input'.", param="input")
@@ -106,6 +98,42 @@ def validate_responses_request(body: Any) -> dict:
 # --------------------------------------------------------------------------- validation
 
 
+def _check_state(body: dict) -> None:
+    """``previous_response_id``, ``conversation``, ``background`` and ``store`` together."""
+    previous, conversation = body.get("previous_response_id"), body.get("conversation")
+    if previous is not None and (not isinstance(previous, str) or not previous):
+        raise wrong_type("previous_response_id", "a non-empty string", previous)
+    if conversation is not None:
+        conversation_id(conversation)
+        if previous is not None:
+            raise InvalidRequestError(
+                "'previous_response_id' and 'conversation' cannot be used together: chain "
+                "with one or the other.", param="conversation")
+    check_bool(body.get("background"), "background")
+    if body.get("background"):
+        if body.get("store") is False:
+            raise InvalidRequestError(
+                "Background responses must be stored (they are polled by id): omit 'store' "
+                "or set it to true.", param="store")
+        if body.get("stream"):
+            raise InvalidRequestError(
+                "Streaming a background response is not supported locally: send "
+                "'background': true and poll GET /v1/responses/{id}, or stream without "
+                "'background'.", param="background")
+
+
+def conversation_id(value: Any) -> str:
+    """The id in a ``conversation`` field (``"conv_…"`` or ``{"id": "conv_…"}``)."""
+    if isinstance(value, dict):
+        value = value.get("id")
+        if not isinstance(value, str) or not value:
+            raise wrong_type("conversation.id", "a non-empty string", value)
+        return value
+    if not isinstance(value, str) or not value:
+        raise wrong_type("conversation", "a string or an object with an 'id'", value)
+    return value
+
+
 def _check_input(value: Any) -> None:
     if isinstance(value, str):
         return
@@ -114,10 +142,11 @@ def _check_input(value: Any) -> None:
     if not value:
         raise InvalidRequestError("Invalid 'input': empty array. Expected at least one item.", param="input")
     for i, item in enumerate(value):
-        _check_item(item, f"input[{i}]")
+        check_item(item, f"input[{i}]")
 
 
-def _check_item(item: Any, param: str) -> None:
+def check_item(item: Any, param: str) -> None:
+    """One input item (a message, a function call or its output), as ``input`` takes it."""
     if not isinstance(item, dict):
         raise wrong_type(param, "an object", item)
     kind = item.get("type", "message")
@@ -135,7 +164,8 @@ def _check_item(item: Any, param: str) -> None:
         return  # replayed from an upstream's output; dropped in mapping (see _append_item)
     elif kind == "item_reference":
         raise InvalidRequestError(
-            "Item references are not supported locally: responses are not stored. Send the item itself.",
+            "Item references are not supported locally: send the item itself, or chain with "
+            "'previous_response_id' or 'conversation'.",
             param=f"{param}.type",
         )
     else:
@@ -290,4 +320,4 @@ def _check_text(text: Any) -> None:
         check_bool(fmt.get("strict"), "text.format.strict")
 
 
-__all__ = ["validate_responses_request"]
+__all__ = ["check_item", "conversation_id", "validate_responses_request"]

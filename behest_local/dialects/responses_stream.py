@@ -87,6 +87,9 @@ class ResponsesStreamTranslator:
         self._usage: dict | None = None
         self._started = False
         self._closed = False
+        self.final: dict | None = None
+        """The terminal event's response object, once ``finish`` or ``fail`` made it (what a
+        stored response keeps)."""
 
     # ---- public API
 
@@ -142,6 +145,7 @@ class ResponsesStreamTranslator:
             events += self._close_item(item, item_status)
         self._closed = True
         response = self._response(status, self._output(item_status), response_usage(self._usage), incomplete)
+        self.final = response
         name = "response.completed" if status == "completed" else "response.incomplete"
         return events + [self._event(name, response=response)]
 
@@ -159,6 +163,7 @@ class ResponsesStreamTranslator:
         response = self._response(
             "failed", self._output("incomplete"), response_usage(self._usage), error=error
         )
+        self.final = response
         return events + [self._event("response.failed", response=response)]
 
     # ---- helpers

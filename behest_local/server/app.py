@@ -16,7 +16,8 @@ it also records a stream's capture, while a whole response's is recorded by the
 middleware once the response has been written. The route table lists every endpoint the
 gateway serves; ``management.setup_routes`` adds Behest's management API,
 ``setup_behest_routes`` mint, JWKS and threads, ``setup_usage`` the usage endpoints (and
-the usage store's lifetime).
+the usage store's lifetime), ``setup_responses`` and ``setup_conversations`` the stored
+Responses API (and its database's lifetime).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from behest_local.server.routes import management
 from behest_local.server.routes import messages as messages_routes
 from behest_local.server.routes import openai as openai_routes
 from behest_local.server.routes import translated as translated_routes
+from behest_local.server.routes.conversations import setup_conversations
+from behest_local.server.routes.responses import setup_responses
 from behest_local.server.admission.auth import PRINCIPALS, PrincipalCache
 from behest_local.server.behest_errors import speaks_anthropic
 from behest_local.server.routes.behest import setup_behest_routes
@@ -71,12 +74,13 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", openai_routes.healthz)
     app.router.add_post("/v1/chat/completions", openai_routes.chat_completions)
     app.router.add_post("/v1/completions", translated_routes.completions)
-    app.router.add_post("/v1/responses", translated_routes.responses)
     app.router.add_post("/v1/embeddings", openai_routes.embeddings)
     # The models list answers in Anthropic's shape when asked with ``anthropic-version``.
     app.router.add_get("/v1/models", messages_routes.list_models)
     app.router.add_get("/v1/models/{model:.+}", messages_routes.get_model)
     messages_routes.setup_messages_routes(app)
+    setup_responses(app)
+    setup_conversations(app)
     management.setup_routes(app)
     setup_behest_routes(app)
     setup_usage(app)

@@ -13,6 +13,7 @@ from behest_local.exchange.exchange import Exchange
 from behest_local.server.gateway import Gateway
 from behest_local.server.admission.principal import InternalCaller, Principal
 from behest_local.files.store import FileStore
+from behest_local.stored.database import StoredState
 from behest_local.threads.store import ThreadStore
 
 GATEWAY = web.AppKey("gateway", Gateway)
@@ -27,3 +28,5 @@ FILES = web.AppKey("files", FileStore)
 INTERNAL_CALLERS = web.AppKey("internal_callers", dict[str, InternalCaller])
 """Tokens of the batches running now, by token (``routes/batches.py`` adds and removes
 them; ``auth.authenticate`` and ``limits.check_ip`` read them). Empty while no batch runs."""
+STORED = web.AppKey("stored", StoredState)
+"""Stored responses and conversations (set by ``routes/responses.setup_responses``)."""

@@ -20,6 +20,7 @@ from dataclasses import replace
 from aiohttp import web
 
 from behest_local import __version__, sse
+from behest_local.config import ProjectConfig
 from behest_local.config.models import is_unspecified
 from behest_local.policy import routing
 from behest_local.providers.emulated import scripted
@@ -37,13 +38,16 @@ from behest_local.providers.emulated.embeddings import (
 )
 from behest_local.providers.emulated.provider import CHAT_MODELS
 from behest_local.server.routes.behest import THREAD_HEADER, begin_turn
+from behest_local.server.admission.principal import Principal
 from behest_local.server.body import beside_body, read_json
+from behest_local.server.gateway import Gateway
 from behest_local.server.keys import EXCHANGE, GATEWAY, PRINCIPAL
 from behest_local.server.render import json_response
 from behest_local.server.streaming import EventWriter, relay
 
 
-def prepare_chat(request: web.Request, body: dict) -> tuple[ChatProvider, ChatCall]:
+def prepare_chat(request: web.Request, body: dict, exchange: Exchange | None = None
+                 ) -> tuple[ChatProvider, ChatCall]:
     """Route a validated chat body and build the provider call.
 
     Routing (``routing.resolve``) uses the settings snapshot the request authenticated
@@ -55,9 +59,18 @@ def prepare_chat(request: web.Request, body: dict) -> tuple[ChatProvider, ChatCa
     chunk again when the client did not ask for it.
     """
     emulate = directives.parse(request.headers.get(directives.HEADER))
-    target = route_model(request, body)
-    provider, call = chat_call(request, target, body, emulate)
-    request[EXCHANGE].upstream_started()
+    return prepare_call(request.app[GATEWAY], request[PRINCIPAL], body, emulate,
+                        exchange or request[EXCHANGE])
+
+
+def prepare_call(gateway: Gateway, principal: Principal, body: dict, emulate: dict,
+                 exchange: Exchange) -> tuple[ChatProvider, ChatCall]:
+    """``prepare_chat`` without a request: for ``principal``, with the ``emulate``
+    directives, recorded on ``exchange`` (a background response resumed after a restart,
+    ``routes/responses_runs.py``)."""
+    target = _route(gateway, principal, body, exchange)
+    provider, call = _chat_call(gateway, principal.project, target, body, emulate)
+    exchange.upstream_started()
     return provider, call
 
 
@@ -69,23 +82,29 @@ def prepare_chats(request: web.Request, bodies: Iterator[dict]
     working through 2,048 of them yields to the loop in between."""
     emulate = directives.parse(request.headers.get(directives.HEADER))
     first = next(bodies)
-    target = route_model(request, first)
+    gateway, project = request.app[GATEWAY], request[PRINCIPAL].project
+    target = _route(gateway, request[PRINCIPAL], first, request[EXCHANGE])
     request[EXCHANGE].upstream_started()
-    return (chat_call(request, target, body, emulate) for body in itertools.chain([first], bodies))
+    return (_chat_call(gateway, project, target, body, emulate)
+            for body in itertools.chain([first], bodies))
 
 
 def route_model(request: web.Request, body: dict) -> routing.Target:
-    """Where ``body`` goes, recorded on the exchange (``Routed``)."""
-    principal = request[PRINCIPAL]
+    """Where ``body`` goes, recorded on the request's exchange (``Routed``)."""
+    return _route(request.app[GATEWAY], request[PRINCIPAL], body, request[EXCHANGE])
+
+
+def _route(gateway: Gateway, principal: Principal, body: dict, exchange: Exchange
+           ) -> routing.Target:
+    """Where ``body`` goes, recorded on ``exchange`` (``Routed``)."""
     project = principal.project
     if project.status != "active":
         raise GatewayError(f"Project {project.id!r} is {project.status}: it accepts no requests "
                            "(status in behest.toml).", status=403, type="invalid_request_error",
                            code="forbidden")
-    keys = request.app[GATEWAY].provider_keys
+    keys = gateway.provider_keys
     target = routing.resolve(body.get("model"), project, principal.settings,
                              keys.has if keys else lambda provider: False)
-    exchange = request[EXCHANGE]
     if target.unknown:
         exchange.warning = routing.unknown_model_warning(target.model, CHAT_MODELS)
     exchange.routed(requested_model=body.get("model"), model=target.model,
@@ -95,16 +114,21 @@ def route_model(request: web.Request, body: dict) -> routing.Target:
 
 
 def chat_call(request: web.Request, target: routing.Target, body: dict, emulate: dict
-               ) -> tuple[ChatProvider, ChatCall]:
+              ) -> tuple[ChatProvider, ChatCall]:
+    """The provider and call that send ``body`` to ``target`` for the request's project."""
+    return _chat_call(request.app[GATEWAY], request[PRINCIPAL].project, target, body, emulate)
+
+
+def _chat_call(gateway: Gateway, project: ProjectConfig, target: routing.Target, body: dict,
+               emulate: dict) -> tuple[ChatProvider, ChatCall]:
     """The provider and call that send ``body`` to ``target``."""
-    project = request[PRINCIPAL].project
     upstream = dict(body, model=target.model)
     prompt = project.system_prompt
     if prompt:
         upstream["messages"] = [{"role": "system", "content": prompt}, *body["messages"]]
     if body.get("stream"):
         upstream["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
-    provider = request.app[GATEWAY].provider(target.provider)
+    provider = gateway.provider(target.provider)
     rule = scripted.find_rule(project.scripted, body["messages"]) \
         if target.provider == routing.EMULATED else None
     if rule is not None:

@@ -1,6 +1,7 @@
-"""``/v1/responses`` and ``/v1/completions``: public dialects served through chat.
+"""``/v1/completions``: a public dialect served through chat (``/v1/responses`` is
+``routes/responses.py``, which shares ``bill``).
 
-Each handler validates its own dialect, translates the body to a chat request
+The handler validates its own dialect, translates the body to a chat request
 (``dialects/``), then follows exactly the chat path (``routes/openai.prepare_chat``:
 routing, system prompt, exchange events) and translates the answer back, streamed event
 by event through ``streaming.relay`` or as one JSON object. Billing is chat's too: the
@@ -22,9 +23,7 @@ from aiohttp import web
 
 from behest_local import sse
 from behest_local.dialects import completions as legacy
-from behest_local.dialects import responses as resp
 from behest_local.dialects.chat import validate_chat_request
-from behest_local.errors import GatewayError
 from behest_local.exchange.exchange import Exchange
 from behest_local.finops.meter import StreamMeter, reply_usage
 from behest_local.json_text import EncodedJSON, encode_body
@@ -32,68 +31,18 @@ from behest_local.offload import off_loop
 from behest_local.providers.base import ChatCall
 from behest_local.server.body import beside_body, read_json
 from behest_local.server.keys import EXCHANGE
-from behest_local.server.routes.openai import prepare_chat, prepare_chats
+from behest_local.server.routes.openai import prepare_chats
 from behest_local.server.render import json_response
 from behest_local.server.streaming import relay
 
 
-def _bill(exchange: Exchange, replies: list[tuple[ChatCall, dict]]) -> None:
+def bill(exchange: Exchange, replies: list[tuple[ChatCall, dict]]) -> None:
     """The exchange's tokens for its non-streamed replies: each one's usage, else counted."""
     prompt = completion = 0
     for call, reply in replies:
         tokens = reply_usage(call.request["messages"], reply)
         prompt, completion = prompt + tokens[0], completion + tokens[1]
     exchange.usage(prompt, completion)
-
-
-# -- /v1/responses ------------------------------------------------------------------------
-
-async def responses(request: web.Request) -> web.StreamResponse:
-    body, chat = await read_json(request, _responses_and_chat)
-    provider, call = prepare_chat(request, chat)
-    exchange = request[EXCHANGE]
-    response_id = "resp_" + secrets.token_hex(24)
-    created_at = int(time.time())
-    if body.get("stream"):
-        translator = resp.ResponsesStreamTranslator(request=body, response_id=response_id,
-                                                    created_at=created_at, model=call.model)
-
-        def on_error(error: GatewayError) -> bytes:
-            return _events(translator.fail(error.message, error.code))
-
-        meter = StreamMeter(exchange, call.request["messages"], call.request.get("tools"))
-        frames = _responses_frames(meter.metered(provider.stream(call)), translator)
-        return await relay(request, frames, terminator=None, on_error=on_error)
-    completion = await provider.complete(call)
-    _bill(exchange, [(call, completion)])
-    return json_response(resp.from_chat_completion(completion, request=body,
-                                                   response_id=response_id,
-                                                   created_at=created_at, model=call.model))
-
-
-def _responses_and_chat(raw: object) -> tuple[dict, dict]:
-    """The checked Responses body and the chat request it becomes (beside the loop when the
-    body is large: ``read_json``)."""
-    body = resp.validate_responses_request(raw)
-    return body, validate_chat_request(resp.to_chat_request(body))
-
-
-def _events(pairs: list[tuple[str, dict]]) -> bytes:
-    return b"".join(sse.encode_json(data, event=name) for name, data in pairs)
-
-
-async def _responses_frames(chunks: AsyncIterator[dict], translator) -> AsyncIterator[bytes]:
-    # Each Responses event is its own SSE event and its own write, like OpenAI's stream.
-    first = True
-    async for chunk in chunks:
-        if first:
-            first = False
-            for name, data in translator.start():
-                yield sse.encode_json(data, event=name)
-        for name, data in translator.feed(chunk):
-            yield sse.encode_json(data, event=name)
-    for name, data in translator.finish():
-        yield sse.encode_json(data, event=name)
 
 
 # -- /v1/completions (legacy) -------------------------------------------------------------
@@ -133,7 +82,7 @@ async def completions(request: web.Request) -> web.StreamResponse:
                                                  completion_id=completion_id, created=created,
                                                  prompt_index=index, model=model,
                                                  prompt=texts[index]))
-    _bill(exchange, replies)
+    bill(exchange, replies)
     merged = legacy.merge_completions(parts)
     if body.get("echo"):  # the prompts come back: for a large body, encoded beside the loop
         merged = await beside_body(request, _encoded, merged)
