@@ -44,6 +44,17 @@ def poll(client: openai.OpenAI, response_id: str) -> tuple[object, list[str]]:
         time.sleep(POLL_S)
 
 
+def test_a_chained_question_is_answered_from_the_first_turn(client):
+    first = client.responses.create(model="gpt-4o-mini", input="My dog is called Biscuit.")
+    second = client.responses.create(model="gpt-4o-mini", previous_response_id=first.id,
+                                     input="I live in Lyon.")
+    third = client.responses.create(model="gpt-4o-mini", previous_response_id=second.id,
+                                    input="What is my dog called?")
+    assert third.output_text.startswith("Your dog is called Biscuit")
+    alone = client.responses.create(model="gpt-4o-mini", input="What is my dog called?")
+    assert "Biscuit" not in alone.output_text
+
+
 def test_third_turn_of_a_previous_response_id_chain_uses_the_first_turns_content(client):
     first = client.responses.create(
         model="gpt-4o-mini", input="My cat is called Biscuit and she sleeps on the radiator.")

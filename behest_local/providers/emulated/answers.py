@@ -4,6 +4,7 @@ The composer decides *whether* to answer in text; this module decides *what* the
 Without knowledge it cannot be right about the world, so it aims to be recognisably on topic
 and honest about being offline: dictated replies are returned verbatim (``instructions``),
 arithmetic is computed (``arithmetic``), code requests get a fenced snippet (``code_answers``),
+a question about what the user said of themselves earlier is answered from it (``recall``),
 and every other message is matched to an intent (greeting, thanks, list, summary, translation,
 how-to, why, yes/no, what-is) whose templates restate the user's own words. Each intent has
 several phrasings; the caller's seeded ``random.Random`` picks one, so choices differ while a
@@ -20,6 +21,7 @@ from behest_local.providers.emulated.bounds import CHARS, clip
 from behest_local.providers.emulated.code_answers import code_answer, is_code_request
 from behest_local.providers.emulated.conversation import Conversation
 from behest_local.providers.emulated.instructions import literal_reply, shorten, wants_terse
+from behest_local.providers.emulated.recall import recall_answer
 from behest_local.providers.emulated.prompt_cues import (
     focus_sentence,
     keywords,
@@ -138,6 +140,9 @@ def _intent_answer(conversation: Conversation, rng: random.Random) -> str:
         return _greeting(rng)
     if _THANKS.match(user):
         return rng.choice(("You're welcome!", "Happy to help!", "Any time!")) + " (behest-local emulated model)"
+    recalled = recall_answer(user, conversation.earlier_users)
+    if recalled is not None:
+        return recalled
     if is_code_request(user):
         return code_answer(user, rng)
     if _JOKE.search(user):
