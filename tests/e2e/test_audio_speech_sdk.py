@@ -98,3 +98,29 @@ def test_bad_speech_requests_are_openai_400s(client, change, param):
     with pytest.raises(openai.BadRequestError) as caught:
         client.audio.speech.create(**kwargs)
     assert caught.value.body["param"] == param
+
+
+@pytest.mark.parametrize("fmt, content_type", [("mp3", "audio/mpeg"), ("flac", "audio/flac"),
+                                               ("opus", "audio/ogg")])
+def test_compressed_speech_decodes_with_a_duration_that_follows_the_text(client, fmt,
+                                                                         content_type):
+    soundfile = pytest.importorskip("soundfile")
+    audio = client.audio.speech.create(model="tts-1", voice="echo", input=TEXT,
+                                       response_format=fmt)
+    assert audio.response.headers["content-type"] == content_type
+    samples, rate = soundfile.read(io.BytesIO(audio.content), dtype="int16")
+    assert abs(len(samples) / rate - EXPECTED_S) <= 0.2 * EXPECTED_S
+    assert abs(samples).max() > 1000  # a voice, not silence
+
+
+def test_mp3_is_the_default_format(client):
+    audio = client.audio.speech.create(model="tts-1", voice="alloy", input="Hello.")
+    assert audio.content[:3] == b"ID3" or audio.content[0] == 0xFF
+
+
+def test_aac_is_refused_rather_than_faked(client):
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.audio.speech.create(model="tts-1", voice="alloy", input="Hi.",
+                                   response_format="aac")
+    assert caught.value.body["code"] == "unsupported_response_format"
+    assert "AAC" in caught.value.body["message"]

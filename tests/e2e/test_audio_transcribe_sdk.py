@@ -148,3 +148,18 @@ def test_speech_from_the_gateway_is_accepted_for_transcription(client):
                         response_format="verbose_json")
     with wave.open(io.BytesIO(audio.content)) as wav:
         assert result.duration == pytest.approx(wav.getnframes() / 24000, abs=0.01)
+
+
+@pytest.mark.parametrize("fmt", ["mp3", "flac", "opus"])
+def test_compressed_uploads_are_timed_from_their_headers(client, fmt):
+    pytest.importorskip("soundfile")
+    text = "One two three four five six seven eight nine ten eleven twelve. " * 3
+    wav = client.audio.speech.create(model="tts-1", voice="alloy", response_format="wav",
+                                     input=text).content
+    seconds = len(wav) / 48000
+    audio = client.audio.speech.create(model="tts-1", voice="alloy", response_format=fmt,
+                                       input=text).content
+    name = "speech.ogg" if fmt == "opus" else f"speech.{fmt}"
+    result = transcribe(client, file=(name, audio, "application/octet-stream"),
+                        response_format="verbose_json")
+    assert result.duration == pytest.approx(seconds, rel=0.2)

@@ -85,9 +85,9 @@ def duration(data: bytes, kind: str) -> float:
             if granule > 0 and rate:
                 return granule / rate
         if kind == "mp3":
-            bitrate = _mp3_bitrate(data)
-            if bitrate:
-                return len(data) * 8 / bitrate
+            seconds = _mp3_seconds(data)
+            if seconds:
+                return seconds
     except (wave.Error, EOFError, struct.error, ValueError) as exc:
         raise InvalidRequestError(f"The audio file could not be decoded: {exc}.",
                                   param="file", code="invalid_value") from None
@@ -101,21 +101,35 @@ def _vorbis_rate(data: bytes) -> int:
 
 _MP3_KBPS = (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 0)  # MPEG-1 L3
 _MP3_KBPS_2 = (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 0)  # MPEG-2/2.5 L3
+_MP3_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
 
 
-def _mp3_bitrate(data: bytes) -> int:
-    """The first MPEG audio frame's bitrate (bit/s), after any ID3v2 tag."""
-    start = 0
+def _mp3_seconds(data: bytes) -> float:
+    """Seconds of MPEG layer III audio: its frames walked one by one after any ID3v2 tag
+    (a variable bitrate, as encoders write by default, makes any one frame's rate wrong)."""
+    at = 0
     if data[:3] == b"ID3" and len(data) >= 10:
-        size = data[6] << 21 | data[7] << 14 | data[8] << 7 | data[9]
-        start = 10 + size
-    sync = re.compile(rb"\xff[\xe0-\xff]")
-    match = sync.search(data, start)
-    if match is None or match.start() + 4 > len(data):
-        return 0
-    b1, b2 = data[match.start() + 1], data[match.start() + 2]
-    table = _MP3_KBPS if b1 & 0x18 == 0x18 else _MP3_KBPS_2
-    return table[b2 >> 4] * 1000
+        at = 10 + (data[6] << 21 | data[7] << 14 | data[8] << 7 | data[9])
+    seconds, end = 0.0, len(data) - 4
+    while at <= end:
+        b1, b2 = data[at + 1], data[at + 2]
+        version = b1 >> 3 & 3
+        if data[at] != 0xFF or b1 & 0xE0 != 0xE0 or version == 1 or b2 >> 2 & 3 == 3:
+            at = data.find(b"\xff", at + 1)  # not a frame header: resynchronise
+            if at < 0:
+                break
+            continue
+        rate = _MP3_RATES[version][b2 >> 2 & 3]
+        kbps = (_MP3_KBPS if version == 3 else _MP3_KBPS_2)[b2 >> 4]
+        if not kbps:
+            at = data.find(b"\xff", at + 1)
+            if at < 0:
+                break
+            continue
+        per_frame = 1152 if version == 3 else 576
+        at += per_frame // 8 * kbps * 1000 // rate + (b2 >> 1 & 1)
+        seconds += per_frame / rate
+    return seconds
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from behest_local.errors import GatewayError, InvalidRequestError
 from behest_local.exchange.exchange import Exchange
 from behest_local.offload import off_loop
 from behest_local.policy import routing
-from behest_local.providers.emulated import scripted, speech, transcribe
+from behest_local.providers.emulated import scripted, speech, speech_encode, transcribe
 from behest_local.providers.tokens import count_tokens
 from behest_local.server.body import payload_error, read_json
 from behest_local.server.keys import EXCHANGE, GATEWAY, PRINCIPAL
@@ -46,24 +46,26 @@ async def create_speech(request: web.Request) -> web.StreamResponse:
     """``POST /v1/audio/speech``."""
     body = await read_json(request, speech.validate_speech_request)
     fmt = body["response_format"]
-    if fmt not in speech.PRODUCED:
-        raise InvalidRequestError(
-            f"The emulated voice cannot write response_format {fmt!r} yet; it writes "
-            f"{', '.join(speech.PRODUCED)}.", param="response_format",
-            code="unsupported_response_format")
+    encode = None if fmt in speech.PRODUCED else speech_encode.encoder_for(fmt)
     exchange: Exchange = request[EXCHANGE]
     sse_out = body["stream_format"] == "sse"
     exchange.routed(requested_model=body["model"], model=body["model"],
                     provider=routing.EMULATED, reason=_EMULATED_REASON, stream=sse_out)
     exchange.upstream_started()
     said = await off_loop(speech.plan, body["input"], body["voice"], body["speed"])
-    chunks = speech.speech_chunks(said, fmt)
+    if encode is None:
+        chunks = speech.speech_chunks(said, fmt)
+        size = said.samples * 2 + (len(speech.wav_header(0)) if fmt == "wav" else 0)
+    else:  # a whole file (see speech_encode), sent in pieces
+        audio = await off_loop(lambda: encode(b"".join(speech.speech_chunks(said, "pcm"))))
+        chunks = iter([audio[i:i + _CHUNK] for i in range(0, len(audio), _CHUNK)])
+        size = len(audio)
     if sse_out:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                                "Cache-Control": "no-cache"})
     else:
         response = web.StreamResponse(headers={"Content-Type": speech.CONTENT_TYPES[fmt]})
-        response.content_length = (said.samples * 2 + (44 if fmt == "wav" else 0))
+        response.content_length = size
     task = asyncio.current_task()
     streams = request.app[GATEWAY].streams
     if task is not None:
