@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from behest_local.errors import InvalidRequestError
+from behest_local.providers.tokens import count_tokens
 
 SAMPLE_RATE = 24_000
 """OpenAI's pcm: 24 kHz, 16-bit signed little-endian, mono."""
@@ -83,6 +84,15 @@ AUDIO_TOKENS_PER_MINUTE = 1250
 
 def audio_tokens(seconds: float) -> int:
     return max(1, round(seconds * AUDIO_TOKENS_PER_MINUTE / 60))
+
+
+def billed(model: str, text: str, speech: SpeechPlan) -> tuple[int, int]:
+    """What a speech request is billed on, as (input, output) units of ``finops/prices``:
+    tts-1 and tts-1-hd by the character of input, the gpt-4o voices by text tokens in and
+    audio tokens out."""
+    if model.startswith("tts-1"):
+        return len(text), 0
+    return count_tokens(text), audio_tokens(speech.seconds)
 
 
 def _n(seconds: float) -> int:

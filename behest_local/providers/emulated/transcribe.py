@@ -200,6 +200,14 @@ def usage(model: str, transcript: Transcript) -> dict:
             "output_tokens": text_out, "total_tokens": audio_in + text_out}
 
 
+def billed(model: str, transcript: Transcript) -> tuple[int, int]:
+    """(input, output) units of ``finops/prices``: whisper-1's seconds, or tokens."""
+    used = usage(model, transcript)
+    if used["type"] == "duration":
+        return used["seconds"], 0
+    return used["input_tokens"], used["output_tokens"]
+
+
 def render(transcript: Transcript, fmt: str, *, task: str, model: str,
            granularities: tuple[str, ...] = ("segment",)) -> dict | str:
     """The body of ``fmt``: a dict for the JSON formats, text for the others."""

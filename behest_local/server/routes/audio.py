@@ -5,7 +5,11 @@
 streams the audio as it is rendered: each word's samples are made beside the event loop
 (``offload.off_loop``) and written as soon as they are ready, so a long text starts
 playing at once. ``stream_format: "sse"`` sends the same bytes as base64
-``speech.audio.delta`` events and a closing ``speech.audio.done``. Authentication, limits
+``speech.audio.delta`` events and a closing ``speech.audio.done``. Transcriptions and
+translations read a multipart upload (up to OpenAI's 25 MB) and answer from
+``providers/emulated/transcribe.py``. Usage is recorded in the units OpenAI bills
+(``speech.billed``, ``transcribe.billed``: characters, seconds or tokens), which
+``finops/prices.py`` prices. Authentication, limits
 and the exchange's end are the gateway middleware's, as for every route.
 """
 
@@ -22,7 +26,6 @@ from behest_local.exchange.exchange import Exchange
 from behest_local.offload import off_loop
 from behest_local.policy import routing
 from behest_local.providers.emulated import scripted, speech, speech_encode, transcribe
-from behest_local.providers.tokens import count_tokens
 from behest_local.server.body import payload_error, read_json
 from behest_local.server.keys import EXCHANGE, GATEWAY, PRINCIPAL
 from behest_local.server.render import json_response
@@ -79,12 +82,13 @@ async def create_speech(request: web.Request) -> web.StreamResponse:
             exchange.chunk_sent(len(chunk))
             await response.write(chunk)
         if sse_out:
-            text_in, audio_out = count_tokens(body["input"]), speech.audio_tokens(said.seconds)
+            text_in, audio_out = speech.billed(body["model"], body["input"], said)
             await response.write(sse.encode_json({
                 "type": "speech.audio.done",
                 "usage": {"input_tokens": text_in, "output_tokens": audio_out,
                           "total_tokens": text_in + audio_out}}))
         await response.write_eof()
+        exchange.usage(*speech.billed(body["model"], body["input"], said))
     finally:
         if task is not None:
             streams.discard(task)
@@ -139,6 +143,7 @@ async def _listen(request: web.Request, task: str) -> web.StreamResponse:
     language = "english" if task == "translate" else fields.get("language", ["english"])[0]
     said = await off_loop(lambda: transcribe.transcribe(
         data, seconds, pinned=rule.reply if rule is not None else None, language=language))
+    exchange.usage(*transcribe.billed(model, said))
     if stream:
         return await _stream_transcript(request, said, model)
     body = transcribe.render(said, fmt, task=task, model=model, granularities=granularities)

@@ -11,7 +11,10 @@ import aiohttp
 import pytest
 
 from behest_local.config.schema import ProjectConfig, ScriptedReply
+from behest_local.exchange.events import ExchangeFinished
+from behest_local.finops.prices import PriceTable
 from tests.conftest import TEST_SETTINGS
+from tests.trace_support import EventWaiter
 
 
 def wav_bytes(seconds: float = 2.0) -> bytes:
@@ -97,3 +100,31 @@ async def test_speech_not_json_is_a_400_or_415(gw):
     resp = await gw.post("/v1/audio/speech", headers=gw.key, data=b"not json")
     assert resp.status in (400, 415)
     assert "error" in await resp.json()
+
+
+async def _finished(waiter: EventWaiter, request_id: str) -> ExchangeFinished:
+    return await waiter.wait(lambda e, _x: isinstance(e, ExchangeFinished)
+                             and e.exchange_id == request_id)
+
+
+async def test_tts1_is_billed_per_character_as_openai_prices_it(gw):
+    text = "Twelve chars" * 10
+    waiter = EventWaiter()
+    gw.gateway.store.subscribe(waiter)
+    resp = await gw.post("/v1/audio/speech", headers=gw.key, json={
+        "model": "tts-1", "voice": "alloy", "input": text, "response_format": "pcm"})
+    await resp.read()
+    done = await _finished(waiter, resp.headers["X-Request-Id"])
+    assert (done.prompt_tokens, done.completion_tokens) == (len(text), 0)
+    assert PriceTable().cost("tts-1", len(text), 0) == pytest.approx(len(text) * 15 / 1e6)
+
+
+async def test_whisper_is_billed_per_second_of_audio(gw):
+    waiter = EventWaiter()
+    gw.gateway.store.subscribe(waiter)
+    resp = await gw.post("/v1/audio/transcriptions", headers=gw.key,
+                         data=form(wav_bytes(seconds=30.0)))
+    await resp.read()
+    done = await _finished(waiter, resp.headers["X-Request-Id"])
+    assert (done.prompt_tokens, done.completion_tokens) == (30, 0)
+    assert PriceTable().cost("whisper-1", 60, 0) == pytest.approx(0.006)  # $0.006 a minute
