@@ -47,6 +47,12 @@ BUNDLED: dict[str, tuple[float, float]] = {
     # Cohere
     "command-a": (2.50, 10.0), "command-r-plus": (2.50, 10.0), "command-r": (0.15, 0.60),
     "command-r7b": (0.0375, 0.15),
+    # Audio. tts-1 is billed per character of input and whisper-1 per second of audio: their
+    # routes record characters or seconds as the input "tokens" (server/routes/audio.py),
+    # so $15 and $30 per million characters, $0.006 a minute = $100 per million seconds.
+    "tts-1": (15.0, 0.0), "tts-1-hd": (30.0, 0.0), "whisper-1": (100.0, 0.0),
+    "gpt-4o-mini-tts": (0.60, 12.0), "gpt-4o-transcribe": (6.0, 10.0),
+    "gpt-4o-mini-transcribe": (3.0, 5.0),
 }
 """USD per million (input, output) tokens, keyed by model name or prefix."""
 

@@ -49,6 +49,7 @@ from behest_local.server.routes.files import setup_files
 from behest_local.files.store import FileStore
 from behest_local.batches.store import BatchStore
 from behest_local.server.routes.batches import setup_batches
+from behest_local.server.routes.audio import setup_audio_routes
 
 
 def make_app(gateway: Gateway) -> web.Application:
@@ -86,6 +87,7 @@ def setup_routes(app: web.Application) -> None:
     setup_usage(app)
     setup_files(app, FileStore(app[GATEWAY].home))
     setup_batches(app, BatchStore(app[GATEWAY].home))
+    setup_audio_routes(app)
 
 
 async def prepare_response(request: web.Request, response: web.StreamResponse) -> None:

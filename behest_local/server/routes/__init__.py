@@ -7,4 +7,7 @@ through chat), ``messages`` (Anthropic's Messages API, translated through chat o
 (the probe's timeline). Handlers
 validate with ``dialects/``, pick a provider with ``policy/routing.py`` and relay through
 ``server/streaming.py``.
+
+``audio`` (speech, transcriptions and translations) answers with the emulated voice and
+ear of ``providers/emulated/`` (``speech``, ``speech_encode``, ``transcribe``).
 """
