@@ -16,6 +16,7 @@ beside the loop by the caller.
 
 from __future__ import annotations
 
+import importlib.util
 import io
 from collections.abc import Callable
 
@@ -35,13 +36,11 @@ def encoder_for(fmt: str) -> Callable[[bytes], bytes]:
             "The emulated voice cannot write AAC (no encoder installs without ffmpeg); "
             "ask for mp3, opus, flac, wav or pcm.", param="response_format",
             code="unsupported_response_format")
-    try:
-        import soundfile  # noqa: F401  (optional: behest-local[audio])
-    except ImportError:
+    if importlib.util.find_spec("soundfile") is None:  # optional: behest-local[audio]
         raise InvalidRequestError(
             f"The emulated voice writes {fmt} with the optional 'soundfile' library: "
             f"{EXTRA}; wav and pcm need nothing.", param="response_format",
-            code="unsupported_response_format") from None
+            code="unsupported_response_format")
     container, subtype = _CONTAINERS[fmt]
 
     def encode(pcm: bytes) -> bytes:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import io
 import math
-import re
 import struct
 import wave
 from dataclasses import dataclass
