@@ -39,6 +39,14 @@ BATCH_S = 1.0
 BATCH_MAX = 512
 """Most spans one export carries; a fuller batch is exported at once."""
 
+EXPORT_TIMEOUT_S = 3.0
+"""How long one export may try (the SDK retries within it): a collector that is down costs
+the export thread this long per batch, never a request."""
+
+CLOSE_WAIT_S = 2.0
+"""At shutdown, how long the last spans may take to leave before the exporter is shut
+down under them (which ends its retries): a dead collector must not hold up a stop."""
+
 OPERATIONS = {
     "/v1/chat/completions": "chat", "/v1/messages": "chat", "/v1/responses": "chat",
     "/v1/completions": "text_completion", "/v1/embeddings": "embeddings",
@@ -88,7 +96,11 @@ def load(endpoint: str, *, service_name: str = "behest-local") -> Any:
     ids = ExchangeIds()
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}),
                               id_generator=ids)
-    return provider, ids, OTLPSpanExporter(endpoint=traces_url(endpoint))
+    # The SDK logs every retry and failure of every batch; ``SpanExporter`` says once which
+    # collector cannot be reached instead, so a collector that is down does not flood stderr.
+    logging.getLogger("opentelemetry.exporter.otlp.proto.http").setLevel(logging.CRITICAL)
+    return provider, ids, OTLPSpanExporter(endpoint=traces_url(endpoint),
+                                           timeout=EXPORT_TIMEOUT_S)
 
 
 class SpanExporter:
@@ -212,11 +224,16 @@ class SpanExporter:
             self._failed = False
 
     def close(self) -> None:
-        """Export what is left, wait for it, and shut the exporter down (blocking: call
-        it off the loop at shutdown)."""
+        """Export what is left, waiting at most ``CLOSE_WAIT_S`` for it, and shut the
+        exporter down (blocking: call it off the loop at shutdown)."""
         self.flush()
+        drained = self._pool.submit(lambda: None)
+        try:
+            drained.result(CLOSE_WAIT_S)
+        except TimeoutError:
+            log.warning("gave up exporting the last spans to %s", self.endpoint)
+        self._exporter.shutdown()  # ends a retry still under way
         self._pool.shutdown(wait=True)
-        self._exporter.shutdown()
 
 
 def _content(exchange: Exchange) -> dict[str, str]:

@@ -246,3 +246,33 @@ async def test_a_served_gateway_exports_spans_then_goes_idle_again(receiver, tmp
         assert total <= BUDGET / 2, f"{total} wake-ups after exporting: {per_thread}"
     finally:
         assert await asyncio.to_thread(server.stop) == 0
+
+
+async def test_a_collector_that_is_down_is_named_once_and_fails_no_request(
+        make_gateway_client, caplog):
+    import socket
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead = closed.getsockname()[1]
+    client = await make_gateway_client(_telemetry(f"http://127.0.0.1:{dead}"))
+    exporter = next(fn for fn, _ in client.gateway.store._subscribers
+                    if type(fn).__name__ == "SpanExporter")
+    ok, _ = await _chat(client)
+    assert ok.status == 200
+    exporter.flush()
+    await asyncio.to_thread(exporter._pool.submit(lambda: None).result, 10)
+    named = [r for r in caplog.records if "cannot export spans" in r.getMessage()]
+    assert len(named) == 1 and f":{dead}/v1/traces" in named[0].getMessage()
+
+
+async def test_an_endpoint_without_the_sdk_says_what_to_install(make_gateway_client, receiver,
+                                                                monkeypatch, caplog):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+                        None)
+    client = await make_gateway_client(_telemetry(receiver.url))
+    ok, _ = await _chat(client)
+    assert ok.status == 200  # the gateway serves all the same
+    assert any("pip install 'behest-local[otel]'" in r.getMessage() for r in caplog.records)
