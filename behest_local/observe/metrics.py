@@ -25,6 +25,13 @@ stream's duration)."""
 
 LABELS = ("project", "model", "provider", "status")
 
+MAX_SERIES = 5_000
+"""Most label sets kept. Model names come from clients (an unknown one is answered by the
+emulated model under its own name), so past this a new set is counted under
+``model="_other"``: a client cannot grow the gateway's memory or a scrape without bound."""
+
+OTHER = "_other"
+
 Key = tuple[str, str, str, str]
 
 
@@ -65,7 +72,10 @@ class Metrics:
         status = exchange.status or 0
         key = (exchange.project or "", exchange.model or "", exchange.provider or "",
                str(status))
-        self.requests[key] += 1
+        requests = self.requests
+        if key not in requests and len(requests) >= MAX_SERIES:
+            key = (key[0], OTHER, key[2], key[3])
+        requests[key] += 1
         if status >= 400 or type(event) is ExchangeFailed:
             self.errors[key] += 1
         if exchange.prompt_tokens:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -38,6 +39,10 @@ BATCH_S = 1.0
 
 BATCH_MAX = 512
 """Most spans one export carries; a fuller batch is exported at once."""
+
+BACKLOG_MAX = 8
+"""Most batches waiting for the export thread; past it a batch is dropped (and counted in
+``dropped``): a collector that is slow or down must not grow the gateway's memory."""
 
 EXPORT_TIMEOUT_S = 3.0
 """How long one export may try (the SDK retries within it): a collector that is down costs
@@ -128,6 +133,10 @@ class SpanExporter:
         self._timer: asyncio.TimerHandle | None = None
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="behest-local otlp")
         self._failed = False
+        self._lock = threading.Lock()
+        self._backlog = 0  # batches handed to the export thread, not yet exported
+        self.dropped = 0
+        """Spans dropped because the export thread was ``BACKLOG_MAX`` batches behind."""
 
     def __call__(self, event: TraceEvent, exchange: Exchange) -> None:
         # Only an append on the request's task: the span is built on the export thread
@@ -208,9 +217,23 @@ class SpanExporter:
         if not self._pending:
             return
         batch, self._pending = self._pending, []
+        with self._lock:
+            full = self._backlog >= BACKLOG_MAX
+            if not full:
+                self._backlog += 1
+        if full:
+            self.dropped += len(batch)
+            return
         self._pool.submit(self._export, batch)
 
     def _export(self, batch: list[Any]) -> None:
+        try:
+            self._send(batch)
+        finally:
+            with self._lock:  # ``-=`` is not atomic across threads: a lost one would stick
+                self._backlog -= 1
+
+    def _send(self, batch: list[Any]) -> None:
         try:
             result = self._exporter.export([self._span(*entry) for entry in batch])
         except Exception as exc:  # the collector's problem must never reach a request

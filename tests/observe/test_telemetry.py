@@ -276,3 +276,46 @@ async def test_an_endpoint_without_the_sdk_says_what_to_install(make_gateway_cli
     ok, _ = await _chat(client)
     assert ok.status == 200  # the gateway serves all the same
     assert any("pip install 'behest-local[otel]'" in r.getMessage() for r in caplog.records)
+
+
+def test_metrics_keep_a_bounded_number_of_series(monkeypatch):
+    from behest_local.exchange.bus import TraceStore
+    from behest_local.exchange.events import ExchangeFinished
+    from behest_local.exchange.exchange import Exchange
+    from behest_local.observe import metrics as metrics_module
+
+    monkeypatch.setattr(metrics_module, "MAX_SERIES", 3)
+    metrics, store = metrics_module.Metrics(), TraceStore()
+    for n in range(5):
+        exchange = Exchange(store, method="POST", path="/v1/chat/completions")
+        exchange.routed(requested_model=f"m{n}", model=f"m{n}", provider="emulated",
+                        reason="", stream=False)
+        exchange.finish(200)
+        metrics(ExchangeFinished(exchange.id, 0, 200, 0.0), exchange)
+    samples = _samples(metrics.render())
+    assert len(samples["behest_requests_total"]) == 4  # three models, then the rest
+    assert _total(samples, "behest_requests_total", model="_other") == 2
+
+
+async def test_a_backlog_past_its_bound_drops_spans_instead_of_growing(monkeypatch, receiver):
+    import threading
+
+    from behest_local.exchange.bus import TraceStore
+    from behest_local.exchange.events import ExchangeFinished
+    from behest_local.exchange.exchange import Exchange
+    from behest_local.observe import otel
+
+    exporter = otel.SpanExporter(receiver.url)
+    release = threading.Event()
+    exporter._send = lambda batch: release.wait(10)  # a collector that does not answer
+    store = TraceStore()
+    try:
+        for _ in range(otel.BACKLOG_MAX + 2):
+            exchange = Exchange(store, method="GET", path="/v1/models")
+            exchange.finish(200)
+            exporter(ExchangeFinished(exchange.id, 0, 200, 0.0), exchange)
+            exporter.flush()
+        assert exporter.dropped == 2
+    finally:
+        release.set()
+        await asyncio.to_thread(exporter.close)
