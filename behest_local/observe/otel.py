@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -92,15 +93,15 @@ def load(endpoint: str, *, service_name: str = "behest-local") -> Any:
         trace_id = 0
 
         def generate_span_id(self) -> int:
-            import random
-            return random.getrandbits(64) or 1
+            return random.getrandbits(64) or 1  # ids identify, as new_ids' do
 
         def generate_trace_id(self) -> int:
             return self.trace_id
 
     ids = ExchangeIds()
+    # No atexit hook: ``SpanExporter.close`` shuts the exporter down at the gateway's stop.
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}),
-                              id_generator=ids)
+                              id_generator=ids, shutdown_on_exit=False)
     # The SDK logs every retry and failure of every batch; ``SpanExporter`` says once which
     # collector cannot be reached instead, so a collector that is down does not flood stderr.
     logging.getLogger("opentelemetry.exporter.otlp.proto.http").setLevel(logging.CRITICAL)
