@@ -117,6 +117,19 @@ class EmulatorConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class TelemetryConfig:
+    otlp_endpoint: str = ""
+    """OTLP/HTTP collector to send a span per exchange to, e.g. ``"http://localhost:4318"``
+    (``/v1/traces`` is appended, as for ``OTEL_EXPORTER_OTLP_ENDPOINT``, which applies
+    when this is empty). Empty and no variable: no spans, and the SDK is not loaded. Needs
+    ``pip install 'behest-local[otel]'``. A change applies at the next start."""
+    capture_content: bool = False
+    """Add the request and response bodies to each span (``gen_ai.input.messages``,
+    ``gen_ai.output.messages``), redacted as trace files are. Off: no prompt or completion
+    text leaves the gateway."""
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderConfig:
     base_url: str | None = field(default=None, metadata={"url": True})
     """Where this provider's OpenAI-style API lives. Required for a custom provider."""
@@ -284,6 +297,8 @@ class Settings:
     """The listener."""
     emulator: EmulatorConfig = field(default_factory=EmulatorConfig)
     """The emulated model and cloud behaviour."""
+    telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
+    """OpenTelemetry spans out (``GET /_behest/metrics`` needs no setting)."""
     providers: Mapping[str, ProviderConfig] = field(default_factory=lambda: MappingProxyType({}))
     """Per-provider overrides (``[providers.openai]``) and custom OpenAI-compatible
     providers by name (``[providers.ollama]``)."""

@@ -58,6 +58,12 @@ batch_validate_delay_s = 0  # seconds a new batch stays "validating"
 dashboard_origin = "https://behest.ai"   # the dashboard's browser origin: allowed by every
                             # project's CORS policy, the only one on the management API
 
+# Telemetry out (GET /_behest/metrics needs nothing). Spans need
+# `pip install 'behest-local[otel]'`; applies at the next start.
+# [telemetry]
+# otlp_endpoint = "http://localhost:4318"  # OTLP/HTTP collector; default $OTEL_EXPORTER_OTLP_ENDPOINT
+# capture_content = false                  # true: prompts and completions on spans (redacted)
+
 # Providers. Keys never go here: store them in the encrypted vault
 # (`behest-local vault set openai`, or PUT /v1/tenants/{id}/providers/openai).
 # Built in: openai, anthropic, google, mistral, cohere, openrouter. Any other name is a

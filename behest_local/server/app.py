@@ -44,6 +44,7 @@ from behest_local.server.keys import EXCHANGE, GATEWAY, INTERNAL_CALLERS
 from behest_local.server.admission.limits import limit_headers, setup_limits
 from behest_local.server.middleware import gateway_middleware
 from behest_local.server.timing_header import HEADER as SERVER_TIMING, format_server_timing
+from behest_local.server.routes.telemetry import setup_telemetry
 from behest_local.server.routes.usage import setup_usage
 from behest_local.server.routes.files import setup_files
 from behest_local.files.store import FileStore
@@ -85,6 +86,7 @@ def setup_routes(app: web.Application) -> None:
     management.setup_routes(app)
     setup_behest_routes(app)
     setup_usage(app)
+    setup_telemetry(app)
     setup_files(app, FileStore(app[GATEWAY].home))
     setup_batches(app, BatchStore(app[GATEWAY].home))
     setup_audio_routes(app)
