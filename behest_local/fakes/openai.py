@@ -3,8 +3,8 @@ a local server (Ollama).
 
 ``make_app(key=…, flavor="openai"|"mistral"|"openrouter"|"ollama")`` serves ``POST
 …/chat/completions``, ``POST …/embeddings`` (not OpenRouter) and ``GET …/models`` under
-``/v1`` (OpenRouter: ``/api/v1``), with Bearer auth. Replies follow the prompt script
-(``fakes/__init__``).
+``/v1`` (OpenRouter: ``/api/v1``), and OpenAI's ``POST /v1/moderations``, with Bearer auth.
+Replies follow the prompt script (``fakes/__init__``).
 
 Per flavour, the wire details of providers.md that clients and translators trip on:
 
@@ -55,6 +55,10 @@ OWNERS = {"ollama": "library"}
 # Mistral's EmbeddingRequest fields (mistralai's models/embeddingrequest.py): others are a 422.
 MISTRAL_EMBED_FIELDS = frozenset({"model", "input", "metadata", "output_dimension",
                                   "output_dtype", "encoding_format"})
+FAKE_MODERATION_CATEGORIES = (
+    "hate", "hate/threatening", "harassment", "harassment/threatening", "illicit",
+    "illicit/violent", "self-harm", "self-harm/intent", "self-harm/instructions", "sexual",
+    "sexual/minors", "violence", "violence/graphic")
 NINE = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
@@ -68,6 +72,8 @@ def make_app(*, key: str | None = None, flavor: str = "openai") -> web.Applicati
     app.router.add_get(f"{prefix}/models", handlers.models)
     if flavor != "openrouter":
         app.router.add_post(f"{prefix}/embeddings", handlers.embeddings)
+    if flavor == "openai":
+        app.router.add_post(f"{prefix}/moderations", handlers.moderations)
     return app
 
 
@@ -115,6 +121,30 @@ class _Handlers:
         tokens = sum(count_tokens(str(t)) for t in texts)
         return json_response({"object": "list", "data": data, "model": body.get("model"),
                               "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+
+    async def moderations(self, request: web.Request) -> web.Response:
+        """One result per string input: ``violence`` flagged when the text says "fake-flag"
+        (a marker the emulated moderation never reacts to, so a test tells them apart)."""
+        body = await read_json(request)
+        if (denied := await self._authorise(request, body)) is not None:
+            return denied
+        if not isinstance(body, dict) or "input" not in body:
+            return json_response(error_body(self.flavor, 400, "'input' is required"), 400)
+        texts = [body["input"]] if isinstance(body["input"], str) else [
+            v if isinstance(v, str) else json.dumps(v) for v in body["input"]]
+        results = []
+        for text in texts:
+            hit = "fake-flag" in text
+            results.append({
+                "flagged": hit,
+                "categories": {c: hit and c == "violence" for c in FAKE_MODERATION_CATEGORIES},
+                "category_scores": {c: 0.95 if hit and c == "violence" else 0.0001
+                                    for c in FAKE_MODERATION_CATEGORIES},
+                "category_applied_input_types": {c: ["text"]
+                                                 for c in FAKE_MODERATION_CATEGORIES}})
+        return json_response({"id": "modr-fake-" + secrets.token_hex(6),
+                              "model": body.get("model") or "omni-moderation-latest",
+                              "results": results})
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
         body = await read_json(request)

@@ -29,6 +29,7 @@ from behest_local.exchange.exchange import WARNING_HEADER, Exchange
 from behest_local.server.gateway import Gateway
 from behest_local.server.routes import management
 from behest_local.server.routes import messages as messages_routes
+from behest_local.server.routes import moderations as moderation_routes
 from behest_local.server.routes import openai as openai_routes
 from behest_local.server.routes import translated as translated_routes
 from behest_local.server.admission.auth import PRINCIPALS, PrincipalCache
@@ -73,6 +74,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/v1/completions", translated_routes.completions)
     app.router.add_post("/v1/responses", translated_routes.responses)
     app.router.add_post("/v1/embeddings", openai_routes.embeddings)
+    app.router.add_post("/v1/moderations", moderation_routes.moderations)
     # The models list answers in Anthropic's shape when asked with ``anthropic-version``.
     app.router.add_get("/v1/models", messages_routes.list_models)
     app.router.add_get("/v1/models/{model:.+}", messages_routes.get_model)
