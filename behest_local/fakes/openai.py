@@ -3,7 +3,8 @@ a local server (Ollama).
 
 ``make_app(key=…, flavor="openai"|"mistral"|"openrouter"|"ollama")`` serves ``POST
 …/chat/completions``, ``POST …/embeddings`` (not OpenRouter) and ``GET …/models`` under
-``/v1`` (OpenRouter: ``/api/v1``), and OpenAI's ``POST /v1/moderations``, with Bearer auth.
+``/v1`` (OpenRouter: ``/api/v1``), and OpenAI's ``POST /v1/moderations`` and
+``/v1/images/generations``, with Bearer auth.
 Replies follow the prompt script (``fakes/__init__``).
 
 Per flavour, the wire details of providers.md that clients and translators trip on:
@@ -59,6 +60,8 @@ FAKE_MODERATION_CATEGORIES = (
     "hate", "hate/threatening", "harassment", "harassment/threatening", "illicit",
     "illicit/violent", "self-harm", "self-harm/intent", "self-harm/instructions", "sexual",
     "sexual/minors", "violence", "violence/graphic")
+FAKE_PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8/5+hHgAHggJ/PchI7wAA"
+            "AABJRU5ErkJggg==")
 NINE = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
@@ -74,6 +77,7 @@ def make_app(*, key: str | None = None, flavor: str = "openai") -> web.Applicati
         app.router.add_post(f"{prefix}/embeddings", handlers.embeddings)
     if flavor == "openai":
         app.router.add_post(f"{prefix}/moderations", handlers.moderations)
+        app.router.add_post(f"{prefix}/images/generations", handlers.images)
     return app
 
 
@@ -145,6 +149,18 @@ class _Handlers:
         return json_response({"id": "modr-fake-" + secrets.token_hex(6),
                               "model": body.get("model") or "omni-moderation-latest",
                               "results": results})
+
+    async def images(self, request: web.Request) -> web.Response:
+        """``n`` copies of a 1×1 PNG (the fake draws nothing), with GPT-image usage."""
+        body = await read_json(request)
+        if (denied := await self._authorise(request, body)) is not None:
+            return denied
+        if not isinstance(body, dict) or not body.get("prompt"):
+            return json_response(error_body(self.flavor, 400, "'prompt' is required"), 400)
+        return json_response({"created": int(time.time()),
+                              "data": [{"b64_json": FAKE_PNG}] * int(body.get("n") or 1),
+                              "usage": {"input_tokens": 7, "output_tokens": 272,
+                                        "total_tokens": 279}})
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
         body = await read_json(request)

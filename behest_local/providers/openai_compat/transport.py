@@ -38,11 +38,13 @@ class Profile:
     """Whether to ask for stream usage even when the client did not (so the gateway can
     record it); the translator then hides the usage chunk from the client."""
     embeddings: bool = True
-    moderations: bool = False
-    """OpenAI's ``/moderations``, relayed as sent (op ``moderations``, a native body)."""
+    native_ops: frozenset[str] = frozenset()
+    """OpenAI's own routes relayed as sent (a native body): ``moderations``, ``images``."""
 
 
-OPENAI = Profile("openai", "https://api.openai.com/v1", usage_always_on=True, moderations=True)
+NATIVE = frozenset({"moderations", "images"})
+"""Operations whose body is OpenAI's own, relayed untranslated (OpenAI's profile only)."""
+OPENAI = Profile("openai", "https://api.openai.com/v1", usage_always_on=True, native_ops=NATIVE)
 MISTRAL = Profile("mistral", "https://api.mistral.ai/v1", strict_fields=True,
                   nine_char_tool_ids=True)
 # OpenRouter's attribution headers (§10.1); both title spellings are seen in clients.
@@ -54,7 +56,7 @@ CUSTOM = Profile("custom", "http://127.0.0.1:11434/v1", key_required=False)
 PROFILES = {p.name: p for p in (OPENAI, MISTRAL, OPENROUTER, CUSTOM)}
 
 PATHS = {"chat": "chat/completions", "embed": "embeddings", "models": "models",
-         "moderations": "moderations"}
+         "moderations": "moderations", "images": "images/generations"}
 
 
 def request(op: str, payload: object, key: Secret | str | None, *, profile: Profile = OPENAI,
@@ -69,7 +71,7 @@ def request(op: str, payload: object, key: Secret | str | None, *, profile: Prof
         headers: extra headers (configured per provider), applied last.
     """
     if op not in PATHS or (op == "embed" and not profile.embeddings) \
-            or (op == "moderations" and not profile.moderations):
+            or (op in NATIVE and op not in profile.native_ops):
         raise ValueError(f"{profile.name} has no {op!r} operation")
     url = join_url(base_url or profile.base_url, PATHS[op])
     out = {"Accept": "text/event-stream" if _streams(op, payload) else "application/json",
@@ -82,7 +84,7 @@ def request(op: str, payload: object, key: Secret | str | None, *, profile: Prof
     if op == "models":
         return UpstreamRequest("GET", url, out)
     out["Content-Type"] = "application/json"
-    if op == "moderations":  # a native body: OpenAI's own API, nothing to translate
+    if op in NATIVE:  # a native body: OpenAI's own API, nothing to translate
         return UpstreamRequest("POST", url, out, payload)
     return UpstreamRequest("POST", url, out, translate.to_native(op, payload, profile))
 
