@@ -37,6 +37,7 @@ from behest_local.server.behest_errors import speaks_anthropic
 from behest_local.server.routes.behest import setup_behest_routes
 from behest_local.server.admission.cors import cors_headers, setup_cors
 from behest_local.server.admission.host import setup_host_check
+from behest_local.server.routes.image_edits import setup_edit_routes
 from behest_local.server.routes.images import setup_image_routes
 from behest_local.server.routes.inspect import record_response, setup_inspect_routes
 from behest_local.server.keys import EXCHANGE, GATEWAY, INTERNAL_CALLERS
@@ -83,6 +84,7 @@ def setup_routes(app: web.Application) -> None:
     management.setup_routes(app)
     setup_behest_routes(app)
     setup_image_routes(app)
+    setup_edit_routes(app)
     setup_usage(app)
     setup_files(app, FileStore(app[GATEWAY].home))
     setup_batches(app, BatchStore(app[GATEWAY].home))

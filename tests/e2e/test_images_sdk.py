@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import io
 import urllib.request
+import warnings
 
 import openai
 import pytest
@@ -120,3 +121,64 @@ async def test_with_an_openai_key_images_go_to_openai_as_sent(byok):
     assert sent.auth_ok and sent.body == {"model": "gpt-image-1", "prompt": "a boat", "n": 2}
     routed = [e for e in up.recorder.events if isinstance(e, Routed)][-1]
     assert (routed.provider, routed.model) == ("openai", "gpt-image-1")
+
+
+def _vary(client, **kwargs):
+    """``images.create_variation``, which SDK 2.x marks deprecated (DALL·E 2 only)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return client.images.create_variation(**kwargs)
+
+
+def _png(size=(64, 64), colour=(200, 30, 30, 255)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGBA", size, colour).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_an_edit_keeps_the_original_where_the_mask_is_opaque(client):
+    mask = Image.new("RGBA", (64, 64), (0, 0, 0, 255))
+    mask.paste((0, 0, 0, 0), (0, 0, 32, 64))  # left half transparent: edit it
+    buffer = io.BytesIO()
+    mask.save(buffer, "PNG")
+    response = client.images.edit(model="gpt-image-1", image=("in.png", _png()),
+                                  mask=("mask.png", buffer.getvalue()), prompt="a blue sky",
+                                  size="1024x1024", quality="low")
+    image = _decoded(response.data[0].b64_json).convert("RGB")
+    assert image.size == (1024, 1024)
+    assert image.getpixel((1000, 1000)) == (200, 30, 30)  # kept: the mask is opaque there
+    assert image.getpixel((10, 1000)) != (200, 30, 30)  # edited
+    assert response.usage.output_tokens == 272
+
+
+def test_dall_e_2_edits_and_varies_a_square_png_as_urls(client):
+    edited = client.images.edit(model="dall-e-2", image=("in.png", _png()), prompt="a hat",
+                                size="256x256", n=2)
+    varied = _vary(client, image=("in.png", _png()), size="512x512")
+    assert len(edited.data) == 2 and edited.data[0].url != edited.data[1].url
+    for url, side in ((edited.data[0].url, 256), (varied.data[0].url, 512)):
+        with urllib.request.urlopen(url, timeout=10) as reply:
+            assert Image.open(io.BytesIO(reply.read())).size == (side, side)
+
+
+@pytest.mark.parametrize("call, param", [
+    (lambda c: c.images.edit(model="dall-e-2", image=("a.png", _png((64, 32))), prompt="x"),
+     "image"),
+    (lambda c: c.images.edit(model="gpt-image-1", image=("a.png", b"not an image"),
+                             prompt="x"), "image"),
+    (lambda c: c.images.edit(model="gpt-image-1", image=("a.png", _png()),
+                             mask=("m.png", _png((32, 32))), prompt="x"), "mask"),
+    (lambda c: c.images.edit(model="dall-e-3", image=("a.png", _png()), prompt="x"), "model"),
+    (lambda c: _vary(c, model="gpt-image-1", image=("a.png", _png())), "model"),
+    (lambda c: _vary(c, image=("a.png", _png()), n="many"), "n"),
+])
+def test_bad_uploads_are_openai_400s_naming_the_field(client, call, param):
+    with pytest.raises(openai.BadRequestError) as caught:
+        call(client)
+    assert caught.value.body["param"] == param
+
+
+def test_an_edit_sent_as_json_is_a_400_asking_for_multipart(client):
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.post("/images/edits", body={"prompt": "x"}, cast_to=object)
+    assert caught.value.code == "invalid_multipart"

@@ -39,8 +39,18 @@ MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 OUTPUT_TOKENS = {("low", "square"): 272, ("low", "wide"): 408,
                  ("medium", "square"): 1056, ("medium", "wide"): 1584,
                  ("high", "square"): 4160, ("high", "wide"): 6240}
-_KNOWN = frozenset({"prompt", "model", "n", "size", "quality", "response_format", "style",
-                    "user", *GPT_ONLY})
+_KNOWN = {
+    "generations": frozenset({"prompt", "model", "n", "size", "quality", "response_format",
+                              "style", "user", *GPT_ONLY}),
+    "edits": frozenset({"prompt", "model", "n", "size", "quality", "response_format",
+                        "input_fidelity", "user", *GPT_ONLY}),
+    "variations": frozenset({"model", "n", "size", "response_format", "user"}),
+}
+# Which models each operation takes (reference §6: dall-e-3 cannot edit, only dall-e-2 varies).
+_FAMILIES = {"generations": ("dall-e-2", "dall-e-3", "gpt-image"),
+             "edits": ("dall-e-2", "gpt-image"), "variations": ("dall-e-2",)}
+VARIATION_PROMPT = "variation"
+"""The caption of a variation (it has no prompt)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,28 +80,32 @@ def family_of(model: str) -> str | None:
     return "gpt-image" if model.startswith(("gpt-image", "chatgpt-image")) else None
 
 
-def validate_generation(raw: object) -> ImageRequest:
-    """A generations body as an ``ImageRequest``.
+def validate_generation(raw: object, *, operation: str = "generations") -> ImageRequest:
+    """A body of ``operation`` (``generations``, ``edits``, ``variations``: a form's fields
+    typed) as an ``ImageRequest``.
 
     Raises:
         InvalidRequestError: what OpenAI refuses, naming the parameter.
     """
     if not isinstance(raw, dict):
         raise InvalidRequestError("The request body must be a JSON object.")
-    if unknown := sorted(set(raw) - _KNOWN):
+    if unknown := sorted(set(raw) - _KNOWN[operation]):
         raise InvalidRequestError(f"Unrecognized request argument supplied: {unknown[0]}",
                                   param=unknown[0])
-    prompt = raw.get("prompt")
+    prompt = raw.get("prompt") if operation != "variations" else VARIATION_PROMPT
     if not isinstance(prompt, str) or not prompt.strip():
         raise InvalidRequestError("Missing required parameter: 'prompt'.", param="prompt",
                                   code="missing_required_parameter" if prompt is None else None)
     model = raw.get("model")
-    if model is None:  # the spec: dall-e-2 unless a GPT-image-only parameter is present
+    if model is None and operation == "edits":  # the spec's default, unless dall-e-2's
+        model = "dall-e-2" if raw.get("response_format") is not None else "gpt-image-1.5"
+    elif model is None:  # the spec: dall-e-2 unless a GPT-image-only parameter is present
         model = "gpt-image-1" if any(raw.get(k) is not None for k in GPT_ONLY) else "dall-e-2"
     family = family_of(model) if isinstance(model, str) else None
-    if family is None:
-        raise InvalidRequestError(f"Invalid value for 'model': {model!r}; image models are "
-                                  "dall-e-2, dall-e-3 and gpt-image-1 (-mini, -1.5).",
+    if family not in _FAMILIES[operation]:
+        raise InvalidRequestError(f"Invalid value for 'model': {model!r}; image {operation} "
+                                  f"take {', '.join(_FAMILIES[operation])}"
+                                  f"{' models' if 'gpt-image' in _FAMILIES[operation] else ''}.",
                                   param="model", code="invalid_value")
     if len(prompt) > PROMPT_MAX[family]:
         raise InvalidRequestError(f"Invalid 'prompt': string too long. Expected a string with "
@@ -175,14 +189,62 @@ def usage(req: ImageRequest) -> dict:
             "total_tokens": text + out}
 
 
-def render(req: ImageRequest, index: int, *, detail: float = 1.0) -> bytes:
-    """Image ``index`` of ``req``, encoded in its output format. ``detail`` < 1 draws a
-    partial image (fewer stripes, no text), for streamed previews. CPU-bound: call it
-    beside the loop."""
+def render(req: ImageRequest, index: int, *, seed: str = "") -> bytes:
+    """Image ``index`` of ``req``, encoded in its output format. CPU-bound: call it beside
+    the loop."""
+    return encode(canvas(req, index, seed=seed), req)
+
+
+def edit(req: ImageRequest, index: int, image: bytes, mask: bytes | None) -> bytes:
+    """An edit of ``image``: the placeholder where ``mask`` is transparent (everywhere, and
+    blended, without a mask), the original elsewhere, at the requested size. A variation
+    is an edit without mask. CPU-bound: call it beside the loop."""
+    from PIL import Image
+
+    seed = blake2b(image, digest_size=8).hexdigest()
+    drawn = canvas(req, index, seed=seed)
+    original = Image.open(io.BytesIO(image)).convert(drawn.mode).resize(drawn.size)
+    if mask is None:
+        out = Image.blend(original, drawn, 0.6)
+    else:
+        alpha = Image.open(io.BytesIO(mask)).convert("RGBA").getchannel("A").resize(drawn.size)
+        out = Image.composite(original, drawn, alpha)  # opaque mask keeps the original
+    return encode(out, req)
+
+
+def check_upload(data: bytes, param: str, *, png_only: bool, square: bool,
+                 max_bytes: int) -> tuple[int, int]:
+    """The size of an uploaded image, or a 400 naming ``param`` for what OpenAI refuses."""
+    from PIL import Image, UnidentifiedImageError
+
+    if len(data) > max_bytes:
+        raise InvalidRequestError(f"Invalid '{param}': the image must be less than "
+                                  f"{max_bytes // (1024 * 1024)} MB.", param=param)
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            kind, size = image.format, image.size
+            image.verify()
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise InvalidRequestError(f"Invalid '{param}': the file is not a PNG, JPEG or WebP "
+                                  "image.", param=param, code="invalid_image_format") from None
+    allowed = ("PNG",) if png_only else ("PNG", "JPEG", "WEBP")
+    if kind not in allowed:
+        raise InvalidRequestError(f"Invalid '{param}': {kind} images are not supported; send "
+                                  f"{' or '.join(allowed)}.", param=param,
+                                  code="invalid_image_format")
+    if square and size[0] != size[1]:
+        raise InvalidRequestError(f"Invalid '{param}': the image must be square, got "
+                                  f"{size[0]}x{size[1]}.", param=param)
+    return size
+
+
+def canvas(req: ImageRequest, index: int, *, seed: str = "", detail: float = 1.0):
+    """The placeholder as a Pillow image. ``detail`` < 1 draws a partial image (fewer
+    stripes, no text), for streamed previews."""
     from PIL import Image, ImageDraw, ImageFont  # the gateway starts without Pillow loaded
 
     w, h = req.width_height
-    digest = blake2b(f"{req.prompt}\x00{index}".encode("utf-8", "surrogatepass"),
+    digest = blake2b(f"{req.prompt}\x00{index}\x00{seed}".encode("utf-8", "surrogatepass"),
                      digest_size=12).digest()
     base, stripe = tuple(digest[0:3]), tuple(digest[3:6])
     transparent = req.background == "transparent"
@@ -195,6 +257,10 @@ def render(req: ImageRequest, index: int, *, detail: float = 1.0) -> bytes:
         draw.polygon([(x, 0), (x + step, 0), (x + step + h, h), (x + h, h)], fill=colour)
     if detail >= 1.0:
         _caption(draw, ImageFont, req.prompt, w, h)
+    return image
+
+
+def encode(image, req: ImageRequest) -> bytes:
     out = io.BytesIO()
     options = {"quality": max(1, req.compression)} if req.output_format != "png" else {}
     if req.output_format == "jpeg" and image.mode != "RGB":

@@ -20,6 +20,7 @@ import base64
 import secrets
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -89,9 +90,17 @@ async def generations(request: web.Request) -> web.Response:
         usage = (reply or {}).get("usage") or {}
         exchange.usage(usage.get("input_tokens") or 0, usage.get("output_tokens") or 0)
         return json_response(EventJSON(reply, text) if text is not None else reply)
+    return await respond(request, req, lambda index: off_loop(images.render, req, index))
+
+
+async def respond(request: web.Request, req: images.ImageRequest,
+                  produce: Callable[[int], Awaitable[bytes]]) -> web.Response:
+    """OpenAI's ``ImagesResponse`` for ``req.n`` images made by ``produce(index)``, as
+    ``url`` or ``b64_json``, with usage for GPT image models (also on the exchange)."""
+    exchange = request[EXCHANGE]
     data = []
     for index in range(req.n):
-        encoded = await off_loop(images.render, req, index)
+        encoded = await produce(index)
         if req.response_format == "url":
             token = request.app[STORE].put(encoded, images.MEDIA_TYPES[req.output_format])
             data.append({"url": f"{request.scheme}://{request.host}{URL_PREFIX}{token}."
