@@ -157,6 +157,16 @@ class _Handlers:
             return denied
         if not isinstance(body, dict) or not body.get("prompt"):
             return json_response(error_body(self.flavor, 400, "'prompt' is required"), 400)
+        if body.get("stream"):
+            done = {"type": "image_generation.completed", "b64_json": FAKE_PNG,
+                    "created_at": int(time.time()), "size": "1x1", "quality": "low",
+                    "background": "opaque", "output_format": "png",
+                    "usage": {"input_tokens": 7, "output_tokens": 272, "total_tokens": 279}}
+            response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+            await response.prepare(request)
+            await response.write(sse.encode_json(done, event=done["type"]))
+            await response.write_eof()
+            return response
         return json_response({"created": int(time.time()),
                               "data": [{"b64_json": FAKE_PNG}] * int(body.get("n") or 1),
                               "usage": {"input_tokens": 7, "output_tokens": 272,

@@ -182,3 +182,29 @@ def test_an_edit_sent_as_json_is_a_400_asking_for_multipart(client):
     with pytest.raises(openai.BadRequestError) as caught:
         client.post("/images/edits", body={"prompt": "x"}, cast_to=object)
     assert caught.value.code == "invalid_multipart"
+
+
+def test_a_streamed_generation_sends_partial_images_then_the_completed_one(client):
+    stream = client.images.generate(model="gpt-image-1", prompt="a kite", stream=True,
+                                    partial_images=2, quality="low", size="1024x1536")
+    events = list(stream)
+    assert [e.type for e in events] == ["image_generation.partial_image"] * 2 + [
+        "image_generation.completed"]
+    assert [e.partial_image_index for e in events[:2]] == [0, 1]
+    for event in events:
+        assert _decoded(event.b64_json).size == (1024, 1536)
+    done = events[-1]
+    assert done.usage.output_tokens == 408 and done.output_format == "png"
+    whole = client.images.generate(model="gpt-image-1", prompt="a kite", quality="low",
+                                   size="1024x1536")
+    assert done.b64_json == whole.data[0].b64_json  # the stream ends on the same image
+
+
+async def test_with_an_openai_key_a_streamed_generation_is_relayed_as_sent(byok):
+    up = await byok("openai")
+    stream = await up.sdk.images.generate(model="gpt-image-1", prompt="a boat", stream=True)
+    events = [event async for event in stream]
+    assert [e.type for e in events] == ["image_generation.completed"]
+    assert _decoded(events[0].b64_json).size == (1, 1)  # the fake's
+    sent = up.state.requests[-1]
+    assert sent.body["stream"] is True and sent.headers["Accept"] == "text/event-stream"

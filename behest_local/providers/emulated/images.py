@@ -67,6 +67,8 @@ class ImageRequest:
     output_format: str
     compression: int
     background: str
+    stream: bool = False
+    partial_images: int = 0
 
     @property
     def width_height(self) -> tuple[int, int]:
@@ -143,11 +145,20 @@ def validate_generation(raw: object, *, operation: str = "generations") -> Image
             or not 0 <= compression <= 100:
         raise InvalidRequestError("Invalid 'output_compression': expected an integer from 0 "
                                   f"to 100, got {compression!r}.", param="output_compression")
+    stream = raw.get("stream") or False
+    if not isinstance(stream, bool):
+        raise InvalidRequestError(f"Invalid 'stream': expected a boolean, got {stream!r}.",
+                                  param="stream")
+    partial = raw.get("partial_images") or 0
+    if isinstance(partial, bool) or not isinstance(partial, int) or not 0 <= partial <= 3:
+        raise InvalidRequestError("Invalid 'partial_images': expected an integer from 0 to 3, "
+                                  f"got {partial!r}.", param="partial_images")
     _choice(raw, "style", ("vivid", "natural") if family == "dall-e-3" else (), None)
     _choice(raw, "moderation", ("low", "auto"), "auto")
     return ImageRequest(prompt, model, family, n, "1024x1024" if size == "auto" else size,
                         _resolved_quality(family, quality), response_format, output_format,
-                        compression, "opaque" if background == "auto" else background)
+                        compression, "opaque" if background == "auto" else background,
+                        stream, partial)
 
 
 def _choice(raw: dict, key: str, allowed: tuple[str, ...], default: str | None) -> str | None:
@@ -193,6 +204,12 @@ def render(req: ImageRequest, index: int, *, seed: str = "") -> bytes:
     """Image ``index`` of ``req``, encoded in its output format. CPU-bound: call it beside
     the loop."""
     return encode(canvas(req, index, seed=seed), req)
+
+
+def render_partial(req: ImageRequest, index: int, step: int) -> bytes:
+    """Partial image ``step`` (of ``req.partial_images``) of image ``index``: a share of the
+    stripes, no caption yet, as a streamed preview. CPU-bound: call it beside the loop."""
+    return encode(canvas(req, index, detail=(step + 1) / (req.partial_images + 1)), req)
 
 
 def edit(req: ImageRequest, index: int, image: bytes, mask: bytes | None) -> bytes:

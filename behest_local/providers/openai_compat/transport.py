@@ -90,4 +90,6 @@ def request(op: str, payload: object, key: Secret | str | None, *, profile: Prof
 
 
 def _streams(op: str, payload: object) -> bool:
+    if op in NATIVE:
+        return bool(payload.get("stream"))  # type: ignore[union-attr]
     return op == "chat" and bool(getattr(payload, "request", {}).get("stream"))

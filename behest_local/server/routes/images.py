@@ -17,13 +17,15 @@ bounded (``STORE_BYTES``): the oldest images go first beyond it.
 from __future__ import annotations
 
 import base64
+import json
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
+from behest_local import sse
 from behest_local.errors import NotFoundError
 from behest_local.offload import off_loop
 from behest_local.policy import routing
@@ -31,7 +33,8 @@ from behest_local.providers.emulated import images
 from behest_local.server.body import read_json
 from behest_local.server.keys import EXCHANGE, GATEWAY, PRINCIPAL
 from behest_local.server.render import json_response
-from behest_local.sse import EventJSON
+from behest_local.server.streaming import relay
+from behest_local.sse import EventJSON, SSEEvent
 
 UPSTREAM = "openai"
 URL_SECONDS = 3600  # OpenAI: "URLs are only valid for 60 minutes"
@@ -82,15 +85,54 @@ async def generations(request: web.Request) -> web.Response:
     exchange = request[EXCHANGE]
     target = _route(request, req.model)
     exchange.routed(requested_model=raw.get("model"), model=target.model,
-                    provider=target.provider, reason=target.reason, stream=False)
+                    provider=target.provider, reason=target.reason, stream=req.stream)
     exchange.upstream_started()
     if target.provider != routing.EMULATED:
         provider = request.app[GATEWAY].provider(target.provider)
+        if req.stream:
+            events = provider.native_events("images", raw, {})
+            return await relay(request, _relayed(events, exchange), terminator=None)
         text, reply = await provider.native_json("images", raw, {})
         usage = (reply or {}).get("usage") or {}
         exchange.usage(usage.get("input_tokens") or 0, usage.get("output_tokens") or 0)
         return json_response(EventJSON(reply, text) if text is not None else reply)
+    if req.stream:
+        return await relay(request, _stream(request, req), terminator=None)
     return await respond(request, req, lambda index: off_loop(images.render, req, index))
+
+
+async def _relayed(events: AsyncIterator[SSEEvent], exchange) -> AsyncIterator[bytes]:
+    """OpenAI's image events as it sent them; the completed events' usage metered."""
+    try:
+        async for event in events:
+            if "completed" in event.event:
+                usage = json.loads(event.data).get("usage") or {}
+                exchange.usage(usage.get("input_tokens") or 0, usage.get("output_tokens") or 0)
+            yield sse.encode(event.data, event=event.event)
+    finally:
+        await events.aclose()
+
+
+async def _stream(request: web.Request, req: images.ImageRequest) -> AsyncIterator[bytes]:
+    """``stream: true`` (GPT image models): per image, ``partial_images`` previews, then the
+    completed image with the request's usage (reference §6 "Streaming")."""
+    usage = images.usage(req)
+    request[EXCHANGE].usage(usage["input_tokens"], usage["output_tokens"])
+    head = {"size": req.size, "quality": req.quality, "background": req.background,
+            "output_format": req.output_format}
+    for index in range(req.n):
+        for step in range(req.partial_images):
+            data = await off_loop(images.render_partial, req, index, step)
+            yield sse.encode_json({"type": "image_generation.partial_image",
+                                   "b64_json": base64.b64encode(data).decode("ascii"),
+                                   "created_at": int(time.time()), **head,
+                                   "partial_image_index": step},
+                                  event="image_generation.partial_image")
+        data = await off_loop(images.render, req, index)
+        yield sse.encode_json({"type": "image_generation.completed",
+                               "b64_json": base64.b64encode(data).decode("ascii"),
+                               "created_at": int(time.time()), **head, "usage": usage},
+                              event="image_generation.completed")
 
 
 async def respond(request: web.Request, req: images.ImageRequest,
