@@ -208,3 +208,15 @@ async def test_with_an_openai_key_a_streamed_generation_is_relayed_as_sent(byok)
     assert _decoded(events[0].b64_json).size == (1, 1)  # the fake's
     sent = up.state.requests[-1]
     assert sent.body["stream"] is True and sent.headers["Accept"] == "text/event-stream"
+
+
+@pytest.mark.parametrize("model, quality, per_image", [
+    ("gpt-image-1", "low", 0.011), ("gpt-image-1", "medium", 0.042),
+    ("gpt-image-1", "high", 0.167)])
+def test_image_tokens_cost_what_openai_charges_per_square_image(model, quality, per_image):
+    from behest_local.finops.prices import PriceTable
+    from behest_local.providers.emulated.images import validate_generation, output_tokens
+
+    req = validate_generation({"prompt": "x", "model": model, "quality": quality})
+    cost = PriceTable().cost(model, 0, output_tokens(req))
+    assert cost == pytest.approx(per_image, abs=0.001)  # OpenAI rounds to tenths of a cent
