@@ -9,6 +9,7 @@ whitespace ignored, names case-insensitive::
     x-behest-emulate: drop_after=3
     x-behest-emulate: stall_ms=1500; stall_after=4
     x-behest-emulate: replay=req_3f2a…; replay_speed=2
+    x-behest-emulate: flag=violence|harassment
 
 Parsing happens once per request in the handler; a bad directive is the client's error
 (400 naming the header), never a silent no-op.
@@ -48,6 +49,7 @@ DIRECTIVES: dict[str, _Spec] = {
     "replay": _Spec(str, 0, 0, "stream a saved fixture (behest-local traces fixture ID) "
                                "with its recorded timing"),
     "replay_speed": _Spec(float, 0.01, 1000, "replay faster (2) or slower (0.5)"),
+    "flag": _Spec(str, 0, 0, "moderations: flag these categories, e.g. violence|hate"),
 }
 ALIASES = {"tps": "tokens_per_second", "ttft_ms": "first_token_ms", "code": "status"}
 

@@ -3,8 +3,9 @@ a local server (Ollama).
 
 ``make_app(key=…, flavor="openai"|"mistral"|"openrouter"|"ollama")`` serves ``POST
 …/chat/completions``, ``POST …/embeddings`` (not OpenRouter) and ``GET …/models`` under
-``/v1`` (OpenRouter: ``/api/v1``), with Bearer auth. Replies follow the prompt script
-(``fakes/__init__``).
+``/v1`` (OpenRouter: ``/api/v1``), and OpenAI's ``POST /v1/moderations`` and
+``/v1/images/generations``, with Bearer auth.
+Replies follow the prompt script (``fakes/__init__``).
 
 Per flavour, the wire details of providers.md that clients and translators trip on:
 
@@ -55,6 +56,12 @@ OWNERS = {"ollama": "library"}
 # Mistral's EmbeddingRequest fields (mistralai's models/embeddingrequest.py): others are a 422.
 MISTRAL_EMBED_FIELDS = frozenset({"model", "input", "metadata", "output_dimension",
                                   "output_dtype", "encoding_format"})
+FAKE_MODERATION_CATEGORIES = (
+    "hate", "hate/threatening", "harassment", "harassment/threatening", "illicit",
+    "illicit/violent", "self-harm", "self-harm/intent", "self-harm/instructions", "sexual",
+    "sexual/minors", "violence", "violence/graphic")
+FAKE_PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8/5+hHgAHggJ/PchI7wAA"
+            "AABJRU5ErkJggg==")
 NINE = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
@@ -68,6 +75,9 @@ def make_app(*, key: str | None = None, flavor: str = "openai") -> web.Applicati
     app.router.add_get(f"{prefix}/models", handlers.models)
     if flavor != "openrouter":
         app.router.add_post(f"{prefix}/embeddings", handlers.embeddings)
+    if flavor == "openai":
+        app.router.add_post(f"{prefix}/moderations", handlers.moderations)
+        app.router.add_post(f"{prefix}/images/generations", handlers.images)
     return app
 
 
@@ -115,6 +125,52 @@ class _Handlers:
         tokens = sum(count_tokens(str(t)) for t in texts)
         return json_response({"object": "list", "data": data, "model": body.get("model"),
                               "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+
+    async def moderations(self, request: web.Request) -> web.Response:
+        """One result per string input: ``violence`` flagged when the text says "fake-flag"
+        (a marker the emulated moderation never reacts to, so a test tells them apart)."""
+        body = await read_json(request)
+        if (denied := await self._authorise(request, body)) is not None:
+            return denied
+        if not isinstance(body, dict) or "input" not in body:
+            return json_response(error_body(self.flavor, 400, "'input' is required"), 400)
+        texts = [body["input"]] if isinstance(body["input"], str) else [
+            v if isinstance(v, str) else json.dumps(v) for v in body["input"]]
+        results = []
+        for text in texts:
+            hit = "fake-flag" in text
+            results.append({
+                "flagged": hit,
+                "categories": {c: hit and c == "violence" for c in FAKE_MODERATION_CATEGORIES},
+                "category_scores": {c: 0.95 if hit and c == "violence" else 0.0001
+                                    for c in FAKE_MODERATION_CATEGORIES},
+                "category_applied_input_types": {c: ["text"]
+                                                 for c in FAKE_MODERATION_CATEGORIES}})
+        return json_response({"id": "modr-fake-" + secrets.token_hex(6),
+                              "model": body.get("model") or "omni-moderation-latest",
+                              "results": results})
+
+    async def images(self, request: web.Request) -> web.Response:
+        """``n`` copies of a 1×1 PNG (the fake draws nothing), with GPT-image usage."""
+        body = await read_json(request)
+        if (denied := await self._authorise(request, body)) is not None:
+            return denied
+        if not isinstance(body, dict) or not body.get("prompt"):
+            return json_response(error_body(self.flavor, 400, "'prompt' is required"), 400)
+        if body.get("stream"):
+            done = {"type": "image_generation.completed", "b64_json": FAKE_PNG,
+                    "created_at": int(time.time()), "size": "1x1", "quality": "low",
+                    "background": "opaque", "output_format": "png",
+                    "usage": {"input_tokens": 7, "output_tokens": 272, "total_tokens": 279}}
+            response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+            await response.prepare(request)
+            await response.write(sse.encode_json(done, event=done["type"]))
+            await response.write_eof()
+            return response
+        return json_response({"created": int(time.time()),
+                              "data": [{"b64_json": FAKE_PNG}] * int(body.get("n") or 1),
+                              "usage": {"input_tokens": 7, "output_tokens": 272,
+                                        "total_tokens": 279}})
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
         body = await read_json(request)

@@ -30,6 +30,10 @@ BUNDLED: dict[str, tuple[float, float]] = {
     "o4-mini": (1.10, 4.40),
     "text-embedding-3-small": (0.02, 0.0), "text-embedding-3-large": (0.13, 0.0),
     "text-embedding-ada-002": (0.10, 0.0),
+    # Image models bill text in and image tokens out (providers/emulated/images.OUTPUT_TOKENS):
+    # a medium 1024x1024 gpt-image-1 image is 1,056 tokens, OpenAI's $0.042 per image.
+    # DALL-E is billed per image, which this table cannot say: unpriced.
+    "gpt-image-1": (5.0, 40.0),
     # Anthropic
     "claude-opus-4": (15.0, 75.0), "claude-opus-4-5": (5.0, 25.0),
     "claude-opus-4-6": (5.0, 25.0), "claude-sonnet-4": (3.0, 15.0),

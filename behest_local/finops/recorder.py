@@ -38,8 +38,11 @@ from behest_local.policy.routing import EMULATED
 from behest_local.policy.tiers import usage_counters
 
 INFERENCE_PATHS = frozenset({"/v1/chat/completions", "/v1/completions", "/v1/responses",
-                             "/v1/embeddings", "/v1/messages"})
-"""The billed routes: what per-project and per-user limits count, and what usage reports."""
+                             "/v1/embeddings", "/v1/messages", "/v1/moderations",
+                             "/v1/images/generations", "/v1/images/edits",
+                             "/v1/images/variations"})
+"""The billed routes: what per-project and per-user limits count, and what usage reports
+(moderations: free at OpenAI, so counted but never charged)."""
 _ENDED = (ExchangeFinished, ExchangeFailed)
 _MAX_CACHED = 4096
 """Callers whose counters ``UsageRecorder`` remembers before it starts afresh."""

@@ -70,8 +70,9 @@ class Adapter:
     """The package that implements it (``openai_compat``, ``anthropic`` …)."""
     default_base_url: str
     operations: frozenset[str]
-    """Among ``chat``, ``embed``, ``models``; Anthropic's also ``messages`` and
-    ``count_tokens``, native bodies relayed untranslated (``UpstreamProvider.native_*``)."""
+    """Among ``chat``, ``embed``, ``models``; OpenAI's also ``moderations`` and ``images``,
+    Anthropic's ``messages`` and ``count_tokens``: native bodies relayed untranslated
+    (``UpstreamProvider.native_*``)."""
     key_required: bool
     _request: Callable[..., UpstreamRequest]
     _from_native: Callable[[str, dict, object], dict]
@@ -109,7 +110,8 @@ class Adapter:
 
 
 def _openai_compatible(profile: openai_transport.Profile) -> Adapter:
-    ops = frozenset({"chat", "models"} | ({"embed"} if profile.embeddings else set()))
+    ops = frozenset({"chat", "models"} | ({"embed"} if profile.embeddings else set())
+                    | profile.native_ops)
     return Adapter(
         profile.name, "openai_compat", profile.base_url, ops, profile.key_required,
         partial(openai_transport.request, profile=profile), openai_translate.from_native,

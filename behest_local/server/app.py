@@ -30,6 +30,7 @@ from behest_local.exchange.exchange import WARNING_HEADER, Exchange
 from behest_local.server.gateway import Gateway
 from behest_local.server.routes import management
 from behest_local.server.routes import messages as messages_routes
+from behest_local.server.routes import moderations as moderation_routes
 from behest_local.server.routes import openai as openai_routes
 from behest_local.server.routes import translated as translated_routes
 from behest_local.server.routes.conversations import setup_conversations
@@ -39,6 +40,8 @@ from behest_local.server.behest_errors import speaks_anthropic
 from behest_local.server.routes.behest import setup_behest_routes
 from behest_local.server.admission.cors import cors_headers, setup_cors
 from behest_local.server.admission.host import setup_host_check
+from behest_local.server.routes.image_edits import setup_edit_routes
+from behest_local.server.routes.images import setup_image_routes
 from behest_local.server.routes.inspect import record_response, setup_inspect_routes
 from behest_local.server.keys import EXCHANGE, GATEWAY, INTERNAL_CALLERS
 from behest_local.server.admission.limits import limit_headers, setup_limits
@@ -77,6 +80,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/v1/chat/completions", openai_routes.chat_completions)
     app.router.add_post("/v1/completions", translated_routes.completions)
     app.router.add_post("/v1/embeddings", openai_routes.embeddings)
+    app.router.add_post("/v1/moderations", moderation_routes.moderations)
     # The models list answers in Anthropic's shape when asked with ``anthropic-version``.
     app.router.add_get("/v1/models", messages_routes.list_models)
     app.router.add_get("/v1/models/{model:.+}", messages_routes.get_model)
@@ -85,6 +89,8 @@ def setup_routes(app: web.Application) -> None:
     setup_conversations(app)
     management.setup_routes(app)
     setup_behest_routes(app)
+    setup_image_routes(app)
+    setup_edit_routes(app)
     setup_usage(app)
     setup_telemetry(app)
     setup_files(app, FileStore(app[GATEWAY].home))

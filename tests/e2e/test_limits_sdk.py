@@ -233,3 +233,12 @@ def test_the_emulator_setting_named_in_refusals_exists():
 
     assert "enforce_limits" in EmulatorConfig.__dataclass_fields__
     assert {"user_rpm", "rpm", "ip_rpm"} <= set(Rates.__dataclass_fields__)
+
+
+def test_moderations_spend_the_request_limit_like_any_inference_call(serve, http):
+    gw = serve(rate_limits=RateLimitConfig(rpm=1))
+    client = openai.OpenAI(api_key=gw.key, base_url=gw.url + "/v1", max_retries=0,
+                           http_client=http)
+    client.moderations.create(input="hello")
+    with pytest.raises(openai.RateLimitError):
+        client.chat.completions.create(model="gpt-4o", messages=HI)

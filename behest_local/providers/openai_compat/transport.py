@@ -38,9 +38,13 @@ class Profile:
     """Whether to ask for stream usage even when the client did not (so the gateway can
     record it); the translator then hides the usage chunk from the client."""
     embeddings: bool = True
+    native_ops: frozenset[str] = frozenset()
+    """OpenAI's own routes relayed as sent (a native body): ``moderations``, ``images``."""
 
 
-OPENAI = Profile("openai", "https://api.openai.com/v1", usage_always_on=True)
+NATIVE = frozenset({"moderations", "images"})
+"""Operations whose body is OpenAI's own, relayed untranslated (OpenAI's profile only)."""
+OPENAI = Profile("openai", "https://api.openai.com/v1", usage_always_on=True, native_ops=NATIVE)
 MISTRAL = Profile("mistral", "https://api.mistral.ai/v1", strict_fields=True,
                   nine_char_tool_ids=True)
 # OpenRouter's attribution headers (§10.1); both title spellings are seen in clients.
@@ -51,7 +55,8 @@ CUSTOM = Profile("custom", "http://127.0.0.1:11434/v1", key_required=False)
 
 PROFILES = {p.name: p for p in (OPENAI, MISTRAL, OPENROUTER, CUSTOM)}
 
-PATHS = {"chat": "chat/completions", "embed": "embeddings", "models": "models"}
+PATHS = {"chat": "chat/completions", "embed": "embeddings", "models": "models",
+         "moderations": "moderations", "images": "images/generations"}
 
 
 def request(op: str, payload: object, key: Secret | str | None, *, profile: Profile = OPENAI,
@@ -65,7 +70,8 @@ def request(op: str, payload: object, key: Secret | str | None, *, profile: Prof
         base_url: overrides ``profile.base_url`` (config, a proxy, or a fake upstream).
         headers: extra headers (configured per provider), applied last.
     """
-    if op not in PATHS or (op == "embed" and not profile.embeddings):
+    if op not in PATHS or (op == "embed" and not profile.embeddings) \
+            or (op in NATIVE and op not in profile.native_ops):
         raise ValueError(f"{profile.name} has no {op!r} operation")
     url = join_url(base_url or profile.base_url, PATHS[op])
     out = {"Accept": "text/event-stream" if _streams(op, payload) else "application/json",
@@ -78,8 +84,12 @@ def request(op: str, payload: object, key: Secret | str | None, *, profile: Prof
     if op == "models":
         return UpstreamRequest("GET", url, out)
     out["Content-Type"] = "application/json"
+    if op in NATIVE:  # a native body: OpenAI's own API, nothing to translate
+        return UpstreamRequest("POST", url, out, payload)
     return UpstreamRequest("POST", url, out, translate.to_native(op, payload, profile))
 
 
 def _streams(op: str, payload: object) -> bool:
+    if op in NATIVE:
+        return bool(payload.get("stream"))  # type: ignore[union-attr]
     return op == "chat" and bool(getattr(payload, "request", {}).get("stream"))
