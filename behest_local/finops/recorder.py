@@ -40,7 +40,8 @@ from behest_local.policy.tiers import usage_counters
 INFERENCE_PATHS = frozenset({"/v1/chat/completions", "/v1/completions", "/v1/responses",
                              "/v1/embeddings", "/v1/messages", "/v1/moderations",
                              "/v1/images/generations", "/v1/images/edits",
-                             "/v1/images/variations"})
+                             "/v1/images/variations", "/v1/audio/speech",
+                             "/v1/audio/transcriptions", "/v1/audio/translations"})
 """The billed routes: what per-project and per-user limits count, and what usage reports
 (moderations: free at OpenAI, so counted but never charged)."""
 _ENDED = (ExchangeFinished, ExchangeFailed)

@@ -212,3 +212,26 @@ async def test_billing_usage_splits_platform_and_byok_by_model(gateway, aiohttp_
     assert body["byok"]["input_tokens"] > 0 and body["byok"]["cost_usd"] > 0
     default = await usage(client, path="/v1/billing/usage")  # this month so far
     assert default["window"]["from"] == "2026-04-01T00:00:00Z"
+
+
+async def test_media_routes_are_billed_in_the_usage_report(gateway):
+    """Speech per character, images per token (as OpenAI prices them); moderations
+    counted, never charged (issue 22 item 4)."""
+    client = await gateway()
+    speech = await client.post("/v1/audio/speech", headers=client.key, json={
+        "model": "tts-1", "voice": "alloy", "input": "Twelve chars", "response_format": "pcm"})
+    await speech.read()
+    await client.wait_end(speech.headers["X-Request-Id"])
+    image = await client.post("/v1/images/generations", headers=client.key, json={
+        "model": "gpt-image-1", "prompt": "a lighthouse", "size": "1024x1024",
+        "quality": "low"})
+    assert image.status == 200, await image.text()
+    moderation = await client.post("/v1/moderations", headers=client.key,
+                                   json={"input": "a quiet afternoon"})
+    assert moderation.status == 200
+    body = await usage(client, "granularity=day")
+    by_model = {m["model"]: m for m in body["by_model"]}
+    assert body["totals"]["requests"] == 3
+    assert by_model["tts-1"]["cost_usd"] == pytest.approx(12 * 15 / 1e6)
+    assert by_model["gpt-image-1"]["cost_usd"] > 0
+    assert by_model["omni-moderation-latest"]["cost_usd"] == 0
