@@ -189,3 +189,16 @@ def _refuse_lone_surrogates(data: Any) -> None:
                 "text; a character outside the Basic Multilingual Plane is written as a "
                 "high and a low surrogate escape together.", code="invalid_json",
                 param=path or None)
+
+
+async def form_field(part: Any, limit: int) -> str:
+    """A multipart form's text field (``purpose``, ``model`` …), read up to ``limit`` bytes:
+    a longer one is refused naming it, before more of it is read. ``part`` is aiohttp's
+    ``BodyPartReader``; bytes that are not UTF-8 become U+FFFD for the route's own check."""
+    value = b""
+    while chunk := await part.read_chunk(limit):
+        value += chunk
+        if len(value) > limit:
+            raise InvalidRequestError(f"The form field {part.name!r} is too long.",
+                                      param=part.name, code="invalid_multipart")
+    return value.decode("utf-8", "replace")

@@ -26,7 +26,7 @@ from behest_local.exchange.exchange import Exchange
 from behest_local.offload import off_loop
 from behest_local.policy import routing
 from behest_local.providers.emulated import scripted, speech, speech_encode, transcribe
-from behest_local.server.body import payload_error, read_json
+from behest_local.server.body import form_field, payload_error, read_json
 from behest_local.server.keys import EXCHANGE, GATEWAY, PRINCIPAL
 from behest_local.server.render import json_response
 
@@ -191,13 +191,8 @@ async def _upload(request: web.Request) -> tuple[dict[str, list[str]], bytes | N
                     if len(data) > MAX_AUDIO_BYTES:
                         raise _too_large(len(data))
             else:
-                value = b""
-                while chunk := await part.read_chunk(_FIELD_BYTES):
-                    value += chunk
-                    if len(value) > _FIELD_BYTES:
-                        raise InvalidRequestError(f"The form field {part.name!r} is too long.",
-                                                  param=part.name, code="invalid_multipart")
-                fields.setdefault(part.name or "", []).append(value.decode("utf-8", "replace"))
+                value = await form_field(part, _FIELD_BYTES)
+                fields.setdefault(part.name or "", []).append(value)
     except web.RequestPayloadError as exc:
         raise payload_error(exc) from None
     except (ValueError, RuntimeError, http_exceptions.BadHttpMessage, web.HTTPException):

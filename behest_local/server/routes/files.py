@@ -24,7 +24,7 @@ from behest_local.files.blobs import BlobWriter, TooLarge
 from behest_local.files.objects import (LISTED_PURPOSES, MAX_PART_BYTES, MAX_UPLOAD_BYTES,
                                         check_purpose, expiry)
 from behest_local.files.store import FileStore
-from behest_local.server.body import payload_error, read_json
+from behest_local.server.body import form_field, payload_error, read_json
 from behest_local.server.keys import FILES, GATEWAY, PRINCIPAL
 from behest_local.server.render import json_response
 
@@ -86,13 +86,7 @@ async def _form(request: web.Request, file_field: str, limit: int, why: str = FI
                 while chunk := await part.read_chunk(_CHUNK):
                     await writer.write(chunk)
             else:
-                value = b""
-                while chunk := await part.read_chunk(_FIELD_BYTES):
-                    value += chunk
-                    if len(value) > _FIELD_BYTES:
-                        raise InvalidRequestError(f"The form field {part.name!r} is too long.",
-                                                  param=part.name, code="invalid_multipart")
-                fields[part.name or ""] = value.decode("utf-8", "replace")
+                fields[part.name or ""] = await form_field(part, _FIELD_BYTES)
     except TooLarge:
         await writer.discard()
         raise too_large(limit, why) from None

@@ -89,6 +89,18 @@ async def test_a_bad_purpose_is_a_400_naming_it(gw, form, param):
         assert (await resp.json())["error"]["param"] == param
 
 
+async def test_a_form_field_over_its_limit_is_refused_naming_it(gw):
+    client = await gw()
+    data = FormData()
+    data.add_field("purpose", "batch" * 10_000)
+    data.add_field("file", io.BytesIO(b"abc"), filename="a.txt")
+    async with client.post("/v1/files", data=data, headers=client.key) as resp:
+        assert resp.status == 400
+        assert (await resp.json())["error"] == {
+            "message": "The form field 'purpose' is too long.", "type": "invalid_request_error",
+            "param": "purpose", "code": "invalid_multipart"}
+
+
 async def test_bad_multipart_bodies_are_400s(gw):
     client = await gw()
     cases = [
