@@ -40,6 +40,15 @@ def test_a_violent_sentence_is_flagged_and_a_neutral_one_passes(client):
     assert max(_wire(neutral.category_scores).values()) < 0.01
 
 
+def test_a_developers_kill_and_shoot_are_not_violence(client):
+    response = client.moderations.create(input=[
+        "How do I kill a zombie process?", "Kill all the worker threads, then shoot a screenshot.",
+        "He murdered the family."])
+    process, threads, murder = response.results
+    assert not process.flagged and not threads.flagged
+    assert murder.flagged and murder.categories.violence
+
+
 def test_every_category_is_in_all_three_maps_with_its_wire_spelling(client):
     response = client.moderations.create(input="hello there", model="omni-moderation-latest")
     raw = response.results[0]

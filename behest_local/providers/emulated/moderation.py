@@ -50,7 +50,12 @@ _PATTERNS: dict[str, str] = {
     "sexual": r"\b(porn|pornographic|explicit sex|sexual intercourse|nude|naked)\b",
     "sexual/minors": r"\b((sexual|nude|naked)\b.*\b(child|children|minor|kid)s?|"
                      r"(child|children|minor|kid)s?\b.*\b(sexual|nude|naked))\b",
-    "violence": r"\b(kill|murder|stab|shoot|strangle|behead|torture|slaughter)(s|ed|ing)?\b",
+    # Not "kill the process" or "shoot a screenshot": a machine's objects are not victims.
+    "violence": r"\b(kill|murder|stab|shoot|strangle|behead|torture|slaughter)(s|ed|ing)?\b"
+                r"(?! (?:the |a |an |this |that |my |all |every |any )?(?:\w+ )?"
+                r"(?:process(?:es)?|jobs?|tasks?|threads?|servers?|containers?|pods?|sessions?|"
+                r"commands?|programs?|apps?|tabs?|daemons?|services?|workers?|pids?|"
+                r"screenshots?|emails?|messages?|photos?|videos?|scenes?|films?)\b)",
     "violence/graphic": r"\b(blood everywhere|guts|gore|dismember(ed)?|entrails|"
                         r"mutilat(ed|ion)|severed (head|limb))\b",
 }
