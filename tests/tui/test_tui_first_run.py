@@ -133,5 +133,7 @@ async def test_a_toast_never_splits_a_file_name_at_80_columns(tmp_path):
         await until(pilot, lambda: any((home / "exports").glob("*.har")))
         name = next((home / "exports").glob("*.har")).name
         await until(pilot, lambda: re.search(rf"▌ {re.escape(name)}\s", rendered(app)))
+        assert re.search(rf"▌ {re.escape(name)}\s", rendered(app)), "the HAR name, whole"
         await pilot.press("w")
         await until(pilot, lambda: re.search(r"▌ req_0{23}2\.json\s", rendered(app)))
+        assert re.search(r"▌ req_0{23}2\.json\s", rendered(app)), "the fixture name, whole"

@@ -37,7 +37,9 @@ async def test_the_palette_shows_them_and_runs_the_one_chosen():
         await until(pilot, lambda: "Pause or resume the live list" in rendered(app))
         await pilot.press("enter")
         await until(pilot, lambda: app.paused)
+        assert app.paused  # the palette ran "pause"
         await pilot.press("ctrl+p", *"show the api key")
         await until(pilot, lambda: "first-run notice" in rendered(app))
         await pilot.press("enter")
         await until(pilot, lambda: "0" * 32 in rendered(app))
+        assert "0" * 32 in rendered(app)  # ... and "show the API key": the notice again
