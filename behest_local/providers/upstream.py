@@ -164,16 +164,9 @@ class UpstreamProvider:
                 for event in decoder.close():  # may meet a last line over the cap too
                     for chunk in translator.feed(event):
                         yield chunk
-            except ReadTimeout:
+            except (ReadTimeout, ConnectionCut, EventTooLarge) as exc:
                 started = started or (push is not None and push.started)
-                raise self._timed_out("between two stream events" if started
-                                      else "before its first stream event") from None
-            except ConnectionCut as exc:
-                raise UpstreamError(f"The {self.name} stream was cut off: {exc}",
-                                    status=502, code="upstream_stream_cut") from None
-            except EventTooLarge as exc:
-                raise self._too_large(f"a stream {exc.kind}", self.max_event_bytes,
-                                      "max_event_bytes", "upstream_event_too_large") from None
+                raise self._stream_failure(exc, started) from None
             for chunk in translator.finish():
                 yield chunk
         finally:
@@ -216,17 +209,22 @@ class UpstreamProvider:
                     yield event
             for event in decoder.close():
                 yield event
-        except ReadTimeout:
-            raise self._timed_out("between two stream events" if started
-                                  else "before its first stream event") from None
-        except ConnectionCut as exc:
-            raise UpstreamError(f"The {self.name} stream was cut off: {exc}",
-                                status=502, code="upstream_stream_cut") from None
-        except EventTooLarge as exc:
-            raise self._too_large(f"a stream {exc.kind}", self.max_event_bytes,
-                                  "max_event_bytes", "upstream_event_too_large") from None
+        except (ReadTimeout, ConnectionCut, EventTooLarge) as exc:
+            raise self._stream_failure(exc, started) from None
         finally:
             response.release()
+
+    def _stream_failure(self, exc: Exception, started: bool) -> UpstreamError:
+        """The error a stream read ends with (``stream`` and ``native_events`` alike): a
+        timeout before or between events, a cut connection, an event over the cap."""
+        if isinstance(exc, ReadTimeout):
+            return self._timed_out("between two stream events" if started
+                                   else "before its first stream event")
+        if isinstance(exc, ConnectionCut):
+            return UpstreamError(f"The {self.name} stream was cut off: {exc}",
+                                 status=502, code="upstream_stream_cut")
+        return self._too_large(f"a stream {exc.kind}", self.max_event_bytes,
+                               "max_event_bytes", "upstream_event_too_large")
 
     async def embed(self, body: dict, model: str) -> dict:
         key = self._key()
