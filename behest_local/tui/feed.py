@@ -38,6 +38,8 @@ class ConfigStatus:
     message: str = "loaded at start"
     detail: str | None = None
     """A rejected config's whole error (every ``file:line`` problem), for a notification."""
+    badge: str | None = None
+    """The header's label when not "config ok"/"config rejected": ``kill switch``."""
 
 
 def config_status_of(event: ConfigEvent) -> ConfigStatus:
@@ -46,7 +48,8 @@ def config_status_of(event: ConfigEvent) -> ConfigStatus:
     if isinstance(event, KillSwitchChanged):  # an admin's act, not a config reload
         what = "killed" if event.killed else "revived"
         why = f" ({event.reason})" if event.reason else ""
-        return ConfigStatus(True, f"kill switch: {event.kind} {event.target} {what}{why}")
+        return ConfigStatus(not event.killed, f"{event.kind} {event.target} {what}{why}",
+                            badge="kill switch")
     if isinstance(event, ConfigRejected):
         first = (event.error or "invalid").strip().splitlines()[0]
         if event.source and first.startswith(event.source):  # the header is one line
