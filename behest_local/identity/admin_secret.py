@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,6 +31,7 @@ from behest_local.secret import Secret
 ADMIN_FILE = "admin.json"
 SECRET_PREFIX = "behest_admin_"
 HEADER = "X-Admin-Secret"
+log = logging.getLogger("behest_local.admin_secret")
 
 
 class AdminSecretError(Exception):
@@ -96,5 +98,9 @@ class AdminSecret:
                     self._digest = digest
                 except (OSError, ValueError, KeyError, TypeError) as exc:
                     self._damage = f"{self.path} cannot be read ({type(exc).__name__}: {exc})"
+                    # Said once per version of the file; a caller only sees a 403.
+                    log.warning("the admin secret's record %s; the admin API accepts no "
+                                "secret until `behest-local admin-secret --rotate` replaces "
+                                "it", self._damage)
             self._sig = sig
         return self._digest

@@ -33,11 +33,13 @@ def test_an_existing_secret_is_replaced_only_by_rotate(tmp_path):
     assert admin.verify(second) and not admin.verify(first)
 
 
-def test_a_damaged_record_accepts_nothing_and_is_kept(tmp_path):
+def test_a_damaged_record_accepts_nothing_is_logged_and_is_kept(tmp_path, caplog):
     admin = AdminSecret(tmp_path)
     admin.create()
     (tmp_path / ADMIN_FILE).write_text('{"sha256": 42}')
-    assert admin.state().startswith("damaged:") and not admin.verify("behest_admin_x")
+    assert not admin.verify("behest_admin_x") and admin.state().startswith("damaged:")
+    warnings = [r.getMessage() for r in caplog.records if ADMIN_FILE in r.getMessage()]
+    assert len(warnings) == 1 and "--rotate" in warnings[0]  # said once, with the fix
     with pytest.raises(AdminSecretError, match="damaged"):
         admin.create()
     assert (tmp_path / ADMIN_FILE).read_text() == '{"sha256": 42}'
