@@ -91,8 +91,9 @@ def _admin_secret(args: argparse.Namespace, home) -> int:
         return 0
     print(secret.reveal())
     rotated = " (the previous one no longer works)" if args.rotate else ""
-    print(f"\nThe admin secret, shown once{rotated}: store it now. Only its hash is kept ({admin.path}). The admin kill-switch API "
-          f"takes it as X-Admin-Secret ({url}: {source}):\n"
+    print(f"\nThe admin secret, shown once{rotated}: store it now. Only its hash is kept "
+          f"({admin.path}). The admin kill-switch API takes it as X-Admin-Secret ({url}: "
+          f"{source}):\n"
           f"  export BEHEST_ADMIN_SECRET=<the secret above>\n"
           f"  curl -X POST -H \"X-Admin-Secret: $BEHEST_ADMIN_SECRET\" -H 'Content-Type: "
           f"application/json' {url}/v1/admin/projects/local/kill -d '{{\"reason\": "

@@ -162,7 +162,8 @@ _HANDLERS = {
 
 _USER_ERRORS = (("behest_local.runtime.build", "StartupError"), ("behest_local.config", "ConfigError"),
                 ("behest_local.identity.api_keys", "KeyStoreError"))
-"""Besides ``OSError``, ``ConfigCommandError`` and ``AdminCommandError``: what commands raise for the user to fix."""
+"""Besides ``OSError``, ``ConfigCommandError`` and ``AdminCommandError``: what commands
+raise for the user to fix."""
 
 
 def _is_user_error(exc: Exception) -> bool:

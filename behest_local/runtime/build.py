@@ -2,8 +2,8 @@
 
 ``ServeOptions`` holds what the command line says; ``find_config`` and ``load_settings``
 locate and load ``behest.toml``; ``build_gateway`` assembles the shared state (settings
-and their layers, key store, trace store, providers, provider-key index, dashboard token, admin secret, kill switches)
-that ``running.start`` binds and the tests build directly.
+and their layers, key store, trace store, providers, provider-key index, dashboard token,
+admin secret, kill switches) that ``running.start`` binds and the tests build directly.
 """
 
 from __future__ import annotations

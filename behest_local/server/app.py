@@ -14,11 +14,11 @@ The gateway's response headers (trace ids, Server-Timing, CORS, rate limits) are
 ``on_response_prepare`` hook, ``prepare_response``, so streams and errors carry them too;
 it also records a stream's capture, while a whole response's is recorded by the
 middleware once the response has been written. The route table lists every endpoint the
-gateway serves; ``management.setup_routes`` adds Behest's management API, ``setup_admin_routes`` the
-admin kill switches,
-``setup_behest_routes`` mint, JWKS and threads, ``setup_usage`` the usage endpoints (and
-the usage store's lifetime), ``setup_responses`` and ``setup_conversations`` the stored
-Responses API (and its database's lifetime).
+gateway serves; ``management.setup_routes`` adds Behest's management API,
+``setup_admin_routes`` the admin kill switches, ``setup_behest_routes`` mint, JWKS and
+threads, ``setup_usage`` the usage endpoints (and the usage store's lifetime),
+``setup_responses`` and ``setup_conversations`` the stored Responses API (and its
+database's lifetime).
 """
 
 from __future__ import annotations

@@ -92,7 +92,10 @@ async def serve_management(request: web.Request) -> web.StreamResponse:
         if request.match_info.http_exception is not None:
             raise _from_http(request.match_info.http_exception, request)
         admin = request.path.startswith(ADMIN_PREFIX)
-        _authenticate_admin(request) if admin else _authenticate(request)
+        if admin:
+            _authenticate_admin(request)
+        else:
+            _authenticate(request)
         request[EXCHANGE].authenticated(tenant=request.app[GATEWAY].settings.tenant_id,
                                project=request.match_info.get("pid", "*"),
                                credential="admin secret" if admin else "dashboard token")

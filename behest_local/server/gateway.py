@@ -3,8 +3,9 @@
 A ``Gateway`` bundles what request handling needs: the current ``Settings`` snapshot,
 the API key store, the trace store and the provider registry, plus the control plane's
 state: the live configuration (``reload.LiveConfig``, which replaces ``settings`` on every
-reload or deploy), which providers have a vault key, and the dashboard token, the admin secret and the kill switches. It lives on
-the aiohttp application under ``server.keys.GATEWAY`` (no module globals). Replacing
+reload or deploy), which providers have a vault key, the dashboard token, the admin secret
+and the kill switches. It lives on the aiohttp application under ``server.keys.GATEWAY``
+(no module globals). Replacing
 ``settings`` swaps the snapshot atomically; each exchange keeps the one it started with.
 """
 
