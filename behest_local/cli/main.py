@@ -19,6 +19,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from behest_local import __version__
+from behest_local.cli.admin_cmd import AdminCommandError, add_admin_parsers
 from behest_local.cli.config_cmd import ConfigCommandError, add_config_parsers
 from behest_local.cli.fake_upstream import add_fake_parser
 from behest_local.cli.mint import add_mint_parser
@@ -83,6 +84,7 @@ def build_parser() -> Parser:
     add_mint_parser(commands)
     add_signing_keys_parser(commands)
     add_config_parsers(commands)
+    add_admin_parsers(commands)
     commands.add_parser("version", help="print the version")
     return parser
 
@@ -132,6 +134,10 @@ def _run(args: argparse.Namespace) -> int:
         from behest_local.cli.config_cmd import run_config_command
 
         return run_config_command(args)
+    if command in ("admin-secret", "project", "provider"):
+        from behest_local.cli.admin_cmd import run_admin_command
+
+        return run_admin_command(args)
     if command in _HANDLERS:
         module, name, with_home = _HANDLERS[command]
         handler = getattr(importlib.import_module(module), name)
@@ -156,14 +162,15 @@ _HANDLERS = {
 
 _USER_ERRORS = (("behest_local.runtime.build", "StartupError"), ("behest_local.config", "ConfigError"),
                 ("behest_local.identity.api_keys", "KeyStoreError"))
-"""Besides ``OSError`` and ``ConfigCommandError``: what commands raise for the user to fix."""
+"""Besides ``OSError``, ``ConfigCommandError`` and ``AdminCommandError``: what commands
+raise for the user to fix."""
 
 
 def _is_user_error(exc: Exception) -> bool:
     """Printed as one line, exit 2. A class whose module was never imported cannot have
     been raised, so this looks the classes up in ``sys.modules`` instead of importing the
     server's modules for a command that did not load them."""
-    if isinstance(exc, (OSError, ConfigCommandError)):
+    if isinstance(exc, (OSError, ConfigCommandError, AdminCommandError)):
         return True
     return any(isinstance(exc, getattr(sys.modules[module], name))
                for module, name in _USER_ERRORS if module in sys.modules)

@@ -146,6 +146,11 @@ class LiveConfig:
             log.warning("%s changed: restart behest-local to apply", ", ".join(restart))
         self._publish(ConfigReloaded(time.monotonic(), source, changed, restart))
 
+    def publish(self, event: ConfigEvent) -> None:
+        """Tell the subscribers (the TUI's header) about ``event``: reloads and rejections
+        from here, kill switches from ``policy/kill_switches.py``."""
+        self._publish(event)
+
     def _publish(self, event: ConfigEvent) -> None:
         for subscriber in list(self._subscribers):
             try:

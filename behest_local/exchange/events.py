@@ -133,6 +133,21 @@ class ConfigRejected(ConfigEvent):
     configuration stays in force."""
 
 
+@dataclass(frozen=True, slots=True)
+class KillSwitchChanged(ConfigEvent):
+    """An admin killed or revived a project or a tenant's provider
+    (``policy/kill_switches.py``): from then on its requests answer 403 ``forbidden``, or are
+    served again. ``source`` is the kill-switch state file."""
+
+    kind: str = "project"
+    """``project`` or ``provider``."""
+    target: str = ""
+    """The project id or the provider's name."""
+    killed: bool = True
+    """True for a kill, False for a revival."""
+    reason: str | None = None
+
+
 @dataclass(slots=True)
 class ResponseStarted(TraceEvent):
     """The response's status line and headers were sent (for a stream: before its first

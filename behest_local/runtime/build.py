@@ -2,8 +2,8 @@
 
 ``ServeOptions`` holds what the command line says; ``find_config`` and ``load_settings``
 locate and load ``behest.toml``; ``build_gateway`` assembles the shared state (settings
-and their layers, key store, trace store, providers, provider-key index, dashboard token)
-that ``running.start`` binds and the tests build directly.
+and their layers, key store, trace store, providers, provider-key index, dashboard token,
+admin secret, kill switches) that ``running.start`` binds and the tests build directly.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from pathlib import Path
 
 
 from behest_local.config import Settings
+from behest_local.identity.admin_secret import AdminSecret
 from behest_local.identity.dashboard_token import DashboardTokens
+from behest_local.policy.kill_switches import KillStateError, KillSwitches
 from behest_local.server.gateway import Gateway
 from behest_local.identity.api_keys import KeyStore
 from behest_local.vault.provider_keys import ProviderKeyIndex
@@ -90,12 +92,22 @@ def build_gateway(settings: Settings, home: Path, *, store: TraceStore | None = 
     gateway = Gateway(settings=live.settings, keys=keys or KeyStore(home),
                       store=store or TraceStore(), providers={}, home=home,
                       live=live, provider_keys=ProviderKeyIndex(home),
-                      dashboard=DashboardTokens(home))
+                      dashboard=DashboardTokens(home), admin=AdminSecret(home),
+                      kills=_kill_switches(home, live))
     gateway.providers = {EMULATED: EmulatedProvider(live.settings.emulator,
                                                       fixtures_dir=home / "fixtures"),
                          **build_upstreams(live.settings, gateway.http, _key_source(gateway))}
     live.on_change = lambda new: _apply_settings(gateway, new)
     return gateway
+
+
+def _kill_switches(home: Path, live: LiveConfig) -> KillSwitches:
+    """The kill switches in force; a damaged state file stops the start (a killed project
+    must not come back to life because its record broke)."""
+    try:
+        return KillSwitches(home, publish=live.publish)
+    except KillStateError as exc:
+        raise StartupError(f"kill switches: {exc}") from None
 
 
 def _key_source(gateway: Gateway):

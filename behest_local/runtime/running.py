@@ -86,6 +86,7 @@ class RunningGateway:
         gateway.live.follow(self.files)
         gateway.provider_keys.follow(self.files)
         gateway.keys.follow(self.files)
+        gateway.kills.follow(self.files)
         self.watchers.append(asyncio.create_task(self.files.run(self.stopping),
                                                  name="behest-local file watcher"))
         await self._open_vault()

@@ -15,9 +15,10 @@ The gateway's response headers (trace ids, Server-Timing, CORS, rate limits) are
 it also records a stream's capture, while a whole response's is recorded by the
 middleware once the response has been written. The route table lists every endpoint the
 gateway serves; ``management.setup_routes`` adds Behest's management API,
-``setup_behest_routes`` mint, JWKS and threads, ``setup_usage`` the usage endpoints (and
-the usage store's lifetime), ``setup_responses`` and ``setup_conversations`` the stored
-Responses API (and its database's lifetime).
+``setup_admin_routes`` the admin kill switches, ``setup_behest_routes`` mint, JWKS and
+threads, ``setup_usage`` the usage endpoints (and the usage store's lifetime),
+``setup_responses`` and ``setup_conversations`` the stored Responses API (and its
+database's lifetime).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from behest_local.server.routes import messages as messages_routes
 from behest_local.server.routes import moderations as moderation_routes
 from behest_local.server.routes import openai as openai_routes
 from behest_local.server.routes import translated as translated_routes
+from behest_local.server.routes.admin import setup_admin_routes
 from behest_local.server.routes.conversations import setup_conversations
 from behest_local.server.routes.responses import setup_responses
 from behest_local.server.admission.auth import PRINCIPALS, PrincipalCache
@@ -88,6 +90,7 @@ def setup_routes(app: web.Application) -> None:
     setup_responses(app)
     setup_conversations(app)
     management.setup_routes(app)
+    setup_admin_routes(app)
     setup_behest_routes(app)
     setup_image_routes(app)
     setup_edit_routes(app)

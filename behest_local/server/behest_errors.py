@@ -41,12 +41,16 @@ from aiohttp import web
 from behest_local.dialects.messages_wire import MESSAGES_PREFIX, VERSION_HEADER
 from behest_local.errors import GatewayError
 from behest_local.finops.recorder import INFERENCE_PATHS
+from behest_local.identity.admin_secret import HEADER as ADMIN_HEADER
 from behest_local.identity.api_keys import is_key_format
 from behest_local.server.ending import refuse
 from behest_local.server.keys import EXCHANGE, GATEWAY
 from behest_local.server.render import from_http_exception
 
-PATH_PREFIXES = ("/v1/tenants/", "/v1/projects/")
+ADMIN_PREFIX = "/v1/admin/"
+"""The admin kill-switch API (``routes/admin.py``): ``X-Admin-Secret``, not the dashboard
+token."""
+PATH_PREFIXES = ("/v1/tenants/", "/v1/projects/", ADMIN_PREFIX)
 """The control plane's paths (the data plane serves nothing under them)."""
 UPGRADE_URL = "/settings/billing"
 
@@ -87,10 +91,14 @@ async def serve_management(request: web.Request) -> web.StreamResponse:
     try:
         if request.match_info.http_exception is not None:
             raise _from_http(request.match_info.http_exception, request)
-        _authenticate(request)
+        admin = request.path.startswith(ADMIN_PREFIX)
+        if admin:
+            _authenticate_admin(request)
+        else:
+            _authenticate(request)
         request[EXCHANGE].authenticated(tenant=request.app[GATEWAY].settings.tenant_id,
                                project=request.match_info.get("pid", "*"),
-                               credential="dashboard token")
+                               credential="admin secret" if admin else "dashboard token")
         return await request.match_info.handler(request)
     except BehestAPIError as error:
         return _failed(request, error)
@@ -118,6 +126,21 @@ def _authenticate(request: web.Request) -> None:
                              status=401)
     raise BehestAPIError("Invalid dashboard token. `behest-local dashboard-token` prints a new "
                          "one (the previous one stops working).", status=401)
+
+
+def _authenticate_admin(request: web.Request) -> None:
+    """``X-Admin-Secret``: 401 without one; 403, the same words, for a wrong one and for a
+    gateway with none configured (or a damaged record), so a caller learns nothing about
+    which; both say how to make one. ``AdminSecret.verify`` compares in constant time."""
+    presented = request.headers.get(ADMIN_HEADER, "").strip()
+    hint = ("`behest-local admin-secret` prints a new one (`--rotate` replaces the current "
+            "one); send it as X-Admin-Secret.")
+    if not presented:
+        raise BehestAPIError(f"Missing admin secret: the admin API needs X-Admin-Secret. "
+                             f"{hint}", status=401)
+    admin = request.app[GATEWAY].admin
+    if admin is None or not admin.verify(presented):
+        raise BehestAPIError(f"Invalid admin secret. {hint}", status=403)
 
 
 def _from_http(exc: web.HTTPException, request: web.Request) -> BehestAPIError:

@@ -3,8 +3,9 @@
 A ``Gateway`` bundles what request handling needs: the current ``Settings`` snapshot,
 the API key store, the trace store and the provider registry, plus the control plane's
 state: the live configuration (``reload.LiveConfig``, which replaces ``settings`` on every
-reload or deploy), which providers have a vault key, and the dashboard token. It lives on
-the aiohttp application under ``server.keys.GATEWAY`` (no module globals). Replacing
+reload or deploy), which providers have a vault key, the dashboard token, the admin secret
+and the kill switches. It lives on the aiohttp application under ``server.keys.GATEWAY``
+(no module globals). Replacing
 ``settings`` swaps the snapshot atomically; each exchange keeps the one it started with.
 """
 
@@ -15,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from behest_local.config import Settings
+from behest_local.identity.admin_secret import AdminSecret
 from behest_local.identity.dashboard_token import DashboardTokens
+from behest_local.policy.kill_switches import KillSwitches
 from behest_local.identity.api_keys import KeyStore
 from behest_local.vault.provider_keys import ProviderKeyIndex
 from behest_local.providers.base import ChatProvider
@@ -40,6 +43,10 @@ class Gateway:
     """Which providers have a BYOK key (routing asks on every chat request)."""
     dashboard: DashboardTokens | None = None
     """The management API's credential."""
+    admin: AdminSecret | None = None
+    """The admin kill-switch API's credential (``X-Admin-Secret``)."""
+    kills: KillSwitches | None = None
+    """The killed projects and providers, checked on every data-plane request."""
     http: HttpPool = field(default_factory=HttpPool)
     """The pooled client session every upstream request goes through."""
     vault: object | None = None

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from behest_local.exchange.events import (ConfigEvent, ConfigRejected, ProbeReported, RequestReceived,
-                                 Routed, TraceEvent)
+from behest_local.exchange.events import (ConfigEvent, ConfigRejected, KillSwitchChanged,
+                                          ProbeReported, RequestReceived, Routed, TraceEvent)
 
 if TYPE_CHECKING:
     from behest_local.exchange.exchange import Exchange
@@ -38,11 +38,18 @@ class ConfigStatus:
     message: str = "loaded at start"
     detail: str | None = None
     """A rejected config's whole error (every ``file:line`` problem), for a notification."""
+    badge: str | None = None
+    """The header's label when not "config ok"/"config rejected": ``kill switch``."""
 
 
 def config_status_of(event: ConfigEvent) -> ConfigStatus:
     """What the header says after a ``ConfigReloaded``/``ConfigRejected`` (config/reload.py)."""
     name = Path(event.source).name if event.source else "config"
+    if isinstance(event, KillSwitchChanged):  # an admin's act, not a config reload
+        what = "killed" if event.killed else "revived"
+        why = f" ({event.reason})" if event.reason else ""
+        return ConfigStatus(not event.killed, f"{event.kind} {event.target} {what}{why}",
+                            badge="kill switch")
     if isinstance(event, ConfigRejected):
         first = (event.error or "invalid").strip().splitlines()[0]
         if event.source and first.startswith(event.source):  # the header is one line

@@ -44,7 +44,11 @@ def header_text(state: HeaderState) -> Text:
     text.append(f" behest-local {__version__} ", style="bold reverse")
     text.append(f"  {state.url}/v1  ", style="bold")
     config = state.config
-    if config.ok is False:
+    if config.badge:  # an admin's act (a kill switch): red while something is stopped
+        text.append(f" {config.badge} ", style="bold white on red" if config.ok is False
+                    else "bold black on green")
+        text.append(f" {config.message}", style="red" if config.ok is False else "green")
+    elif config.ok is False:
         text.append(" config rejected ", style="bold white on red")
         text.append(f" {config.message}", style="red")
     elif config.ok:

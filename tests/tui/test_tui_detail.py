@@ -59,6 +59,25 @@ def test_the_header_shows_rate_limit_gauges_and_pause():
     assert "local rpm ████░░ 45/60" in text and "PAUSED" in text
 
 
+def test_the_header_says_which_project_a_kill_switch_stopped_and_its_revival():
+    from behest_local.exchange.events import KillSwitchChanged
+    from behest_local.tui.feed import Feed
+
+    feed = Feed()
+    feed.config_event(KillSwitchChanged(0.0, "kill_switches.json", "project", "local", True,
+                                        "abuse"))
+    killed = header_text(HeaderState(url=URL, config=feed.config, vault="", rate=0,
+                                     in_flight=0))
+    assert "kill switch  project local killed (abuse)" in killed.plain
+    assert "config ok" not in killed.plain and feed.config.detail is None  # no error toast
+    assert any("red" in str(span.style) for span in killed.spans)
+    feed.config_event(KillSwitchChanged(0.0, "kill_switches.json", "provider", "openai",
+                                        False))
+    revived = header_text(HeaderState(url=URL, config=feed.config, vault="", rate=0,
+                                      in_flight=0)).plain
+    assert "kill switch  provider openai revived" in revived
+
+
 def test_bodies_are_recorded_as_sent_and_indented_for_display():
     from behest_local.observe.record import build_record
     from behest_local.tui import panes

@@ -18,6 +18,11 @@ Two credentials reach the data plane (reference/behest-api.md §1.4, §2, §7.8)
   with a random per-batch token (``INTERNAL_CALLERS``, in memory only), which becomes the
   principal of the caller who made the batch (``kind="batch"``).
 
+**Kill switches.** A principal of a project an admin killed is refused with 403
+``forbidden`` once identified (``policy/kill_switches.py``; Kong checks them after the
+JWT), on every route that authenticates here: inference, threads, usage. Mint checks it
+itself (``routes/behest.mint_token``). One set lookup, on cached principals too.
+
 ``X-Session-Id`` (else the JWT's ``sid``) groups requests. Both must be printable text
 (``identifier``: 400 naming the header otherwise). Authentication is a phase of
 the gateway middleware (``server/middleware.py``), after the per-IP limit and before the
@@ -245,6 +250,9 @@ def authenticate(request: web.Request, *, _defer: bool = False) -> Principal:
     request[EXCHANGE].authenticated(tenant=principal.tenant, project=principal.project.id,
                                     credential=principal.credential, user=principal.user,
                                     session=principal.session)
+    kills = gateway.kills
+    if kills is not None and kills.projects:  # Kong's kill-switch check, after the JWT's
+        kills.check_project(principal.project.id)
     return principal
 
 

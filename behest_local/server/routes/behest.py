@@ -95,6 +95,8 @@ async def mint_token(request: web.Request) -> web.Response:
     request[EXCHANGE].authenticated(tenant=settings.tenant_id, project=project.id,
                                     credential=record.prefix + "…", user=wanted.user_id,
                                     session=wanted.session_id)
+    if gateway.kills is not None:  # a killed project's keys mint nothing (403 forbidden)
+        gateway.kills.check_project(project.id)
     try:
         signer = await request.app[KEYRING].signer()
     except VaultError as exc:

@@ -68,7 +68,7 @@ def setup_routes(app: web.Application) -> None:
 # -- provider keys (BYOK) --------------------------------------------------------------------
 
 
-def _tenant(request: web.Request) -> str:
+def path_tenant(request: web.Request) -> str:
     settings = request.app[GATEWAY].settings
     tid = request.match_info["tid"]
     if tid != settings.tenant.id:
@@ -78,7 +78,7 @@ def _tenant(request: web.Request) -> str:
     return tid
 
 
-def _provider(request: web.Request) -> str:
+def path_provider(request: web.Request) -> str:
     try:
         return normalize_provider(request.match_info["provider"])
     except VaultError as exc:
@@ -105,13 +105,13 @@ def _key_view(tid: str, entry) -> dict:
 
 
 async def list_providers(request: web.Request) -> web.Response:
-    tid = _tenant(request)
+    tid = path_tenant(request)
     entries = await asyncio.to_thread((await _vault(request)).list)
     return json_response({"providers": [_key_view(tid, e) for e in entries]})
 
 
 async def put_provider(request: web.Request) -> web.Response:
-    tid, provider = _tenant(request), _provider(request)
+    tid, provider = path_tenant(request), path_provider(request)
     if request.app[GATEWAY].settings.tenant.plan == "free":
         raise byoak_requires_pro()
     body = await read_json(request)
@@ -131,7 +131,7 @@ async def put_provider(request: web.Request) -> web.Response:
 
 
 async def get_provider(request: web.Request) -> web.Response:
-    tid, provider = _tenant(request), _provider(request)
+    tid, provider = path_tenant(request), path_provider(request)
     entries = await asyncio.to_thread((await _vault(request)).list)
     entry = next((e for e in entries if e.provider == provider), None)
     if entry is None:
@@ -141,8 +141,8 @@ async def get_provider(request: web.Request) -> web.Response:
 
 
 async def delete_provider(request: web.Request) -> web.Response:
-    _tenant(request)
-    provider = _provider(request)
+    path_tenant(request)
+    provider = path_provider(request)
     removed = await asyncio.to_thread((await _vault(request)).remove, provider)
     if not removed:
         raise BehestAPIError(f"No {provider} API key configured for this tenant", status=404,
@@ -154,7 +154,7 @@ async def delete_provider(request: web.Request) -> web.Response:
 # -- projects --------------------------------------------------------------------------------
 
 
-def _project(request: web.Request, pid: str | None = None) -> ProjectConfig:
+def path_project(request: web.Request, pid: str | None = None) -> ProjectConfig:
     pid = pid or request.match_info["pid"]
     settings = request.app[GATEWAY].settings
     project = next((p for p in settings.projects if p.id == pid), None)
@@ -186,7 +186,7 @@ async def list_projects(request: web.Request) -> web.Response:
 
 
 async def get_project(request: web.Request) -> web.Response:
-    return json_response(_project_view(request, _project(request), await _made(request)))
+    return json_response(_project_view(request, path_project(request), await _made(request)))
 
 
 async def create_project(request: web.Request) -> web.Response:
@@ -218,7 +218,7 @@ async def create_project(request: web.Request) -> web.Response:
     await asyncio.to_thread(gateway.live.deployed.create_project, project_id,
                             body["name"].strip(), slug)
     gateway.live.refresh_deployed()
-    return json_response(_project_view(request, _project(request, project_id),
+    return json_response(_project_view(request, path_project(request, project_id),
                                        await _made(request)), status=201)
 
 
@@ -230,7 +230,7 @@ def _settings_view(project: ProjectConfig) -> dict:
 
 
 async def get_settings(request: web.Request) -> web.Response:
-    project = _project(request)
+    project = path_project(request)
     doc = await asyncio.to_thread(request.app[GATEWAY].live.deployed.read)
     draft = doc.get("drafts", {}).get(project.id)
     live = doc.get("live", {}).get(project.id)
@@ -246,7 +246,7 @@ async def get_settings(request: web.Request) -> web.Response:
 
 async def put_settings(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
-    project = _project(request)
+    project = path_project(request)
     body = await read_json(request)
     if not isinstance(body, dict) or not body:
         raise BehestAPIError('Expected a JSON object of settings, e.g. {"provider_model": '
@@ -291,7 +291,7 @@ def _check_model(gateway, model: str | None) -> list[str]:
 
 
 async def discard_draft(request: web.Request) -> web.Response:
-    project = _project(request)
+    project = path_project(request)
     deployed = request.app[GATEWAY].live.deployed
     if not await asyncio.to_thread(deployed.discard_draft, project.id):
         raise BehestAPIError("No draft to discard", status=409, code="NO_DRAFT")
@@ -300,7 +300,7 @@ async def discard_draft(request: web.Request) -> web.Response:
 
 async def deploy(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
-    project = _project(request)
+    project = path_project(request)
     store = gateway.live.deployed
     before = await asyncio.to_thread(store.read)
     delay = gateway.settings.emulator.deploy_delay_s
@@ -314,7 +314,8 @@ async def deploy(request: web.Request) -> web.Response:
         raise BehestAPIError("The draft cannot go live with the current behest.toml; see the "
                              "gateway log", status=422)
     # what is (or will be, after the delay) live
-    future = _project(request) if delay <= 0 else Reader().apply(project, entry["settings"], ())
+    future = (path_project(request) if delay <= 0
+              else Reader().apply(project, entry["settings"], ()))
     return json_response({"project_id": project.id,
                           "status": "deploying" if delay > 0 else "deployed",
                           "deployed_at": entry["deployed_at"], "live_at": entry["live_at"],

@@ -110,6 +110,8 @@ def _route(gateway: Gateway, principal: Principal, body: dict, exchange: Exchang
     exchange.routed(requested_model=body.get("model"), model=target.model,
                     provider=target.provider, reason=target.reason,
                     stream=bool(body.get("stream")))
+    if gateway.kills is not None and gateway.kills.providers:
+        gateway.kills.check_provider(target, principal.tenant)
     return target
 
 
@@ -220,6 +222,8 @@ async def embeddings(request: web.Request) -> web.Response:
         exchange.warning = routing.unknown_model_warning(target.model, EMBEDDING_MODELS)
     exchange.routed(requested_model=requested, model=target.model, provider=target.provider,
                     reason=target.reason, stream=False)
+    if gateway.kills is not None and gateway.kills.providers:
+        gateway.kills.check_provider(target, gateway.settings.tenant_id)
     exchange.upstream_started()
     result = await gateway.provider(target.provider).embed(body, target.model)
     usage = result.get("usage") or {}
