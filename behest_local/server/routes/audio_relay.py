@@ -1,0 +1,125 @@
+"""``/v1/audio/*`` relayed to OpenAI: the routes of ``audio.py`` when the key rules send the
+model upstream (``routing.keyed``, as images and moderations decide).
+
+Speech goes as the client sent its JSON; its audio comes back piece by piece and each
+piece is written as it arrives (``UpstreamProvider.native_bytes``: nothing buffered, a
+long text starts playing at once), or, with ``stream_format: "sse"``, event by event
+(``native_events``). A transcription or translation is re-sent as the multipart upload it
+came as (``providers/form.Form``, encoded by the provider's transport): the file with its
+filename and content type, every text field, repeated ones in order. Its answer is relayed
+whole with the upstream's ``Content-Type`` (JSON, or ``text``, ``srt``, ``vtt``), or event
+by event when ``stream=true``. Upstream errors raise before anything is sent, so the
+middleware answers them in OpenAI's shape, as it does chat's.
+
+Usage: what the upstream reports (a transcript's ``usage``, speech's ``speech.audio.done``),
+else the units the emulated path records for the same request (``speech.billed`` on the
+text's planned duration, ``transcribe`` on the upload's duration); for a stream, the
+latter is recorded first and replaced when the upstream reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+
+from behest_local import sse
+from behest_local.exchange.exchange import Exchange
+from behest_local.providers.form import Form
+from behest_local.server.keys import EXCHANGE, GATEWAY
+from behest_local.server.render import json_response
+from behest_local.server.streaming import relay
+from behest_local.sse import EventJSON, SSEEvent
+
+Bill = Callable[[], Awaitable[tuple[int, int]]]
+"""The usage to record when the upstream reports none: (input, output) billed units."""
+
+
+async def relay_speech(request: web.Request, provider: str, body: dict,
+                       units: tuple[int, int]) -> web.StreamResponse:
+    """``POST /v1/audio/speech`` upstream: ``body`` as the client sent it (validated);
+    ``units``, what the emulated voice would bill for it."""
+    exchange: Exchange = request[EXCHANGE]
+    upstream = request.app[GATEWAY].provider(provider)
+    # Recorded first, so that a stream the client leaves is billed too; OpenAI reports
+    # usage only in the events of ``stream_format: "sse"``, which replace it.
+    exchange.usage(*units)
+    if body.get("stream_format") == "sse":
+        events = upstream.native_events("speech", body, {})
+        return await relay(request, relayed_events(events, exchange, "speech.audio.done"),
+                           terminator=None)
+    answer = await upstream.native_bytes("speech", body, {})
+    response = web.StreamResponse(headers={"Content-Type": answer.content_type})
+    task = asyncio.current_task()
+    streams = request.app[GATEWAY].streams
+    if task is not None:
+        streams.add(task)
+    try:
+        await response.prepare(request)
+        async for piece in answer.chunks:
+            exchange.chunk_sent(len(piece))
+            await response.write(piece)
+        await response.write_eof()
+    finally:
+        await answer.chunks.aclose()  # client gone: closes the upstream connection too
+        if task is not None:
+            streams.discard(task)
+    return response
+
+
+async def relay_transcript(request: web.Request, provider: str, op: str, form: Form,
+                           estimate: Bill) -> web.StreamResponse:
+    """A transcription or translation (``op``) upstream, the upload re-sent as ``form``."""
+    exchange: Exchange = request[EXCHANGE]
+    upstream = request.app[GATEWAY].provider(provider)
+    if form.streams():
+        exchange.usage(*await estimate())  # first: a stream the client leaves is billed
+        events = upstream.native_events(op, form, {})
+        return await relay(request, relayed_events(events, exchange, "transcript.text.done"),
+                           terminator=None)
+    content_type, raw = await upstream.native_body(op, form, {})
+    reply = None
+    if content_type.split(";", 1)[0].strip().lower() == "application/json":
+        try:
+            reply = json.loads(raw)
+        except ValueError:
+            pass  # relayed as it came: the client's SDK says what is wrong with it
+    used = billed(reply.get("usage") if isinstance(reply, dict) else None)
+    exchange.usage(*(used or await estimate()))
+    if isinstance(reply, dict):
+        return json_response(EventJSON(reply, raw.decode("utf-8", "replace")))
+    return web.Response(body=raw, headers={"Content-Type": content_type})
+
+
+async def relayed_events(events: AsyncIterator[SSEEvent], exchange: Exchange,
+                         final: str) -> AsyncIterator[bytes]:
+    """The upstream's events as it sent them; the usage of the ``final`` event, when it
+    has one, recorded (only that event is decoded: the others pass as text)."""
+    try:
+        async for event in events:
+            if final in event.data:
+                try:
+                    used = billed(json.loads(event.data).get("usage"))
+                except (ValueError, AttributeError):
+                    used = None
+                if used is not None:
+                    exchange.usage(*used)
+            yield sse.encode(event.data, event=None if event.event == "message" else event.event)
+    finally:
+        await events.aclose()
+
+
+def billed(usage: object) -> tuple[int, int] | None:
+    """(input, output) units from OpenAI's audio ``usage``: seconds for ``duration``, else
+    tokens; None when there is none to read."""
+    if not isinstance(usage, dict):
+        return None
+    if usage.get("type") == "duration":
+        seconds = usage.get("seconds")
+        return (int(seconds + 0.999), 0) if isinstance(seconds, (int, float)) else None
+    tokens_in, tokens_out = usage.get("input_tokens"), usage.get("output_tokens")
+    if isinstance(tokens_in, int) and isinstance(tokens_out, int):
+        return tokens_in, tokens_out
+    return None
