@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from behest_local.exchange.exchange import CURRENT
 from behest_local.offload import off_loop
 from behest_local.providers.form import FilePart, Form
 from behest_local.providers.http import HttpResponse
@@ -66,7 +67,11 @@ class NativeRelay:
         be read piece by piece as the socket delivers (no cap: nothing is held)."""
         key = self._key()
         request = await self._native_request(op, body, key, headers)
+        exchange = CURRENT.get()  # the wait for the head, for Server-Timing's "provider"
+        started = exchange.now() if exchange is not None else 0.0
         response = await self._open(request, key)
+        if exchange is not None:
+            exchange.provider_waited(exchange.now() - started)
         del key, request
         return NativeStream(response.headers.get("Content-Type") or "application/octet-stream",
                             self._pieces(response))

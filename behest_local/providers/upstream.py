@@ -10,7 +10,7 @@ translated event by event as bytes arrive (``SSEDecoder`` → the adapter's stre
 ``Translator``; a translator with ``raw_lines`` also gets the non-SSE lines, Gemini's raw
 JSON errors), never buffered; given a ``ChatCall.sink``, the reads that arrive while the
 stream's loop waits are translated and sent to it from the socket's read callback
-(``_Push``). Closing the generator (client gone) releases the upstream response at once,
+(``push.Push``). Closing the generator (client gone) releases the upstream response at once,
 which closes its connection. Failures become ``UpstreamError``: unreachable → 502,
 timeout → 504, a native error → its own status and message, a cut stream → 502.
 
@@ -51,10 +51,11 @@ from behest_local.errors import UpstreamError
 from behest_local.exchange.exchange import CURRENT
 from behest_local.json_text import encode_body, is_small
 from behest_local.offload import off_loop
-from behest_local.providers.base import ChatCall, ChunkSink
+from behest_local.providers.base import ChatCall
 from behest_local.providers.http import HttpPool, HttpResponse
 from behest_local.providers.native import NativeRelay
 from behest_local.providers.proxy import Route
+from behest_local.providers.push import Push
 from behest_local.providers.http_connection import (BodyTooLarge, ConnectError, ConnectionCut,
                                                     ConnectTimeout, HttpError, ReadTimeout)
 from behest_local.providers.openai_compat import translate as openai_translate
@@ -143,7 +144,7 @@ class UpstreamProvider(NativeRelay):
         del key, request  # nothing long-lived keeps the key or the headers it went into
         started = False
         take, wait = response.take, response.wait
-        push = (_Push(decoder, translator, call.sink, response) if call.sink is not None
+        push = (Push(decoder, translator, call.sink, response) if call.sink is not None
                 else None)
         tap = push.tap if push is not None else None
         try:
@@ -154,7 +155,7 @@ class UpstreamProvider(NativeRelay):
                     data = take()
                     if data is None:
                         # Parked with every earlier chunk sent: reads may go through the
-                        # sink meanwhile (_Push), in order, ahead of nothing.
+                        # sink meanwhile (push.Push), in order, ahead of nothing.
                         await wait(tap)
                         continue
                     if not data:
@@ -366,40 +367,3 @@ def _size(n: int) -> str:
 def _why(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     return text.split("?", 1)[0][:200]
-
-
-class _Push:
-    """A stream's read-callback path (``ChatCall.sink``).
-
-    While the stream's loop is parked in ``wait`` (every chunk before has been yielded
-    and sent), each read that arrives with nothing queued is offered to ``tap``: if the
-    sink is ready it decodes the read and translates its events, as the loop would, and
-    sends the chunks straight to the sink, so an event's bytes go out without waking the
-    relay's task. A sink that is not ready (not yet armed, its client behind or gone)
-    declines the read before anything is touched, and the loop takes it as usual. A
-    failure (an in-band error, a malformed event) is kept for the loop, which raises it
-    as if it had met it itself, and the wait ends at once.
-    """
-
-    __slots__ = ("decoder", "translator", "sink", "response", "failure", "started")
-
-    def __init__(self, decoder: SSEDecoder, translator, sink: ChunkSink,
-                 response: HttpResponse) -> None:
-        self.decoder, self.translator, self.sink, self.response = (decoder, translator, sink,
-                                                                   response)
-        self.failure: Exception | None = None
-        self.started = False
-
-    def tap(self, piece: bytes) -> bool:
-        if self.failure is not None or not self.sink.ready():
-            return False
-        self.started = True
-        sink, feed = self.sink, self.translator.feed
-        try:
-            for event in self.decoder.feed(piece):
-                for chunk in feed(event):
-                    sink(chunk)
-        except Exception as exc:  # noqa: BLE001 - the loop raises it, in the task
-            self.failure = exc
-            self.response.wake()
-        return True
