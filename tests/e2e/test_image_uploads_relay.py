@@ -86,3 +86,19 @@ async def test_an_upstream_error_on_an_edit_is_an_openai_error_with_its_status(u
         await up.sdk.images.edit(model="gpt-image-1", image=("in.png", _png()),
                                  prompt=f"a hat [error {status}]")
     assert caught.value.status_code == status and caught.value.body["message"]
+
+
+async def test_without_a_key_edits_and_variations_stay_emulated(live):
+    client = openai.AsyncOpenAI(api_key=live.key, base_url=live.base_url, max_retries=0)
+    async with client:
+        edited = await client.images.edit(model="gpt-image-1", image=("in.png", _png()),
+                                          prompt="a hat", size="1024x1024", quality="low")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            varied = await client.images.create_variation(image=("in.png", _png()),
+                                                          size="256x256",
+                                                          response_format="b64_json")
+    assert _decoded(edited.data[0].b64_json).size == (1024, 1024)  # drawn, not the fake's
+    assert _decoded(varied.data[0].b64_json).size == (256, 256)
+    routed = [e for e in live.recorder.events if isinstance(e, Routed)][-2:]
+    assert [e.provider for e in routed] == ["emulated", "emulated"]

@@ -55,7 +55,7 @@ async def edits(request: web.Request) -> web.StreamResponse:
                                   "images.", param="image")
     if (target := _routed(request, fields.get("model"), req)) != routing.EMULATED:
         provider = request.app[GATEWAY].provider(target)
-        return await relay_images(request, provider, "image_edits", form, req.stream)
+        return await relay_images(request, provider, "image_edits", form, req)
     masks = files.get("mask", [])
     mask = masks[0] if masks else None
     await off_loop(_check, uploads, mask, dalle)
@@ -72,7 +72,7 @@ async def variations(request: web.Request) -> web.StreamResponse:
     req = images.validate_generation(fields, operation="variations")
     if (target := _routed(request, fields.get("model"), req)) != routing.EMULATED:
         provider = request.app[GATEWAY].provider(target)
-        return await relay_images(request, provider, "image_variations", form, False)
+        return await relay_images(request, provider, "image_variations", form, req)
     await off_loop(_check, uploads[:1], None, True)
     return await respond(request, req,
                          lambda index: off_loop(images.edit, req, index, uploads[0], None))

@@ -91,18 +91,19 @@ async def generations(request: web.Request) -> web.Response:
     exchange.upstream_started()
     if target.provider != routing.EMULATED:
         provider = request.app[GATEWAY].provider(target.provider)
-        return await relay_images(request, provider, "images", raw, req.stream)
+        return await relay_images(request, provider, "images", raw, req)
     if req.stream:
         return await relay(request, _stream(request, req), terminator=None)
     return await respond(request, req, lambda index: off_loop(images.render, req, index))
 
 
 async def relay_images(request: web.Request, provider, op: str, body: dict | Form,
-                       stream: bool) -> web.StreamResponse:
-    """``op`` (``images``, ``image_edits``, ``image_variations``) answered by ``provider``
-    as it answers: its JSON with its usage metered, or its events one by one."""
+                       req: images.ImageRequest) -> web.StreamResponse:
+    """``op`` (``images``, ``image_edits``, ``image_variations``) of ``req`` (its checked
+    fields) answered by ``provider`` as it answers: its JSON with its usage metered, or,
+    for ``req.stream``, its events one by one."""
     exchange = request[EXCHANGE]
-    if stream:
+    if req.stream:
         events = provider.native_events(op, body, {})
         return await relay(request, _relayed(events, exchange), terminator=None)
     text, reply = await provider.native_json(op, body, {})
