@@ -13,7 +13,7 @@ import warnings
 import openai
 import pytest
 
-from behest_local.exchange.events import ExchangeFinished, Routed
+from behest_local.exchange.events import ExchangeFailed, ExchangeFinished, Routed
 from behest_local.fakes.openai_media import FAKE_AUDIO, SECONDS
 from tests.e2e.test_audio_transcribe_sdk import wav_bytes
 from tests.trace_support import EventWaiter
@@ -162,6 +162,11 @@ async def test_upstream_errors_come_back_as_openai_errors_with_their_status(up, 
     for caught in (speech_error, transcript_error):
         assert caught.value.status_code == status
         assert caught.value.body["message"]  # OpenAI's error shape, the upstream's words
+        request_id = caught.value.response.headers["x-request-id"]
+        await up.waiter.wait(lambda e, _x: isinstance(e, ExchangeFailed)
+                             and e.exchange_id == request_id)
+        exchange = up.gateway.store.find(request_id)
+        assert not exchange.prompt_tokens and exchange.cost is None  # a refusal is not billed
 
 
 async def test_without_a_key_audio_stays_emulated(live):

@@ -13,8 +13,9 @@ middleware answers them in OpenAI's shape, as it does chat's.
 
 Usage: what the upstream reports (a transcript's ``usage``, speech's ``speech.audio.done``),
 else the units the emulated path records for the same request (``speech.billed`` on the
-text's planned duration, ``transcribe`` on the upload's duration); for a stream, the
-latter is recorded first and replaced when the upstream reports.
+text's planned duration, ``transcribe`` on the upload's duration), recorded once the
+upstream has answered (a refusal is not billed; a stream the client leaves is) and
+replaced by what it reports.
 """
 
 from __future__ import annotations
@@ -43,14 +44,14 @@ async def relay_speech(request: web.Request, provider: str, body: dict,
     ``units``, what the emulated voice would bill for it."""
     exchange: Exchange = request[EXCHANGE]
     upstream = request.app[GATEWAY].provider(provider)
-    # Recorded first, so that a stream the client leaves is billed too; OpenAI reports
-    # usage only in the events of ``stream_format: "sse"``, which replace it.
-    exchange.usage(*units)
     if body.get("stream_format") == "sse":
         events = upstream.native_events("speech", body, {})
-        return await relay(request, relayed_events(events, exchange, "speech.audio.done"),
-                           terminator=None)
+        return await relay(request, relayed_events(events, exchange, "speech.audio.done",
+                                                   units), terminator=None)
     answer = await upstream.native_bytes("speech", body, {})
+    # Recorded once OpenAI has answered (a refusal is not billed) and before the audio, so
+    # that a client leaving halfway is billed too: OpenAI reports no usage for it.
+    exchange.usage(*units)
     response = web.StreamResponse(headers={"Content-Type": answer.content_type})
     task = asyncio.current_task()
     streams = request.app[GATEWAY].streams
@@ -75,10 +76,9 @@ async def relay_transcript(request: web.Request, provider: str, op: str, form: F
     exchange: Exchange = request[EXCHANGE]
     upstream = request.app[GATEWAY].provider(provider)
     if form.streams():
-        exchange.usage(*await estimate())  # first: a stream the client leaves is billed
         events = upstream.native_events(op, form, {})
-        return await relay(request, relayed_events(events, exchange, "transcript.text.done"),
-                           terminator=None)
+        return await relay(request, relayed_events(events, exchange, "transcript.text.done",
+                                                   await estimate()), terminator=None)
     content_type, raw = await upstream.native_body(op, form, {})
     reply = None
     if content_type.split(";", 1)[0].strip().lower() == "application/json":
@@ -93,12 +93,17 @@ async def relay_transcript(request: web.Request, provider: str, op: str, form: F
     return web.Response(body=raw, headers={"Content-Type": content_type})
 
 
-async def relayed_events(events: AsyncIterator[SSEEvent], exchange: Exchange,
-                         final: str) -> AsyncIterator[bytes]:
-    """The upstream's events as it sent them; the usage of the ``final`` event, when it
-    has one, recorded (only that event is decoded: the others pass as text)."""
+async def relayed_events(events: AsyncIterator[SSEEvent], exchange: Exchange, final: str,
+                         units: tuple[int, int]) -> AsyncIterator[bytes]:
+    """The upstream's events as it sent them. ``units`` are recorded with the first (a
+    refusal is not billed, a stream the client leaves is), then replaced by the usage of
+    the ``final`` event, when it has one (only that event is decoded)."""
+    first = True
     try:
         async for event in events:
+            if first:
+                exchange.usage(*units)
+                first = False
             if final in event.data:
                 try:
                     used = billed(json.loads(event.data).get("usage"))
