@@ -186,3 +186,16 @@ async def test_a_speech_client_that_leaves_closes_the_upstream_stream(up):
             model="tts-1", voice="alloy", input="Long [hold 1]") as response:
         await anext(response.iter_bytes())
     await asyncio.wait_for(up.state.disconnected.wait(), 5)
+
+
+async def test_speech_cut_off_upstream_reaches_the_client_as_a_broken_body(up):
+    # not a short file that ends cleanly: httpx (under the SDK) says the body broke
+    with pytest.raises(Exception, match="incomplete chunked read"):
+        async with up.sdk.audio.speech.with_streaming_response.create(
+                model="tts-1", voice="alloy", input="Hi [truncate 1]") as response:
+            request_id = response.headers["x-request-id"]
+            async for _ in response.iter_bytes():
+                pass
+    failed = await up.waiter.wait(lambda e, _x: isinstance(e, ExchangeFailed)
+                                  and e.exchange_id == request_id)
+    assert (failed.status, failed.code) == (502, "upstream_stream_cut")

@@ -27,8 +27,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from behest_local import sse
+from behest_local.errors import GatewayError
 from behest_local.exchange.exchange import Exchange
 from behest_local.providers.form import Form
+from behest_local.server.ending import ENDING, Ending
 from behest_local.server.keys import EXCHANGE, GATEWAY
 from behest_local.server.render import json_response
 from behest_local.server.streaming import relay
@@ -63,6 +65,15 @@ async def relay_speech(request: web.Request, provider: str, body: dict,
             exchange.chunk_sent(len(piece))
             await response.write(piece)
         await response.write_eof()
+    except GatewayError as error:  # cut or stalled upstream, the head already sent
+        # Audio has no error event: the client must see a broken body, not a short file
+        # that ends cleanly, so the connection is dropped.
+        request[ENDING] = Ending(error.status, error.code, error.message, {"mid_stream": True})
+        if request.transport is not None:
+            request.transport.abort()
+    except ConnectionError:
+        request[ENDING] = Ending(499, "client_closed", "client disconnected mid-stream",
+                                 cancelled=True)
     finally:
         await answer.chunks.aclose()  # client gone: closes the upstream connection too
         if task is not None:
