@@ -101,7 +101,8 @@ class _Media:
         if fmt == "text":
             return web.Response(text=text + "\n", content_type="text/plain")
         if fmt in ("srt", "vtt"):
-            cue = f"00:00:00{',' if fmt == 'srt' else '.'}000 --> 00:00:07{',' if fmt == 'srt' else '.'}000"
+            mark = "," if fmt == "srt" else "."
+            cue = f"00:00:00{mark}000 --> 00:00:{SECONDS:02d}{mark}000"
             head = "1\n" if fmt == "srt" else "WEBVTT\n\n"
             return web.Response(text=f"{head}{cue}\n{text}\n\n", content_type="text/plain")
         if fmt == "verbose_json":

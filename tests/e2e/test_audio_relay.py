@@ -199,3 +199,12 @@ async def test_speech_cut_off_upstream_reaches_the_client_as_a_broken_body(up):
     failed = await up.waiter.wait(lambda e, _x: isinstance(e, ExchangeFailed)
                                   and e.exchange_id == request_id)
     assert (failed.status, failed.code) == (502, "upstream_stream_cut")
+
+
+async def test_options_the_emulator_lacks_are_left_for_openai_to_judge(up):
+    # diarized_json is OpenAI's (the diarize model's) but not the emulated ear's
+    response = await up.sdk.audio.transcriptions.with_raw_response.create(
+        model="gpt-4o-transcribe-diarize", file=("a.wav", wav_bytes(1.0), "audio/wav"),
+        response_format="diarized_json")
+    assert response.http_response.status_code == 200
+    assert ("response_format", "diarized_json") in fields_of(up.state.requests[-1])
