@@ -4,7 +4,8 @@ a local server (Ollama).
 ``make_app(key=…, flavor="openai"|"mistral"|"openrouter"|"ollama")`` serves ``POST
 …/chat/completions``, ``POST …/embeddings`` (not OpenRouter) and ``GET …/models`` under
 ``/v1`` (OpenRouter: ``/api/v1``), and OpenAI's ``POST /v1/moderations`` and
-``/v1/images/generations``, with Bearer auth.
+``/v1/images/generations`` (and its audio and image uploads, ``fakes/openai_media.py``),
+with Bearer auth.
 Replies follow the prompt script (``fakes/__init__``).
 
 Per flavour, the wire details of providers.md that clients and translators trip on:
@@ -37,6 +38,7 @@ import time
 from aiohttp import web
 
 from behest_local import sse
+from behest_local.fakes import openai_media
 from behest_local.fakes import script as scripting
 from behest_local.fakes.base import STATE, hold, json_response, new_app, play, read_json
 from behest_local.fakes.openai_wire import (
@@ -78,6 +80,7 @@ def make_app(*, key: str | None = None, flavor: str = "openai") -> web.Applicati
     if flavor == "openai":
         app.router.add_post(f"{prefix}/moderations", handlers.moderations)
         app.router.add_post(f"{prefix}/images/generations", handlers.images)
+        openai_media.add_routes(app, prefix, handlers._authorise)
     return app
 
 

@@ -30,7 +30,8 @@ AUTH_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "api-k
 
 @dataclass(frozen=True, slots=True)
 class UpstreamRequest:
-    """What to send upstream: ``method`` ``url`` with ``headers`` and a ``json`` body.
+    """What to send upstream: ``method`` ``url`` with ``headers`` and a ``json`` body, or
+    ``body``'s bytes as they are (a multipart upload; ``headers`` name its type).
 
     ``headers`` holds the revealed key: use it for the one request, do not keep or log it.
     """
@@ -39,6 +40,7 @@ class UpstreamRequest:
     url: str
     headers: dict[str, str] = field(repr=False)
     json: dict | None = None
+    body: bytes | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         shown = {k: (MASK if k.lower() in AUTH_HEADERS else v) for k, v in self.headers.items()}

@@ -10,7 +10,7 @@ translated event by event as bytes arrive (``SSEDecoder`` → the adapter's stre
 ``Translator``; a translator with ``raw_lines`` also gets the non-SSE lines, Gemini's raw
 JSON errors), never buffered; given a ``ChatCall.sink``, the reads that arrive while the
 stream's loop waits are translated and sent to it from the socket's read callback
-(``_Push``). Closing the generator (client gone) releases the upstream response at once,
+(``push.Push``). Closing the generator (client gone) releases the upstream response at once,
 which closes its connection. Failures become ``UpstreamError``: unreachable → 502,
 timeout → 504, a native error → its own status and message, a cut stream → 502.
 
@@ -28,9 +28,10 @@ the connection is closed at once. Messages name ``self.name``, the ``[providers.
 name, which the stream translators are given too (a custom server's adapter is the
 ``custom`` profile's, but its errors say ``ollama``).
 
-``native_json``/``native_events`` send a body already in the provider's dialect (the
-native relay of Anthropic's ``/v1/messages``) and hand back its JSON text or decoded SSE
-events untranslated, with the same transport, timeouts, caps and error mapping.
+``native_json``, ``native_events``, ``native_body`` and ``native_bytes`` (``native.py``)
+send a body already in the provider's dialect (Anthropic's ``/v1/messages``, OpenAI's
+images and audio) and hand back its answer untranslated, with the same transport,
+timeouts, caps and error mapping.
 
 ``fetch_models`` asks the provider for its own models list (the adapter's ``models``
 operation) with a short timeout and keeps the answer for ``MODELS_TTL_S`` (a failure for
@@ -50,16 +51,18 @@ from behest_local.errors import UpstreamError
 from behest_local.exchange.exchange import CURRENT
 from behest_local.json_text import encode_body, is_small
 from behest_local.offload import off_loop
-from behest_local.providers.base import ChatCall, ChunkSink
+from behest_local.providers.base import ChatCall
 from behest_local.providers.http import HttpPool, HttpResponse
+from behest_local.providers.native import NativeRelay
 from behest_local.providers.proxy import Route
+from behest_local.providers.push import Push
 from behest_local.providers.http_connection import (BodyTooLarge, ConnectError, ConnectionCut,
                                                     ConnectTimeout, HttpError, ReadTimeout)
 from behest_local.providers.openai_compat import translate as openai_translate
 from behest_local.providers.shapes import EmbedCall
 from behest_local.providers.registry import Adapter
 from behest_local.secret import Secret
-from behest_local.sse import EventJSON, EventTooLarge, SSEDecoder, SSEEvent
+from behest_local.sse import EventJSON, EventTooLarge, SSEDecoder
 
 log = logging.getLogger("behest_local.providers")
 
@@ -79,7 +82,7 @@ def _encoded_large(value: object) -> bytes:
     return bytes(encode_body(value))
 
 
-class UpstreamProvider:
+class UpstreamProvider(NativeRelay):
     """One configured upstream (``openai``, ``anthropic``, a custom local server …)."""
 
     def __init__(self, name: str, adapter: Adapter, *, pool: HttpPool,
@@ -141,7 +144,7 @@ class UpstreamProvider:
         del key, request  # nothing long-lived keeps the key or the headers it went into
         started = False
         take, wait = response.take, response.wait
-        push = (_Push(decoder, translator, call.sink, response) if call.sink is not None
+        push = (Push(decoder, translator, call.sink, response) if call.sink is not None
                 else None)
         tap = push.tap if push is not None else None
         try:
@@ -152,7 +155,7 @@ class UpstreamProvider:
                     data = take()
                     if data is None:
                         # Parked with every earlier chunk sent: reads may go through the
-                        # sink meanwhile (_Push), in order, ahead of nothing.
+                        # sink meanwhile (push.Push), in order, ahead of nothing.
                         await wait(tap)
                         continue
                     if not data:
@@ -172,46 +175,6 @@ class UpstreamProvider:
         finally:
             # Early exit (client gone, error): ``release`` closes a connection whose
             # response is unfinished, so the upstream sees it drop and stops generating.
-            response.release()
-
-    # -- native relay: a body in the provider's own dialect, answered as it sent it ---------
-
-    async def native_json(self, op: str, body: dict, headers: dict[str, str]
-                          ) -> tuple[str | None, dict]:
-        """The JSON text and value of ``op`` (an adapter operation taking a native body,
-        Anthropic's ``messages``), with ``headers`` added (``anthropic-version`` …)."""
-        key = self._key()
-        request = self.adapter.request(op, body, key, base_url=self.base_url, headers=headers)
-        return await self._receive_json(request, key)
-
-    async def native_events(self, op: str, body: dict, headers: dict[str, str]
-                            ) -> AsyncIterator[SSEEvent]:
-        """The SSE events of a streamed ``op``, decoded but not translated, as they arrive;
-        timeouts, caps and a cut stream fail as ``stream`` fails. The event payloads are
-        the caller's to read (an in-band ``error`` event included)."""
-        key = self._key()
-        request = self.adapter.request(op, body, key, base_url=self.base_url, headers=headers)
-        decoder = SSEDecoder(max_event=self.max_event_bytes)
-        response = await self._open(request, key)
-        del key, request
-        started = False
-        take, wait = response.take, response.wait
-        try:
-            while True:
-                data = take()
-                if data is None:
-                    await wait(None)
-                    continue
-                if not data:
-                    break
-                started = True
-                for event in decoder.feed(data):
-                    yield event
-            for event in decoder.close():
-                yield event
-        except (ReadTimeout, ConnectionCut, EventTooLarge) as exc:
-            raise self._stream_failure(exc, started) from None
-        finally:
             response.release()
 
     def _stream_failure(self, exc: Exception, started: bool) -> UpstreamError:
@@ -283,7 +246,7 @@ class UpstreamProvider:
 
     async def _open(self, request, key: Secret | None, *,
                     timeouts: tuple[float, float] | None = None) -> HttpResponse:
-        headers, body = request.headers, None
+        headers, body = request.headers, request.body
         if request.json is not None:
             # Encoded here, once and compactly, by the one encoder above; a large body (a
             # 20 MiB prompt, thousands of messages) a piece at a time beside the loop.
@@ -341,16 +304,29 @@ class UpstreamProvider:
                             ) -> tuple[str | None, dict]:
         """The answer's JSON text (None for an empty body) and its decoded value: the
         declared charset, else UTF-8 (RFC 8259 §8.1), surrounding whitespace ignored."""
+        charset, raw = await self._receive(request, key, timeouts, charset=True)
+        raw = raw.strip()
+        if not raw:
+            return None, None
+        try:
+            text = raw.decode(charset or "utf-8")
+            return text, json.loads(text)
+        except (ValueError, LookupError) as exc:  # not JSON, not the charset, no such charset
+            raise UpstreamError(f"{self.name} sent a response that is not JSON ({_why(exc)}).",
+                                status=502, code="upstream_bad_response") from None
+
+    async def _receive(self, request, key: Secret | None,
+                       timeouts: tuple[float, float] | None = None, *, charset: bool = False
+                       ) -> tuple[str | None, bytes]:
+        """The answer's whole body, within ``max_response_bytes``, after its declared
+        charset (``charset=True``) or its ``Content-Type`` header."""
         exchange = CURRENT.get()  # the request's, for Server-Timing (server/timing_header.py)
         started = exchange.now() if exchange is not None else 0.0
         response = await self._open(request, key, timeouts=timeouts)
         try:
-            raw = (await response.read(self.max_response_bytes)).strip()
-            if not raw:
-                return None, None
-            charset = response.charset()
-            text = raw.decode(charset or "utf-8")
-            return text, json.loads(text)
+            raw = await response.read(self.max_response_bytes)
+            return (response.charset() if charset
+                    else response.headers.get("Content-Type")), raw
         except ReadTimeout:
             raise self._timed_out("while sending its response") from None
         except BodyTooLarge:
@@ -358,9 +334,6 @@ class UpstreamProvider:
                                   "upstream_response_too_large") from None
         except ConnectionCut as exc:
             raise UpstreamError(f"The {self.name} response was cut off: {exc}.",
-                                status=502, code="upstream_bad_response") from None
-        except (ValueError, LookupError) as exc:  # not JSON, not the charset, no such charset
-            raise UpstreamError(f"{self.name} sent a response that is not JSON ({_why(exc)}).",
                                 status=502, code="upstream_bad_response") from None
         finally:
             response.release()
@@ -394,40 +367,3 @@ def _size(n: int) -> str:
 def _why(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     return text.split("?", 1)[0][:200]
-
-
-class _Push:
-    """A stream's read-callback path (``ChatCall.sink``).
-
-    While the stream's loop is parked in ``wait`` (every chunk before has been yielded
-    and sent), each read that arrives with nothing queued is offered to ``tap``: if the
-    sink is ready it decodes the read and translates its events, as the loop would, and
-    sends the chunks straight to the sink, so an event's bytes go out without waking the
-    relay's task. A sink that is not ready (not yet armed, its client behind or gone)
-    declines the read before anything is touched, and the loop takes it as usual. A
-    failure (an in-band error, a malformed event) is kept for the loop, which raises it
-    as if it had met it itself, and the wait ends at once.
-    """
-
-    __slots__ = ("decoder", "translator", "sink", "response", "failure", "started")
-
-    def __init__(self, decoder: SSEDecoder, translator, sink: ChunkSink,
-                 response: HttpResponse) -> None:
-        self.decoder, self.translator, self.sink, self.response = (decoder, translator, sink,
-                                                                   response)
-        self.failure: Exception | None = None
-        self.started = False
-
-    def tap(self, piece: bytes) -> bool:
-        if self.failure is not None or not self.sink.ready():
-            return False
-        self.started = True
-        sink, feed = self.sink, self.translator.feed
-        try:
-            for event in self.decoder.feed(piece):
-                for chunk in feed(event):
-                    sink(chunk)
-        except Exception as exc:  # noqa: BLE001 - the loop raises it, in the task
-            self.failure = exc
-            self.response.wake()
-        return True

@@ -6,14 +6,17 @@ a ``Profile``: default base URL, whether a key is required, and extra headers (O
 attribution headers, providers.md §10.1). Payload quirks are applied by ``translate``.
 
 ``request(op, payload, key, …)`` is the entry point the upstream client calls: it returns
-an ``UpstreamRequest`` (method, URL, headers, native JSON). The key is taken per call and
-revealed only into the returned headers; nothing here stores it.
+an ``UpstreamRequest`` (method, URL, headers, native JSON). OpenAI's own routes are relayed
+as sent (``NATIVE``): a JSON body as it is, an upload (``providers/form.Form``) encoded as
+multipart/form-data here. The key is taken per call and revealed only into the returned
+headers; nothing here stores it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from behest_local.providers import form as multipart
 from behest_local.providers.openai_compat import translate
 from behest_local.providers.shapes import UpstreamRequest, join_url, reveal
 from behest_local.secret import Secret
@@ -39,10 +42,13 @@ class Profile:
     record it); the translator then hides the usage chunk from the client."""
     embeddings: bool = True
     native_ops: frozenset[str] = frozenset()
-    """OpenAI's own routes relayed as sent (a native body): ``moderations``, ``images``."""
+    """OpenAI's own routes relayed as sent (a native body): ``moderations``, ``images`` …"""
 
 
-NATIVE = frozenset({"moderations", "images"})
+UPLOADS = {"transcriptions": "audio/transcriptions", "translations": "audio/translations",
+           "image_edits": "images/edits", "image_variations": "images/variations"}
+"""The native operations whose body is a multipart upload (a ``Form``), by path."""
+NATIVE = frozenset({"moderations", "images", "speech", *UPLOADS})
 """Operations whose body is OpenAI's own, relayed untranslated (OpenAI's profile only)."""
 OPENAI = Profile("openai", "https://api.openai.com/v1", usage_always_on=True, native_ops=NATIVE)
 MISTRAL = Profile("mistral", "https://api.mistral.ai/v1", strict_fields=True,
@@ -56,7 +62,8 @@ CUSTOM = Profile("custom", "http://127.0.0.1:11434/v1", key_required=False)
 PROFILES = {p.name: p for p in (OPENAI, MISTRAL, OPENROUTER, CUSTOM)}
 
 PATHS = {"chat": "chat/completions", "embed": "embeddings", "models": "models",
-         "moderations": "moderations", "images": "images/generations"}
+         "moderations": "moderations", "images": "images/generations",
+         "speech": "audio/speech", **UPLOADS}
 
 
 def request(op: str, payload: object, key: Secret | str | None, *, profile: Profile = OPENAI,
@@ -74,8 +81,7 @@ def request(op: str, payload: object, key: Secret | str | None, *, profile: Prof
             or (op in NATIVE and op not in profile.native_ops):
         raise ValueError(f"{profile.name} has no {op!r} operation")
     url = join_url(base_url or profile.base_url, PATHS[op])
-    out = {"Accept": "text/event-stream" if _streams(op, payload) else "application/json",
-           **profile.headers}
+    out = {"Accept": _accept(op, payload), **profile.headers}
     secret = reveal(key)
     if secret:
         out["Authorization"] = f"Bearer {secret}"
@@ -83,13 +89,26 @@ def request(op: str, payload: object, key: Secret | str | None, *, profile: Prof
         out.update(headers)
     if op == "models":
         return UpstreamRequest("GET", url, out)
+    if op in UPLOADS:
+        out["Content-Type"], body = multipart.encode(payload)  # type: ignore[arg-type]
+        return UpstreamRequest("POST", url, out, body=body)
     out["Content-Type"] = "application/json"
     if op in NATIVE:  # a native body: OpenAI's own API, nothing to translate
         return UpstreamRequest("POST", url, out, payload)
     return UpstreamRequest("POST", url, out, translate.to_native(op, payload, profile))
 
 
-def _streams(op: str, payload: object) -> bool:
-    if op in NATIVE:
-        return bool(payload.get("stream"))  # type: ignore[union-attr]
-    return op == "chat" and bool(getattr(payload, "request", {}).get("stream"))
+def _accept(op: str, payload: object) -> str:
+    """Server-sent events for a stream; for speech and the transcripts (audio, or ``text``,
+    ``srt`` and ``vtt``), anything; else JSON."""
+    if op in UPLOADS:
+        streams = payload.streams()  # type: ignore[union-attr]
+    elif op == "speech":
+        streams = payload.get("stream_format") == "sse"  # type: ignore[union-attr]
+    elif op in NATIVE:
+        streams = bool(payload.get("stream"))  # type: ignore[union-attr]
+    else:
+        streams = op == "chat" and bool(getattr(payload, "request", {}).get("stream"))
+    if streams:
+        return "text/event-stream"
+    return "*/*" if op in ("speech", "transcriptions", "translations") else "application/json"

@@ -11,6 +11,10 @@ translations read a multipart upload (up to OpenAI's 25 MB) and answer from
 (``speech.billed``, ``transcribe.billed``: characters, seconds or tokens), which
 ``finops/prices.py`` prices. Authentication, limits
 and the exchange's end are the gateway middleware's, as for every route.
+
+With an OpenAI key in the vault (the key and plan rules of ``policy/routing.keyed``, as
+for images), the same checks run and the request is relayed upstream instead
+(``audio_relay.py``): the upload is kept as the ``Form`` it came as, to be re-sent.
 """
 
 from __future__ import annotations
@@ -26,11 +30,14 @@ from behest_local.exchange.exchange import Exchange
 from behest_local.offload import off_loop
 from behest_local.policy import routing
 from behest_local.providers.emulated import scripted, speech, speech_encode, transcribe
+from behest_local.providers.form import Form
 from behest_local.server.body import form_field, payload_error, read_json
 from behest_local.server.keys import EXCHANGE, GATEWAY, PRINCIPAL
 from behest_local.server.render import json_response
+from behest_local.server.routes.audio_relay import relay_speech, relay_transcript
 
-_EMULATED_REASON = "audio is answered by the emulated voice"
+UPSTREAM = "openai"
+_FALLBACK = "the emulated voice"
 
 
 MAX_AUDIO_BYTES = 26_214_400
@@ -47,15 +54,20 @@ def setup_audio_routes(app: web.Application) -> None:
 
 async def create_speech(request: web.Request) -> web.StreamResponse:
     """``POST /v1/audio/speech``."""
-    body = await read_json(request, speech.validate_speech_request)
+    raw = await read_json(request)
+    body = speech.validate_speech_request(raw)
     fmt = body["response_format"]
-    encode = None if fmt in speech.PRODUCED else speech_encode.encoder_for(fmt)
     exchange: Exchange = request[EXCHANGE]
     sse_out = body["stream_format"] == "sse"
+    target = _route(request, body["model"])
     exchange.routed(requested_model=body["model"], model=body["model"],
-                    provider=routing.EMULATED, reason=_EMULATED_REASON, stream=sse_out)
+                    provider=target.provider, reason=target.reason, stream=sse_out)
     exchange.upstream_started()
     said = await off_loop(speech.plan, body["input"], body["voice"], body["speed"])
+    if target.provider != routing.EMULATED:
+        return await relay_speech(request, target.provider, raw,
+                                  speech.billed(body["model"], body["input"], said))
+    encode = None if fmt in speech.PRODUCED else speech_encode.encoder_for(fmt)
     if encode is None:
         chunks = speech.speech_chunks(said, fmt)
         size = said.samples * 2 + (len(speech.wav_header(0)) if fmt == "wav" else 0)
@@ -106,7 +118,7 @@ async def create_translation(request: web.Request) -> web.StreamResponse:
 
 
 async def _listen(request: web.Request, task: str) -> web.StreamResponse:
-    fields, data, filename = await _upload(request)
+    fields, data, filename, form = await _upload(request)
     model = fields.get("model", [""])[0]
     models = transcribe.TRANSCRIBE_MODELS if task == "transcribe" else ("whisper-1",)
     if not model:
@@ -114,27 +126,28 @@ async def _listen(request: web.Request, task: str) -> web.StreamResponse:
     if model not in models:
         raise InvalidRequestError(f"Invalid model {model!r} for this endpoint; supported: "
                                   f"{', '.join(models)}.", param="model", code="invalid_model")
-    fmt = fields.get("response_format", ["json"])[0]
-    if fmt not in transcribe.RESPONSE_FORMATS:
-        raise InvalidRequestError(f"Invalid value for 'response_format': {fmt!r}. Supported "
-                                  f"values are: {', '.join(transcribe.RESPONSE_FORMATS)}.",
-                                  param="response_format")
-    if model.startswith("gpt-4o") and fmt != "json":
-        raise InvalidRequestError(f"response_format {fmt!r} is not compatible with {model}; "
-                                  "use json.", param="response_format")
-    granularities = tuple(fields.get("timestamp_granularities[]", ["segment"]))
-    if any(g not in ("word", "segment") for g in granularities):
-        raise InvalidRequestError("Invalid value for 'timestamp_granularities'; supported "
-                                  "values are: word, segment.", param="timestamp_granularities")
-    stream = fields.get("stream", ["false"])[0].lower() == "true"
     if data is None:
         raise InvalidRequestError("Missing required parameter: 'file'.", param="file")
+    stream = fields.get("stream", ["false"])[0].lower() == "true"
+    target = _route(request, model)
+    if target.provider != routing.EMULATED:
+        # OpenAI checks the rest itself, options the emulator lacks included (the
+        # diarize model's ``diarized_json``, say).
+        _routed(request, model, target, stream)
+
+        async def heard() -> tuple[int, int]:  # the emulated path's units, when unreported
+            try:
+                seconds = await off_loop(transcribe.duration, data,
+                                         transcribe.sniff(data, filename or ""))
+            except InvalidRequestError:  # a format only OpenAI reads: its least charge
+                seconds = 0.0
+            return transcribe.billed(model, transcribe.Transcript("", (), seconds, ""))
+        op = "transcriptions" if task == "transcribe" else "translations"
+        return await relay_transcript(request, target.provider, op, form, heard)
+    fmt, granularities = _emulated_format(fields, model)
     kind = transcribe.sniff(data, filename or "")
+    exchange = _routed(request, model, target, stream)
     seconds = await off_loop(transcribe.duration, data, kind)
-    exchange: Exchange = request[EXCHANGE]
-    exchange.routed(requested_model=model, model=model, provider=routing.EMULATED,
-                    reason=_EMULATED_REASON, stream=stream)
-    exchange.upstream_started()
     # A scripted reply pins the transcript: its ``match`` is tried on the file's name and
     # the prompt, as a chat rule is on the last user message.
     cue = f"{filename or ''}\n{fields.get('prompt', [''])[0]}"
@@ -150,6 +163,33 @@ async def _listen(request: web.Request, task: str) -> web.StreamResponse:
     if isinstance(body, str):
         return web.Response(text=body, content_type="text/plain")
     return json_response(body)
+
+
+def _emulated_format(fields: dict[str, list[str]], model: str) -> tuple[str, tuple[str, ...]]:
+    """The ``response_format`` and timestamp granularities the emulated ear can answer, as
+    OpenAI checks them (400s naming the field)."""
+    fmt = fields.get("response_format", ["json"])[0]
+    if fmt not in transcribe.RESPONSE_FORMATS:
+        raise InvalidRequestError(f"Invalid value for 'response_format': {fmt!r}. Supported "
+                                  f"values are: {', '.join(transcribe.RESPONSE_FORMATS)}.",
+                                  param="response_format")
+    if model.startswith("gpt-4o") and fmt != "json":
+        raise InvalidRequestError(f"response_format {fmt!r} is not compatible with {model}; "
+                                  "use json.", param="response_format")
+    granularities = tuple(fields.get("timestamp_granularities[]", ["segment"]))
+    if any(g not in ("word", "segment") for g in granularities):
+        raise InvalidRequestError("Invalid value for 'timestamp_granularities'; supported "
+                                  "values are: word, segment.", param="timestamp_granularities")
+    return fmt, granularities
+
+
+def _routed(request: web.Request, model: str, target: routing.Target,
+            stream: bool) -> Exchange:
+    exchange: Exchange = request[EXCHANGE]
+    exchange.routed(requested_model=model, model=model, provider=target.provider,
+                    reason=target.reason, stream=stream)
+    exchange.upstream_started()
+    return exchange
 
 
 async def _stream_transcript(request: web.Request, said: transcribe.Transcript,
@@ -170,17 +210,20 @@ async def _stream_transcript(request: web.Request, said: transcribe.Transcript,
     return response
 
 
-async def _upload(request: web.Request) -> tuple[dict[str, list[str]], bytes | None, str | None]:
+async def _upload(request: web.Request
+                  ) -> tuple[dict[str, list[str]], bytes | None, str | None, Form]:
     """The form's text fields (repeated ones in order) and its ``file`` part, read as it
-    arrives up to OpenAI's 25 MB (413 above, before a byte is read when declared)."""
+    arrives up to OpenAI's 25 MB (413 above, before a byte is read when declared); and
+    the whole form as it came, to relay."""
     if request.content_type != "multipart/form-data":
         raise InvalidRequestError("This endpoint expects a multipart/form-data body with a "
                                   "'file' part.", code="invalid_multipart")
     if request.content_length is not None and request.content_length > MAX_AUDIO_BYTES + 65536:
         raise _too_large(request.content_length)
     fields: dict[str, list[str]] = {}
-    data: bytearray | None = None
+    data: bytes | bytearray | None = None
     filename = None
+    form = Form()
     try:
         reader = await request.multipart()
         while (part := await reader.next()) is not None:
@@ -190,15 +233,25 @@ async def _upload(request: web.Request) -> tuple[dict[str, list[str]], bytes | N
                     data += chunk
                     if len(data) > MAX_AUDIO_BYTES:
                         raise _too_large(len(data))
+                data = bytes(data)
+                form.add_file("file", filename or "audio", part.headers.get(
+                    "Content-Type", "application/octet-stream"), data)
             else:
                 value = await form_field(part, _FIELD_BYTES)
                 fields.setdefault(part.name or "", []).append(value)
+                form.add_field(part.name or "", value)
     except web.RequestPayloadError as exc:
         raise payload_error(exc) from None
     except (ValueError, RuntimeError, http_exceptions.BadHttpMessage, web.HTTPException):
         raise InvalidRequestError("The multipart/form-data body could not be read: it is "
                                   "malformed or cut short.", code="invalid_multipart") from None
-    return fields, bytes(data) if data is not None else None, filename
+    return fields, data, filename, form
+
+
+def _route(request: web.Request, model: str) -> routing.Target:
+    keys = request.app[GATEWAY].provider_keys
+    return routing.keyed(model, "requested model", UPSTREAM, request[PRINCIPAL].settings,
+                         keys.has if keys else lambda provider: False, fallback=_FALLBACK)
 
 
 def _too_large(read: int) -> GatewayError:

@@ -9,8 +9,12 @@ square for DALL·E 2; a mask of the image's size), and the edit is drawn there t
 (``images.edit``): the placeholder where the mask is transparent, the original elsewhere.
 The answer is built as for generations (``images.respond``).
 
-Always emulated, even with an OpenAI key: relaying a multipart body upstream is not
-built yet (the exchange's routing reason says so).
+With an OpenAI key (``images.route``: the key and plan rules), the form is relayed
+instead, once its fields are checked: re-sent as the multipart upload it came as
+(``providers/form.Form``: every ``image[]``, the mask, each field, filenames and types
+kept), answered as OpenAI answers (``images.relay_images``), a ``stream: true`` edit
+event by event. The uploads are not opened here then: OpenAI judges its own inputs, and
+the Pillow checks exist for the emulated drawing.
 """
 
 from __future__ import annotations
@@ -21,15 +25,15 @@ from behest_local.errors import InvalidRequestError
 from behest_local.offload import off_loop
 from behest_local.policy import routing
 from behest_local.providers.emulated import images
-from behest_local.server.keys import EXCHANGE
-from behest_local.server.routes.images import respond
+from behest_local.providers.form import Form
+from behest_local.server.keys import EXCHANGE, GATEWAY
+from behest_local.server.routes.images import relay_images, respond, route
 
 MB = 1024 * 1024
 FILE_CAP = 50 * MB  # GPT image models' per-image limit; DALL·E 2's 4 MB is checked after
 MAX_IMAGES = 16
 _FIELD_BYTES = 64 * 1024
 _INTS = ("n", "output_compression", "partial_images")
-_REASON = "image edits and variations are emulated (multipart relay not built)"
 
 
 def setup_edit_routes(app: web.Application) -> None:
@@ -38,8 +42,8 @@ def setup_edit_routes(app: web.Application) -> None:
     app.router.add_post("/v1/images/variations", variations)
 
 
-async def edits(request: web.Request) -> web.Response:
-    fields, files = await _form(request)
+async def edits(request: web.Request) -> web.StreamResponse:
+    fields, files, form = await _form(request)
     uploads = files.get("image", []) + files.get("image[]", [])
     if not uploads:
         raise InvalidRequestError("Missing required parameter: 'image'.", param="image",
@@ -49,23 +53,27 @@ async def edits(request: web.Request) -> web.Response:
     if len(uploads) > (1 if dalle else MAX_IMAGES):
         raise InvalidRequestError(f"Invalid 'image': at most {1 if dalle else MAX_IMAGES} "
                                   "images.", param="image")
+    if (target := _routed(request, fields.get("model"), req)) != routing.EMULATED:
+        provider = request.app[GATEWAY].provider(target)
+        return await relay_images(request, provider, "image_edits", form, req)
     masks = files.get("mask", [])
     mask = masks[0] if masks else None
     await off_loop(_check, uploads, mask, dalle)
-    _routed(request, fields.get("model"), req)
     return await respond(request, req,
                          lambda index: off_loop(images.edit, req, index, uploads[0], mask))
 
 
-async def variations(request: web.Request) -> web.Response:
-    fields, files = await _form(request)
+async def variations(request: web.Request) -> web.StreamResponse:
+    fields, files, form = await _form(request)
     uploads = files.get("image", [])
     if not uploads:
         raise InvalidRequestError("Missing required parameter: 'image'.", param="image",
                                   code="missing_required_parameter")
     req = images.validate_generation(fields, operation="variations")
+    if (target := _routed(request, fields.get("model"), req)) != routing.EMULATED:
+        provider = request.app[GATEWAY].provider(target)
+        return await relay_images(request, provider, "image_variations", form, req)
     await off_loop(_check, uploads[:1], None, True)
-    _routed(request, fields.get("model"), req)
     return await respond(request, req,
                          lambda index: off_loop(images.edit, req, index, uploads[0], None))
 
@@ -84,15 +92,20 @@ def _check(uploads: list[bytes], mask: bytes | None, dalle: bool) -> None:
                                       param="mask")
 
 
-def _routed(request: web.Request, requested: object, req: images.ImageRequest) -> None:
+def _routed(request: web.Request, requested: object, req: images.ImageRequest) -> str:
+    """The provider ``req`` goes to, recorded on the exchange."""
+    target = route(request, req.model)
     exchange = request[EXCHANGE]
     exchange.routed(requested_model=requested if isinstance(requested, str) else None,
-                    model=req.model, provider=routing.EMULATED, reason=_REASON, stream=False)
+                    model=req.model, provider=target.provider, reason=target.reason,
+                    stream=req.stream and target.provider != routing.EMULATED)
     exchange.upstream_started()
+    return target.provider
 
 
-async def _form(request: web.Request) -> tuple[dict, dict[str, list[bytes]]]:
-    """The form's text fields (typed) and its files by field name, each capped."""
+async def _form(request: web.Request) -> tuple[dict, dict[str, list[bytes]], Form]:
+    """The form's text fields (typed) and its files by field name, each capped; and the
+    whole form as it came, to relay."""
     if request.content_type != "multipart/form-data":
         raise InvalidRequestError("This endpoint expects a multipart/form-data body with an "
                                   "'image' part.", code="invalid_multipart")
@@ -102,6 +115,7 @@ async def _form(request: web.Request) -> tuple[dict, dict[str, list[bytes]]]:
                                   code="request_too_large")
     fields: dict = {}
     files: dict[str, list[bytes]] = {}
+    form = Form()
     total = 0
     try:
         reader = await request.multipart()
@@ -116,14 +130,19 @@ async def _form(request: web.Request) -> tuple[dict, dict[str, list[bytes]]]:
                     raise InvalidRequestError(f"The form part {name!r} is too large.",
                                               status=413, param=name, code="request_too_large")
             if part.filename is not None:
-                files.setdefault(name, []).append(bytes(value))
+                data = bytes(value)
+                files.setdefault(name, []).append(data)
+                form.add_file(name, part.filename, part.headers.get(
+                    "Content-Type", "application/octet-stream"), data)
             else:
-                fields[name] = _typed(name, value.decode("utf-8", "replace"))
+                text = value.decode("utf-8", "replace")
+                fields[name] = _typed(name, text)
+                form.add_field(name, text)
     except (ValueError, RuntimeError, http_exceptions.BadHttpMessage,
             web.RequestPayloadError):
         raise InvalidRequestError("The multipart/form-data body could not be read: it is "
                                   "malformed or cut short.", code="invalid_multipart") from None
-    return fields, files
+    return fields, files, form
 
 
 def _typed(name: str, text: str) -> object:

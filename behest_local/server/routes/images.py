@@ -3,7 +3,8 @@
 Admission (auth, limits, the exchange) has run in the middleware. The body is checked per
 model (``providers/emulated/images.py``) and routed like moderations: to OpenAI when the
 vault holds an OpenAI key (the plan and key rules of ``policy/routing.keyed``), relayed as
-sent; else each image is rendered beside the event loop (``offload.off_loop``).
+sent (``relay_images``, which the uploads of ``image_edits.py`` use too); else each image
+is rendered beside the event loop (``offload.off_loop``).
 
 ``response_format: url`` (DALL·E's default): the image is kept in memory and served by the
 gateway itself at ``GET /images/{token}.{ext}`` for an hour, as OpenAI's URLs are. The
@@ -30,6 +31,7 @@ from behest_local.errors import NotFoundError
 from behest_local.offload import off_loop
 from behest_local.policy import routing
 from behest_local.providers.emulated import images
+from behest_local.providers.form import Form
 from behest_local.server.body import read_json
 from behest_local.server.keys import EXCHANGE, GATEWAY, PRINCIPAL
 from behest_local.server.render import json_response
@@ -83,22 +85,31 @@ async def generations(request: web.Request) -> web.Response:
     raw = await read_json(request)
     req = images.validate_generation(raw)
     exchange = request[EXCHANGE]
-    target = _route(request, req.model)
+    target = route(request, req.model)
     exchange.routed(requested_model=raw.get("model"), model=target.model,
                     provider=target.provider, reason=target.reason, stream=req.stream)
     exchange.upstream_started()
     if target.provider != routing.EMULATED:
         provider = request.app[GATEWAY].provider(target.provider)
-        if req.stream:
-            events = provider.native_events("images", raw, {})
-            return await relay(request, _relayed(events, exchange), terminator=None)
-        text, reply = await provider.native_json("images", raw, {})
-        usage = (reply or {}).get("usage") or {}
-        exchange.usage(usage.get("input_tokens") or 0, usage.get("output_tokens") or 0)
-        return json_response(EventJSON(reply, text) if text is not None else reply)
+        return await relay_images(request, provider, "images", raw, req)
     if req.stream:
         return await relay(request, _stream(request, req), terminator=None)
     return await respond(request, req, lambda index: off_loop(images.render, req, index))
+
+
+async def relay_images(request: web.Request, provider, op: str, body: dict | Form,
+                       req: images.ImageRequest) -> web.StreamResponse:
+    """``op`` (``images``, ``image_edits``, ``image_variations``) of ``req`` (its checked
+    fields) answered by ``provider`` as it answers: its JSON with its usage metered, or,
+    for ``req.stream``, its events one by one."""
+    exchange = request[EXCHANGE]
+    if req.stream:
+        events = provider.native_events(op, body, {})
+        return await relay(request, _relayed(events, exchange), terminator=None)
+    text, reply = await provider.native_json(op, body, {})
+    usage = (reply or {}).get("usage") or {}
+    exchange.usage(usage.get("input_tokens") or 0, usage.get("output_tokens") or 0)
+    return json_response(EventJSON(reply, text) if text is not None else reply)
 
 
 async def _relayed(events: AsyncIterator[SSEEvent], exchange) -> AsyncIterator[bytes]:
@@ -173,7 +184,9 @@ async def image_file(request: web.Request) -> web.Response:
                         headers={"Cache-Control": f"private, max-age={URL_SECONDS}"})
 
 
-def _route(request: web.Request, model: str) -> routing.Target:
+def route(request: web.Request, model: str) -> routing.Target:
+    """Where an image request for ``model`` goes: OpenAI by the key and plan rules, else
+    the emulated images."""
     keys = request.app[GATEWAY].provider_keys
     return routing.keyed(model, "requested model", UPSTREAM, request[PRINCIPAL].settings,
                          keys.has if keys else lambda provider: False,
