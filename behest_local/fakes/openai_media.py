@@ -22,7 +22,7 @@ from aiohttp import web
 
 from behest_local import sse
 from behest_local.fakes import script as scripting
-from behest_local.fakes.base import STATE, json_response, play, read_json
+from behest_local.fakes.base import json_response, play, read_json
 from behest_local.fakes.openai_wire import error_body
 
 FAKE_AUDIO = [b"FAKE-AUDIO-0:" + bytes(range(256)) * 4, b"FAKE-AUDIO-1:" + b"\x00\xff" * 300,
