@@ -83,6 +83,11 @@ class _Source(Protocol):
     def close(self) -> None: ...
 
 
+class _Unreadable(Exception):
+    """The event loop cannot watch the kqueue's descriptor (untested ground: uvloop on
+    macOS is expected to, a nested kqueue being readable like any descriptor)."""
+
+
 class _InotifySource:
     """inotify.py's events as a ``_Source``: completed files, gone directories, overflow."""
 
@@ -151,7 +156,12 @@ class FileWatch:
         stop = stop or asyncio.Event()
         try:
             if notified():
-                await self._run_notified(stop)
+                try:
+                    await self._run_notified(stop)
+                except _Unreadable as exc:
+                    log.warning("this event loop cannot wait on a kqueue (%s): watching files "
+                                "with watchfiles instead (changes apply within a second)", exc)
+                    await self._run_watchfiles(stop)
             else:
                 await self._run_watchfiles(stop)
         finally:
@@ -192,7 +202,12 @@ class FileWatch:
             woken.set()
 
         try:
-            loop.add_reader(source.fd, readable)
+            try:
+                loop.add_reader(source.fd, readable)
+            except (OSError, ValueError, NotImplementedError) as exc:
+                if inotify.available():
+                    raise
+                raise _Unreadable(exc) from exc
             # What changed between a follower's ``follow`` and now was not reported: the
             # ticking followers (safe to call without a change) look once now.
             due.update(f for f in follows if f.tick)

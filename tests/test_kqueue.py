@@ -164,3 +164,24 @@ async def test_the_file_watcher_uses_kqueue_where_there_is_no_inotify(tmp_path, 
     await asyncio.wait_for(heard.wait(), 5)
     stop.set()
     await asyncio.wait_for(task, 5)
+
+
+async def test_a_loop_that_cannot_wait_on_the_kqueue_falls_back_to_watchfiles(
+        tmp_path, monkeypatch, fake_select, caplog):
+    monkeypatch.setattr(file_watch.inotify, "available", lambda: False)
+    monkeypatch.setattr(kqueue, "available", lambda: True)
+    loop = asyncio.get_running_loop()
+
+    def refuse(fd, callback, *args):
+        raise NotImplementedError("no add_reader here")
+
+    monkeypatch.setattr(loop, "add_reader", refuse)
+    heard = asyncio.Event()
+    watch = file_watch.FileWatch()
+    watch.follow(tmp_path, ["behest.toml"], heard.set, tick=True)  # called once at start
+    stop = asyncio.Event()
+    task = asyncio.create_task(watch.run(stop))
+    await asyncio.wait_for(heard.wait(), 10)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    assert "watching files with watchfiles instead" in caplog.text
