@@ -8,8 +8,9 @@ traffic at all. Now:
 * the list's timer (app.py's ``tick_refresh``, every ``tick``) stops once nothing is left to
   refresh: no change pending, no running row (its elapsed time moves without events), no
   detail reload owed. It sets ``feed.sleeping``; the feed's next change calls ``wake``
-  (one bool test per trace event, tui/feed.py), which starts both timers, and a resumed
-  Textual timer fires at once, so a request shows as promptly as before;
+  (one bool test per trace event, tui/feed.py), which starts both timers from that
+  moment: the list's first refresh (and the header with it) comes one ``tick`` later,
+  as promptly as before, when the timer ran all the time;
 * the header's timer (``tick_header``, every ``HEADER_EVERY``) runs while the request
   rate (a ten-second average) or the in-flight count can change without an event, then
   stops; rate-limit gauges with requests counted change only when their minute rolls
@@ -48,6 +49,7 @@ class Pacing:
     _header_ticker: Timer | None = None
     _minute_timer: Timer | None = None
     _header_sleeping = False
+    _header_due = False
     _loop: asyncio.AbstractEventLoop | None = None
     _loop_thread: int | None = None
     _unsubscribe_vault: Callable[[], None] | None = None
@@ -86,13 +88,16 @@ class Pacing:
         return self.feed.sleeping and self._header_sleeping
 
     def wake(self) -> None:
-        """The feed's ``on_wake``: a change after a quiet spell starts both timers (their
-        first tick comes at once)."""
+        """The feed's ``on_wake``: a change after a quiet spell starts both timers, each
+        from now (``reset``): the list's first refresh comes one ``tick`` after the first
+        change, as while busy, so a short request is shown finished rather than running
+        and replaced a moment later; that refresh shows the header too."""
         if self._on_loop(self.wake):
             self._header_sleeping = False
+            self._header_due = True
             for timer in (self._ticker, self._header_ticker):
                 if timer is not None:
-                    timer.resume()
+                    timer.reset()  # also resumes a paused timer
 
     def _on_loop(self, callback: Callable[[], None]) -> bool:
         """True on the app's loop thread; elsewhere (a config reload, the vault index's
@@ -103,8 +108,12 @@ class Pacing:
         return False
 
     def sleep_if_quiet(self) -> None:
-        """After a list refresh (``tick_refresh``): stop the list's timer if nothing is
-        left to refresh (no change pending, no running row, no detail reload owed)."""
+        """After a list refresh (``tick_refresh``): the header too if this is the first
+        since waking; stop the list's timer if nothing is left to refresh (no change
+        pending, no running row, no detail reload owed)."""
+        if self._header_due:
+            self._header_due = False
+            self.refresh_header()
         try:
             running = self.exchanges.running
         except NoMatches:  # a last tick while the app shuts down
