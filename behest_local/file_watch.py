@@ -7,20 +7,23 @@ second instance. Each owner registers what it follows with :meth:`FileWatch.foll
 task (``RunningGateway.watch`` runs :meth:`FileWatch.run`) covers all of them and calls the
 owners whose files changed, one at a time.
 
-Idle means idle (issue 23): on Linux the kernel's notifications come through an inotify
-descriptor that the event loop reads when it is readable (``inotify.py``): no thread, no
-timer, nothing runs until a followed file changes, and the change applies at once (``keys
-revoke`` in another terminal is meant to take effect immediately, README). It listens for
-files *completed* (closed after writing, renamed into place, deleted), so a follower never
-reads a half-written file. Where inotify does not exist (macOS, Windows) watchfiles' thread
-watches instead: it wakes every ``STEP_MS`` to look for events, which bounds how soon a
-change applies, and costs ~100 wake-ups a second while idle.
+Idle means idle (issue 23): the kernel's notifications come through a descriptor that the
+event loop reads when it is readable: inotify on Linux (``inotify.py``), kqueue on macOS
+and the BSDs (``kqueue.py``, untested on a real Mac). No thread, no timer, nothing runs
+until a followed file changes, and the change applies at once (``keys revoke`` in another
+terminal is meant to take effect immediately, README). inotify reports files *completed*
+(closed after writing, renamed into place, deleted), so a follower never reads a
+half-written file; kqueue reports a write as it happens. Where neither exists (Windows)
+watchfiles' thread watches instead: it wakes every ``STEP_MS`` to look for events, which
+bounds how soon a change applies (within about a second) and keeps it to about one
+wake-up a second while idle (plus one a second for the ticks below).
 
 A follower may ask for a ``tick`` (it is cheap and quiet to call without a change):
 ``tick=True`` calls it when watching starts (a change made before was not reported), and
 once more ``TICK_MS`` after each change, in case the file changed again in a way its
-signature could not tell; under watchfiles, once a second as well, because there an event
-can come before the file is complete. The timer exists only after a change.
+signature could not tell (or, under kqueue, it was still being written); under watchfiles,
+once a second as well, because there an event can come before the file is complete. The
+timer exists only after a change.
 """
 
 from __future__ import annotations
@@ -32,13 +35,15 @@ import os
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from behest_local import inotify
+from behest_local import inotify, kqueue
 
 log = logging.getLogger("behest_local.file_watch")
 
-STEP_MS = 10
-"""watchfiles only: how often its thread looks for events (and takes the GIL to do so)."""
+STEP_MS = 1000
+"""watchfiles only: how often its thread looks for events (and takes the GIL to do so):
+one wake-up a second, and how late a change may apply (issue 23: at most 2 a second)."""
 DEBOUNCE_MS = 50
 """watchfiles only: events closer together than this are delivered as one batch."""
 TICK_MS = 1000
@@ -63,9 +68,63 @@ class Follow:
     label: str = ""
 
 
+EVERYTHING = ("", "")
+"""A change of every followed file (inotify's queue overflowed: events were lost)."""
+
+
+class _Source(Protocol):
+    """The kernel's notifications: ``fd`` for ``loop.add_reader``; ``read`` returns the
+    ``(directory, name)`` changed (``(directory, None)``: the directory itself is gone)."""
+
+    fd: int
+
+    def read(self) -> list[tuple[str, str | None]]: ...
+
+    def close(self) -> None: ...
+
+
+class _Unreadable(Exception):
+    """The event loop cannot watch the kqueue's descriptor (untested ground: uvloop on
+    macOS is expected to, a nested kqueue being readable like any descriptor)."""
+
+
+class _InotifySource:
+    """inotify.py's events as a ``_Source``: completed files, gone directories, overflow."""
+
+    def __init__(self, directories: Iterable[str]) -> None:
+        self._notify = inotify.Inotify()
+        self.fd = self._notify.fd
+        try:
+            for directory in directories:
+                self._notify.add(directory, MASK)
+        except BaseException:
+            self._notify.close()
+            raise
+
+    def read(self) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = []
+        for event in self._notify.read():
+            if event.mask & inotify.IN_Q_OVERFLOW:
+                out.append(EVERYTHING)  # events were lost: every follower looks again
+            elif event.mask & (inotify.IN_DELETE_SELF | inotify.IN_MOVE_SELF):
+                out.append((event.directory, None))
+            elif event.name:
+                out.append((event.directory, event.name))
+        return out
+
+    def close(self) -> None:
+        self._notify.close()
+
+
+def notified() -> bool:
+    """Whether the kernel notifies this process of file changes (inotify, kqueue), or
+    watchfiles' polling thread stands in (Windows)."""
+    return inotify.available() or kqueue.available()
+
+
 def backend_modules() -> tuple[str, ...]:
     """What :meth:`FileWatch.run` imports on this platform (warmed off the loop first)."""
-    return () if inotify.available() else ("watchfiles", "anyio._backends._asyncio")
+    return () if notified() else ("watchfiles", "anyio._backends._asyncio")
 
 
 class FileWatch:
@@ -96,8 +155,13 @@ class FileWatch:
             return
         stop = stop or asyncio.Event()
         try:
-            if inotify.available():
-                await self._run_inotify(stop)
+            if notified():
+                try:
+                    await self._run_notified(stop)
+                except _Unreadable as exc:
+                    log.warning("this event loop cannot wait on a kqueue (%s): watching files "
+                                "with watchfiles instead (changes apply within a second)", exc)
+                    await self._run_watchfiles(stop)
             else:
                 await self._run_watchfiles(stop)
         finally:
@@ -105,23 +169,30 @@ class FileWatch:
                 handle.cancel()
             self.rechecks.clear()
 
-    async def _run_inotify(self, stop: asyncio.Event) -> None:
+    def _source(self) -> _Source:
+        """The kernel's notifications for the followed directories (inotify or kqueue)."""
+        if inotify.available():
+            return _InotifySource(self.directories())
+        names: dict[str, set[str]] = {}
+        for follow in self._follows:
+            names.setdefault(follow.directory, set()).update(follow.names)
+        return kqueue.Kqueue(names)
+
+    async def _run_notified(self, stop: asyncio.Event) -> None:
         follows = tuple(self._follows)
         loop = asyncio.get_running_loop()
-        notify = inotify.Inotify()
-        changed: set[tuple[str, str]] = set()  # (directory, name); ("", "") for "all"
+        source = self._source()
+        changed: set[tuple[str, str]] = set()  # (directory, name); EVERYTHING for "all"
         due: set[Follow] = set()  # ticking followers whose re-check is due
         woken = asyncio.Event()
 
         def readable() -> None:
-            for event in notify.read():
-                if event.mask & inotify.IN_Q_OVERFLOW:
-                    changed.add(("", ""))  # events were lost: every follower looks again
-                elif event.mask & (inotify.IN_DELETE_SELF | inotify.IN_MOVE_SELF):
+            for directory, name in source.read():
+                if name is None:
                     log.warning("%s was removed or moved: changes in it are no longer "
-                                "followed until the gateway restarts", event.directory)
-                elif event.name:
-                    changed.add((event.directory, event.name))
+                                "followed until the gateway restarts", directory)
+                else:
+                    changed.add((directory, name))
             if changed:
                 woken.set()
 
@@ -131,9 +202,12 @@ class FileWatch:
             woken.set()
 
         try:
-            for directory in self.directories():
-                notify.add(directory, MASK)
-            loop.add_reader(notify.fd, readable)
+            try:
+                loop.add_reader(source.fd, readable)
+            except (OSError, ValueError, NotImplementedError) as exc:
+                if inotify.available():
+                    raise
+                raise _Unreadable(exc) from exc
             # What changed between a follower's ``follow`` and now was not reported: the
             # ticking followers (safe to call without a change) look once now.
             due.update(f for f in follows if f.tick)
@@ -149,7 +223,7 @@ class FileWatch:
                     rechecked, changed_now = set(due), set(changed)
                     due.clear()
                     changed.clear()
-                    everything = ("", "") in changed_now
+                    everything = EVERYTHING in changed_now
                     for follow in follows:  # registration order, one at a time
                         by_change = everything or any(
                             (follow.directory, name) in changed_now for name in follow.names)
@@ -165,9 +239,9 @@ class FileWatch:
                                                                     follow)
             finally:
                 waking.cancel()
-                loop.remove_reader(notify.fd)
+                loop.remove_reader(source.fd)
         finally:
-            notify.close()
+            source.close()
 
     async def _run_watchfiles(self, stop: asyncio.Event) -> None:
         from watchfiles import awatch  # deferred: only the long-running server needs it

@@ -7,8 +7,9 @@ slow a request down. The contract, all in this module:
   widgets;
 * a timer (``tick``, 0.2 s: at most 5 list refreshes a second, well under 20) takes
   what changed and updates the list, the header and, for the selected exchange only,
-  the detail. Under heavy traffic (over ``BUSY_CHANGES`` exchanges changed in a tick)
-  it refreshes every ``BUSY_EVERY`` ticks instead: the list then scrolls faster than
+  the detail; it runs only while something can change (tui/pacing.py: idle is
+  idle). Under heavy traffic (over ``BUSY_CHANGES`` exchanges changed in a tick) it
+  refreshes every ``BUSY_EVERY`` ticks instead: the list then scrolls faster than
   anyone reads, and each refresh repaints every line on screen (Textual's rendering was
   a third of the loop's time at ~1,000 requests a second). A refresh repaints only the
   list lines whose text changed (exchange_list.py), and the detail's long tabs render
@@ -50,6 +51,7 @@ from behest_local.tui.feed import INTERNAL_PREFIX, ConfigStatus, Feed
 from behest_local.tui.filters import FilterBar, Filters
 from behest_local.tui.first_run import FirstRun
 from behest_local.tui.header import Gauge, HeaderState, StatusHeader, vault_summary
+from behest_local.tui.pacing import Pacing
 
 DETAIL_EVERY = 0.25
 BUSY_CHANGES = 50
@@ -62,7 +64,7 @@ row (behest.tcss ``-short``): at 24 rows the stream timeline needs them."""
 EVENT_TABS = ("message", "events")
 
 
-class BehestApp(ExportActions, App[int]):
+class BehestApp(ExportActions, Pacing, App[int]):
     """Live exchanges, their detail and stream timelines (see the module docstring)."""
 
     CSS_PATH = Path(__file__).with_name("behest.tcss")  # absolute: subclasses live elsewhere
@@ -152,9 +154,7 @@ class BehestApp(ExportActions, App[int]):
                 self.feed.projects.add(exchange.project)
         self.query_one(FilterBar).set_projects(self.feed.projects)
         self.exchanges.rebuild(self._source(), self.filters)
-        self.set_interval(self.tick, self.tick_refresh)
-        self.set_interval(1.0, self.refresh_header)
-        self.set_interval(5.0, self.check_vault)
+        self.start_timers()  # they stop themselves while idle (tui/pacing.py)
         self.check_vault()
         self.refresh_header()
         self.exchanges.focus()
@@ -174,6 +174,7 @@ class BehestApp(ExportActions, App[int]):
         self.screen.set_class(event.size.height < SHORT, "-short")
 
     def on_unmount(self) -> None:
+        self.stop_timers()
         for unsubscribe in (self._unsubscribe, self._unsubscribe_config):
             if unsubscribe is not None:
                 unsubscribe()
@@ -181,16 +182,18 @@ class BehestApp(ExportActions, App[int]):
     def _source(self) -> list:
         return [e for e in self.store.recent if not e.path.startswith(INTERNAL_PREFIX)]
 
-    # -- the refresh timer ------------------------------------------------------------
+    # -- the refresh timers -----------------------------------------------------------
 
     def tick_refresh(self) -> None:
-        """The timer: ``refresh_feed`` every tick, or every ``BUSY_EVERY`` ticks while
-        more than ``BUSY_CHANGES`` exchanges change between two (module docstring)."""
+        """The list's timer: ``refresh_feed`` every tick, or every ``BUSY_EVERY`` ticks
+        while more than ``BUSY_CHANGES`` exchanges change between two (module
+        docstring); it stops itself when quiet (tui/pacing.py)."""
         self._ticks_since_refresh += 1
         if self.feed.pending > BUSY_CHANGES and self._ticks_since_refresh < BUSY_EVERY:
             return
         self._ticks_since_refresh = 0
         self.refresh_feed()
+        self.sleep_if_quiet()
 
     def refresh_feed(self) -> None:
         """Apply what changed since the last tick. Public so tests can drive it."""
@@ -226,11 +229,12 @@ class BehestApp(ExportActions, App[int]):
             else:
                 self._detail_pending = True
 
-    def refresh_header(self) -> None:
+    def refresh_header(self) -> HeaderState | None:
+        """Show the header's current state (returned; None while the app shuts down)."""
         try:
             header = self.query_one(StatusHeader)
         except NoMatches:  # a last tick while the app shuts down
-            return
+            return None
         self._header_version = self.feed.header_version
         now = self.store.clock()
         in_flight = sum(1 for e in self.store.recent
@@ -238,10 +242,12 @@ class BehestApp(ExportActions, App[int]):
         traces = None
         if self.db is not None:
             traces = f"traces: {self.db.error}" if self.db.error else "traces: saved"
-        header.show(HeaderState(
+        state = HeaderState(
             url=self.url, config=self.feed.config, vault=self.vault_state,
             rate=self.feed.rate.per_second(now), in_flight=in_flight, traces=traces,
-            gauges=tuple(self.limits()) if self.limits else (), paused=self.paused))
+            gauges=tuple(self.limits()) if self.limits else (), paused=self.paused)
+        header.show(state)
+        return state
 
     def check_vault(self) -> None:
         if self.gateway is None:

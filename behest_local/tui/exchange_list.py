@@ -106,6 +106,12 @@ class ExchangeList(ScrollView, can_focus=True):
         return len(self._ids)
 
     @property
+    def running(self) -> bool:
+        """Whether a listed exchange is still running: its row's elapsed time moves on
+        without an event, so the app's timer must keep refreshing it."""
+        return bool(self._live)
+
+    @property
     def selected_id(self) -> str | None:
         return self._ids[self.cursor_row] if self._ids else None
 

@@ -9,6 +9,8 @@ routing reason, probe reports), and the last config reload's result (``config_ev
 subscribed to ``LiveConfig``, not the trace store). The app's timer calls ``take``
 at most ``1 / tick`` times a second and does the widget work for what changed since;
 that is the whole coalescing story (style.md §3.3: refresh on a timer, never per token).
+The timer runs only while there is something to refresh (issue 23, idle means idle): the
+app stops it and sets ``sleeping``; the next change calls ``on_wake``, which starts it.
 
 Memory is bounded: the changed-set empties every tick, and the per-exchange notes are
 ordered dicts trimmed to the trace ring's size. Pure Python: unit-testable without
@@ -18,6 +20,7 @@ Textual.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -95,6 +98,10 @@ class Feed:
         self.reasons: OrderedDict[str, str] = OrderedDict()
         self.probes: OrderedDict[str, ProbeReported] = OrderedDict()
         self.projects: set[str] = set()
+        self.sleeping = False
+        """Set by the app when its timers stopped (nothing to refresh): the next change
+        calls ``on_wake`` to start them again."""
+        self.on_wake: Callable[[], None] | None = None
         self._dirty: dict[str, Exchange] = {}
 
     def __call__(self, event: TraceEvent, exchange: Exchange | None) -> None:
@@ -102,6 +109,8 @@ class Feed:
         if exchange is None or exchange.path.startswith(INTERNAL_PREFIX):
             return
         self._dirty[exchange.id] = exchange
+        if self.sleeping:  # the first change after a quiet spell: one bool test per event
+            self._wake()
         if isinstance(event, RequestReceived):
             self.rate.hit(event.at)
         elif isinstance(event, Routed):
@@ -117,6 +126,12 @@ class Feed:
         swaps a value the timer reads."""
         self.config = config_status_of(event)
         self.header_version += 1
+        self._wake()  # always (rare): a test of ``sleeping`` from another thread could race
+
+    def _wake(self) -> None:
+        self.sleeping = False
+        if self.on_wake is not None:
+            self.on_wake()
 
     def _keep(self, table: OrderedDict, key: str, value: object) -> None:
         table[key] = value

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from behest_local.file_watch import FileWatch
@@ -35,7 +36,15 @@ class ProviderKeyIndex:
         """Why ``vault.json`` cannot be read; None when it can (or there is none)."""
         self.generation = 0
         """Bumped by every refresh: readers of the vault re-read it only when this moved."""
+        self._listeners: list[Callable[[], None]] = []
         self.refresh()
+
+    def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` after every refresh (on the refreshing thread: often a worker
+        thread), so a reader (the TUI's header) need not poll; returns the unsubscribe."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners \
+            else None
 
     def has(self, provider: str) -> bool:
         """Whether the vault may hold ``provider``'s key: it does, or it cannot be read."""
@@ -55,6 +64,12 @@ class ProviderKeyIndex:
                         "provider key fail until it is restored or replaced", self.home /
                         VAULT_FILE, self.unreadable)
         self.generation += 1
+        for listener in tuple(self._listeners):
+            try:
+                listener()
+            except Exception as exc:  # noqa: BLE001 - a reader's failure is not the vault's
+                log.warning("a provider-key index listener failed: %s: %s",
+                            type(exc).__name__, exc)
 
     def follow(self, watch: FileWatch) -> None:
         """Refresh whenever ``vault.json`` changes while ``watch`` runs (the reading in a

@@ -218,7 +218,7 @@ async def test_metrics_answer_only_on_the_machine_and_not_to_browsers(make_gatew
 @pytest.mark.skipif(not __import__("pathlib").Path("/proc/self/task").is_dir(),
                     reason="reads context switches from Linux's /proc")
 async def test_a_served_gateway_exports_spans_then_goes_idle_again(receiver, tmp_path):
-    from tests.runtime.test_idle import BUDGET, WINDOW_S, settle, wake_ups
+    from tests.wakeups import BUDGET, WINDOW_S, settle, wake_ups
     from tests.serve_process import ServeProcess
 
     config = f'[telemetry]\notlp_endpoint = "{receiver.url}"\n'

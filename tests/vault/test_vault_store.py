@@ -614,3 +614,18 @@ def test_scrypt_cost_guard():
         vault_crypto.scrypt_kdf("passphrase-one", 3)
     with pytest.raises(VaultError):
         vault_crypto.scrypt_kdf("passphrase-one", 2**24)
+
+
+def test_the_provider_key_index_tells_its_subscribers_after_each_refresh(tmp_path):
+    """The TUI's header follows the vault through this, instead of polling it."""
+    from behest_local.vault.provider_keys import ProviderKeyIndex
+
+    index = ProviderKeyIndex(tmp_path)
+    seen: list[frozenset[str]] = []
+    unsubscribe = index.subscribe(lambda: seen.append(index.providers))
+    open_vault(tmp_path).set("openai", OPENAI)
+    index.refresh()
+    assert seen == [frozenset({"openai"})]
+    unsubscribe()
+    index.refresh()
+    assert len(seen) == 1
