@@ -38,12 +38,13 @@ def echo_prompt(words: int) -> str:
     return 'Respond with "' + " ".join(f"fox{i}" for i in range(words)) + '".'
 
 
-def emulated(behest: Target, *, words: int = 8, tps: float | None = None) -> Target:
-    """``behest`` (same process, key and port) asked for the emulated model."""
+def emulated(behest: Target, *, words: int | None = None, tps: float | None = None) -> Target:
+    """``behest`` (same process, key and port) asked for the emulated model: with a's
+    prompt, or one it answers with ``words`` words."""
     headers = dict(behest.headers)
     if tps is not None:
         headers["x-behest-emulate"] = f"tps={tps:g}"
-    return replace(behest, name="emulated", model=MODEL, prompt=echo_prompt(words),
+    return replace(behest, name="emulated", model=MODEL, prompt=None if words is None else echo_prompt(words),
                    headers=headers)
 
 
