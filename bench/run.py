@@ -1,7 +1,7 @@
 """``python -m bench``: start everything, run scenarios a–h, print and save the table.
 
-    python -m bench                  # the full run (about 12 minutes on 2 cores)
-    python -m bench --quick          # a short run, to check the harness (about 6 minutes)
+    python -m bench                  # the full run (about 15 minutes on 2 cores)
+    python -m bench --quick          # a short run, to check the harness (about 7 minutes)
     python -m bench --install-peers  # install LiteLLM and Portkey for the comparison
     python -m bench --only a,b --no-peers
 
