@@ -9,7 +9,8 @@ The pieces, one module each:
   proxy, behest-local through its CLI, LiteLLM's proxy and Portkey's gateway;
 * ``load`` and ``streams``: the load generators (aiohttp and ``wrk`` for requests, raw
   asyncio sockets for streams, so each TCP read and each HTTP chunk can be counted);
-* ``scenarios``: a–f of issue 9; ``report``: the machine, the table, the targets;
+* ``scenarios``: a–f of issues 9 and 25, ``emulated``: g and h (the emulated model);
+  ``report``: the machine, the table, the targets;
 * ``run``: the command line; ``profile``: the gateway under pyinstrument.
 
 Every process is on loopback; every load loop is bounded in count and in time.

@@ -33,7 +33,8 @@ PROMPT = [{"role": "user", "content": "Say something about foxes."}]
 
 
 def chat_body(target: Target, *, stream: bool = False, chunks: int = 64) -> bytes:
-    body: dict = {"model": target.model, "messages": PROMPT}
+    messages = PROMPT if target.prompt is None else [{"role": "user", "content": target.prompt}]
+    body: dict = {"model": target.model, "messages": messages}
     if stream:
         body.update(stream=True, max_tokens=chunks)
     return json.dumps(body).encode()

@@ -1,4 +1,4 @@
-"""Profile behest-local's hot path: ``python -m bench.profile a|c [--seconds N]``.
+"""Profile behest-local's hot path: ``python -m bench.profile a|c|g [--seconds N]``.
 
 Starts the fake upstream and behest-local (headless, through its CLI, as scenario a–d
 do) under pyinstrument (``pip install pyinstrument``), drives one scenario's load at it,
@@ -7,6 +7,7 @@ stops it with SIGTERM (its clean shutdown lets pyinstrument write the report) an
 time) and the ``.pyisession`` they were rendered from:
 
 * ``a``: non-streamed requests at 16 connections (wrk, else aiohttp) for ``--seconds``;
+* ``g``: the same load answered by the emulated model (``bench.emulated``);
 * ``c``: 64 concurrent streams of 64 events paced at 20 ms, repeated for ``--seconds``
   (more streams than scenario c's single one, so the per-event path dominates).
 
@@ -24,14 +25,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import load, loops, procs, targets
+from bench import emulated, load, loops, procs, targets
 from bench.run import RESULTS
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile",
                                      description=__doc__.split("\n")[0])
-    parser.add_argument("scenario", choices=("a", "c"))
+    parser.add_argument("scenario", choices=("a", "c", "g"))
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--interval", type=float, default=0.0005, help="sampling interval, s")
     args = parser.parse_args(argv)
@@ -53,9 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         procs.wait_ready(proc, port, "/healthz", timeout=60, ok=lambda s: s == 200)
         target = setup.target(port, proc)
-        if args.scenario == "a":
+        if args.scenario in ("a", "g"):
+            if args.scenario == "g":
+                target = emulated.emulated(target)
             result = load.throughput(target, connections=16, seconds=args.seconds)
-            print(f"a under the profiler: {result.rps:.0f} req/s ({result.tool})")
+            print(f"{args.scenario} under the profiler: {result.rps:.0f} req/s ({result.tool})")
         else:
             loops.run(_streams(target, args.seconds))
     finally:

@@ -10,7 +10,8 @@ would be counted as the gateway's stalls.
 ``ReplyParser`` reads one response incrementally, one ``feed`` per TCP read. For every
 event carrying the fake upstream's ``#seq:time_ns;`` stamp it records when its last byte
 arrived (``time.time_ns()`` at the read, the upstream's clock: same machine), and how
-many stamped events each read and each HTTP chunk completed. ``RawConnection`` parses
+many stamped events each read and each HTTP chunk completed; for every SSE event, stamped
+or not, when it arrived. ``RawConnection`` parses
 live on a keep-alive connection (sequential requests); ``StreamRecorder`` only records
 ``(time, bytes)`` per read while a stream runs and parses afterwards, which keeps the
 client cheap at 1,000 concurrent streams.
@@ -37,6 +38,8 @@ class Reply:
     end_ns: int = 0
     events: list[tuple[int, int, int]] = field(default_factory=list)
     """Stamped events: (seq, upstream send time_ns, arrival time_ns)."""
+    arrivals: list[int] = field(default_factory=list)
+    """Arrival time_ns of every SSE event, stamped or not (the emulated model's are not)."""
     reads: int = 0
     max_events_per_read: int = 0
     merged_reads: int = 0
@@ -166,6 +169,7 @@ class ReplyParser:
             return 0
         complete = bytes(self._sse[:end + 2])
         del self._sse[:end + 2]
+        reply.arrivals += [now] * complete.count(b"\n\n")
         stamps = STAMP.findall(complete)
         for seq, sent in stamps:
             reply.events.append((int(seq), int(sent), now))

@@ -1,7 +1,7 @@
-"""``python -m bench``: start everything, run scenarios a–f, print and save the table.
+"""``python -m bench``: start everything, run scenarios a–h, print and save the table.
 
-    python -m bench                  # the full run (about 12 minutes on 2 cores)
-    python -m bench --quick          # a short run, to check the harness (about 6 minutes)
+    python -m bench                  # the full run (about 15 minutes on 2 cores)
+    python -m bench --quick          # a short run, to check the harness (about 7 minutes)
     python -m bench --install-peers  # install LiteLLM and Portkey for the comparison
     python -m bench --only a,b --no-peers
 
@@ -20,12 +20,12 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import load, loops, peers, report, scenarios, targets, tui
+from bench import emulated, load, loops, peers, report, scenarios, targets, tui
 from bench.targets import Target, Unavailable
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
-ALL = "abcdef"
+ALL = "abcdefgh"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -36,7 +36,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--install-peers", action="store_true",
                         help="install LiteLLM (bench/.venvs) and Portkey (bench/node_modules)")
     parser.add_argument("--fanout", help="stream counts for d, e.g. 128,256 (default "
-                                         "128,256,512,1000)")
+                                         + ",".join(map(str, scenarios.FANOUT)) + ")")
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.md")
     return parser.parse_args(argv)
 
@@ -98,6 +98,12 @@ def main(argv: list[str] | None = None) -> int:
         if "c" in only:
             _log("c: per-event relay delay of paced streams")
             results["c"] = loops.run(scenarios.relay(running, plan))
+        if "g" in only:
+            _log("g: the emulated model vs the relay, 16 connections")
+            results["g"] = emulated.emulated_vs_relay(behest, plan)
+        if "h" in only:
+            _log(f"h: emulated streams: one as fast as possible, {emulated.STREAMS} paced")
+            results["h"] = loops.run(emulated.emulated_streams(behest, plan))
         if "f" in only:
             _log("f: throughput with the TUI on a pty vs headless")
             results["f"] = with_tui(behest, setup, logs, plan)

@@ -1,4 +1,4 @@
-"""Scenarios a–f of issue 9. Each takes the started targets and returns plain dicts.
+"""Scenarios a–f of issues 9 and 25. Each takes the started targets and returns plain dicts.
 
 Results are keyed by target name; a target that failed a scenario gets ``{"error": …}``
 there and the run goes on. Where targets are compared against ``direct``, the rounds are
@@ -15,7 +15,8 @@ of load from elsewhere on the machine hits every target alike rather than one.
 * d ``fanout``: N concurrent streams of 64 events at 20 ms; a stream stalls if two of its
   events arrive more than 200 ms apart; a failed or short stream counts as failed; the
   target's CPU time per relayed event at each level;
-* e (in ``run``) and f (``tui``, ``run``) reuse these.
+* e (in ``run``) and f (``tui``, ``run``) reuse these, as do g and h (the emulated
+  model, ``bench.emulated``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from bench.rawhttp import Reply
 from bench.targets import Target
 
 STALL_MS = 200.0
+FANOUT = (128, 256, 512, 1000, 2000)
+"""d's stream counts: issue 25's target is 2,000 (or the bare proxy's limit if lower)."""
 
 
 @dataclass(frozen=True)
@@ -47,9 +50,9 @@ class Plan:
     def make(cls, quick: bool) -> Plan:
         if quick:
             return cls(rounds=2, seconds=3, latency_requests=150, streams_per_round=1,
-                       chunks=64, fanout=(128, 256, 512, 1000))
+                       chunks=64, fanout=FANOUT)
         return cls(rounds=5, seconds=10, latency_requests=400, streams_per_round=2,
-                   chunks=64, fanout=(128, 256, 512, 1000))
+                   chunks=64, fanout=FANOUT)
 
 
 def pct(values: list[float], q: float) -> float | None:
@@ -205,7 +208,9 @@ async def fanout(targets: list[Target], plan: Plan) -> dict:
     return out
 
 
-def summarize_streams(results: list, chunks: int) -> dict:
+def summarize_streams(results: list, chunks: int, *, stamped: bool = True) -> dict:
+    """Stalled and failed streams of one level; ``stamped=False`` times every SSE event
+    (the emulated model's carry no upstream stamp) and needs at least ``chunks`` of them."""
     stalled = failed = 0
     worst = 0.0
     gaps: list[float] = []
@@ -216,8 +221,13 @@ def summarize_streams(results: list, chunks: int) -> dict:
             failed += 1
             first_error = first_error or f"{type(result).__name__}: {result}"[:160]
             continue
-        arrivals = [arrived for _, _, arrived in result.events]
-        if len({seq for seq, _, _ in result.events}) < chunks:
+        if stamped:
+            arrivals = [arrived for _, _, arrived in result.events]
+            seen = len({seq for seq, _, _ in result.events})
+        else:
+            arrivals = result.arrivals
+            seen = len(arrivals)
+        if seen < chunks:
             failed += 1
             continue
         stream_gaps = [(b - a) / 1e6 for a, b in zip(arrivals, arrivals[1:])]

@@ -58,6 +58,8 @@ class Target:
     headers: dict[str, str] = field(default_factory=dict)
     model: str = MODEL
     proc: procs.Proc | None = None
+    prompt: str | None = None
+    """The user message of every request (``load.PROMPT`` when None)."""
     version: str = ""
 
     @property

@@ -13,7 +13,7 @@ import asyncio
 
 import pytest
 
-from bench import report, scenarios, targets
+from bench import emulated, report, scenarios, targets
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -81,3 +81,38 @@ def test_servers_left_running_are_named_in_the_machine_lines(running):
     assert pids <= {entry.split(" ", 1)[0] for entry in strays}
     assert "Caveat" in report.strays_warning(strays)
     assert report.strays_warning([]) is None
+
+
+def test_emulated_scenarios_measure_the_offline_model_against_the_relay(running):
+    behest = running[-1]
+    g = emulated.emulated_vs_relay(behest, TINY)
+    assert g["emulated"]["rps"] > 0 and g["behest"]["rps"] > 0 and g["ratio"] > 0
+    h = asyncio.run(emulated.emulated_streams(behest, TINY, streams=4))
+    # The echo prompt makes one long stream: role, ~2,000 tokens, finish, [DONE].
+    assert h["events"] > 2 * emulated.FAST_WORDS and h["events_per_s"] > 0
+    paced = h["paced"][4]
+    assert paced["n"] == 4 and paced["failed"] == 0 and paced["stalled"] == 0
+    # Paced by the model at 50 tokens a second: 8 events take at least 6 gaps of ~20 ms.
+    assert paced["max_gap_ms"] >= 10
+    text = "\n".join(report.table({"g": g, "h": h}, {}))
+    assert "| g | req/s, 16 connections: emulated model vs relay" in text
+    assert "| h | 4 emulated streams" in text
+
+
+def test_ratio_rows_judge_b_and_c_against_the_bare_proxy():
+    b = {"bare": {"p50_ms": 1, "p99_ms": 2, "added_p50_ms": 0.40, "added_p99_ms": 1.0},
+         "behest": {"p50_ms": 1, "p99_ms": 2, "added_p50_ms": 0.52, "added_p99_ms": 1.0}}
+    c = {name: {"p50_ms": 1, "p99_ms": 1, "added_p50_ms": 0.2, "added_p99_ms": added,
+                "merged_chunks": 0, "chunks": 64, "missing": 0, "events": 64, "merged_reads": 0,
+                "reads": 64} for name, added in (("bare", 0.30), ("behest", 0.38))}
+    text = "\n".join(report.table({"b": b, "c": c}, {}))
+    assert "| 1.30× | ≤ 1.2× | **no** |" in text  # 0.52 / 0.40
+    assert "| +0.08 ms | ≤ +0.10 ms | yes |" in text  # 0.38 − 0.30
+
+
+def test_fanout_target_is_2000_streams_or_the_bare_proxys_limit():
+    ok, stalled = {"stalled": 0, "failed": 0}, {"stalled": 3, "failed": 0}
+    levels = [128, 1000, 2000]
+    assert report.required_fanout({"bare": {128: ok, 1000: ok, 2000: ok}}, levels) == 2000
+    assert report.required_fanout({"bare": {128: ok, 1000: ok, 2000: stalled}}, levels) == 1000
+    assert report.required_fanout({}, levels) == 2000

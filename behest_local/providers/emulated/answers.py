@@ -153,15 +153,17 @@ def _intent_answer(conversation: Conversation, rng: random.Random) -> str:
         return _summary(conversation, rng)
     if _TRANSLATE.search(user):
         return _translation(user, rng)
-    if _HOW_TO.match(focus_sentence(user)):
-        return _follow_up(conversation, rng) + _how_to(user, rng)
-    if _WHY.match(focus_sentence(user)):
-        return _why(user, rng)
-    if _YES_NO.match(focus_sentence(user)):
-        return _yes_no(user, rng)
-    if _WHAT_IS.match(focus_sentence(user)):
-        return _follow_up(conversation, rng) + _what_is(user, rng)
-    return _follow_up(conversation, rng) + _fallback(user, rng)
+    # The sentence the request turns on, found once: every answer below reads it.
+    focus = focus_sentence(user)
+    if _HOW_TO.match(focus):
+        return _follow_up(conversation, rng) + _how_to(focus, rng)
+    if _WHY.match(focus):
+        return _why(focus, rng)
+    if _YES_NO.match(focus):
+        return _yes_no(focus, rng)
+    if _WHAT_IS.match(focus):
+        return _follow_up(conversation, rng) + _what_is(focus, rng)
+    return _follow_up(conversation, rng) + _fallback(user, focus, rng)
 
 
 def _calculation_answer(calculation: Calculation, rng: random.Random) -> str:
@@ -192,8 +194,9 @@ def _follow_up(conversation: Conversation, rng: random.Random) -> str:
     return f"Building on your earlier question about {earlier}: " if earlier else ""
 
 
-def _subject(user: str) -> str:
-    return topic_of(user) or "your question"
+def _subject(focus: str) -> str:
+    """What the request's focus sentence is about, restated."""
+    return topic_of(focus, focus=focus) or "your question"
 
 
 def _list_answer(user: str, rng: random.Random) -> str:
@@ -263,8 +266,8 @@ def _translation(user: str, rng: random.Random) -> str:
     ))  # fmt: skip
 
 
-def _how_to(user: str, rng: random.Random) -> str:
-    task = _subject(user)
+def _how_to(focus: str, rng: random.Random) -> str:
+    task = _subject(focus)
     terms = ", ".join(keywords(task)[:3])
     lead = rng.choice((f"Here's a general approach to {task} (offline emulated answer, so adapt it to your setup):",
                        f"To {task}, a typical sequence is:", f"{rng.choice(_OFFLINE)} these steps usually work:"))
@@ -293,23 +296,23 @@ def _declarative(question: str) -> str:
     return " ".join([*subject, auxiliary, *predicate])
 
 
-def _why(user: str, rng: random.Random) -> str:
-    statement = _declarative(focus_sentence(user))
+def _why(focus: str, rng: random.Random) -> str:
+    statement = _declarative(focus)
     return (f"{rng.choice(_OFFLINE)} explanations of why {statement} usually come down to:\n"
             f"1. The underlying mechanism that makes it so.\n2. The conditions or history that led to it.\n"
             f"3. The trade-offs that keep it that way.\n{_PROVIDER_HINT}")  # fmt: skip
 
 
-def _yes_no(user: str, rng: random.Random) -> str:
-    statement = _declarative(focus_sentence(user))
+def _yes_no(focus: str, rng: random.Random) -> str:
+    statement = _declarative(focus)
     verdict = rng.choice(("it depends", "often yes, but not always", "probably, but check it"))
     return (f"Short answer: {verdict}. Whether {statement} depends on the specifics, and as the offline "
             "emulated model I can't check them, so please verify this before relying on it.")  # fmt: skip
 
 
-def _what_is(user: str, rng: random.Random) -> str:
-    subject = _subject(user)
-    wh_word = re.match(r"\W*(\w+)", focus_sentence(user))
+def _what_is(focus: str, rng: random.Random) -> str:
+    subject = _subject(focus)
+    wh_word = re.match(r"\W*(\w+)", focus)
     outline = _OUTLINES.get(wh_word.group(1).lower() if wh_word else "", _OUTLINES[""])
     return rng.choice((
         f"{rng.choice(_OFFLINE)} a good answer about {subject} would cover what it is, where it comes from, "
@@ -321,15 +324,18 @@ def _what_is(user: str, rng: random.Random) -> str:
     ))  # fmt: skip
 
 
-def _fallback(user: str, rng: random.Random) -> str:
-    focus = focus_sentence(user).rstrip(".!? ")
+def _fallback(user: str, focus: str, rng: random.Random) -> str:
     terms = keywords(user)[:3]
     points = ", ".join(terms[:-1]) + f" and {terms[-1]}" if len(terms) > 1 else (terms[0] if terms else "")
     about = f" It touches on {points}." if points else ""
-    return rng.choice((
-        f'You said: "{focus}".{about} I\'m the behest-local emulated model running offline, so this is a '
-        f"placeholder rather than a researched answer. {_PROVIDER_HINT}",
-        f"Noted: {swap_person(focus)}.{about} As the offline emulated model I can't give a full answer. "
-        f"{_PROVIDER_HINT}",
-        f'Thanks for the message about {topic_of(user) or "this"}.{about} (Offline emulated reply from behest-local.)',
-    ))  # fmt: skip
+    # Only the chosen phrasing is written (restating the topic is most of the work);
+    # ``randrange(3)`` draws exactly as ``choice`` of three does, so replies stay the same.
+    pick = rng.randrange(3)
+    if pick == 0:
+        return (f'You said: "{focus.rstrip(".!? ")}".{about} I\'m the behest-local emulated model '
+                f"running offline, so this is a placeholder rather than a researched answer. {_PROVIDER_HINT}")
+    if pick == 1:
+        return (f"Noted: {swap_person(focus.rstrip('.!? '))}.{about} As the offline emulated model I "
+                f"can't give a full answer. {_PROVIDER_HINT}")
+    return (f'Thanks for the message about {topic_of(user, focus=focus) or "this"}.{about} (Offline emulated '
+            "reply from behest-local.)")

@@ -43,6 +43,9 @@ _WORD_OPERATORS = (
 )
 # Things made of digits and dashes that are not subtractions.
 _NOT_MATH = re.compile(r"\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}:\d{2}\b|\b\d{3}-\d{3,4}-\d{4}\b|\bv?\d+\.\d+\.\d+\b")
+# Every expression holds a digit, written or made by "squared"/"cubed" ("**2"): a text
+# with neither asks for no calculation, and skips the thirteen rewrites below.
+_MAY_CALCULATE = re.compile(r"\d|squared|cubed", re.I)
 _EXPRESSION = re.compile(r"[-+(]*\s*\d[\d\s.()+\-*/%]*")
 _HAS_OPERATOR = re.compile(r"\d\s*\)*\s*(?:\*\*|//|[-+*/%])\s*\(*\s*[-+]?\s*\d")
 
@@ -76,7 +79,7 @@ class Calculation:
 
 def find_calculation(text: str) -> Calculation | None:
     """The calculation ``text`` asks for, or None when it is not asking for one."""
-    if len(text) > 2000:
+    if len(text) > 2000 or not _MAY_CALCULATE.search(text):
         return None
     rewritten = _NOT_MATH.sub(" ", text)
     for pattern, replacement in _WORD_OPERATORS:

@@ -80,6 +80,7 @@ _LEAD_INS = (
     re.compile(r"^how (?:do|can|should|would|could) (?:i|we|you|one)\s+", re.I),
     re.compile(r"^how to\s+", re.I),
 )
+_ANY_LEAD_IN = re.compile("|".join(f"(?:{p.pattern})" for p in _LEAD_INS), re.I)
 
 
 def message_text(content: object) -> str:
@@ -207,10 +208,13 @@ def focus_sentence(text: str) -> str:
     return questions[-1] if questions else parts[0]
 
 
-def topic_of(text: str) -> str:
-    """What a request is about, restated: "What's the weather in Paris?" -> "the weather in Paris"."""
-    topic = focus_sentence(text).rstrip("?.!:;, ")
-    changed = True
+def topic_of(text: str, *, focus: str | None = None) -> str:
+    """What a request is about, restated: "What's the weather in Paris?" -> "the weather in Paris".
+    ``focus``: ``focus_sentence(text)``, when the caller has it already."""
+    topic = (focus_sentence(text) if focus is None else focus).rstrip("?.!:;, ")
+    # Most requests open with no lead-in: one match of them all says so, instead of a
+    # ``sub`` per lead-in (the loop below changes nothing when none matches).
+    changed = _ANY_LEAD_IN.match(topic) is not None
     while changed and topic:
         changed = False
         for lead_in in _LEAD_INS:

@@ -11,7 +11,8 @@ text of the non-streamed one because both are built from the same ``Reply``.
 from __future__ import annotations
 
 import asyncio
-import secrets
+import base64
+import random
 import time
 from pathlib import Path
 from collections.abc import AsyncIterator
@@ -218,14 +219,15 @@ def _limit(index: int, reply: Reply, limit: int | None, stops: list[str]) -> _Ch
         cut = content.find(stop) if stop else -1
         if cut != -1:
             content = content[:cut]
-    pieces = split_tokens(content)
-    if limit is not None and len(pieces) > limit:
-        pieces = pieces[:limit]
-        content = "".join(pieces)
+    # Counted without cutting: the pieces themselves are needed only to cut at the limit.
+    count = count_tokens(content)
+    if limit is not None and count > limit:
+        content = "".join(split_tokens(content)[:limit])
+        count = limit
         finish = "length"
     if reply.tool_calls and finish == "stop":
         finish = "tool_calls"
-    tokens = len(pieces) + sum(count_tokens(t.arguments) for t in reply.tool_calls)
+    tokens = count + sum(count_tokens(t.arguments) for t in reply.tool_calls)
     return _Choice(index, reply, content, finish, tokens)
 
 
@@ -309,5 +311,17 @@ def _usage(prompt_tokens: int, completion_tokens: int) -> dict:
                                           "rejected_prediction_tokens": 0}}
 
 
+_ID_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789ab"
+"""base64's url-safe alphabet with ``-`` and ``_`` as ``a`` and ``b``: ids of letters and
+digits only, as OpenAI's are."""
+_ID_TABLE = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+                            _ID_ALPHABET)
+
+
 def _completion_id() -> str:
-    return "chatcmpl-" + secrets.token_urlsafe(21).replace("-", "a").replace("_", "b")
+    """``chatcmpl-`` and 28 letters and digits. An id names a completion, it authenticates
+    nothing: the random module's generator (as ``exchange.new_ids``) instead of
+    ``secrets``, whose getrandom syscall per request releases the GIL and may wait to
+    retake it (5 % of the emulated model's samples under g's load)."""
+    raw = random.getrandbits(168).to_bytes(21, "big")
+    return "chatcmpl-" + base64.urlsafe_b64encode(raw).translate(_ID_TABLE).decode("ascii")
