@@ -26,4 +26,3 @@ InjectionMode = Literal["disabled", "shadow"]
 PII_BLOCKED = "pii_blocked"
 CONTENT_BLOCKED = "content_blocked"
 """The codes of a 451 (the legacy SDK's PIIBlockedError / ContentBlockedError)."""
-BLOCKED_STATUS = 451
