@@ -98,31 +98,40 @@ def compile_policy(block: tuple[str, ...], patterns: tuple[str, ...]) -> Content
     return ContentPolicy(block, patterns)
 
 
-INJECTION_RULES: tuple[tuple[str, re.Pattern], ...] = tuple(
-    (name, re.compile(pattern, re.IGNORECASE)) for name, pattern in (
+_S = r"\s{1,8}"
+INJECTION_RULES: tuple[tuple[str, re.Pattern, tuple[str, ...]], ...] = tuple(
+    (name, re.compile(pattern, re.IGNORECASE), keywords) for name, pattern, keywords in (
         ("ignore_instructions",
-         r"\b(?:ignore|disregard|forget|override)\s{1,8}(?:all\s{1,8}|any\s{1,8}|the\s{1,8}|your\s{1,8}){0,2}"
-         r"(?:previous|prior|above|earlier|preceding|system|original)\s{1,8}"
-         r"(?:instructions|prompts?|rules|directions|messages)"),
+         rf"\b(?:ignore|disregard|forget|override){_S}(?:(?:all|any|the|your){_S}){{0,2}}"
+         rf"(?:previous|prior|above|earlier|preceding|system|original){_S}"
+         r"(?:instructions|prompts?|rules|directions|messages)",
+         ("ignore", "disregard", "forget", "override")),
         ("role_override",
          r"(?:^|\n)\s{0,8}(?:system|assistant|developer)\s{0,8}:|<\|im_start\|>|\[/?INST\]"
-         r"|<<SYS>>|\byou\s{1,8}are\s{1,8}now\s{1,8}(?:in\s{1,8})?(?:developer|god|admin|unrestricted)\b"),
+         rf"|<<SYS>>|\byou{_S}are{_S}now{_S}(?:in{_S})?(?:developer|god|admin|unrestricted)\b",
+         ("system", "assistant", "developer", "<|im_start|>", "inst]", "<<sys>>", "are now")),
         ("prompt_exfiltration",
-         r"\b(?:reveal|show|print|repeat|output|display|leak|tell\s{1,8}me)\s{1,8}(?:me\s{1,8})?"
-         r"(?:your|the)\s{1,8}(?:full\s{1,8}|entire\s{1,8}|hidden\s{1,8}|initial\s{1,8}|original\s{1,8}){0,2}"
-         r"(?:system\s{1,8}prompt|instructions|initial\s{1,8}prompt|hidden\s{1,8}prompt)"),
+         rf"\b(?:reveal|show|print|repeat|output|display|leak|tell{_S}me){_S}(?:me{_S})?"
+         rf"(?:your|the){_S}(?:(?:full|entire|hidden|initial|original){_S}){{0,2}}"
+         rf"(?:system{_S}prompt|instructions|initial{_S}prompt|hidden{_S}prompt)",
+         ("prompt", "instructions")),
         ("jailbreak_persona",
-         r"\b(?:(?-i:DAN)|do\s{1,8}anything\s{1,8}now|jailbreak(?:ed)?|no\s{1,8}restrictions|"
-         r"without\s{1,8}any\s{1,8}(?:rules|restrictions|filters))\b"),
+         rf"\b(?:(?-i:DAN)|do{_S}anything{_S}now|jailbreak(?:ed)?|no{_S}restrictions|"
+         rf"without{_S}any{_S}(?:rules|restrictions|filters))\b",
+         ("dan", "anything", "jailbreak", "restrictions", "without")),
     ))
-"""Named cues of prompt injection: a hit records the rule's name, never the text."""
+"""Named cues of prompt injection (a hit records the rule's name, never the text), each
+with the lower-case words one of which any match holds: a piece without them is not
+searched (a substring test in C is a hundred times cheaper than the regex)."""
 
 
 def injection_cues(text: str) -> tuple[str, ...]:
     """The names of the injection rules ``text`` trips, in ``INJECTION_RULES`` order."""
-    hit: list[str] = []
+    hit: set[str] = set()
     for start, end in pieces(text):
         piece = text[start:end]
-        hit.extend(name for name, rule in INJECTION_RULES
-                   if name not in hit and rule.search(piece))
-    return tuple(name for name, _ in INJECTION_RULES if name in hit)
+        lowered = piece.lower()
+        hit.update(name for name, rule, keywords in INJECTION_RULES
+                   if name not in hit and any(k in lowered for k in keywords)
+                   and rule.search(piece))
+    return tuple(name for name, _, _ in INJECTION_RULES if name in hit)
