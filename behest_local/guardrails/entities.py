@@ -14,7 +14,6 @@ ENTITIES = ("PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE
             "IP_ADDRESS", "US_SSN", "API_KEY")
 """Every entity the PII shield finds (``recognizers.py`` says how)."""
 
-Entity = Literal[ENTITIES]  # type: ignore[valid-type]  # the tuple's names, not a copy
 Action = Literal["MASK", "REDACT", "BLOCK"]
 """``MASK``: a numbered placeholder, restored in the reply; ``REDACT``: ``<ENTITY>``,
 never restored; ``BLOCK``: the request is refused with 451 ``pii_blocked``."""

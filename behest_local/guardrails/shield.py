@@ -2,7 +2,7 @@
 
 ``shield(messages, policy)`` runs the content policy, the injection heuristics and the
 PII shield over the text of every message (``content`` as a string, or the ``text`` of
-its text parts) and returns a ``Shielded``: what was found (``Finding``s: entity types
+its text parts) and returns a ``Shielded``: what was found (``Verdict``s: entity types
 and counts and the action taken, never a value), whether the request is refused (451,
 ``blocked``), the messages to send on (masked and redacted in ``enforce``, the same list
 otherwise) and, for MASK, the placeholders to restore in the reply (``originals``).
@@ -26,7 +26,7 @@ from behest_local.guardrails.recognizers import find_pii
 
 
 @dataclass(frozen=True, slots=True)
-class Finding:
+class Verdict:
     """One guardrail's verdict on a request: what it found, never the text."""
 
     guard: str
@@ -46,7 +46,7 @@ class Finding:
 @dataclass(slots=True)
 class Shielded:
     messages: list
-    findings: list[Finding] = field(default_factory=list)
+    findings: list[Verdict] = field(default_factory=list)
     blocked: tuple[str, dict[str, int]] | None = None
     """The 451's code and the counts for its ``details.entities``, when refused."""
     originals: dict[str, str] = field(default_factory=dict)
@@ -88,7 +88,7 @@ def shield(messages: list, policy: Any) -> Shielded:
         hits = sum(rules.matches(text) for _, _, text in located)
         if hits:
             enforce = content.mode == "enforce"
-            result.findings.append(Finding("content", content.mode, (("match", hits),),
+            result.findings.append(Verdict("content", content.mode, (("match", hits),),
                                            "BLOCK" if enforce else "none"))
             if enforce:
                 result.blocked = (CONTENT_BLOCKED, {"content": hits})
@@ -98,7 +98,7 @@ def shield(messages: list, policy: Any) -> Shielded:
         for _, _, text in located:
             cues.update(injection_cues(text))
         if cues:
-            result.findings.append(Finding("injection", "shadow", tuple(cues.items()), "none"))
+            result.findings.append(Verdict("injection", "shadow", tuple(cues.items()), "none"))
     if pii.mode != "disabled":
         _pii(result, located, pii)
     return result
@@ -112,16 +112,16 @@ def _pii(result: Shielded, located: list, pii: Any) -> None:
     result.values = tuple({(text[f.start:f.end], f.entity): None
                            for _, text, fs in found for f in fs})
     if pii.mode != "enforce":
-        result.findings.append(Finding("pii", pii.mode, tuple(counts.items()), "none"))
+        result.findings.append(Verdict("pii", pii.mode, tuple(counts.items()), "none"))
         return
     action_of = {entity: pii.entities.get(entity, pii.action) for entity in counts}
     blocking = {e: n for e, n in counts.items() if action_of[e] == "BLOCK"}
     if blocking:
-        result.findings.append(Finding("pii", "enforce", tuple(counts.items()), "BLOCK"))
+        result.findings.append(Verdict("pii", "enforce", tuple(counts.items()), "BLOCK"))
         result.blocked = (PII_BLOCKED, blocking)
         return
     taken = sorted(set(action_of.values()))
-    result.findings.append(Finding("pii", "enforce", tuple(counts.items()), "+".join(taken)))
+    result.findings.append(Verdict("pii", "enforce", tuple(counts.items()), "+".join(taken)))
     placeholders: dict[tuple[str, str], str] = {}
     numbers: Counter[str] = Counter()
     messages = [dict(m) if isinstance(m, dict) else m for m in result.messages]

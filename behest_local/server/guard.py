@@ -18,8 +18,9 @@ What it does with ``guardrails.shield``'s verdict:
 * masked and redacted messages replace the call's; a MASK reply has its placeholders put
   back: a whole completion's message, or a stream's content deltas through a
   ``StreamRestorer`` per choice (the stream then skips the direct-write sink, so the
-  chunks pass here). A call without MASK findings streams exactly as unguarded, sink
-  included: no per-event work.
+  chunks pass here). A call without MASK findings keeps the sink: its chunks pass only
+  through this generator's ``yield`` (and a chat stream's mostly not even that), and a
+  project without guardrails is never wrapped at all.
 
 A prompt of more than ``INLINE_BYTES`` characters is checked beside the loop
 (``offload.off_loop``): a 19 MiB prompt takes about a second to scan.
@@ -41,10 +42,10 @@ from behest_local.offload import off_loop
 from behest_local.providers.base import ChatCall, ChatProvider
 from behest_local.server.big_body import INLINE_BYTES
 
-_MESSAGES = {PII_BLOCKED: "The request was blocked by the project's PII shield: it contains "
-                          "{found}. Remove them, or change projects.{project}.guardrails.pii."}
-_CONTENT = ("The request was blocked by the project's content policy ({found}). See "
-            "projects.{project}.guardrails.content.")
+_PII_MESSAGE = ("The request was blocked by the project's PII shield: it contains {found}. "
+                "Remove them, or change projects.{project}.guardrails.pii.")
+_CONTENT_MESSAGE = ("The request was blocked by the project's content policy ({found}). See "
+                    "projects.{project}.guardrails.content.")
 
 
 class GuardedProvider:
@@ -83,12 +84,14 @@ class GuardedProvider:
                              summary=f.summary())
 
     def _refusal(self, code: str, counts: Mapping[str, int]) -> GuardrailBlocked:
+        # Entity types and counts only: the message and details never quote the prompt.
         found = ", ".join(f"{n} {name}" for name, n in counts.items())
-        template = _MESSAGES.get(code, _CONTENT)
-        details = {"entities": dict(counts)} if code == PII_BLOCKED else \
-            {"matches": sum(counts.values())}
-        return GuardrailBlocked(template.format(found=found, project=self.project),
-                                code=code, details=details)
+        if code == PII_BLOCKED:
+            message, details = _PII_MESSAGE, {"entities": dict(counts)}
+        else:
+            message, details = _CONTENT_MESSAGE, {"matches": sum(counts.values())}
+        return GuardrailBlocked(message.format(found=found, project=self.project), code=code,
+                                details=details)
 
     async def complete(self, call: ChatCall) -> dict:
         call, originals = await self._checked(call)

@@ -107,3 +107,9 @@ def test_generated_text_never_backtracks(text):
     findings = find_pii(text)
     assert time.perf_counter() - started < 2.0
     assert all(a.end <= b.start for a, b in zip(findings, findings[1:]))
+
+
+def test_the_recognizers_rank_exactly_the_configurable_entities():
+    from behest_local.guardrails.entities import ENTITIES
+    from behest_local.guardrails.recognizers import PRIORITY
+    assert sorted(PRIORITY) == sorted(ENTITIES)

@@ -150,3 +150,5 @@ async def test_usage_counts_blocked_requests_apart(make_gateway_client):
         body = await usage()
     assert body["totals"]["blocked"] == 1 and body["totals"]["requests"] == 1
     assert body["breakdown"][0]["blocked"] == 1 and body["by_model"][0]["blocked"] == 1
+    billing = await (await client.get("/v1/billing/usage", headers=client.key)).json()
+    assert billing["platform"]["requests"] == 1  # a refused request is not billed
