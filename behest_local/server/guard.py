@@ -44,8 +44,8 @@ from behest_local.server.big_body import INLINE_BYTES
 
 _PII_MESSAGE = ("The request was blocked by the project's PII shield: it contains {found}. "
                 "Remove them, or change projects.{project}.guardrails.pii.")
-_CONTENT_MESSAGE = ("The request was blocked by the project's content policy ({found}). See "
-                    "projects.{project}.guardrails.content.")
+_CONTENT_MESSAGE = ("The request was blocked by the project's content policy: it matches "
+                    "{found}. See projects.{project}.guardrails.content.")
 
 
 class GuardedProvider:
@@ -85,11 +85,13 @@ class GuardedProvider:
 
     def _refusal(self, code: str, counts: Mapping[str, int]) -> GuardrailBlocked:
         # Entity types and counts only: the message and details never quote the prompt.
-        found = ", ".join(f"{n} {name}" for name, n in counts.items())
         if code == PII_BLOCKED:
+            found = ", ".join(f"{n} {name}" for name, n in counts.items())
             message, details = _PII_MESSAGE, {"entities": dict(counts)}
         else:
-            message, details = _CONTENT_MESSAGE, {"matches": sum(counts.values())}
+            matches = sum(counts.values())
+            found = f"{matches} blocked phrase{'s' if matches > 1 else ''} or pattern"
+            message, details = _CONTENT_MESSAGE, {"matches": matches}
         return GuardrailBlocked(message.format(found=found, project=self.project), code=code,
                                 details=details)
 

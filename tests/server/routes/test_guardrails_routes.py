@@ -91,7 +91,9 @@ async def test_content_policy_enforce_answers_451_content_blocked(make_gateway_c
                                                         block=["forbidden phrase"])))
     resp = await chat(client, "say the Forbidden Phrase", stream=True)
     assert resp.status == 451
-    assert (await resp.json())["error"]["code"] == "content_blocked"
+    error = (await resp.json())["error"]
+    assert error["code"] == "content_blocked" and error["details"] == {"matches": 1}
+    assert "it matches 1 blocked phrase or pattern" in error["message"]
 
 
 async def test_shadow_changes_nothing_but_is_recorded_without_values(make_gateway_client):
