@@ -154,3 +154,34 @@ async def test_usage_counts_blocked_requests_apart(make_gateway_client):
     assert body["breakdown"][0]["blocked"] == 1 and body["by_model"][0]["blocked"] == 1
     billing = await (await client.get("/v1/billing/usage", headers=client.key)).json()
     assert billing["platform"]["requests"] == 1  # a refused request is not billed
+
+
+async def test_a_guarded_project_on_anthropic_is_translated_not_relayed_unchecked(
+        aiohttp_server, make_gateway_client, tmp_path):
+    from dataclasses import replace
+
+    from behest_local.config import ProviderConfig
+    from behest_local.fakes import anthropic as fake_anthropic
+    from behest_local.fakes.base import STATE
+    from behest_local.vault.store import Vault
+
+    key = "sk-ant-api03-" + "g4rd" * 10
+    fake = await aiohttp_server(fake_anthropic.make_app(key=key))
+    home = tmp_path / "anthropic-home"
+    Vault.open(home, scrypt_n=2**4).set("anthropic", key)
+    client = await make_gateway_client(replace(settings(guarded(
+        entities={"CREDIT_CARD": "BLOCK"})), providers=MappingProxyType({
+            "anthropic": ProviderConfig(base_url=str(fake.make_url("")).rstrip("/"))})),
+        home=home)
+    headers = {**client.key, "anthropic-version": "2023-06-01"}
+    body = {"model": "claude-sonnet-4-20250514", "max_tokens": 50}
+    resp = await client.post("/v1/messages", headers=headers, json={
+        **body, "messages": [{"role": "user", "content": f"card {CARD}"}]})
+    assert resp.status == 451 and not fake.app[STATE].requests
+    resp = await client.post("/v1/messages", headers=headers, json={
+        **body, "messages": [{"role": "user", "content": PROMPT}]})
+    assert resp.status == 200, await resp.text()
+    got = json.dumps(fake.app[STATE].requests[-1].body)
+    assert NAME not in got and EMAIL not in got and "<PERSON_1>" in got
+    reply = "".join(b.get("text", "") for b in (await resp.json())["content"])
+    assert NAME in reply and "<PERSON_1>" not in reply  # the fake's echo, restored
