@@ -96,6 +96,29 @@ class UpstreamError(GatewayError):
     type = "server_error"
 
 
+class GuardrailBlocked(GatewayError):
+    """A project's guardrails refused the request (451 ``pii_blocked`` or
+    ``content_blocked``): Behest's nested shape (code, message, ``details``) and OpenAI's
+    (type, param) in one body, so the legacy behest SDK's PIIBlockedError /
+    ContentBlockedError and the openai SDK's APIStatusError (``.code``) both read it."""
+
+    status = 451
+    type = "invalid_request_error"
+
+    def __init__(self, message: str, *, code: str, details: Mapping[str, object]) -> None:
+        super().__init__(message, code=code)
+        self.details = dict(details)
+
+    def to_openai(self) -> dict:
+        body = super().to_openai()
+        body["error"]["details"] = self.details
+        # The legacy behest SDK reads ``code`` and ``message`` at the top level (its
+        # parse_error_response) to choose ContentBlockedError over PIIBlockedError; the
+        # openai and v1.5 SDKs read the nested ``error`` and ignore these.
+        body["code"], body["message"] = self.code, self.message
+        return body
+
+
 class StreamDropped(Exception):
     """Raised inside a stream to emulate the connection dying mid-stream.
 

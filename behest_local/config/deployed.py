@@ -37,7 +37,8 @@ from behest_local.config.parse import Reader
 log = logging.getLogger("behest_local.config")
 
 DEPLOYED_FILE = "deployed.toml"
-SETTABLE = ("provider_model", "system_prompt", "cors_origins", "rate_limits", "tiers", "budgets")
+SETTABLE = ("provider_model", "system_prompt", "cors_origins", "rate_limits", "tiers", "budgets",
+            "guardrails")
 """Project settings the management API may change (``PUT /v1/projects/{id}/settings``)."""
 DEPLOYED = "deployed via API"
 CREATED = "created via API"

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from behest_local.config.errors import Problem, did_you_mean, dotted
 from behest_local.config.locate import LineIndex, line_of
 from behest_local.errors import InvalidRequestError
+from behest_local.guardrails.content import pattern_problem
 from behest_local.printable import shows_as_is
 
 _BAD = object()  # a value that failed validation (its problem is already recorded)
@@ -147,7 +148,7 @@ class Reader:
             items = [self.value(args[0], item, path + (i,), meta) for i, item in enumerate(raw)]
             return _BAD if any(i is _BAD for i in items) else tuple(items)
         if origin is Mapping:
-            return self._mapping(args[1], raw, path)
+            return self._mapping(args[1], raw, path, meta)
         if is_dataclass(hint):
             out = self.table(hint, raw, path)
             return _BAD if out is None else out
@@ -163,12 +164,24 @@ class Reader:
             return self._bad(path, hint, raw, None, meta)
         return self._check(path, float(raw) if hint is float else raw, meta)
 
-    def _mapping(self, item_hint: Any, raw: Any, path: tuple) -> Any:
+    def _mapping(self, item_hint: Any, raw: Any, path: tuple,
+                 meta: Mapping[str, Any] = {}) -> Any:
         if not isinstance(raw, dict):
             self.problem(path, f"{dotted(path)}: expected a table, got {kind(raw)}")
             return _BAD
         if item_hint is Any:
             return types.MappingProxyType(dict(raw))
+        keys = meta.get("keys")
+        for key in raw:
+            if keys is not None and key not in keys:
+                self.problem(path + (key,), f"unknown key {key!r} in [{dotted(path)}]: expected "
+                             f"one of {', '.join(keys)}", did_you_mean(key, keys))
+        if keys is not None and any(key not in keys for key in raw):
+            return _BAD
+        if not is_dataclass(item_hint):  # a table of plain values (``entities``)
+            values = {key: self.value(item_hint, item, path + (key,), {})
+                      for key, item in raw.items()}
+            return _BAD if _BAD in values.values() else types.MappingProxyType(values)
         out = {key: self.table(item_hint, item, path + (key,)) for key, item in raw.items()}
         return _BAD if None in out.values() else types.MappingProxyType(out)
 
@@ -197,6 +210,11 @@ class Reader:
             except re.error as exc:
                 message = f"{name}: not a valid regular expression: {exc}"
                 hint_text = "Python `re` syntax; search(), so no need for .* around it"
+        elif meta.get("content_regex"):
+            problem = pattern_problem(value)
+            if problem:
+                message = f"{name}: {problem}"
+                hint_text = "e.g. '\\bproject\\s+x\\b'; a repeated group may not repeat again"
         elif meta.get("url"):
             parts = urlsplit(value)
             if parts.scheme not in ("http", "https") or not parts.netloc:

@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from behest_local.config.slugs import SLUG_RE, slug_for
+from behest_local.guardrails.entities import ENTITIES, Action, InjectionMode, Mode
 
 DEFAULT_PORT = 7717
 """Chosen to collide with no common dev tool (3000, 4000, 5173, 8000, 8080, 8787, 11434)."""
@@ -249,6 +250,53 @@ class ScriptedReply:
 
 
 @dataclass(frozen=True, slots=True)
+class PiiConfig:
+    mode: Mode = "disabled"
+    """``shadow`` finds PII and records it (types and counts, never values) and changes
+    nothing; ``enforce`` acts on it (``action``, ``entities``)."""
+    action: Action = "MASK"
+    """What ``enforce`` does with each entity found: ``MASK`` (a ``<PERSON_1>`` placeholder
+    the provider sees, restored in the reply), ``REDACT`` (``<PERSON>``, never restored) or
+    ``BLOCK`` (the request is refused: 451 ``pii_blocked``)."""
+    entities: Mapping[str, Action] = field(default_factory=lambda: MappingProxyType({}),
+                                           metadata={"keys": ENTITIES})
+    """Per-entity actions over ``action``, e.g. ``{ CREDIT_CARD = "BLOCK" }``. Entities:
+    PERSON, EMAIL_ADDRESS, PHONE_NUMBER, CREDIT_CARD, IBAN_CODE, IP_ADDRESS, US_SSN,
+    API_KEY."""
+
+
+@dataclass(frozen=True, slots=True)
+class ContentConfig:
+    mode: Mode = "disabled"
+    """``enforce`` refuses a request that matches (451 ``content_blocked``); ``shadow``
+    records the match only."""
+    block: tuple[str, ...] = field(default=(), metadata={"nonempty": True,
+                                                          "max_items": LIST_MAX})
+    """Phrases matched case-insensitively as whole words (``"forbidden phrase"``)."""
+    patterns: tuple[str, ...] = field(default=(), metadata={"content_regex": True,
+                                                             "max_items": LIST_MAX})
+    """Python regexes searched in the prompt. A group repeated around another repetition
+    (``(a+)+``) or a backreference is refused: it can take exponential time."""
+
+
+@dataclass(frozen=True, slots=True)
+class InjectionConfig:
+    mode: InjectionMode = "disabled"
+    """``shadow`` records prompt-injection cues ("ignore previous instructions", a fake
+    ``system:`` turn, system-prompt exfiltration, jailbreak personas); it never blocks."""
+
+
+@dataclass(frozen=True, slots=True)
+class GuardrailsConfig:
+    pii: PiiConfig = field(default_factory=PiiConfig)
+    """The PII shield (``[projects.guardrails.pii]``)."""
+    content: ContentConfig = field(default_factory=ContentConfig)
+    """The content policy: block phrases and patterns."""
+    injection: InjectionConfig = field(default_factory=InjectionConfig)
+    """Prompt-injection heuristics."""
+
+
+@dataclass(frozen=True, slots=True)
 class ProjectConfig:
     name: str = field(metadata={"nonempty": True, "max_len": PROJECT_NAME_MAX, "shown": True})
     """Display name, up to 128 characters."""
@@ -281,6 +329,9 @@ class ProjectConfig:
     """Overrides of the per-user tier limits."""
     budgets: BudgetConfig = field(default_factory=BudgetConfig)
     """Token budgets."""
+    guardrails: GuardrailsConfig = field(default_factory=GuardrailsConfig)
+    """The PII shield, content policy and injection heuristics, run on every chat-shaped
+    request's prompt before it is routed (``guardrails/``)."""
     scripted: tuple[ScriptedReply, ...] = ()
     """Pinned replies of the emulated model, for your own tests (``[[projects.scripted]]``)."""
 

@@ -127,6 +127,23 @@ name = "local"                 # display name, at most 128 characters
 # user_cost_usd_per_day = 0.0
 # project_cost_usd_per_month = 0.0
 #
+# Guardrails run on every chat-shaped request's prompt before it is routed (README,
+# "Guardrails"). Modes: "disabled" (default), "shadow" (detect and record, change nothing),
+# "enforce". Findings are traced as entity types and counts, never the values.
+# [projects.guardrails.pii]
+# mode = "enforce"
+# action = "MASK"              # MASK (<PERSON_1>, restored in the reply), REDACT (<PERSON>,
+#                              # never restored) or BLOCK (451 pii_blocked)
+# entities = { CREDIT_CARD = "BLOCK", EMAIL_ADDRESS = "REDACT" }   # per-entity actions:
+#                              # PERSON EMAIL_ADDRESS PHONE_NUMBER CREDIT_CARD IBAN_CODE
+#                              # IP_ADDRESS US_SSN API_KEY
+# [projects.guardrails.content]
+# mode = "enforce"             # a match answers 451 content_blocked
+# block = ["forbidden phrase"] # whole words, any case
+# patterns = ['\\bproject\\s+x\\b']   # regexes; (a+)+-style nesting is refused
+# [projects.guardrails.injection]
+# mode = "shadow"              # records prompt-injection cues; never blocks
+#
 # Scripted replies pin the emulated model's answer, for your own tests. The first rule whose
 # regex `match` is found in the last user message wins.
 # [[projects.scripted]]

@@ -26,6 +26,7 @@ passes the budget).
 
 from __future__ import annotations
 
+import json
 import threading
 import weakref
 from collections import deque
@@ -96,7 +97,7 @@ class Capture:
         "arrivals", "frame_bytes", "frames_dropped", "responded", "released",
         "_request_headers", "_response_headers", "_raw_request_headers",
         "_raw_response_headers", "_request_body", "_response_body", "_frames", "_known",
-        "_clock", "_budget", "__weakref__",
+        "pii", "_clock", "_budget", "__weakref__",
     )
 
     _lock = threading.Lock()
@@ -138,6 +139,9 @@ class Capture:
             kept = self._response_body = bytes(response_body[:MAX_BODY])
             held += len(kept)
         self._known: tuple[str, ...] | None = None
+        self.pii: tuple[tuple[str, str], ...] = ()
+        """PII values the guardrails found in the request, with their entity: every copy
+        read from this capture shows ``<ENTITY>`` instead (``unpii``), in shadow mode too."""
         self._frames: list[bytes] = []
         self.arrivals: list[float] = []
         """Monotonic time each stream event reached the relay, before its write."""
@@ -257,19 +261,31 @@ class Capture:
 
     def redacted_request_body(self) -> str | None:
         raw = self._request_body
-        return None if raw is None else scrub.redact_body(raw, self.known)
+        return None if raw is None else scrub.redact_body(self.unpii(raw), self.known)
 
     def redacted_response_body(self) -> str | None:
         raw = self._response_body
-        return None if raw is None else scrub.redact_body(raw, self.known)
+        return None if raw is None else scrub.redact_body(self.unpii(raw), self.known)
 
     def raw_frames(self) -> list[bytes]:
         """A snapshot of the kept frames, for ``record.build_record`` to decode and redact.
 
         Never shown as is: the only caller redacts on the joined text before anything
-        leaves (scrub.redact_fragments)."""
+        leaves (scrub.redact_fragments). PII values are replaced frame by frame: a value
+        a shadow-mode reply streams split across two events keeps its parts (a masked
+        reply's restored values are whole in one event)."""
         with self._lock:
-            return list(self._frames)
+            frames = list(self._frames)
+        return [self.unpii(f) for f in frames] if self.pii else frames
+
+    def unpii(self, raw: bytes) -> bytes:
+        """``raw`` with each of ``pii``'s values, as text or JSON-escaped, replaced by
+        ``<ENTITY>``."""
+        for value, entity in self.pii:
+            for form in pii_forms(value):
+                if form in raw:
+                    raw = raw.replace(form, f"<{entity}>".encode())
+        return raw
 
     # -- crossing to the trace writer process (observe/trace_writer.py) ------------------------
 
@@ -296,6 +312,13 @@ class Capture:
     def __repr__(self) -> str:  # no bodies, no secrets
         return (f"Capture(status={self.response_status}, frames={len(self.arrivals)}, "
                 f"kept_bytes={self.frame_bytes}, released={self.released})")
+
+
+def pii_forms(value: str) -> tuple[bytes, ...]:
+    """The bytes ``value`` may take in a body: as is, and JSON-escaped (ASCII or not)."""
+    forms = {value.encode(), json.dumps(value)[1:-1].encode(),
+             json.dumps(value, ensure_ascii=False)[1:-1].encode()}
+    return tuple(sorted(forms, key=len, reverse=True))
 
 
 def _plain_pairs(pairs: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:

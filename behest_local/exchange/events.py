@@ -105,6 +105,21 @@ class ExchangeFailed(TraceEvent):
     details: dict = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class GuardrailTriggered(TraceEvent):
+    """A project's guardrail found something in the request's prompt
+    (``server/guard.py``): what, how often and what was done, never the values."""
+
+    guard: str
+    """``pii``, ``content`` or ``injection``."""
+    mode: str
+    """``shadow`` (recorded, nothing changed) or ``enforce``."""
+    counts: tuple[tuple[str, int], ...]
+    """Entity (PII), rule (injection) or ``match`` (content), and how many."""
+    action: str
+    """``BLOCK`` (451), ``MASK``, ``REDACT``, ``MASK+REDACT``, or ``none`` (shadow)."""
+
+
 # -- configuration events: not tied to an exchange ---------------------------------------
 
 

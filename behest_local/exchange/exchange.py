@@ -118,7 +118,7 @@ FIELDS: tuple[Field, ...] = (
     Field("phase", plain=_phase_value, typed=Phase), Field("tenant"), Field("project"),
     Field("user"), Field("session"), Field("credential"), Field("requested_model"),
     Field("model"), Field("provider"), Field("stream"), Field("status"), Field("error"),
-    Field("warning"),
+    Field("warning"), Field("guardrails"),
     Field("ttft", derived=True), Field("duration", derived=True), Field("provider_time"),
     Field("prompt_tokens"), Field("completion_tokens"), Field("cost"), Field("bytes_sent"),
     Field("started", recorded=False), Field("ended", recorded=False),
@@ -136,7 +136,7 @@ class Exchange:
     """One request/response pair and everything the gateway learnt about it."""
 
     __slots__ = (*(f.name for f in FIELDS if not f.derived),
-                 "capture", "settle", "_store", "_clock", "_last_untimed")
+                 "capture", "settle", "pii", "_store", "_clock", "_last_untimed")
     # The fields ``__init__`` sets to None in one chained assignment, and what they hold.
     tenant: str | None
     project: str | None
@@ -153,6 +153,7 @@ class Exchange:
     ended: float | None
     error: str | None
     warning: str | None
+    guardrails: str | None
     capture: Capture | None
     provider_time: float | None
     settle: Callable[[], None] | None
@@ -175,7 +176,13 @@ class Exchange:
         # ``warning``: what the client should know about its own request although it was
         # answered (an unknown model's likely intended name): the response's
         # ``x-behest-warning`` header, the request log line and the TUI show it.
-        self.ended = self.error = self.cost = self.warning = None
+        self.ended = self.error = self.cost = self.warning = self.guardrails = None
+        # ``guardrails``: what each guardrail that found something found and did, "; "
+        # between them ("pii enforce: PERSON×2 → MASK"), for the record and the TUI (a
+        # plain string, as the record and the trace writer's pipe want); ``pii``: the
+        # values it found with their entity, which every captured copy replaces
+        # (``Capture.pii``). Never recorded.
+        self.pii: tuple[tuple[str, str], ...] = ()
         self.stream = False
         self.dialect = "openai"
         """The API dialect the client spoke: ``openai``, or ``anthropic`` on the Messages API
@@ -228,6 +235,16 @@ class Exchange:
         if ev.Routed in self._store.wanted:
             self._publish(ev.Routed(self.id, self._clock(), requested_model, model, provider,
                                     reason, stream))
+
+    def guarded(self, *, guard: str, mode: str, counts: tuple[tuple[str, int], ...],
+                action: str, summary: str) -> None:
+        """A guardrail's finding on this request (``GuardrailTriggered``); ``summary`` is
+        its one line for the record."""
+        self.guardrails = summary if self.guardrails is None else \
+            f"{self.guardrails}; {summary}"
+        if ev.GuardrailTriggered in self._store.wanted:
+            self._publish(ev.GuardrailTriggered(self.id, self._clock(), guard, mode, counts,
+                                                action))
 
     def upstream_started(self) -> None:
         self.phase = Phase.UPSTREAM

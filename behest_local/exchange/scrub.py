@@ -320,3 +320,42 @@ def redact_fragments(fragments: list[str], known: Iterable[str] = ()) -> list[st
         pieces.append(joined[cursor:end])
         out.append("".join(pieces))
     return out
+
+
+def replace_values(fragments: list[str], values: Iterable[tuple[str, str]]) -> list[str]:
+    """``fragments`` of one text (a streamed message) with each ``(value, label)``'s value
+    replaced by its label, across fragment boundaries too: the fragment where a value
+    starts gets the label, the others lose their part of it. ``fragments`` itself when no
+    value occurs. (The guardrails' findings: ``Capture.pii``.)"""
+    joined = "".join(fragments)
+    spans: list[tuple[int, int, str]] = []
+    for value, label in values:
+        start = joined.find(value) if value else -1
+        while start != -1:
+            spans.append((start, start + len(value), label))
+            start = joined.find(value, start + len(value))
+    if not spans:
+        return fragments
+    spans.sort()
+    kept = [spans[0]]
+    for span in spans[1:]:
+        if span[0] >= kept[-1][1]:
+            kept.append(span)
+    out: list[str] = []
+    offset = 0
+    for fragment in fragments:
+        start, end = offset, offset + len(fragment)
+        offset = end
+        pieces: list[str] = []
+        cursor = start
+        for s, e, label in kept:
+            if e <= start or s >= end:
+                continue
+            lo, hi = max(s, start), min(e, end)
+            pieces.append(joined[cursor:lo])
+            if lo == s:
+                pieces.append(label)
+            cursor = hi
+        pieces.append(joined[cursor:end])
+        out.append("".join(pieces))
+    return out

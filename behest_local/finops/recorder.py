@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from behest_local.config import ProjectConfig, Settings
+from behest_local.errors import GuardrailBlocked
 from behest_local.exchange.events import ExchangeFailed, ExchangeFinished, TraceEvent
 from behest_local.exchange.exchange import Exchange, Phase
 from behest_local.finops.prices import PriceTable
@@ -45,6 +46,14 @@ INFERENCE_PATHS = frozenset({"/v1/chat/completions", "/v1/completions", "/v1/res
 """The billed routes: what per-project and per-user limits count, and what usage reports
 (moderations: free at OpenAI, so counted but never charged)."""
 _ENDED = (ExchangeFinished, ExchangeFailed)
+
+
+def _blocked(event: TraceEvent, exchange: Exchange) -> bool:
+    """A routed inference request a guardrail refused (451): free, but counted in usage
+    (``reports._SUMS``: ``blocked``)."""
+    return (event.status == GuardrailBlocked.status and isinstance(event, ExchangeFailed)
+            and exchange.model is not None and exchange.project is not None
+            and exchange.path in INFERENCE_PATHS)
 _MAX_CACHED = 4096
 """Callers whose counters ``UsageRecorder`` remembers before it starts afresh."""
 
@@ -115,7 +124,9 @@ class UsageRecorder:
         if cost is None:  # not priced as it ended (its store has no pricer): price it now
             cost = exchange.cost = self.price(exchange, isinstance(event, ExchangeFailed))
             if cost is None:
-                return
+                if not _blocked(event, exchange):
+                    return
+                cost = 0.0  # refused by a guardrail: a row of its own, for ``blocked``
         settings = self._current()
         project_id = exchange.project
         prompt, completion = exchange.prompt_tokens or 0, exchange.completion_tokens or 0

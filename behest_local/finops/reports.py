@@ -3,29 +3,35 @@
 Each function takes the usage database's connection and runs on the store's writer thread
 (``UsageStore.run``), so it sees every record queued before it and never blocks the event
 loop. ``usage_report`` is ``GET /v1/usage``'s body (what the v1.5 SDKs read: ``totals`` and
-``breakdown``, plus per-model, per-user and per-session cost), ``billing_report`` is
-``GET /v1/billing/usage``'s (Behest's platform and BYOK buckets with ``by_model``), and
-``budget_rows`` is what ``recorder.seed_counters`` replays into the limiter at startup so a
-daily quota spent before a restart stays spent.
+``breakdown``, plus per-model, per-user and per-session cost; each row's ``blocked``
+counts the requests a guardrail refused with 451, which ``requests`` leaves out),
+``billing_report`` is ``GET /v1/billing/usage``'s (Behest's platform and BYOK buckets with
+``by_model``), and ``budget_rows`` is what ``recorder.seed_counters`` replays into the
+limiter at startup so a daily quota spent before a restart stays spent.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
+from behest_local.errors import GuardrailBlocked
 from behest_local.finops.prices import reported_cost
 from behest_local.finops.window import iso
 
-_SUMS = ("COUNT(*), COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), "
-         "COALESCE(SUM(cost_usd), 0)")
+_BLOCKED = GuardrailBlocked.status
+_SUMS = (f"COALESCE(SUM(status != {_BLOCKED}), 0), COALESCE(SUM(prompt_tokens), 0), "
+         f"COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0), "
+         f"COALESCE(SUM(status = {_BLOCKED}), 0)")
+"""Requests (those a guardrail refused are kept apart: ``blocked``), tokens and cost."""
 TOP = 100
 """Rows kept in ``by_user`` and ``by_session`` (the costliest first)."""
 
 
 def _amounts(row) -> dict:
-    requests, prompt, completion, cost = row
+    requests, prompt, completion, cost, blocked = row
     return {"requests": requests, "prompt_tokens": prompt, "completion_tokens": completion,
-            "tokens": prompt + completion, "cost_usd": reported_cost(cost)}
+            "tokens": prompt + completion, "cost_usd": reported_cost(cost),
+            "blocked": blocked}
 
 
 def _where(project: str, since: float, until: float, user: str | None,
@@ -72,7 +78,9 @@ def billing_report(conn: sqlite3.Connection, *, project: str, since: float,
                         "GROUP BY byok, model ORDER BY 6 DESC, 2", args).fetchall()
     out = {}
     for name, flag in (("platform", 0), ("byok", 1)):
-        models = [(model, _amounts(rest)) for byok, model, *rest in rows if byok == flag]
+        # A model only refused by guardrails was not used: billing lists no row for it.
+        models = [(model, amounts) for byok, model, *rest in rows
+                  if byok == flag and (amounts := _amounts(rest))["requests"]]
         bucket = {"requests": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0}
         listed = []
         for model, amounts in models:

@@ -81,7 +81,8 @@ def build_record(exchange: Exchange, *, events: bool = True, message: bool = Tru
     if (frames or capture.frames_dropped) and not events:
         record["partial"] = True
     elif frames or capture.frames_dropped:
-        decoded, payloads = _decode(frames, known)
+        labels = tuple((value, f"<{entity}>") for value, entity in capture.pii)
+        decoded, payloads = _decode(frames, known, labels)
         record["events"] = decoded
         record["events_dropped"] = capture.frames_dropped
         if message:
@@ -136,12 +137,14 @@ def _message_of_body(body_text: str, known: tuple[str, ...]) -> dict | None:
     return scrub.redact_json(assemble_body(body), known)
 
 
-def _decode(frames: list[bytes], known: tuple[str, ...]) -> tuple[list[dict], list[object]]:
+def _decode(frames: list[bytes], known: tuple[str, ...], pii: tuple[tuple[str, str], ...] = ()
+            ) -> tuple[list[dict], list[object]]:
     """Decode kept frames into redacted event dicts, plus the JSON payloads of those
-    events as redacted (what parsing each event's redacted ``data`` gives)."""
+    events as redacted (what parsing each event's redacted ``data`` gives). ``pii``:
+    values the guardrails found and their labels, replaced across events too."""
     indexes, names, texts = _split_events(frames)
     payloads = [None if data == "[DONE]" else _parse(data) for data in texts]
-    redacted, changed = _redact_payloads(texts, payloads, known)
+    redacted, changed = _redact_payloads(texts, payloads, known, pii)
     events = [{"frame": index, "event": name, "data": data}
               for index, name, data in zip(indexes, names, redacted)]
     for i, payload in changed.items():
@@ -204,7 +207,8 @@ def _parse(data: str) -> object:
 _RAW = ("#raw",)
 
 
-def _redact_payloads(texts: list[str], payloads: list[object], known
+def _redact_payloads(texts: list[str], payloads: list[object], known,
+                     pii: tuple[tuple[str, str], ...] = ()
                      ) -> tuple[list[str], dict[int, object]]:
     """Each event's data text with secrets removed, matching across events, and the
     redacted copies of the payloads that changed (by event index).
@@ -234,6 +238,8 @@ def _redact_payloads(texts: list[str], payloads: list[object], known
             redacted = [scrub.hint(value) if value else value for value in fragments]
         else:
             redacted = scrub.redact_fragments(fragments, known)
+            if pii:  # a value a shadow-mode reply streamed in pieces (Capture.pii)
+                redacted = scrub.replace_values(redacted, pii)
             if redacted is fragments:
                 continue
         path = channel.path

@@ -93,6 +93,8 @@ def overview_text(record: dict, reason: str | None, probe: dict | None) -> Text:
         arrow = f"{requested} → " if requested and requested != record["model"] else ""
         _field(text, "model", f"{arrow}{record['model']} via {record['provider']}")
     _field(text, "warning", record.get("warning"), "yellow")  # x-behest-warning, as sent
+    # What the guardrails found and did: entity types, counts and the action, no value.
+    _field(text, "guardrails", record.get("guardrails"), "magenta")
     _field(text, "why", reason)
     if record["stream"]:
         _field(text, "stream", f"{record['chunks']} events, {record['bytes_sent']} bytes, "

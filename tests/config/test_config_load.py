@@ -89,6 +89,13 @@ BAD = [
                              'status = "suspended"')]),
     ("bad_missing_name.toml", [(1, ["[projects[0]] needs 'name' (a string)"], None)]),
     ("bad_tenant_id.toml", [(1, ["'tenant_id' has moved"], '[tenant] id = "..."')]),
+    ("bad_guardrails.toml", [
+        (6, ["unknown key 'EMAIL' in [projects[0].guardrails.pii.entities]",
+             "EMAIL_ADDRESS"], None),
+        (10, ["projects[0].guardrails.content.patterns[0]: a repeated group"],
+         "may not repeat again"),
+        (13, ["projects[0].guardrails.injection.mode: expected one of 'disabled', 'shadow'"],
+         None)]),
 ]
 
 

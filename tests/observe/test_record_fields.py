@@ -18,9 +18,10 @@ from behest_local.observe.record import build_record
 from behest_local.observe.trace_writer import decode, encode, snapshot
 from tests.trace_support import fake_exchange, make_store
 
-REFERENCES = {"capture", "settle", "_store", "_clock", "_last_untimed"}
-"""The exchange's slots that are not fields: objects of this process, and the time of its
-last event past the timeline (for ``ChunkSent``'s pace only)."""
+REFERENCES = {"capture", "settle", "pii", "_store", "_clock", "_last_untimed"}
+"""The exchange's slots that are not fields: objects of this process, the time of its
+last event past the timeline (for ``ChunkSent``'s pace only), and the PII values the
+guardrails found (handed to the capture, never recorded)."""
 
 
 def _other(value: object, i: int, name: str) -> object:

@@ -89,6 +89,8 @@ async def record_response(request: web.Request, response: web.StreamResponse,
         response_headers=(headers if written else headers.copy()).items(),
         status=response.status, request_body=body, request_body_note=note,
         response_body=sent if isinstance(sent, (bytes, bytearray)) else None)
+    if exchange.pii:  # what the guardrails found is replaced in every copy read from it
+        capture.pii = exchange.pii
     if ResponseStarted in store.wanted:
         store.publish(ResponseStarted(exchange.id, store.clock(), response.status,
                                       capture.response_headers, streamed), exchange)

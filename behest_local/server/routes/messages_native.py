@@ -29,6 +29,7 @@ from behest_local.dialects.messages_wire import (API_VERSIONS, VERSION_HEADER, e
 from behest_local.exchange.exchange import Exchange
 from behest_local.policy import routing
 from behest_local.providers.anthropic.translate import stream_error
+from behest_local.guardrails.shield import active as guards_on
 from behest_local.server.keys import EXCHANGE, GATEWAY, PRINCIPAL
 from behest_local.server.render import json_response
 from behest_local.server.streaming import relay
@@ -41,8 +42,11 @@ _USAGE_EVENTS = frozenset({"message_start", "message_delta"})
 
 def serves(request: web.Request, target: routing.Target) -> bool:
     """Whether ``target`` is relayed natively: the Anthropic provider, able to take a
-    Messages body as it is (the emulated model and every other provider are translated)."""
-    if target.provider != PROVIDER:
+    Messages body as it is (the emulated model and every other provider are translated).
+    A project with a guardrail on is always translated: the guardrails run where the chat
+    call is built (``server/guard.py``), and a native relay would pass its prompt
+    unchecked."""
+    if target.provider != PROVIDER or guards_on(request[PRINCIPAL].project.guardrails):
         return False
     adapter = getattr(request.app[GATEWAY].provider(PROVIDER), "adapter", None)
     return adapter is not None and "messages" in adapter.operations

@@ -41,6 +41,8 @@ from behest_local.server.routes.behest import THREAD_HEADER, begin_turn
 from behest_local.server.admission.principal import Principal
 from behest_local.server.body import beside_body, read_json
 from behest_local.server.gateway import Gateway
+from behest_local.guardrails.shield import active as guards_on
+from behest_local.server.guard import GuardedProvider
 from behest_local.server.keys import EXCHANGE, GATEWAY, PRINCIPAL
 from behest_local.server.render import json_response
 from behest_local.server.streaming import EventWriter, relay
@@ -69,7 +71,7 @@ def prepare_call(gateway: Gateway, principal: Principal, body: dict, emulate: di
     directives, recorded on ``exchange`` (a background response resumed after a restart,
     ``routes/responses_runs.py``)."""
     target = _route(gateway, principal, body, exchange)
-    provider, call = _chat_call(gateway, principal.project, target, body, emulate)
+    provider, call = _chat_call(gateway, principal.project, target, body, emulate, exchange)
     exchange.upstream_started()
     return provider, call
 
@@ -83,9 +85,10 @@ def prepare_chats(request: web.Request, bodies: Iterator[dict]
     emulate = directives.parse(request.headers.get(directives.HEADER))
     first = next(bodies)
     gateway, project = request.app[GATEWAY], request[PRINCIPAL].project
-    target = _route(gateway, request[PRINCIPAL], first, request[EXCHANGE])
-    request[EXCHANGE].upstream_started()
-    return (_chat_call(gateway, project, target, body, emulate)
+    exchange = request[EXCHANGE]
+    target = _route(gateway, request[PRINCIPAL], first, exchange)
+    exchange.upstream_started()
+    return (_chat_call(gateway, project, target, body, emulate, exchange)
             for body in itertools.chain([first], bodies))
 
 
@@ -118,12 +121,15 @@ def _route(gateway: Gateway, principal: Principal, body: dict, exchange: Exchang
 def chat_call(request: web.Request, target: routing.Target, body: dict, emulate: dict
               ) -> tuple[ChatProvider, ChatCall]:
     """The provider and call that send ``body`` to ``target`` for the request's project."""
-    return _chat_call(request.app[GATEWAY], request[PRINCIPAL].project, target, body, emulate)
+    return _chat_call(request.app[GATEWAY], request[PRINCIPAL].project, target, body, emulate,
+                      request[EXCHANGE])
 
 
 def _chat_call(gateway: Gateway, project: ProjectConfig, target: routing.Target, body: dict,
-               emulate: dict) -> tuple[ChatProvider, ChatCall]:
-    """The provider and call that send ``body`` to ``target``."""
+               emulate: dict, exchange: Exchange) -> tuple[ChatProvider, ChatCall]:
+    """The provider and call that send ``body`` to ``target``: every chat-shaped call is
+    built here, so this is where the project's guardrails wrap the provider
+    (``server/guard.py``)."""
     upstream = dict(body, model=target.model)
     prompt = project.system_prompt
     if prompt:
@@ -135,6 +141,9 @@ def _chat_call(gateway: Gateway, project: ProjectConfig, target: routing.Target,
         if target.provider == routing.EMULATED else None
     if rule is not None:
         provider = scripted.ScriptedProvider(provider, rule)
+    if guards_on(project.guardrails):
+        provider = GuardedProvider(provider, project.guardrails, exchange, project=project.id,
+                                   skip=1 if prompt else 0)
     return provider, ChatCall(request=upstream, model=target.model, emulate=emulate)
 
 
