@@ -132,7 +132,9 @@ def request_lines(record: dict, width: int) -> list[str]:
     lines = _headers(request["headers"]) + [""]
     if request["body"] is not None:
         size = request["body_size"] or 0
-        cut = f" (first {MAX_BODY // 1024} KiB)" if size > MAX_BODY else ""
+        # A media or form body is shown as its summary, whole, never cut.
+        cut = f" (first {MAX_BODY // 1024} KiB)" if size > MAX_BODY and not request.get(
+            "media") else ""
         lines += [f"body: {size} bytes{cut}", *body_lines(request["body"])]
     else:
         lines.append(request["body_note"] or "no body")

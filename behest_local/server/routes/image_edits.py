@@ -21,6 +21,7 @@ from behest_local.errors import InvalidRequestError
 from behest_local.offload import off_loop
 from behest_local.policy import routing
 from behest_local.providers.emulated import images
+from behest_local.server.body import note_part
 from behest_local.server.keys import EXCHANGE
 from behest_local.server.routes.images import respond
 
@@ -117,8 +118,10 @@ async def _form(request: web.Request) -> tuple[dict, dict[str, list[bytes]]]:
                                               status=413, param=name, code="request_too_large")
             if part.filename is not None:
                 files.setdefault(name, []).append(bytes(value))
+                note_part(request, part, bytes(value))
             else:
                 fields[name] = _typed(name, value.decode("utf-8", "replace"))
+                note_part(request, part, value.decode("utf-8", "replace"))
     except (ValueError, RuntimeError, http_exceptions.BadHttpMessage,
             web.RequestPayloadError):
         raise InvalidRequestError("The multipart/form-data body could not be read: it is "
