@@ -35,24 +35,25 @@ def test_two_hd_wide_dall_e_3_images_cost_24_cents(live):
     # DALL·E 3 draws one image a request (n=2 is refused by OpenAI and here alike): two
     # requests, $0.12 each.
     session = f"dalle3-{uuid.uuid4().hex}"
-    client = _client(live, session)
-    for _ in range(2):
-        raw = client.images.with_raw_response.generate(
-            model="dall-e-3", prompt="a lighthouse", quality="hd", size="1792x1024",
-            response_format="b64_json")
-        assert len(raw.parse().data) == 1
-        _ended(live, raw)
+    with _client(live, session) as client:
+        for _ in range(2):
+            raw = client.images.with_raw_response.generate(
+                model="dall-e-3", prompt="a lighthouse", quality="hd", size="1792x1024",
+                response_format="b64_json")
+            assert len(raw.parse().data) == 1
+            _ended(live, raw)
+        with pytest.raises(openai.BadRequestError):
+            client.images.generate(model="dall-e-3", prompt="x", n=2)
     usage = _usage(live, session)
     assert usage["totals"]["requests"] == 2
     assert usage["totals"]["cost_usd"] == pytest.approx(0.24)
-    with pytest.raises(openai.BadRequestError):
-        client.images.generate(model="dall-e-3", prompt="x", n=2)
 
 
 def test_n_dall_e_2_images_cost_n_times_the_price_of_their_size(live):
     session = f"dalle2-{uuid.uuid4().hex}"
-    raw = _client(live, session).images.with_raw_response.generate(
-        model="dall-e-2", prompt="a small house", size="512x512", n=3)
+    with _client(live, session) as client:
+        raw = client.images.with_raw_response.generate(
+            model="dall-e-2", prompt="a small house", size="512x512", n=3)
     assert len(raw.parse().data) == 3
     _ended(live, raw)
     [row] = _usage(live, session)["by_model"]
@@ -61,15 +62,16 @@ def test_n_dall_e_2_images_cost_n_times_the_price_of_their_size(live):
 
 def test_speech_costs_per_character_and_transcription_per_minute(live):
     session = f"audio-{uuid.uuid4().hex}"
-    client = _client(live, session)
     text = "The quick brown fox jumps over the lazy dog. " * 3
-    for model in ("tts-1", "tts-1-hd"):
-        raw = client.audio.speech.with_raw_response.create(
-            model=model, voice="alloy", input=text, response_format="wav")
-        audio = raw.content
-        _ended(live, raw)
-    raw = client.audio.transcriptions.with_raw_response.create(
-        model="whisper-1", file=("speech.wav", audio, "audio/wav"), response_format="json")
+    with _client(live, session) as client:
+        for model in ("tts-1", "tts-1-hd"):
+            raw = client.audio.speech.with_raw_response.create(
+                model=model, voice="alloy", input=text, response_format="wav")
+            audio = raw.content
+            _ended(live, raw)
+        raw = client.audio.transcriptions.with_raw_response.create(
+            model="whisper-1", file=("speech.wav", audio, "audio/wav"),
+            response_format="json")
     seconds = raw.parse().usage.seconds
     _ended(live, raw)
     by_model = {row["model"]: row["cost_usd"] for row in _usage(live, session)["by_model"]}

@@ -18,6 +18,7 @@ import openai
 from behest_local.cli.main import main as cli
 from behest_local.exchange.events import ExchangeFinished
 from behest_local.exchange.media import human_size
+from behest_local.observe.record import build_record
 from behest_local.observe.trace_db import TraceDB
 from behest_local.tui.app import BehestApp
 from tests.conftest import TEST_SETTINGS
@@ -112,3 +113,35 @@ async def test_speech_images_and_uploads_show_as_their_summary_everywhere(tmp_pa
     assert file["comment"].startswith("audio/wav, ")
     image = entries[ids["image"]]["response"]["content"]
     assert f"<image/png 1792×1024, {human_size(png_size)}>" in image["text"]
+
+
+def test_streamed_speech_and_partial_images_show_as_their_summary(live):
+    with openai.OpenAI(api_key=live.key, base_url=live.base_url, max_retries=0) as client:
+        with client.audio.speech.with_streaming_response.create(
+                model="gpt-4o-mini-tts", voice="alloy", input="Streamed, as events.",
+                response_format="wav", extra_body={"stream_format": "sse"}) as raw:
+            sse = raw.read().decode()
+            speech_id = raw.headers["X-Request-Id"]
+        with client.images.with_streaming_response.generate(
+                model="gpt-image-1", prompt="a kite", stream=True, partial_images=1,
+                quality="low") as raw:
+            body = raw.read().decode()
+            image_id = raw.headers["X-Request-Id"]
+
+    live.recorder.wait_end(speech_id)
+    delta = max((json.loads(line[6:]).get("audio") or "" for line in sse.split("\n")
+                 if line.startswith("data: ")), key=len)
+    assert len(delta) > 1000
+    record = build_record(live.gateway.store.find(speech_id))
+    assert re.fullmatch(r"speech\.audio\.delta events of audio/wav, [\d.]+ kB, \d+\.\d s",
+                        record["response"]["body"])
+    assert delta[100:160] not in json.dumps(record)
+
+    live.recorder.wait_end(image_id)
+    sent = [json.loads(line[6:])["b64_json"] for line in body.split("\n")
+            if line.startswith("data: ")]
+    record = build_record(live.gateway.store.find(image_id))
+    shown = [json.loads(event["data"])["b64_json"] for event in record["events"]]
+    assert len(shown) == len(sent) == 2
+    assert all(re.fullmatch(r"<image/png 1024×1024, [\d.]+ kB>", s) for s in shown)
+    assert all(b64[500:560] not in json.dumps(record) for b64 in sent)
