@@ -140,13 +140,15 @@ class Capture:
         held = 0
         if request_body is not None:
             self.request_body_size = len(request_body)
-            self._request_body, self.request_media = media.kept(request_body, request_type, MAX_BODY)
+            self._request_body, self.request_media = media.kept(request_body, request_type,
+                                                                MAX_BODY)
             held = len(self._request_body or b"")
         self.request_body_note = request_body_note
         """Why there is no request body, when there is none (e.g. rejected before reading)."""
         if response_body is not None:
             self.response_body_size = len(response_body)
-            self._response_body, self.response_media = media.kept(response_body, response_type, MAX_BODY)
+            self._response_body, self.response_media = media.kept(response_body,
+                                                                  response_type, MAX_BODY)
             held += len(self._response_body or b"")
         self._known: tuple[str, ...] | None = None
         self._frames: list[bytes] = []
@@ -281,7 +283,8 @@ class Capture:
     def redacted_response_body(self) -> str | None:
         return self._shown(self.response_media, self._response_body, self.response_body_size)
 
-    def _shown(self, summary: media.Summary | None, raw: bytes | None, size: int | None) -> str | None:
+    def _shown(self, summary: media.Summary | None, raw: bytes | None,
+               size: int | None) -> str | None:
         if summary is not None:
             return scrub.redact_text(summary[0], self.known)
         if raw is None:

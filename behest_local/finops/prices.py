@@ -191,3 +191,17 @@ class PriceTable:
         price = self.lookup(model)
         return 0.0 if price is None else price.cost(prompt_tokens, completion_tokens, variant)
 
+
+
+_BUNDLED_TABLE: PriceTable | None = None
+
+
+def unit_of(model: str | None) -> Unit:
+    """The unit ``model``'s usage counts in (``TOKENS`` for a model the table does not
+    know): what a view labels its input and output counts with. A ``[prices]`` entry keeps
+    the bundled unit, so the bundled table answers for every settings."""
+    global _BUNDLED_TABLE
+    if _BUNDLED_TABLE is None:
+        _BUNDLED_TABLE = PriceTable()
+    price = _BUNDLED_TABLE.lookup(model)
+    return TOKENS if price is None else price.unit

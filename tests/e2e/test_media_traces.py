@@ -65,9 +65,14 @@ async def test_speech_images_and_uploads_show_as_their_summary_everywhere(tmp_pa
             await ended(raw, "image")
             png_size = len(base64.b64decode(b64))
 
-            # The TUI follows the newest exchange: the image, its b64_json summarised.
+            # The TUI follows the newest exchange: the image, billed per image, its
+            # b64_json summarised.
             app.refresh_feed()
             await settle(pilot)
+            await until(pilot, lambda: "cost" in str(app.query_one("#detail-overview").render()))
+            overview = str(app.query_one("#detail-overview").render())
+            assert "billed  1 image, hd 1792x1024" in overview, overview
+            assert "cost  $0.12" in overview
             app.detail.show_tab("response")
             await until(pilot, lambda: "b64_json" in "\n".join(
                 map(str, app.query_one("#detail-response").lines)))
