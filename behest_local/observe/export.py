@@ -174,6 +174,8 @@ def curl_command(record: dict) -> str:
         lower = name.lower()
         if lower in HOP_HEADERS or lower.startswith("x-stainless"):
             continue
+        if lower == "content-type" and value.startswith("multipart/"):
+            continue  # curl -F writes its own, with its own boundary
         if lower in ("cookie", "set-cookie"):
             continue
         if lower in SECRET_HEADERS:
@@ -185,6 +187,18 @@ def curl_command(record: dict) -> str:
             continue
         parts += ["-H", shlex.quote(f"{name}: {value}")]
     body = record["request"]["body"]
+    sent_media = record["request"].get("media")
+    if sent_media is not None and sent_media["parts"]:  # a form: its fields, its files by name
+        for part in sent_media["parts"]:
+            if part["filename"] is None:
+                parts += ["-F", shlex.quote(f"{part['name']}={part['text']}")]
+            else:
+                kind = f";type={part['content_type']}" if part["content_type"] else ""
+                parts += ["-F", shlex.quote(f"{part['name']}=@{part['filename']}{kind}")]
+        body = None
+    elif sent_media is not None:  # a file sent as the body: by its (unknown) name
+        parts += ["--data-binary", "@FILE"]
+        body = None
     if body is not None:
         try:
             body = json.dumps(json.loads(body), ensure_ascii=False, separators=(",", ":"))

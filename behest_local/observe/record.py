@@ -5,9 +5,9 @@
 trace database (observe/trace_db.py), JSONL and HAR exports (observe/export.py), copy-as-curl and
 fixtures (observe/fixtures.py) all read records, never the capture's raw bytes. Redaction
 happens here (exchange/scrub.py), so no reader can forget it, and so does summarising
-media (exchange/media.py): an image or audio body, base64 or upload is its type and size. Its summary (ids, model,
-status, tokens, cost…) is the exchange's recorded fields as ``exchange.FIELDS`` declares
-them, each under its own name.
+media (exchange/media.py): an image or audio body, base64 or upload is its type and size.
+Its summary (ids, model, status, tokens, cost…) is the exchange's recorded fields as
+``exchange.FIELDS`` declares them, each under its own name.
 
 Building a record decodes the kept stream events, so it is done off the hot path: on
 the trace database's writer thread, or for the one exchange the TUI shows. A record
