@@ -92,8 +92,9 @@ def har_entry(record: dict) -> dict:
         request["postData"] = {"mimeType": request_type, "params": [],
                                "text": record["request"]["body"]}
     body = sse_text(record) if record["events"] else (record["response"]["body"] or "")
-    content = {"size": record["bytes_sent"] or len(body.encode()), "mimeType": response_type,
-               "text": body}
+    # The size sent, not of the text shown (a summarised or redacted body differs).
+    content = {"size": record["bytes_sent"] or record["response"]["body_size"]
+               or len(body.encode()), "mimeType": response_type, "text": body}
     got_media = record["response"].get("media")
     if got_media is not None:  # audio or an image: ``text`` left out, as HAR 1.2 allows
         content = {"size": record["bytes_sent"] or record["response"]["body_size"] or -1,

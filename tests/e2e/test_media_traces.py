@@ -118,6 +118,7 @@ async def test_speech_images_and_uploads_show_as_their_summary_everywhere(tmp_pa
     assert file["comment"].startswith("audio/wav, ")
     image = entries[ids["image"]]["response"]["content"]
     assert f"<image/png 1792×1024, {human_size(png_size)}>" in image["text"]
+    assert image["size"] == stored["image"]["response"]["body_size"] > png_size  # as sent
 
 
 def test_streamed_speech_and_partial_images_show_as_their_summary(live):
