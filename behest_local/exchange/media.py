@@ -53,6 +53,8 @@ BINARY_TYPES = frozenset({"application/octet-stream", "application/pdf"})
 _KEYED = re.compile(rb'"([A-Za-z_][\w-]*)"\s*:\s*"(?=[A-Za-z0-9+/]{%d})' % MIN_BASE64)
 _DATA_URL = re.compile(rb"data:([\w.+-]+/[\w.+-]+);base64,(?=[A-Za-z0-9+/]{%d})"
                        % MIN_BASE64)
+_KEY_ROOM = 1024
+"""Bytes a match may reach past a limited window for its key and quotes."""
 _TAIL = 4096
 """Characters at a long value's end checked to be base64 too (its head is decoded)."""
 _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -122,18 +124,27 @@ def describe_base64(value: bytes | str | memoryview, content_type: str | None = 
     return describe(content_type, head, length * 3 // 4, cut=cut)
 
 
-def summarise_fields(raw: bytes, *, cut: bool = False) -> bytes:
+def summarise_fields(raw: bytes, *, cut: bool = False, limit: int | None = None) -> bytes:
     """``raw`` (JSON or SSE text) with each long base64 media value replaced by ``<its
     describe line>``; ``raw`` itself when it holds none. ``cut``: ``raw`` is the start of a
-    longer body, so a value running to its end was cut short."""
+    longer body, so a value running to its end was cut short. ``limit``: only the first
+    ``limit`` bytes of the result are wanted (a capture's cap), so only values starting
+    before it are looked for and the rest is not copied: the work is bounded by ``limit``
+    and a ``find`` per value, however large ``raw`` is."""
     if len(raw) < MIN_BASE64:
         return raw
+    window = len(raw) if limit is None else min(limit, len(raw))
     pieces: list[bytes] = []
-    done = pos = 0
+    shown = done = pos = 0
     # ";" first: a one-byte scan (memchr) where base64 holds none; the word scan is slow.
-    starts = _either if b";" in raw and b";base64," in raw else _KEYED
-    while (match := starts.search(raw, pos)) is not None:
+    url = raw.find(b";", 0, window) != -1 and raw.find(b";base64,", 0, window) != -1
+    starts = _either if url else _KEYED
+    # A match starts before the window; its look-ahead and a key may reach past it.
+    while pos < window and (match := starts.search(
+            raw, pos, window + MIN_BASE64 + _KEY_ROOM)) is not None:
         start = pos = match.end()
+        if start >= window:
+            break  # its value would start past the wanted part of the result
         end = raw.find(b'"', start)
         at_end = end == -1
         if at_end:
@@ -153,10 +164,12 @@ def summarise_fields(raw: bytes, *, cut: bool = False) -> bytes:
             if line is None:
                 continue
         pieces += (raw[done:start], b"<%s>" % line.encode())
+        shown += start - done + len(pieces[-1])
         done = pos = end
+        window = len(raw) if limit is None else min(len(raw), done + max(0, limit - shown))
     if not pieces:
         return raw
-    pieces.append(raw[done:])
+    pieces.append(raw[done:] if limit is None else raw[done:done + max(0, limit - shown)])
     return b"".join(pieces)
 
 
@@ -165,8 +178,8 @@ class _Either:
     would scan prose four times slower)."""
 
     @staticmethod
-    def search(raw: bytes, pos: int) -> re.Match | None:
-        keyed, url = _KEYED.search(raw, pos), _DATA_URL.search(raw, pos)
+    def search(raw: bytes, pos: int, endpos: int) -> re.Match | None:
+        keyed, url = _KEYED.search(raw, pos, endpos), _DATA_URL.search(raw, pos, endpos)
         if keyed is None or (url is not None and url.start() < keyed.start()):
             return url
         return keyed
@@ -271,5 +284,5 @@ def kept(raw: bytes, content_type: str | None, limit: int
     elif is_media(content_type):
         return None, summary(None, describe(content_type, raw, len(raw)))
     if len(raw) > limit:
-        raw = summarise_fields(raw)
+        raw = summarise_fields(raw, limit=limit)
     return bytes(raw[:limit]), None

@@ -173,3 +173,22 @@ def test_summarising_any_bytes_cut_anywhere_never_raises(data, cut):
     media.summarise_fields(raw[:cut], cut=True)
     media.summarise_fields(data)
     media.summarise_body(data, "multipart/form-data; boundary=a", len(data) + 5)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(_B64, st.text(max_size=300)), max_size=6),
+       st.integers(min_value=0, max_value=6000))
+def test_a_limited_summary_is_the_start_of_the_whole_one(values, limit):
+    raw = json.dumps({f"audio{i}" if i % 2 else "b64_json": v
+                      for i, v in enumerate(values)}).encode()
+    whole = media.summarise_fields(raw)
+    assert media.summarise_fields(raw, limit=limit)[:limit] == whole[:limit]
+
+
+def test_a_huge_body_is_summarised_within_its_cap_without_reading_all_of_it():
+    png = _image("PNG", (64, 48))
+    raw = json.dumps({"data": [{"b64_json": base64.b64encode(png * 20_000).decode()}],
+                      "text": "words " * 3_000_000}).encode()  # 20 MB past the image
+    kept, summary = media.kept(raw, "application/json", 65_536)
+    assert summary is None and len(kept) == 65_536
+    assert kept.startswith(b'{"data": [{"b64_json": "<image/png 64\xc3\x9748, ')
