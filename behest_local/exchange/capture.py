@@ -22,6 +22,11 @@ credentials a request presented (``known``) are found the same way, on first rea
 Memory is bounded twice: per exchange (``MAX_BODY``, ``MAX_STREAM``) and across all
 exchanges (``CaptureBudget``: the oldest captures give their bytes back once the total
 passes the budget).
+
+Media is kept as what it is, never as bytes (exchange/media.py): a media or form body is
+recorded as its summary (``request_media``/``response_media``: a line and a form's parts)
+and base64 media in JSON or stream events is summarised when read. A body past
+``MAX_BODY`` has its base64 summarised as it is recorded, before the cap would cut it.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from operator import attrgetter
 
-from behest_local.exchange import scrub
+from behest_local.exchange import media, scrub
 from behest_local.exchange.scrub import SECRET_HEADERS, redact_value
 from behest_local.exchange.timing import TIMELINE_MAX
 
@@ -94,6 +99,7 @@ class Capture:
 
     __slots__ = (
         "response_status", "request_body_size", "request_body_note", "response_body_size",
+        "request_media", "response_media",
         "arrivals", "frame_bytes", "frames_dropped", "responded", "released",
         "_request_headers", "_response_headers", "_raw_request_headers",
         "_raw_response_headers", "_request_body", "_response_body", "_frames", "_known",
@@ -110,10 +116,12 @@ class Capture:
                  response_headers: Iterable[tuple[str, str]] | None = None,
                  status: int | None = None, request_body: bytes | None = None,
                  request_body_note: str | None = None,
-                 response_body: bytes | None = None) -> None:
+                 response_body: bytes | None = None, request_type: str | None = None,
+                 response_type: str | None = None) -> None:
         """An empty capture, or (``server/routes/inspect.record_response``) one recorded
         in a single call: headers as ``record_headers`` takes them, bodies as
-        ``request_body``/``response_body`` do; headers given means ``responded``."""
+        ``request_body``/``response_body`` do (``*_type``: their content types); headers
+        given means ``responded``."""
         self._clock = clock
         self._budget = budget
         self._raw_request_headers = request_headers
@@ -121,23 +129,28 @@ class Capture:
         self._request_headers: Headers = ()
         self._response_headers: Headers = ()
         self.response_status = status
+        self.request_media: media.Summary | None = None
+        """What a media or form request body is (``media.summarise_body``), kept instead of
+        its bytes; set by the route that read a form (``server/body.note_part``) too."""
+        self.response_media: media.Summary | None = None
+        """The same for the response (an audio file, an image)."""
+        self._request_body: bytes | None = None
+        self.request_body_size: int | None = None
+        self._response_body: bytes | None = None
+        self.response_body_size: int | None = None
         held = 0
-        if request_body is None:
-            self._request_body: bytes | None = None
-            self.request_body_size: int | None = None
-        else:
+        if request_body is not None:
             self.request_body_size = len(request_body)
-            kept = self._request_body = bytes(request_body[:MAX_BODY])
-            held = len(kept)
+            self._request_body, self.request_media = media.kept(request_body, request_type,
+                                                                MAX_BODY)
+            held = len(self._request_body or b"")
         self.request_body_note = request_body_note
         """Why there is no request body, when there is none (e.g. rejected before reading)."""
-        if response_body is None:
-            self._response_body: bytes | None = None
-            self.response_body_size: int | None = None
-        else:
+        if response_body is not None:
             self.response_body_size = len(response_body)
-            kept = self._response_body = bytes(response_body[:MAX_BODY])
-            held += len(kept)
+            self._response_body, self.response_media = media.kept(response_body,
+                                                                  response_type, MAX_BODY)
+            held += len(self._response_body or b"")
         self._known: tuple[str, ...] | None = None
         self.pii: tuple[tuple[str, str], ...] = ()
         """PII values the guardrails found in the request, with their entity: every copy
@@ -168,18 +181,25 @@ class Capture:
         (found in the request headers when not set)."""
         self._known = tuple(s for s in secrets if len(s) >= scrub.MIN_KNOWN)
 
-    def request_body(self, raw: bytes | None, note: str | None = None) -> None:
+    def request_body(self, raw: bytes | None, note: str | None = None,
+                     content_type: str | None = None) -> None:
         if raw is None:
             self.request_body_note = note
             return
         self.request_body_size = len(raw)
-        self._request_body = bytes(raw[:MAX_BODY])
-        self._charge(len(self._request_body))
+        self._request_body, self.request_media = media.kept(raw, content_type, MAX_BODY)
+        self._charge(len(self._request_body or b""))
 
-    def response_body(self, raw: bytes) -> None:
+    def response_body(self, raw: bytes, content_type: str | None = None) -> None:
         self.response_body_size = len(raw)
-        self._response_body = bytes(raw[:MAX_BODY])
-        self._charge(len(self._response_body))
+        self._response_body, self.response_media = media.kept(raw, content_type, MAX_BODY)
+        self._charge(len(self._response_body or b""))
+
+    def media_response(self, line: str, size: int) -> None:
+        """A media response the route wrote itself in pieces (speech): recorded as its
+        ``media.describe`` line and size, its bytes never kept."""
+        self.response_body_size = size
+        self.response_media = media.summary(None, line)
 
     def frame(self, data: bytes) -> None:
         """One stream event about to be written. Hot path: append only (its time only for
@@ -260,12 +280,34 @@ class Capture:
         self._raw_request_headers = None
 
     def redacted_request_body(self) -> str | None:
-        raw = self._request_body
-        return None if raw is None else scrub.redact_body(self.unpii(raw), self.known)
+        """The request body as shown: its media summary, or its text with base64 media
+        summarised (``media.summarise_fields``); redacted either way (a form's fields)."""
+        return self._shown(self.request_media, self._request_body, self.request_body_size)
 
     def redacted_response_body(self) -> str | None:
-        raw = self._response_body
-        return None if raw is None else scrub.redact_body(self.unpii(raw), self.known)
+        return self._shown(self.response_media, self._response_body, self.response_body_size)
+
+    def _shown(self, summary: media.Summary | None, raw: bytes | None,
+               size: int | None) -> str | None:
+        if summary is not None:
+            return scrub.redact_text(self._unpii_text(summary[0]), self.known)
+        if raw is None:
+            return None
+        return scrub.redact_body(
+            media.summarise_fields(self.unpii(raw), cut=len(raw) < (size or 0)), self.known)
+
+    def media_parts(self, side: str) -> list[dict] | None:
+        """The redacted summary of a media body on ``side`` (``request``/``response``), for
+        a record: ``{"summary": line, "parts": [{name, filename, content_type, text}]}``,
+        None when the body is not media."""
+        summary = self.request_media if side == "request" else self.response_media
+        if summary is None:
+            return None
+        known = self.known
+        return {"summary": scrub.redact_text(summary[0], known),
+                "parts": [{"name": name, "filename": filename, "content_type": ctype,
+                           "text": scrub.redact_text(self._unpii_text(text), known)}
+                          for name, filename, ctype, text in summary[1]]}
 
     def raw_frames(self) -> list[bytes]:
         """A snapshot of the kept frames, for ``record.build_record`` to decode and redact.
@@ -277,6 +319,10 @@ class Capture:
         with self._lock:
             frames = list(self._frames)
         return [self.unpii(f) for f in frames] if self.pii else frames
+
+    def _unpii_text(self, text: str) -> str:
+        """``unpii`` for text already decoded (a media summary's form fields)."""
+        return self.unpii(text.encode()).decode(errors="replace") if self.pii else text
 
     def unpii(self, raw: bytes) -> bytes:
         """``raw`` with each of ``pii``'s values, as text or JSON-escaped, replaced by

@@ -120,7 +120,8 @@ FIELDS: tuple[Field, ...] = (
     Field("model"), Field("provider"), Field("stream"), Field("status"), Field("error"),
     Field("warning"), Field("guardrails"),
     Field("ttft", derived=True), Field("duration", derived=True), Field("provider_time"),
-    Field("prompt_tokens"), Field("completion_tokens"), Field("cost"), Field("bytes_sent"),
+    Field("prompt_tokens"), Field("completion_tokens"), Field("variant"), Field("cost"),
+    Field("bytes_sent"),
     Field("started", recorded=False), Field("ended", recorded=False),
     Field("chunk_times", recorded=False), Field("chunks_untimed", recorded=False),
     Field("chunks", derived=True),
@@ -149,6 +150,7 @@ class Exchange:
     status: int | None
     prompt_tokens: int | None
     completion_tokens: int | None
+    variant: str | None
     cost: float | None
     ended: float | None
     error: str | None
@@ -170,7 +172,9 @@ class Exchange:
         # One chained assignment for the fields set later: a single constant load.
         self.tenant = self.project = self.credential = self.user = self.session = None
         self.requested_model = self.model = self.provider = None
-        self.status = self.prompt_tokens = self.completion_tokens = None
+        self.status = self.prompt_tokens = self.completion_tokens = self.variant = None
+        # ``variant``: what of the request besides its model sets its price, for a model
+        # priced per variant (a DALL·E image's ``"hd 1792x1024"``, finops/prices.PER_IMAGE).
         # ``cost`` (USD) is set as the exchange ends, by its store's pricer (the usage
         # recorder's ``price``): None until then, and when it is not billed.
         # ``warning``: what the client should know about its own request although it was

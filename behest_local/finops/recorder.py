@@ -104,7 +104,8 @@ class UsageRecorder:
                                          else failed):
             return None  # refused or failed before any token: nothing to bill
         self._current()
-        return self._table.cost(model, prompt, completion)  # type: ignore[union-attr]
+        return self._table.cost(model, prompt, completion,  # type: ignore[union-attr]
+                                exchange.variant)
 
     def _current(self) -> Settings:
         """The live settings, their price table in ``_table``; what was derived from older

@@ -12,7 +12,9 @@ required field is present (``log.version``/``creator``/``entries``; per entry
 ``startedDateTime``, ``time``, ``request``, ``response``, ``cache``, ``timings``), sizes
 we do not know are ``-1`` as the spec allows, and ``time`` equals the sum of the
 timings. A stream's ``content.text`` is its events re-framed as SSE text, which is what
-browser devtools show for an ``text/event-stream`` response imported from a HAR.
+browser devtools show for an ``text/event-stream`` response imported from a HAR. Media is
+never written as bytes (exchange/media.py): an audio or image response has no ``text``
+and its summary as ``comment``, a form is ``postData.params`` (a file's as ``comment``).
 """
 
 from __future__ import annotations
@@ -81,10 +83,22 @@ def har_entry(record: dict) -> dict:
         "bodySize": record["request"]["body_size"] or
         (0 if record["request"]["body_note"] in (None, "no body") else -1),
     }
-    if record["request"]["body"] is not None:
+    sent_media = record["request"].get("media")
+    if sent_media is not None:  # a form or file: its parts, never its bytes (HAR allows
+        # ``params`` for a form, ``comment`` for the rest)
+        request["postData"] = {"mimeType": request_type, "comment": sent_media["summary"],
+                               "params": [_param(part) for part in sent_media["parts"]]}
+    elif record["request"]["body"] is not None:
         request["postData"] = {"mimeType": request_type, "params": [],
                                "text": record["request"]["body"]}
     body = sse_text(record) if record["events"] else (record["response"]["body"] or "")
+    # The size sent, not of the text shown (a summarised or redacted body differs).
+    content = {"size": record["bytes_sent"] or record["response"]["body_size"]
+               or len(body.encode()), "mimeType": response_type, "text": body}
+    got_media = record["response"].get("media")
+    if got_media is not None:  # audio or an image: ``text`` left out, as HAR 1.2 allows
+        content = {"size": record["bytes_sent"] or record["response"]["body_size"] or -1,
+                   "mimeType": response_type, "comment": got_media["summary"]}
     status = record["response"]["status"] or record["status"] or 0
     entry = {
         "startedDateTime": _iso(record["wall_time"]),
@@ -94,8 +108,7 @@ def har_entry(record: dict) -> dict:
             "status": status, "statusText": _reason(status), "httpVersion": "HTTP/1.1",
             "cookies": [],
             "headers": [{"name": k, "value": v} for k, v in record["response"]["headers"]],
-            "content": {"size": record["bytes_sent"] or len(body.encode()),
-                        "mimeType": response_type, "text": body},
+            "content": content,
             "redirectURL": "", "headersSize": -1,
             "bodySize": record["bytes_sent"] or record["response"]["body_size"] or -1,
         },
@@ -113,6 +126,16 @@ def har_entry(record: dict) -> dict:
     if record.get("error"):
         entry["comment"] = record["error"]
     return entry
+
+
+def _param(part: dict) -> dict:
+    """A form part as a HAR ``param``: a field's value, or a file's name, type and summary."""
+    if part["filename"] is None:
+        return {"name": part["name"], "value": part["text"]}
+    param = {"name": part["name"], "fileName": part["filename"], "comment": part["text"]}
+    if part["content_type"]:
+        param["contentType"] = part["content_type"]
+    return param
 
 
 def to_har(records: Iterable[dict]) -> dict:
@@ -152,6 +175,8 @@ def curl_command(record: dict) -> str:
         lower = name.lower()
         if lower in HOP_HEADERS or lower.startswith("x-stainless"):
             continue
+        if lower == "content-type" and value.startswith("multipart/"):
+            continue  # curl -F writes its own, with its own boundary
         if lower in ("cookie", "set-cookie"):
             continue
         if lower in SECRET_HEADERS:
@@ -163,6 +188,18 @@ def curl_command(record: dict) -> str:
             continue
         parts += ["-H", shlex.quote(f"{name}: {value}")]
     body = record["request"]["body"]
+    sent_media = record["request"].get("media")
+    if sent_media is not None and sent_media["parts"]:  # a form: its fields, its files by name
+        for part in sent_media["parts"]:
+            if part["filename"] is None:
+                parts += ["-F", shlex.quote(f"{part['name']}={part['text']}")]
+            else:
+                kind = f";type={part['content_type']}" if part["content_type"] else ""
+                parts += ["-F", shlex.quote(f"{part['name']}=@{part['filename']}{kind}")]
+        body = None
+    elif sent_media is not None:  # a file sent as the body: by its (unknown) name
+        parts += ["--data-binary", "@FILE"]
+        body = None
     if body is not None:
         try:
             body = json.dumps(json.loads(body), ensure_ascii=False, separators=(",", ":"))

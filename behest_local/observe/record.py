@@ -4,9 +4,10 @@
 ``Capture`` become data that leaves the gateway's memory: the TUI's detail view, the
 trace database (observe/trace_db.py), JSONL and HAR exports (observe/export.py), copy-as-curl and
 fixtures (observe/fixtures.py) all read records, never the capture's raw bytes. Redaction
-happens here (exchange/scrub.py), so no reader can forget it. Its summary (ids, model,
-status, tokens, cost…) is the exchange's recorded fields as ``exchange.FIELDS`` declares
-them, each under its own name.
+happens here (exchange/scrub.py), so no reader can forget it, and so does summarising
+media (exchange/media.py): an image or audio body, base64 or upload is its type and size.
+Its summary (ids, model, status, tokens, cost…) is the exchange's recorded fields as
+``exchange.FIELDS`` declares them, each under its own name.
 
 Building a record decodes the kept stream events, so it is done off the hot path: on
 the trace database's writer thread, or for the one exchange the TUI shows. A record
@@ -27,7 +28,7 @@ import json
 from itertools import repeat
 
 from behest_local import sse
-from behest_local.exchange import scrub
+from behest_local.exchange import media, scrub
 from behest_local.exchange.exchange import FIELDS, Exchange
 from behest_local.observe.assemble import assemble_body, assemble_events
 
@@ -51,8 +52,10 @@ def build_record(exchange: Exchange, *, events: bool = True, message: bool = Tru
         record[name] = value if plain is None else plain(value)
     chunk_times = exchange.chunk_times
     record.update({
-        "request": {"headers": [], "body": None, "body_size": None, "body_note": None},
-        "response": {"status": exchange.status, "headers": [], "body": None, "body_size": None},
+        "request": {"headers": [], "body": None, "body_size": None, "body_note": None,
+                    "media": None},
+        "response": {"status": exchange.status, "headers": [], "body": None, "body_size": None,
+                     "media": None},
         "events": [], "events_dropped": 0, "message": None, "recorded": capture is not None,
         "partial": False,
         "timeline": {"departures": _offsets(chunk_times, started),
@@ -68,11 +71,13 @@ def build_record(exchange: Exchange, *, events: bool = True, message: bool = Tru
     record["request"].update(headers=[list(h) for h in capture.request_headers],
                              body=capture.redacted_request_body(),
                              body_size=capture.request_body_size,
-                             body_note=capture.request_body_note)
+                             body_note=capture.request_body_note,
+                             media=capture.media_parts("request"))
     record["response"].update(status=capture.response_status or exchange.status,
                               headers=[list(h) for h in capture.response_headers],
                               body=response_body,
-                              body_size=capture.response_body_size)
+                              body_size=capture.response_body_size,
+                              media=capture.media_parts("response"))
     frames = capture.raw_frames()
     arrivals = capture.arrivals
     record["timeline"]["arrivals"] = _offsets(arrivals, started)
@@ -142,7 +147,9 @@ def _decode(frames: list[bytes], known: tuple[str, ...], pii: tuple[tuple[str, s
     """Decode kept frames into redacted event dicts, plus the JSON payloads of those
     events as redacted (what parsing each event's redacted ``data`` gives). ``pii``:
     values the guardrails found and their labels, replaced across events too."""
-    indexes, names, texts = _split_events(frames)
+    # Base64 media in an event (an image's partial, a speech delta) is shown as its
+    # summary; kept frames are whole events, so each value is whole (exchange/media.py).
+    indexes, names, texts = _split_events(list(map(media.summarise_fields, frames)))
     payloads = [None if data == "[DONE]" else _parse(data) for data in texts]
     redacted, changed = _redact_payloads(texts, payloads, known, pii)
     events = [{"frame": index, "event": name, "data": data}

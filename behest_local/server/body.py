@@ -30,8 +30,10 @@ from typing import Any, TypeVar
 from aiohttp import http_exceptions, web
 
 from behest_local.errors import GatewayError, InvalidRequestError
+from behest_local.exchange import media
 from behest_local.offload import fairly, off_loop
 from behest_local.printable import is_utf8_text
+from behest_local.server.keys import FORM_PARTS
 from behest_local.server.big_body import DECODER, INLINE_BYTES, decode_large, dismantle, text_of
 
 T = TypeVar("T")
@@ -202,3 +204,21 @@ async def form_field(part: Any, limit: int) -> str:
             raise InvalidRequestError(f"The form field {part.name!r} is too long.",
                                       param=part.name, code="invalid_multipart")
     return value.decode("utf-8", "replace")
+
+
+def note_part(request: web.Request, part: Any, value: bytes | str, size: int | None = None
+              ) -> None:
+    """Note a part of the form ``request`` carries, as the trace will show it
+    (exchange/media.py): a text field's ``value``, or a file's first bytes (``value``) and
+    ``size``. A form is read part by part, so the route that reads it is the only one to
+    see each part whole (``routes/inspect.record_response`` records the notes)."""
+    if isinstance(value, str):
+        noted = media.field_part(part.name or "", value)
+    else:
+        noted = media.file_part(part.name or "", part.filename,
+                                part.headers.get("Content-Type"), value[:media.HEAD_BYTES],
+                                len(value) if size is None else size)
+    parts = request.get(FORM_PARTS)
+    if parts is None:
+        request[FORM_PARTS] = parts = []
+    parts.append(noted)

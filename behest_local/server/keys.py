@@ -10,6 +10,7 @@ from aiohttp import web
 
 from behest_local.identity.jwt import KeyRing
 from behest_local.exchange.exchange import Exchange
+from behest_local.exchange.media import Part
 from behest_local.server.gateway import Gateway
 from behest_local.server.admission.principal import InternalCaller, Principal
 from behest_local.files.store import FileStore
@@ -30,3 +31,6 @@ INTERNAL_CALLERS = web.AppKey("internal_callers", dict[str, InternalCaller])
 them; ``auth.authenticate`` and ``limits.check_ip`` read them). Empty while no batch runs."""
 STORED = web.AppKey("stored", StoredState)
 """Stored responses and conversations (set by ``routes/responses.setup_responses``)."""
+FORM_PARTS = web.RequestKey("form_parts", list[Part])
+"""The parts of the multipart form the route read, as the trace shows them
+(``body.note_part``): such a body is read part by part, so only the route sees it whole."""

@@ -28,6 +28,7 @@ from rich.text import Text
 
 from behest_local.exchange.capture import MAX_BODY
 from behest_local.exchange.timing import duration
+from behest_local.finops.prices import TOKENS, unit_of
 from behest_local.printable import printable
 from behest_local.tui.row import usd
 
@@ -100,9 +101,15 @@ def overview_text(record: dict, reason: str | None, probe: dict | None) -> Text:
         _field(text, "stream", f"{record['chunks']} events, {record['bytes_sent']} bytes, "
                                f"TTFT {duration(record['ttft'])}")
     _field(text, "duration", duration(record["duration"]) if record["duration"] else None)
-    if record["prompt_tokens"] is not None:
+    unit = unit_of(record["model"])
+    if record["prompt_tokens"] is not None and unit is TOKENS:
         _field(text, "tokens", f"{record['prompt_tokens']} prompt + "
                                f"{record['completion_tokens'] or 0} completion")
+    elif record["prompt_tokens"] is not None:  # characters, seconds or images: one count
+        count = record["prompt_tokens"] + (record["completion_tokens"] or 0)
+        variant = record.get("variant")
+        _field(text, "billed", f"{count} {unit.counts}{'' if count == 1 else 's'}"
+                               f"{f', {variant}' if variant else ''}")
     if record["cost"] is not None:
         _field(text, "cost", usd(record["cost"]))
     if probe:
@@ -134,7 +141,9 @@ def request_lines(record: dict, width: int) -> list[str]:
     lines = _headers(request["headers"]) + [""]
     if request["body"] is not None:
         size = request["body_size"] or 0
-        cut = f" (first {MAX_BODY // 1024} KiB)" if size > MAX_BODY else ""
+        # A media or form body is shown as its summary, whole, never cut.
+        cut = f" (first {MAX_BODY // 1024} KiB)" if size > MAX_BODY and not request.get(
+            "media") else ""
         lines += [f"body: {size} bytes{cut}", *body_lines(request["body"])]
     else:
         lines.append(request["body_note"] or "no body")

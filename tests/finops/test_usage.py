@@ -235,3 +235,36 @@ async def test_media_routes_are_billed_in_the_usage_report(gateway):
     assert by_model["tts-1"]["cost_usd"] == pytest.approx(12 * 15 / 1e6)
     assert by_model["gpt-image-1"]["cost_usd"] > 0
     assert by_model["omni-moderation-latest"]["cost_usd"] == 0
+
+
+@pytest.mark.parametrize("model, quality, size, per_image", [
+    ("dall-e-3", "standard", "1024x1024", 0.040), ("dall-e-3", "standard", "1792x1024", 0.080),
+    ("dall-e-3", "standard", "1024x1792", 0.080), ("dall-e-3", "hd", "1024x1024", 0.080),
+    ("dall-e-3", "hd", "1792x1024", 0.120), ("dall-e-3", "hd", "1024x1792", 0.120),
+    ("dall-e-2", "standard", "256x256", 0.016), ("dall-e-2", "standard", "512x512", 0.018),
+    ("dall-e-2", "standard", "1024x1024", 0.020)])
+def test_dall_e_costs_openais_price_per_image_by_quality_and_size(model, quality, size,
+                                                                  per_image):
+    from behest_local.finops.prices import image_variant
+
+    table = PriceTable()
+    assert table.cost(model, 0, 1, image_variant(quality, size)) == pytest.approx(per_image)
+    assert table.cost(model, 0, 3, image_variant(quality, size)) == pytest.approx(3 * per_image)
+
+
+def test_each_media_price_is_declared_in_the_unit_openai_bills():
+    from behest_local.finops.prices import CHARACTERS, IMAGES, MINUTES
+
+    table = PriceTable()
+    assert (table.lookup("tts-1").unit, table.lookup("tts-1-hd").unit) == (CHARACTERS,) * 2
+    assert table.lookup("whisper-1").unit is MINUTES and table.lookup("dall-e-3").unit is IMAGES
+    assert table.cost("tts-1", 1_000_000, 0) == pytest.approx(15.0)
+    assert table.cost("tts-1-hd", 1_000_000, 0) == pytest.approx(30.0)
+    assert table.cost("whisper-1", 60, 0) == pytest.approx(0.006)  # a minute, in seconds
+    assert table.cost("dall-e-3", 0, 1, "ultra 9x9") == 0  # a size OpenAI does not sell
+
+
+def test_a_configured_price_of_a_per_image_model_stays_per_image():
+    table = PriceTable(MappingProxyType({"dall-e-3": ModelPrice(0, 0.5)}))
+    assert table.cost("dall-e-3", 0, 2, "hd 1792x1024") == pytest.approx(1.0)
+    assert table.lookup("dall-e-3").source == "config:dall-e-3"

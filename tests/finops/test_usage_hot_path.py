@@ -160,9 +160,9 @@ def test_an_exchange_carries_the_cost_its_usage_record_holds_priced_once(monkeyp
     priced: list[tuple] = []
     real_cost = PriceTable.cost
 
-    def counted(table, model, prompt, completion):
+    def counted(table, model, prompt, completion, variant=None):
         priced.append((model, prompt, completion))
-        return real_cost(table, model, prompt, completion)
+        return real_cost(table, model, prompt, completion, variant)
 
     monkeypatch.setattr(PriceTable, "cost", counted)
     records = Records()

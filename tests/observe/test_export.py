@@ -103,6 +103,18 @@ def test_copy_as_curl_uses_the_key_variable_and_replays_the_body():
     assert '"Authorization: Bearer $BEHEST_API_KEY"' in curl  # the shell expands it
 
 
+def test_copy_as_curl_of_a_form_sends_its_fields_and_names_its_files():
+    record = records()[0]
+    record["request"]["headers"].append(["Content-Type", "multipart/form-data; boundary=b"])
+    record["request"]["media"] = {"summary": "…", "parts": [
+        {"name": "model", "filename": None, "content_type": None, "text": "whisper-1"},
+        {"name": "file", "filename": "note.wav", "content_type": "audio/wav",
+         "text": "audio/wav, 55.2 kB, 1.1 s"}]}
+    argv = shlex.split(export.curl_command(record))
+    assert argv[-4:] == ["-F", "model=whisper-1", "-F", "file=@note.wav;type=audio/wav"]
+    assert "--data-raw" not in argv and not any("multipart" in a for a in argv)
+
+
 def test_traces_cli_exports_and_lists_from_the_database(tmp_path, capsys):
     store, clock = make_store()
     database = TraceDB(tmp_path / DB_FILE, interval=0.02, max_age=1e12)

@@ -27,11 +27,12 @@ from aiohttp import http_exceptions, web
 from behest_local import sse
 from behest_local.errors import GatewayError, InvalidRequestError
 from behest_local.exchange.exchange import Exchange
+from behest_local.exchange.media import describe
 from behest_local.offload import off_loop
 from behest_local.policy import routing
 from behest_local.providers.emulated import scripted, speech, speech_encode, transcribe
 from behest_local.providers.form import Form
-from behest_local.server.body import form_field, payload_error, read_json
+from behest_local.server.body import form_field, note_part, payload_error, read_json
 from behest_local.server.keys import EXCHANGE, GATEWAY, PRINCIPAL
 from behest_local.server.render import json_response
 from behest_local.server.routes.audio_relay import relay_speech, relay_transcript
@@ -87,7 +88,10 @@ async def create_speech(request: web.Request) -> web.StreamResponse:
         streams.add(task)
     try:
         await response.prepare(request)
+        first = None  # the audio's header, for the trace's summary of it
         while (chunk := await off_loop(next, chunks, None)) is not None:
+            if first is None:
+                first = chunk
             if sse_out:
                 chunk = sse.encode_json({"type": "speech.audio.delta",
                                          "audio": base64.b64encode(chunk).decode()})
@@ -101,6 +105,11 @@ async def create_speech(request: web.Request) -> web.StreamResponse:
                           "total_tokens": text_in + audio_out}}))
         await response.write_eof()
         exchange.usage(*speech.billed(body["model"], body["input"], said))
+        if exchange.capture is not None:  # the audio as its type, size and duration
+            line = describe(speech.CONTENT_TYPES[fmt], first or b"", size)
+            exchange.capture.media_response(
+                f"speech.audio.delta events of {line}" if sse_out else line,
+                exchange.bytes_sent)
     finally:
         if task is not None:
             streams.discard(task)
@@ -234,11 +243,13 @@ async def _upload(request: web.Request
                     if len(data) > MAX_AUDIO_BYTES:
                         raise _too_large(len(data))
                 data = bytes(data)
+                note_part(request, part, data)
                 form.add_file("file", filename or "audio", part.headers.get(
                     "Content-Type", "application/octet-stream"), data)
             else:
                 value = await form_field(part, _FIELD_BYTES)
                 fields.setdefault(part.name or "", []).append(value)
+                note_part(request, part, value)
                 form.add_field(part.name or "", value)
     except web.RequestPayloadError as exc:
         raise payload_error(exc) from None

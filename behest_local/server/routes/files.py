@@ -24,7 +24,7 @@ from behest_local.files.blobs import BlobWriter, TooLarge
 from behest_local.files.objects import (LISTED_PURPOSES, MAX_PART_BYTES, MAX_UPLOAD_BYTES,
                                         check_purpose, expiry)
 from behest_local.files.store import FileStore
-from behest_local.server.body import form_field, payload_error, read_json
+from behest_local.server.body import form_field, note_part, payload_error, read_json
 from behest_local.server.keys import FILES, GATEWAY, PRINCIPAL
 from behest_local.server.render import json_response
 
@@ -83,10 +83,14 @@ async def _form(request: web.Request, file_field: str, limit: int, why: str = FI
             if part.name == file_field and writer is None:
                 filename = part.filename or "upload"
                 writer = await request.app[FILES].writer(limit, part=file_field == "data")
+                head, size = b"", 0
                 while chunk := await part.read_chunk(_CHUNK):
                     await writer.write(chunk)
+                    head, size = head or chunk, size + len(chunk)
+                note_part(request, part, head, size)
             else:
                 fields[part.name or ""] = await form_field(part, _FIELD_BYTES)
+                note_part(request, part, fields[part.name or ""])
     except TooLarge:
         await writer.discard()
         raise too_large(limit, why) from None

@@ -26,6 +26,7 @@ from behest_local.offload import off_loop
 from behest_local.policy import routing
 from behest_local.providers.emulated import images
 from behest_local.providers.form import Form
+from behest_local.server.body import note_part
 from behest_local.server.keys import EXCHANGE, GATEWAY
 from behest_local.server.routes.images import relay_images, respond, route
 
@@ -132,11 +133,13 @@ async def _form(request: web.Request) -> tuple[dict, dict[str, list[bytes]], For
             if part.filename is not None:
                 data = bytes(value)
                 files.setdefault(name, []).append(data)
+                note_part(request, part, data)
                 form.add_file(name, part.filename, part.headers.get(
                     "Content-Type", "application/octet-stream"), data)
             else:
                 text = value.decode("utf-8", "replace")
                 fields[name] = _typed(name, text)
+                note_part(request, part, text)
                 form.add_field(name, text)
     except (ValueError, RuntimeError, http_exceptions.BadHttpMessage,
             web.RequestPayloadError):

@@ -28,6 +28,7 @@ from aiohttp import web
 
 from behest_local import sse
 from behest_local.errors import NotFoundError
+from behest_local.finops.prices import image_variant
 from behest_local.offload import off_loop
 from behest_local.policy import routing
 from behest_local.providers.emulated import images
@@ -109,6 +110,9 @@ async def relay_images(request: web.Request, provider, op: str, body: dict | For
     text, reply = await provider.native_json(op, body, {})
     usage = (reply or {}).get("usage") or {}
     exchange.usage(usage.get("input_tokens") or 0, usage.get("output_tokens") or 0)
+    if req.family != "gpt-image":  # DALL·E's reply has no usage: its images are billed
+        exchange.variant = image_variant(req.quality, req.size)
+        exchange.usage(0, len((reply or {}).get("data") or ()))
     return json_response(EventJSON(reply, text) if text is not None else reply)
 
 
@@ -168,8 +172,9 @@ async def respond(request: web.Request, req: images.ImageRequest,
         body.update(background=req.background, output_format=req.output_format,
                     size=req.size, quality=req.quality, usage=usage)
         exchange.usage(usage["input_tokens"], usage["output_tokens"])
-    else:
-        exchange.usage(0, 0)
+    else:  # DALL·E: billed per image, by quality and size (finops/prices.PER_IMAGE)
+        exchange.variant = image_variant(req.quality, req.size)
+        exchange.usage(0, req.n)
     return json_response(body)
 
 

@@ -34,13 +34,14 @@ import json
 from aiohttp import web
 
 from behest_local.exchange.capture import Capture, CaptureBudget
+from behest_local.exchange.media import summary
 from behest_local.exchange.events import ProbeReported, ResponseStarted
 from behest_local.errors import GatewayError
 from behest_local.exchange.exchange import Exchange
 from behest_local.server.admission.host import check_host
 from behest_local.server.behest_errors import path_kind
 from behest_local.server.body import payload_error
-from behest_local.server.keys import GATEWAY
+from behest_local.server.keys import FORM_PARTS, GATEWAY
 from behest_local.server.render import error_response, from_http_exception
 
 PREFIX = "/_behest/"
@@ -88,7 +89,14 @@ async def record_response(request: web.Request, response: web.StreamResponse,
         store.clock, app.get(CAPTURE_BUDGET), request_headers=request.headers.items(),
         response_headers=(headers if written else headers.copy()).items(),
         status=response.status, request_body=body, request_body_note=note,
-        response_body=sent if isinstance(sent, (bytes, bytearray)) else None)
+        response_body=sent if isinstance(sent, (bytes, bytearray)) else None,
+        request_type=request.headers.get("Content-Type"),
+        response_type=headers.get("Content-Type"))
+    parts = request.get(FORM_PARTS)
+    if parts:  # a form the route read part by part: the parts it noted (server/body.py)
+        capture.request_media = summary(parts)
+        capture.request_body_size = request.content_length
+        capture.request_body_note = None
     if exchange.pii:  # what the guardrails found is replaced in every copy read from it
         capture.pii = exchange.pii
     if ResponseStarted in store.wanted:
