@@ -65,10 +65,16 @@ async def test_a_variation_is_relayed_with_its_image_and_fields(up):
     image = _png()
     with warnings.catch_warnings():  # SDK 2.x marks variations deprecated (DALL·E 2 only)
         warnings.simplefilter("ignore", DeprecationWarning)
-        varied = await up.sdk.images.create_variation(
+        response = await up.sdk.images.with_raw_response.create_variation(
             image=("in.png", image, "image/png"), model="dall-e-2", n=3, size="256x256",
             response_format="b64_json")
+    varied = response.parse()
     assert len(varied.data) == 3
+    request_id = response.headers["x-request-id"]
+    done = await up.waiter.wait(lambda e, _x: isinstance(e, ExchangeFinished)
+                                and e.exchange_id == request_id)
+    # DALL·E's reply carries no usage: the images it returned are what is billed.
+    assert (done.prompt_tokens, done.completion_tokens) == (0, 3)
     sent = up.state.requests[-1]
     assert sent.path == "/v1/images/variations"
     assert files_of(sent) == [("image", "in.png", "image/png", image)]
