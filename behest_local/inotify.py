@@ -4,7 +4,11 @@ descriptor that the event loop reads when it becomes readable (``file_watch.py``
 Why not a library's watcher: watchfiles (and watchdog's observers) hand events over from a
 thread that wakes every ``step`` to look for them, so an idle gateway woke ~100 times a
 second. An inotify descriptor registered with ``loop.add_reader`` costs nothing until the
-kernel has an event for it, and the event reaches the loop at once.
+kernel has an event for it, and the event reaches the loop at once. Measured (issue 25,
+2026-12-07, 2-core AMD EPYC VM, a headless gateway idle for 10 s after start, the same
+build with ``available()`` forced false): with this, 0 context switches and 0.0 ms of CPU
+a second; with watchfiles, 103 context switches and 2.0 ms of CPU a second, and 7 MiB
+more RSS (73.8 against 66.8 MiB: watchfiles and anyio).
 
 Only what the file watcher needs: ``Inotify.add`` watches a directory (not recursively),
 ``Inotify.read`` drains the pending events without blocking. ``available()`` says whether

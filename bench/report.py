@@ -231,9 +231,9 @@ def table(r: dict, unavailable: dict[str, str]) -> list[str]:
     beh_e = e.get("behest") or {}
     if e:
         row("e", "idle RSS, MiB (headless)", e, lambda v: _num(v.get("rss_mb"), 1), "",
-            "≤ 80 MiB", _le(beh_e.get("rss_mb"), 80))
+            "≤ 60 MiB", _le(beh_e.get("rss_mb"), 60))
         row("e", "start-to-ready, s (spawn → first answer)", e,
-            lambda v: _num(v.get("ready_s")), "", "≤ 1.5 s", _le(beh_e.get("ready_s"), 1.5))
+            lambda v: _num(v.get("ready_s")), "", "≤ 0.3 s", _le(beh_e.get("ready_s"), 0.3))
 
     f = r.get("f") or {}
     if f.get("unavailable"):

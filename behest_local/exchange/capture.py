@@ -333,11 +333,11 @@ class Capture:
                     raw = raw.replace(form, f"<{entity}>".encode())
         return raw
 
-    # -- crossing to the trace writer process (observe/trace_writer.py) ------------------------
+    # -- copied for the trace writer (observe/trace_writer.py) ---------------------------------
 
     def snapshot(self) -> tuple:
         """The capture as plain values, as recorded (raw headers while not yet read): the
-        trace writer process ``restore``s it and redacts there, as ``build_record`` does.
+        trace writer thread ``restore``s it and redacts there, as ``build_record`` does.
         Every slot but ``LOCAL`` ones, in slot order (``CARRIED``)."""
         with self._lock:  # one consistent view against ``release``
             values = list(_carried(self))
@@ -373,7 +373,7 @@ def _plain_pairs(pairs: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...
     return tuple([(str(name), str(value)) for name, value in pairs])
 
 
-# -- what crosses to the trace writer process, derived from the slots ------------------------
+# -- what is copied for the trace writer, derived from the slots ----------------------------
 
 LOCAL = frozenset({"_clock", "_budget", "__weakref__"})
 """Slots that stay in this process: the gateway's clock and budget, the weak reference."""

@@ -10,8 +10,8 @@ Each phase sets the exchange's fields first and builds its event only when a sub
 wants that type (``TraceStore.wanted``): headless mode takes only the terminal events, so
 a request there builds one event, and its headers are never redacted for nobody.
 
-The exchange's fields are declared once, in ``FIELDS``; its slots, what crosses to the
-trace writer process and the summary of its record are derived from that tuple. An
+The exchange's fields are declared once, in ``FIELDS``; its slots, what the trace
+writer copies at its end and the summary of its record are derived from that tuple. An
 exchange that ends is priced (``cost``) by its store's pricer before its end is published
 (``Bus.pricer``, installed by the usage recorder: finops sits above this layer), so
 every subscriber of the end event sees the cost its usage record holds.
@@ -126,11 +126,11 @@ FIELDS: tuple[Field, ...] = (
     Field("chunk_times", recorded=False), Field("chunks_untimed", recorded=False),
     Field("chunks", derived=True),
 )
-"""The fields of an exchange, declared once: ``Exchange``'s slots, what crosses to the trace
-writer process (observe/trace_writer.py ``snapshot``/``restore``) and the summary keys of
+"""The fields of an exchange, declared once: ``Exchange``'s slots, what the trace
+writer copies (observe/trace_writer.py ``snapshot``/``restore``) and the summary keys of
 its record (observe/record.py ``build_record``) are all derived from this tuple. The
-exchange's other slots are references that stay in this process: its ``capture`` (which
-crosses on its own, ``Capture.snapshot``), the ``settle`` hook, the store and its clock."""
+exchange's other slots are references that are not copied: its ``capture`` (copied on its
+own, ``Capture.snapshot``), the ``settle`` hook, the store and its clock."""
 
 
 class Exchange:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import hmac
 import json
 import logging
 import os
@@ -59,30 +60,31 @@ def is_key_format(s: object) -> bool:
 
 def hash_key(key: str, *, n: int = 2**14, r: int = 8, p: int = 1) -> str:
     """The slow hash of ``key``: ``scrypt$n$r$p$salt$digest`` (cost travels with the hash)."""
-    # cryptography is imported here and in check_key, not at the top: it costs the gateway's
-    # start ~10 ms, and runtime warms it in a worker thread once the port is bound.
-    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-
     salt = os.urandom(16)
-    digest = Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(key.encode())
+    digest = _scrypt(key, salt, n, r, p)
     return f"scrypt${n}${r}${p}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
 
 def check_key(key: str, encoded: str) -> bool:
     """Constant-time check of ``key`` against a :func:`hash_key` string. The slow step: the
     store calls it through this module global, so tests can count calls by monkeypatching."""
-    from cryptography.exceptions import InvalidKey
-    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-
     try:
         scheme, n, r, p, salt, digest = encoded.split("$")
         if scheme != "scrypt":
             return False
-        kdf = Scrypt(salt=base64.b64decode(salt), length=32, n=int(n), r=int(r), p=int(p))
-        kdf.verify(key.encode(), base64.b64decode(digest))  # compares in constant time
-    except (InvalidKey, ValueError, TypeError):
+        derived = _scrypt(key, base64.b64decode(salt), int(n), int(r), int(p))
+        return hmac.compare_digest(derived, base64.b64decode(digest))
+    except (ValueError, TypeError, OverflowError):  # a malformed hash, a cost OpenSSL refuses
         return False
-    return True
+
+
+def _scrypt(key: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    # The standard library's scrypt (OpenSSL's; it releases the GIL), not cryptography's:
+    # the same function, and the gateway does not load cryptography's ~7 MiB library for
+    # it (issue 25: idle RSS). maxmem: what this cost needs (128·r·(n+p) bytes) and a
+    # margin; OpenSSL's default of 32 MiB would refuse n = 2**15.
+    return hashlib.scrypt(key.encode(), salt=salt, n=n, r=r, p=p, dklen=32,
+                          maxmem=128 * r * (n + p + 2) + (1 << 20))
 
 
 def _lookup(key: str) -> str:

@@ -16,12 +16,17 @@ and the writer encodes it once its capture says the response was recorded, or
 ``SETTLE`` seconds pass. When the deque is full a record is dropped and counted, never
 waited for. A dedicated writer thread sleeps until the first record of a round arrives,
 lets ``interval`` seconds gather more (at once for ``flush`` and ``close``; never woken
-while idle), and sends what is queued, ``CHUNK`` exchanges per message, to
-the writer process (observe/trace_writer.py, started on the first batch), which builds and
-redacts the records and commits each round in one transaction. The thread itself does
-almost no Python work: a thread that holds the GIL stops the event loop, and one that
-keeps asking for it costs the loop a hand-off each time. It waits for each message's
-acknowledgement, so ``flush`` returns once the rows are committed.
+while idle), then builds and redacts the round's records (``trace_writer.Writer``) and
+commits them in one transaction; ``flush`` returns once they are committed.
+
+The records used to be built in a child process, so that the ~60 µs of Python a record
+costs would not hold the GIL in the gateway's process (issue 9). Measured against this
+thread for issue 25 (2026-12-07, 2-core AMD EPYC VM with a load average of 2–8 from other
+work), bench scenario a, two interleaved runs each, the process bought nothing: CPU per
+request, the child included, 421 and 521 µs with it (2.90× and 3.04× the bare proxy's in
+the same runs) against 446 and 468 µs in this thread (2.74×, 2.90×); req/s 0.40× and
+0.36× bare against 0.45× and 0.36×. It cost a second interpreter: 16.5 of the idle
+gateway's 73.6 MiB (bench e).
 """
 
 from __future__ import annotations
@@ -29,8 +34,6 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections import deque
@@ -42,15 +45,13 @@ from behest_local.exchange.events import ExchangeFailed, ExchangeFinished, Probe
 from behest_local.exchange.exchange import Exchange
 from behest_local.home import database_path, private_file
 from behest_local.observe.record import with_message
-from behest_local.observe.trace_writer import SCHEMA, encode, receive, send
+from behest_local.observe.trace_writer import SCHEMA, Writer, encode
 
 log = logging.getLogger("behest_local.observe.trace_db")
 
 DB_FILE = "traces.sqlite3"
 _ENDS = (ExchangeFinished, ExchangeFailed)
 SETTLE = 1.0
-CHUNK = 128
-"""Exchanges per message to the writer process (see ``TraceDB._write``)."""
 INTERNAL_PREFIX = "/_behest/"
 
 
@@ -82,7 +83,7 @@ class TraceDB:
         self._pending = threading.Event()  # something is queued: the writer has work
         self._urgent = threading.Event()  # a flush or stop waits: stop lingering
         self._thread: threading.Thread | None = None
-        self._child: subprocess.Popen | None = None
+        self._writer: Writer | None = None  # the writer thread's own, opened on first use
 
     @classmethod
     def open(cls, home: Path, **options) -> TraceDB:
@@ -195,7 +196,7 @@ class TraceDB:
                 if stop:
                     return
         finally:
-            self._stop_child()
+            self._close_writer()
 
     def _drain(self, settling: bool) -> list[tuple]:
         """Everything queued, once there is something: the first record of a round arms
@@ -214,78 +215,39 @@ class TraceDB:
         return items
 
     def _write(self, payloads: list[bytes], probes: list[tuple[str, dict]]) -> None:
-        """Send encoded exchanges to the writer process, ``CHUNK`` per message, each
-        acknowledged before the next; the round's last message commits it."""
-        for start in range(0, max(len(payloads), 1), CHUNK):
-            last = start + CHUNK >= len(payloads)
-            self._send_batch(payloads[start:start + CHUNK], probes if last else [],
-                             commit=last)
-
-    def _send_batch(self, payloads: list[bytes], probes: list[tuple[str, dict]], *,
-                    commit: bool) -> None:
+        """Build, store and commit one round's records; a failure is kept in ``error``
+        (the TUI shows it) and logged once, and the next round tries again."""
         try:
-            message = ("batch", payloads, probes, commit)
-            for attempt in (1, 2):  # a writer process that died is started again, once
-                child = self._child_process()
-                try:
-                    send(child.stdin, message)
-                    reply = receive(child.stdout)
-                except OSError:
-                    reply = None
-                if reply is not None:
-                    break
-                self._stop_child()
-            else:
-                raise OSError("the trace writer process exited")
-            written, error = reply
-            self.written += written
-            if error is not None:
-                raise OSError(error)
-            self.error = None
-        except (OSError, ValueError) as exc:
-            if self.error is None:
-                log.warning("could not write traces to %s: %s", self.path, exc)
-            self.error = str(exc)
-
-    def _child_process(self) -> subprocess.Popen:
-        if self._child is not None and self._child.poll() is not None:
-            self._stop_child()  # it exited: collect it and close its pipes
-        if self._child is None:
-            # ``-c`` rather than ``-m``: the package's directory is appended to the child's
-            # path (after the standard library and site-packages, not before them as
-            # PYTHONPATH would be), so a checkout runs without an install and an installed
-            # package finds itself first, as in this process.
-            root = str(Path(__file__).resolve().parent.parent)
-            code = ("import sys; sys.path.append(sys.argv.pop(1)); "
-                    "from behest_local.observe.trace_writer import main; sys.exit(main())")
-            # stderr is dropped: with the TUI on the terminal, a stray line would tear it;
-            # failures come back in the replies.
-            self._child = subprocess.Popen(
-                [sys.executable, "-c", code, root, str(self.path), str(self.max_rows),
-                 repr(self.max_age)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                close_fds=True)
-        return self._child
-
-    def _stop_child(self) -> None:
-        child, self._child = self._child, None
-        if child is None:
+            if self._writer is None:
+                self._writer = Writer(str(self.path), max_rows=self.max_rows,
+                                      max_age=self.max_age)
+            written, skipped = self._writer.batch(payloads, probes)
+        except (sqlite3.Error, OSError) as exc:
+            self._failed(f"{type(exc).__name__}: {exc}")
             return
-        try:
-            if child.poll() is None:
-                send(child.stdin, ("stop",))
-        except OSError:
-            pass
-        for pipe in (child.stdin, child.stdout):
+        except Exception as exc:  # a bug here must not stop the writer: report, keep going
+            self._failed(f"could not write a batch ({type(exc).__name__})")
+            return
+        self.written += written
+        if skipped:  # one record that cannot be built or stored costs only itself (issue 17)
+            self._failed("; ".join(skipped))
+        else:
+            self.error = None
+
+    def _failed(self, error: str) -> None:
+        if self.error is None:
+            log.warning("could not write traces to %s: %s", self.path, error)
+        self.error = error
+
+    def _close_writer(self) -> None:
+        """Prune as the writer stops (and every ``PRUNE_EVERY`` rows), then close."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
             try:
-                pipe.close()
-            except OSError:
+                writer.prune()
+            except sqlite3.Error:
                 pass
-        try:
-            child.wait(5)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+            writer.conn.close()
 
     # -- reading (any thread, its own connection) -------------------------------------
 

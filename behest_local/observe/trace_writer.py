@@ -1,28 +1,16 @@
-"""The trace database's writer process, and what crosses the pipe to it.
+"""Trace records built and stored off the event loop: what ``trace_db``'s writer thread runs.
 
-``trace_db.TraceDB`` ``encode``s each finished exchange (its ``snapshot``: plain values,
-the exchange's fields as ``exchange.FIELDS`` declares them and its capture's raw headers,
-bodies and frames, no objects, marshalled), and its writer thread sends them in batches
-down a pipe to this process (``main``: ``trace_db`` starts it with the database's path).
-Here each one is ``decode``d into an exchange-like object and a ``Capture``, built into
-its record by the same ``record.build_record`` every reader uses (redaction included), and
-each round of batches is written in one transaction.
+``trace_db.TraceDB`` ``encode``s each finished exchange on the loop (its ``snapshot``:
+plain values, the exchange's fields as ``exchange.FIELDS`` declares them and its
+capture's raw headers, bodies and frames, no objects, marshalled: ~9 µs), so that the
+record reflects the exchange as it ended and the writer thread holds no live object.
+The thread ``decode``s each one into an exchange-like object and a ``Capture``, builds
+its record with the same ``record.build_record`` every reader uses (redaction included),
+and ``Writer`` stores a round of them in one transaction. One record that cannot be
+built or stored costs only itself (issue 17).
 
-Why a process and not the writer thread alone (issue 9): building, redacting and
-JSON-encoding a record holds the GIL for ~60 µs, and a thread of the gateway's process
-that holds the GIL stops the event loop just as surely as work on the loop itself. An
-``encode`` costs ~9 µs; the rest now runs on another core.
-
-The pipe carries the request's credentials unredacted, as the gateway's memory holds
-them: it connects two processes of the same gateway and nothing of it reaches a file,
-a log or an argument list. Only redacted records are written to the database.
-
-Wire: each message is a 4-byte big-endian length and a ``marshal`` payload (both ends
-are the same Python and the same code: marshal is its fastest encoding of plain values).
-Parent → child: ``("batch", payloads, probes, commit)``, each payload one exchange's
-``encode``d snapshot, or ``("stop",)``. Child → parent, per
-batch: ``(written, error)``, ``error`` None or the text of a database failure, or of the
-records skipped: one record that cannot be built or stored costs only itself (issue 17).
+Until issue 25 this ran in a child process fed through a pipe (hence ``marshal``, still
+the cheapest copy of plain values); ``trace_db`` says why it no longer does.
 """
 
 from __future__ import annotations
@@ -30,11 +18,8 @@ from __future__ import annotations
 import json
 import marshal
 import sqlite3
-import struct
-import sys
 import time
 from operator import attrgetter
-from typing import BinaryIO
 
 from behest_local.databases import storable
 from behest_local.exchange.capture import Capture
@@ -53,8 +38,6 @@ PRUNE_EVERY = 2000
 MAX_LATE_PROBES = 1000
 """Probe verdicts kept for exchanges not written yet (a verdict may arrive first)."""
 
-_LENGTH = struct.Struct(">I")
-
 # What crosses of an exchange: every declared field but those derived from the others,
 # which the rebuilt exchange computes with the same properties (exchange.FIELDS).
 _CARRIED = tuple(f for f in FIELDS if not f.derived)
@@ -63,10 +46,10 @@ _PLAIN = tuple((i, f.plain) for i, f in enumerate(_CARRIED) if f.plain is not No
 _TYPED = tuple((f.name, f.typed) for f in _CARRIED)
 
 
-# -- what crosses the pipe ------------------------------------------------------------------
+# -- the exchange as the writer thread takes it --------------------------------------------
 
 def snapshot(exchange: Exchange) -> tuple:
-    """``exchange`` as plain values (the parent's side: a few µs, no redaction here): its
+    """``exchange`` as plain values (on the loop: a few µs, no redaction here): its
     carried fields in declaration order, and its capture's ``Capture.snapshot``."""
     values = _values(exchange)
     if _PLAIN:
@@ -78,7 +61,7 @@ def snapshot(exchange: Exchange) -> tuple:
 
 
 def encode(exchange: Exchange) -> bytes:
-    """``snapshot`` as the bytes the pipe carries (``marshal``; ``plain`` first if a value
+    """``snapshot`` as bytes (``marshal``: a copy nothing else holds; ``plain`` first if a value
     is a subclass of a built-in type, which marshal refuses)."""
     return _dumps(snapshot(exchange))
 
@@ -110,12 +93,6 @@ def restore(values: tuple) -> _Recorded:
     return exchange
 
 
-def send(stream: BinaryIO, message: tuple) -> None:
-    payload = _dumps(message)
-    stream.write(_LENGTH.pack(len(payload)) + payload)
-    stream.flush()
-
-
 def _dumps(value: object) -> bytes:
     try:
         return marshal.dumps(value)
@@ -144,20 +121,6 @@ def plain(value: object) -> object:
     return None
 
 
-def receive(stream: BinaryIO) -> tuple | None:
-    """The next message, or None when the other end has closed the pipe."""
-    head = stream.read(4)
-    if len(head) < 4:
-        return None
-    (length,) = _LENGTH.unpack(head)
-    payload = stream.read(length)
-    if len(payload) < length:
-        return None
-    return marshal.loads(payload)
-
-
-# -- the child ------------------------------------------------------------------------------
-
 def connect(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=5)
     conn.execute("PRAGMA journal_mode=WAL")  # exports read while the gateway writes
@@ -166,7 +129,8 @@ def connect(path: str) -> sqlite3.Connection:
 
 
 class Writer:
-    """The child's state: one connection, the retention rules, probes waiting for rows."""
+    """The writer thread's state: one connection, the retention rules, probes waiting
+    for rows."""
 
     def __init__(self, path: str, *, max_rows: int, max_age: float) -> None:
         self.conn = connect(path)
@@ -176,12 +140,10 @@ class Writer:
         self.late_probes: dict[str, dict] = {}
         self.prune()
 
-    def batch(self, payloads: list[bytes], probes: list, commit: bool = True
-              ) -> tuple[int, list[str]]:
-        """Insert the records of ``payloads`` and merge ``probes``; commit only when
-        ``commit`` (the parent's last message of a round: one transaction per round, not
-        per message). Returns how many were written and why any were not: one record
-        that cannot be built or stored is skipped, never its batch (``_insert``)."""
+    def batch(self, payloads: list[bytes], probes: list) -> tuple[int, list[str]]:
+        """Insert the records of ``payloads`` and merge ``probes`` in one transaction.
+        Returns how many were written and why any were not: one record that cannot be
+        built or stored is skipped, never its batch (``_insert``)."""
         rows, skipped = [], []
         for payload in payloads:
             try:
@@ -208,13 +170,12 @@ class Writer:
                 record["probe"] = probe
                 conn.execute("UPDATE exchanges SET record = ? WHERE id = ?",
                              (json.dumps(record, ensure_ascii=False), exchange_id))
-            if commit:
-                conn.commit()
+            conn.commit()
         except BaseException:
             conn.rollback()
             raise
         self.written += written
-        if commit and self.written - self.pruned_at >= PRUNE_EVERY:
+        if self.written - self.pruned_at >= PRUNE_EVERY:
             self.prune()
         return written, skipped
 
@@ -265,33 +226,3 @@ def _row(record: dict) -> tuple:
             int(bool(record["stream"])), record["duration"], record["error"],
             json.dumps(record))  # ASCII: the C encoder's faster path
 
-
-def main(argv: list[str] | None = None) -> int:
-    path, max_rows, max_age = (argv if argv is not None else sys.argv[1:])[:3]
-    source, sink = sys.stdin.buffer, sys.stdout.buffer
-    try:
-        writer = Writer(path, max_rows=int(max_rows), max_age=float(max_age))
-    except (sqlite3.Error, OSError) as exc:
-        send(sink, (0, f"{type(exc).__name__}: {exc}"))
-        return 1
-    while True:
-        message = receive(source)
-        if message is None or message[0] == "stop":
-            try:
-                writer.prune()
-            except sqlite3.Error:
-                pass
-            return 0
-        _, payloads, probes, commit = message
-        try:
-            written, skipped = writer.batch(payloads, probes, commit)
-            reply = (written, "; ".join(skipped) if skipped else None)
-        except (sqlite3.Error, OSError) as exc:
-            reply = (0, f"{type(exc).__name__}: {exc}")
-        except Exception as exc:  # a bug here must not stop the writer: report, keep going
-            reply = (0, f"could not write a batch ({type(exc).__name__})")
-        send(sink, reply)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

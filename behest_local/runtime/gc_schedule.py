@@ -24,6 +24,15 @@ The schedule, started once the server has warmed up (``runtime.serve``):
    finds the gateway idle does not re-arm it, and the next exchange to end does. An idle
    process allocates next to nothing, so nothing can become due in between.
 
+Measured for issue 25 (2026-12-07, 2-core AMD EPYC VM, load average ~7 from other work),
+bench d at 1,000 streams, two runs each, full collections timed with ``gc.callbacks``:
+with CPython's own schedule instead (this one never started, nothing frozen), two full
+collections ran under the load in each run (72 and 106 ms, 92 and 156 ms) and 111 and
+172 of the 1,000 streams stalled (max gaps 648 and 456 ms); with this schedule the only
+full collection came once the streams were done (40 ms, 25 ms) and 0 and 2 streams
+stalled (max gaps 190 and 209 ms). Scenario a's CPU per request did not favour either
+(2.67× and 2.60× the bare proxy's without it, 2.90× to 3.04× with it, separate runs).
+
 ``stop`` restores the thresholds it changed (tests start and stop servers in one process).
 """
 

@@ -34,8 +34,7 @@ from behest_local.runtime.build import (ServeOptions, StartupError, build_gatewa
                                         live_config)
 
 log = logging.getLogger("behest_local")
-WARM_MODULES = ("behest_local.providers.emulated.composer",
-                "cryptography.hazmat.primitives.kdf.scrypt")  # API-key checks (identity/api_keys.py)
+WARM_MODULES = ("behest_local.providers.emulated.composer",)
 """Imported where they are used, at the first request; warmed after the port is bound."""
 JWT_KEY_FILES = (PLATFORM_FILE, SIGNING_KEYS_FILE)
 """When the state dir holds one, JWTs are likely: PyJWT is warmed too (else it loads at the

@@ -64,6 +64,23 @@ def test_tampered_hash_fails_the_slow_check(tmp_path):
     assert victim.verify(key) is None
 
 
+# Written by cryptography's Scrypt (salt 0..15, n=16, r=8, p=1), as keys.json held before
+# the check moved to hashlib.scrypt: stored keys must keep verifying.
+STORED_HASH = "scrypt$16$8$1$AAECAwQFBgcICQoLDA0ODw==$Nntaxq2IuV2Ofi+rAOJxWFx99xcc8I73Nm4RdKuTER8="
+
+
+def test_hashes_written_by_earlier_versions_still_verify():
+    assert keys.check_key("bk-example", STORED_HASH)
+    assert not keys.check_key("bk-examplf", STORED_HASH)
+
+
+@pytest.mark.parametrize("encoded", ["scrypt$3$8$1$AAAA$AAAA", "scrypt$1$8$1$AAAA$AAAA",
+                                     "scrypt$99999999999999999999999$8$1$AAAA$AAAA",
+                                     "scrypt$16$8$1$not-base64$AAAA", "bcrypt$x", "x"])
+def test_a_malformed_or_refused_hash_fails_the_check_without_raising(encoded):
+    assert keys.check_key("bk-example", encoded) is False
+
+
 def test_revoked_key_fails_even_after_a_cached_verify(store, slow_hash_calls):
     key, rec = store.create("demo")
     assert store.verify(key) == rec

@@ -79,7 +79,7 @@ def test_retention_keeps_the_newest_rows(tmp_path):
     for n in range(12):
         fake_exchange(store, clock, n)
     database.flush()
-    database.close()  # the writer process prunes as it stops (and every PRUNE_EVERY rows)
+    database.close()  # the writer prunes as it stops (and every PRUNE_EVERY rows)
     ids = [r["id"] for r in read_records(database.path)]
     assert ids == [f"req_{n:024d}" for n in range(7, 12)]
 

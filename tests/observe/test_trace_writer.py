@@ -1,15 +1,12 @@
-"""The trace writer process (behest_local/trace_writer.py) and its pipe.
+"""The trace writer (behest_local/observe/trace_writer.py): an exchange encoded at its end.
 
-The records the process builds must be the ones ``build_record`` builds in the gateway
-from the live exchange; the process must be another process; a writer process that dies
-is replaced; nothing unredacted reaches the database.
+The records the writer thread builds from an encoded exchange must be the ones
+``build_record`` builds from the live exchange; nothing unredacted reaches the database.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import os
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -17,17 +14,13 @@ from hypothesis import given, settings, strategies as st
 from behest_local.exchange.capture import CARRIED
 from behest_local.observe.record import build_record
 from behest_local.observe.trace_db import DB_FILE, TraceDB
-from behest_local.observe.trace_writer import decode, encode, receive, send, snapshot
+from behest_local.observe.trace_writer import decode, encode, snapshot
 from tests.trace_support import CANARY, CANARY_MARK, fake_exchange, make_store
 
 
 def _roundtrip(exchange):
-    """``exchange`` as the writer process sees it: encoded, through the pipe, decoded."""
-    pipe = io.BytesIO()
-    send(pipe, ("batch", [encode(exchange)], [], True))
-    pipe.seek(0)
-    _, (payload,), _, _ = receive(pipe)
-    return decode(payload)
+    """``exchange`` as the writer thread sees it: encoded at its end, decoded."""
+    return decode(encode(exchange))
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -57,18 +50,11 @@ def test_headers_already_read_in_the_gateway_cross_redacted():
 @settings(max_examples=40, deadline=None)
 @given(pieces=st.lists(st.text(min_size=0, max_size=12), max_size=6),
        stream=st.booleans(), status=st.sampled_from([200, 400, 502]))
-def test_any_exchange_survives_the_pipe(pieces, stream, status):
+def test_any_exchange_survives_encoding(pieces, stream, status):
     store, clock = make_store()
     exchange = fake_exchange(store, clock, 3, stream=stream, pieces=pieces, status=status,
                              error=None if status == 200 else "upstream said no")
     assert build_record(_roundtrip(exchange)) == build_record(exchange)
-
-
-def test_receive_returns_none_when_the_pipe_closes_mid_message():
-    pipe = io.BytesIO()
-    send(pipe, ("stop",))
-    assert receive(io.BytesIO(pipe.getvalue()[:-1])) is None
-    assert receive(io.BytesIO(b"")) is None
 
 
 @pytest.fixture
@@ -81,46 +67,28 @@ def database(tmp_path):
     db.close()
 
 
-def test_records_are_built_in_another_process(database):
+def test_records_are_stored_redacted(database):
     db, store, clock = database
     fake_exchange(store, clock, 1, body={"messages": [{"role": "user", "content": CANARY}]},
                   headers=[("Authorization", f"Bearer {CANARY}")])
     assert db.flush()
-    child = db._child
-    assert child is not None and child.pid != os.getpid() and child.poll() is None
     [record] = list(db.records())
     assert record["id"] == "req_" + "0" * 23 + "1"
     assert CANARY_MARK.encode() not in db.path.read_bytes()
 
 
-def test_a_writer_process_that_died_is_replaced(database):
-    db, store, clock = database
-    fake_exchange(store, clock, 1)
-    assert db.flush()
-    first = db._child
-    first.kill()
-    first.wait()
-    fake_exchange(store, clock, 2)
-    assert db.flush()
-    assert db._child is not None and db._child.pid != first.pid
-    assert [r["id"][-1] for r in db.records()] == ["1", "2"]
-    assert db.error is None
-
-
-def test_close_stops_the_writer_process(tmp_path):
+def test_close_writes_what_is_queued_and_stops_the_writer(tmp_path):
     store, clock = make_store()
-    db = TraceDB(tmp_path / DB_FILE, interval=0.02, max_age=1e12)
+    db = TraceDB(tmp_path / DB_FILE, interval=60, max_age=1e12)  # only close ends the round
     db.start()
     store.subscribe(db.subscriber)
     fake_exchange(store, clock, 1)
-    assert db.flush()
-    child = db._child
     db.close()
-    assert child.poll() == 0
+    assert not db._thread.is_alive()
     assert [r["status"] for r in db.records()] == [200]
 
 
-def test_aiohttp_header_names_cross_the_pipe():
+def test_aiohttp_header_names_survive_encoding():
     """aiohttp's header names are ``multidict.istr``, which marshal refuses as such."""
     from multidict import CIMultiDict, istr
 

@@ -30,7 +30,6 @@ import json
 import time
 
 from behest_local.providers.base import ChatCall
-from behest_local.providers.openai_compat.delta_template import DeltaTemplate
 from behest_local.providers.shapes import include_usage, parse_event_json, truncated
 from behest_local.providers.openai_compat.transport import OPENAI, Profile
 from behest_local.providers.openai_compat.translate import (
@@ -66,8 +65,6 @@ class Translator:
         self.done = False
         self._choices: dict[int, _Choice] = {}
         self._header: dict | None = None
-        self._template: DeltaTemplate | None = None
-        """Learnt from the first plain delta relayed as sent (delta_template.py)."""
 
     def feed(self, event: SSEEvent) -> list[dict]:
         if self.done:
@@ -76,14 +73,9 @@ class Translator:
         if data[:1] != "{" and data.strip() == "[DONE]":
             self.done = True
             return []
-        template = self._template
-        chunk = template.match(data) if template is not None else None
-        if chunk is None:
-            chunk = parse_event_json(data, self.provider)
-            if not self._as_sent(chunk):
-                return self._repaired(chunk)
-            if template is None:
-                self._template = DeltaTemplate.learn(chunk, data)
+        chunk = parse_event_json(data, self.provider)
+        if not self._as_sent(chunk):
+            return self._repaired(chunk)
         frame = EventJSON(chunk, data)
         if self.include_usage:
             frame["usage"] = None
