@@ -156,8 +156,10 @@ _CUES = {"cued": ("My name is", "my name is", "My name's", "my name's", "Call me
          "intro": ("I'm", "I\u2019m", "I am"),
          "signed": ("Regards", "regards", "Thanks", "thanks", "Cheers", "cheers", "Sincerely",
                     "sincerely", "Best", "best")}
-_FULL = re.compile(r"[A-Z](?<![\w][A-Z])[a-z]{1,30} [A-Z][a-z'\u2019-]{1,30}(?![\w])")
-"""Two capitalised words: a person when the first is a listed first name (``_person``)."""
+_FULL = re.compile(r"[A-Z](?<![\w][A-Z])[a-z]{1,30}(?=( [A-Z][a-z'\u2019-]{1,30})(?![\w]))")
+"""A capitalised word followed by another: a person when the first is a listed first name
+(``_person``). The surname is only looked at (a lookahead), not consumed, so in "Hello
+John Smith" the scan still starts a match at "John" after rejecting "Hello John"."""
 
 _Rule = tuple[str, re.Pattern, Callable[[str], bool] | None, str | None]
 _RULES: tuple[_Rule, ...] = (
@@ -229,8 +231,8 @@ def _person(piece: str, offset: int) -> Iterator[Finding]:
             continue  # "I'm Happy": only a listed first name makes "I'm …" a name
         yield Finding(match.start(group) + offset, match.end(group) + offset, "PERSON")
     for match in _FULL.finditer(piece):
-        if piece[match.start():match.start() + 31].split(" ", 1)[0] in FIRST_NAMES:
-            yield Finding(match.start() + offset, match.end() + offset, "PERSON")
+        if match.group() in FIRST_NAMES:
+            yield Finding(match.start() + offset, match.end(1) + offset, "PERSON")
 
 
 def _resolve(found: list[Finding]) -> list[Finding]:

@@ -38,6 +38,9 @@ def found(text: str) -> list[tuple[str, str]]:
     ("hello, I'm Priya and", "PERSON", "Priya"),
     ("Best regards,\nMargaret Hamilton", "PERSON", "Margaret Hamilton"),
     ("then John Smith left", "PERSON", "John Smith"),
+    # After another capitalised word: that pair is rejected, and the name still found.
+    ('Respond with "Hello John Smith"', "PERSON", "John Smith"),
+    ("Dear Maria Garcia,", "PERSON", "Maria Garcia"),
 ])
 def test_each_recognizer_finds_its_entity(text, entity, value):
     assert (entity, value) in found(text)
