@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 # Headers whose values are credentials. Redacted before anything is recorded (Portkey's
 # log middleware does the same before broadcasting to live log clients).
@@ -302,24 +302,10 @@ def redact_fragments(fragments: list[str], known: Iterable[str] = ()) -> list[st
     spans = _spans(joined, known)
     if not spans:
         return fragments
-    out: list[str] = []
-    offset = 0
-    for fragment in fragments:
-        start, end = offset, offset + len(fragment)
-        offset = end
-        pieces: list[str] = []
-        cursor = start
-        for s, e in spans:
-            if e <= start or s >= end:
-                continue
-            lo, hi = max(s, start), min(e, end)
-            pieces.append(joined[cursor:lo])
-            prefix = hint(joined[s:e]).removesuffix(REDACTED) if lo == s else ""
-            pieces.append(prefix[: hi - lo] + "[redacted]")
-            cursor = hi
-        pieces.append(joined[cursor:end])
-        out.append("".join(pieces))
-    return out
+    # The first fragment of a match keeps the hint's prefix, cut to its share of the match.
+    return _splice(fragments, joined, spans, lambda s, e, lo, hi: hint(
+        joined[s:e]).removesuffix(REDACTED)[: hi - lo] + "[redacted]" if lo == s
+        else "[redacted]")
 
 
 def replace_values(fragments: list[str], values: Iterable[tuple[str, str]]) -> list[str]:
@@ -341,6 +327,16 @@ def replace_values(fragments: list[str], values: Iterable[tuple[str, str]]) -> l
     for span in spans[1:]:
         if span[0] >= kept[-1][1]:
             kept.append(span)
+    labels = {(s, e): label for s, e, label in kept}
+    return _splice(fragments, joined, [(s, e) for s, e, _ in kept],
+                   lambda s, e, lo, hi: labels[s, e] if lo == s else "")
+
+
+def _splice(fragments: list[str], joined: str, spans: list[tuple[int, int]],
+            shown: Callable[[int, int, int, int], str]) -> list[str]:
+    """``fragments`` (pieces of ``joined``) with the part of each span ``(s, e)`` that falls
+    in a fragment (``lo``..``hi``) replaced by ``shown(s, e, lo, hi)``; ``spans`` sorted,
+    none overlapping."""
     out: list[str] = []
     offset = 0
     for fragment in fragments:
@@ -348,13 +344,12 @@ def replace_values(fragments: list[str], values: Iterable[tuple[str, str]]) -> l
         offset = end
         pieces: list[str] = []
         cursor = start
-        for s, e, label in kept:
+        for s, e in spans:
             if e <= start or s >= end:
                 continue
             lo, hi = max(s, start), min(e, end)
             pieces.append(joined[cursor:lo])
-            if lo == s:
-                pieces.append(label)
+            pieces.append(shown(s, e, lo, hi))
             cursor = hi
         pieces.append(joined[cursor:end])
         out.append("".join(pieces))

@@ -86,25 +86,17 @@ class NativeRelay:
         decoder = SSEDecoder(max_event=self.max_event_bytes)
         response = await self._open(request, key)
         del key, request
-        started = False
-        take, wait = response.take, response.wait
+        pieces = self._pieces(response)
         try:
-            while True:
-                data = take()
-                if data is None:
-                    await wait(None)
-                    continue
-                if not data:
-                    break
-                started = True
+            async for data in pieces:
                 for event in decoder.feed(data):
                     yield event
             for event in decoder.close():
                 yield event
-        except (ReadTimeout, ConnectionCut, EventTooLarge) as exc:
-            raise self._stream_failure(exc, started) from None
+        except EventTooLarge as exc:  # only ever after a first piece: the stream had started
+            raise self._stream_failure(exc, True) from None
         finally:
-            response.release()
+            await pieces.aclose()  # releases the response (``_pieces``'s own finally)
 
     async def _pieces(self, response: HttpResponse) -> AsyncIterator[bytes]:
         started = False
