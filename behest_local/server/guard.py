@@ -49,6 +49,39 @@ _CONTENT_MESSAGE = ("The request was blocked by the project's content policy: it
                     "{found}. See projects.{project}.guardrails.content.")
 
 
+async def check(messages: list, policy: Any, exchange: Exchange, *, project: str) -> Shielded:
+    """``policy`` applied to ``messages``, its findings recorded on ``exchange``; a block
+    raises the 451. The one place a request's guardrail verdict is taken and acted on:
+    the chat path (``GuardedProvider``) and the other inference routes (``guard_inputs``)
+    both come here."""
+    size = sum(len(text) for *_, text in texts(messages))
+    if size > INLINE_BYTES:
+        result = await off_loop(shield, messages, policy)
+    else:
+        result = shield(messages, policy)
+    if result.values:
+        exchange.pii = (*exchange.pii, *result.values)
+    for f in result.findings:
+        exchange.guarded(guard=f.guard, mode=f.mode, counts=f.counts, action=f.action,
+                         summary=f.summary())
+    if result.blocked is not None:
+        raise _refusal(*result.blocked, project=project)
+    return result
+
+
+def _refusal(code: str, counts: Mapping[str, int], *, project: str) -> GuardrailBlocked:
+    # Entity types and counts only: the message and details never quote the prompt.
+    if code == PII_BLOCKED:
+        found = ", ".join(f"{n} {name}" for name, n in counts.items())
+        message, details = _PII_MESSAGE, {"entities": dict(counts)}
+    else:
+        matches = sum(counts.values())
+        found = f"{matches} blocked phrase{'s' if matches > 1 else ''} or pattern"
+        message, details = _CONTENT_MESSAGE, {"matches": matches}
+    return GuardrailBlocked(message.format(found=found, project=project), code=code,
+                            details=details)
+
+
 class GuardedProvider:
     """``inner`` with the project's guardrails applied to each call (module docstring)."""
 
@@ -63,38 +96,10 @@ class GuardedProvider:
     async def _checked(self, call: ChatCall) -> tuple[ChatCall, dict[str, str]]:
         messages = call.request["messages"]
         head, checked = messages[:self.skip], messages[self.skip:]
-        size = sum(len(text) for *_, text in texts(checked))
-        if size > INLINE_BYTES:
-            result = await off_loop(shield, checked, self.policy)
-        else:
-            result = shield(checked, self.policy)
-        self._record(result)
-        if result.blocked is not None:
-            code, counts = result.blocked
-            raise self._refusal(code, counts)
+        result = await check(checked, self.policy, self.exchange, project=self.project)
         if result.messages is not checked:
             call = replace(call, request=dict(call.request, messages=[*head, *result.messages]))
         return call, result.originals
-
-    def _record(self, result: Shielded) -> None:
-        exchange = self.exchange
-        if result.values:
-            exchange.pii = (*exchange.pii, *result.values)
-        for f in result.findings:
-            exchange.guarded(guard=f.guard, mode=f.mode, counts=f.counts, action=f.action,
-                             summary=f.summary())
-
-    def _refusal(self, code: str, counts: Mapping[str, int]) -> GuardrailBlocked:
-        # Entity types and counts only: the message and details never quote the prompt.
-        if code == PII_BLOCKED:
-            found = ", ".join(f"{n} {name}" for name, n in counts.items())
-            message, details = _PII_MESSAGE, {"entities": dict(counts)}
-        else:
-            matches = sum(counts.values())
-            found = f"{matches} blocked phrase{'s' if matches > 1 else ''} or pattern"
-            message, details = _CONTENT_MESSAGE, {"matches": matches}
-        return GuardrailBlocked(message.format(found=found, project=self.project), code=code,
-                                details=details)
 
     async def complete(self, call: ChatCall) -> dict:
         call, originals = await self._checked(call)
