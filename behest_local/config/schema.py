@@ -331,7 +331,8 @@ class ProjectConfig:
     """Token budgets."""
     guardrails: GuardrailsConfig = field(default_factory=GuardrailsConfig)
     """The PII shield, content policy and injection heuristics, run on every chat-shaped
-    request's prompt before it is routed (``guardrails/``)."""
+    request's prompt and on embeddings, image prompts and speech input, before a provider
+    is asked (``guardrails/``)."""
     scripted: tuple[ScriptedReply, ...] = ()
     """Pinned replies of the emulated model, for your own tests (``[[projects.scripted]]``)."""
 

@@ -127,8 +127,8 @@ name = "local"                 # display name, at most 128 characters
 # user_cost_usd_per_day = 0.0
 # project_cost_usd_per_month = 0.0
 #
-# Guardrails run on every chat-shaped request's prompt before it is routed (README,
-# "Guardrails"). Modes: "disabled" (default), "shadow" (detect and record, change nothing),
+# Guardrails run on every chat-shaped request's prompt, embeddings' input, image prompts
+# and speech input before a provider is asked (README, "Guardrails"). Modes: "disabled" (default), "shadow" (detect and record, change nothing),
 # "enforce". Findings are traced as entity types and counts, never the values.
 # [projects.guardrails.pii]
 # mode = "enforce"

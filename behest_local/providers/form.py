@@ -53,6 +53,13 @@ class Form:
         """The first text value of ``name``, or None."""
         return next((p[1] for p in self.parts if isinstance(p, tuple) and p[0] == name), None)
 
+    def set_value(self, name: str, value: str) -> None:
+        """Replace the first text value of ``name`` (a guarded prompt), where it was."""
+        for i, part in enumerate(self.parts):
+            if isinstance(part, tuple) and part[0] == name:
+                self.parts[i] = (name, value)
+                return
+
     def streams(self) -> bool:
         """Whether the form asks for a streamed answer (``stream=true``)."""
         return (self.value("stream") or "").lower() == "true"

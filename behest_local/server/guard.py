@@ -16,9 +16,10 @@ What it does with ``guardrails.shield``'s verdict:
   them in every copy a trace, export or log shows (``Capture.pii``), in shadow mode too;
 * a block raises ``GuardrailBlocked`` (451) before the provider is called;
 * masked and redacted messages replace the call's; a MASK reply has its placeholders put
-  back: a whole completion's message, or a stream's content deltas through a
-  ``StreamRestorer`` per choice (the stream then skips the direct-write sink, so the
-  chunks pass here). A call without MASK findings keeps the sink: its chunks pass only
+  back: a whole completion's message, or a stream's content and tool-call argument
+  deltas (``ChunkRestorer``: a ``StreamRestorer`` per choice and per tool call, so a
+  placeholder split across events comes back whole; the stream then skips the
+  direct-write sink, so the chunks pass here). A call without MASK findings keeps the sink: its chunks pass only
   through this generator's ``yield`` (and a chat stream's mostly not even that), and a
   project without guardrails is never wrapped at all.
 
@@ -48,6 +49,39 @@ _CONTENT_MESSAGE = ("The request was blocked by the project's content policy: it
                     "{found}. See projects.{project}.guardrails.content.")
 
 
+async def check(messages: list, policy: Any, exchange: Exchange, *, project: str) -> Shielded:
+    """``policy`` applied to ``messages``, its findings recorded on ``exchange``; a block
+    raises the 451. The one place a request's guardrail verdict is taken and acted on:
+    the chat path (``GuardedProvider``) and the other inference routes (``guard_inputs``)
+    both come here."""
+    size = sum(len(text) for *_, text in texts(messages))
+    if size > INLINE_BYTES:
+        result = await off_loop(shield, messages, policy)
+    else:
+        result = shield(messages, policy)
+    if result.values:
+        exchange.pii = (*exchange.pii, *result.values)
+    for f in result.findings:
+        exchange.guarded(guard=f.guard, mode=f.mode, counts=f.counts, action=f.action,
+                         summary=f.summary())
+    if result.blocked is not None:
+        raise _refusal(*result.blocked, project=project)
+    return result
+
+
+def _refusal(code: str, counts: Mapping[str, int], *, project: str) -> GuardrailBlocked:
+    # Entity types and counts only: the message and details never quote the prompt.
+    if code == PII_BLOCKED:
+        found = ", ".join(f"{n} {name}" for name, n in counts.items())
+        message, details = _PII_MESSAGE, {"entities": dict(counts)}
+    else:
+        matches = sum(counts.values())
+        found = f"{matches} blocked phrase{'s' if matches > 1 else ''} or pattern"
+        message, details = _CONTENT_MESSAGE, {"matches": matches}
+    return GuardrailBlocked(message.format(found=found, project=project), code=code,
+                            details=details)
+
+
 class GuardedProvider:
     """``inner`` with the project's guardrails applied to each call (module docstring)."""
 
@@ -62,38 +96,10 @@ class GuardedProvider:
     async def _checked(self, call: ChatCall) -> tuple[ChatCall, dict[str, str]]:
         messages = call.request["messages"]
         head, checked = messages[:self.skip], messages[self.skip:]
-        size = sum(len(text) for *_, text in texts(checked))
-        if size > INLINE_BYTES:
-            result = await off_loop(shield, checked, self.policy)
-        else:
-            result = shield(checked, self.policy)
-        self._record(result)
-        if result.blocked is not None:
-            code, counts = result.blocked
-            raise self._refusal(code, counts)
+        result = await check(checked, self.policy, self.exchange, project=self.project)
         if result.messages is not checked:
             call = replace(call, request=dict(call.request, messages=[*head, *result.messages]))
         return call, result.originals
-
-    def _record(self, result: Shielded) -> None:
-        exchange = self.exchange
-        if result.values:
-            exchange.pii = (*exchange.pii, *result.values)
-        for f in result.findings:
-            exchange.guarded(guard=f.guard, mode=f.mode, counts=f.counts, action=f.action,
-                             summary=f.summary())
-
-    def _refusal(self, code: str, counts: Mapping[str, int]) -> GuardrailBlocked:
-        # Entity types and counts only: the message and details never quote the prompt.
-        if code == PII_BLOCKED:
-            found = ", ".join(f"{n} {name}" for name, n in counts.items())
-            message, details = _PII_MESSAGE, {"entities": dict(counts)}
-        else:
-            matches = sum(counts.values())
-            found = f"{matches} blocked phrase{'s' if matches > 1 else ''} or pattern"
-            message, details = _CONTENT_MESSAGE, {"matches": matches}
-        return GuardrailBlocked(message.format(found=found, project=self.project), code=code,
-                                details=details)
 
     async def complete(self, call: ChatCall) -> dict:
         call, originals = await self._checked(call)
@@ -106,16 +112,14 @@ class GuardedProvider:
             async for chunk in self.inner.stream(call):
                 yield chunk
             return
-        restorers: dict[int, StreamRestorer] = {}
+        restorer = ChunkRestorer(originals)
         last: dict | None = None
         async for chunk in self.inner.stream(replace(call, sink=None)):
             last = chunk
-            yield restore_chunk(chunk, originals, restorers)
-        held = {i: r.flush() for i, r in restorers.items()}
-        if any(held.values()) and last is not None:  # a stream cut before its finish
-            yield {**last, "choices": [{"index": i, "delta": {"content": text},
-                                        "finish_reason": None}
-                                       for i, text in held.items() if text], "usage": None}
+            yield restorer.chunk(chunk)
+        held = restorer.rest()
+        if held and last is not None:  # a stream cut before its finish
+            yield {**last, "choices": held, "usage": None}
 
     async def embed(self, body: dict, model: str) -> dict:
         return await self.inner.embed(body, model)
@@ -147,31 +151,82 @@ def restore_completion(completion: dict, originals: Mapping[str, str]) -> dict:
     return {**completion, "choices": choices}
 
 
-def restore_chunk(chunk: dict, originals: Mapping[str, str],
-                  restorers: dict[int, StreamRestorer]) -> dict:
-    """A stream chunk with its content deltas restored (text that may still become a
-    placeholder held back, flushed with the choice's finish)."""
-    choices = chunk.get("choices")
-    if not choices:
-        return chunk
-    out = []
-    for choice in choices:
+class ChunkRestorer:
+    """A MASK stream's chunks with their placeholders restored: one ``StreamRestorer`` per
+    choice's content and one per tool call's arguments (JSON-escaped values there), each
+    holding back only what may still become a placeholder, flushed with the choice's
+    finish (or by ``rest`` when the stream is cut). The Responses and Messages APIs
+    translate these chat chunks afterwards, so their function-call argument deltas and
+    ``input_json_delta``s are restored here too."""
+
+    __slots__ = ("originals", "escaped", "content", "arguments")
+
+    def __init__(self, originals: Mapping[str, str]) -> None:
+        self.originals = originals
+        self.escaped = {k: _json_escaped(v) for k, v in originals.items()}
+        self.content: dict[int, StreamRestorer] = {}
+        self.arguments: dict[tuple[int, int], StreamRestorer] = {}
+
+    def chunk(self, chunk: dict) -> dict:
+        """``chunk`` restored (a copy when anything in it may change)."""
+        choices = chunk.get("choices")
+        if not choices:
+            return chunk
+        return {**chunk, "choices": [self._choice(choice) for choice in choices]}
+
+    def _choice(self, choice: dict) -> dict:
         delta = choice.get("delta") or {}
-        content = delta.get("content")
+        content, calls = delta.get("content"), delta.get("tool_calls")
         finish = choice.get("finish_reason")
-        if not isinstance(content, str) and not finish:
-            out.append(choice)
-            continue
-        restorer = restorers.get(choice.get("index", 0))
+        if not isinstance(content, str) and not calls and not finish:
+            return choice
+        index = choice.get("index", 0)
+        delta = dict(delta)
+        if isinstance(content, str) or finish:
+            restorer = self.content.get(index)
+            if restorer is None:
+                restorer = self.content[index] = StreamRestorer(self.originals)
+            text = restorer.feed(content) if isinstance(content, str) else ""
+            if finish:
+                text += restorer.flush()
+            if isinstance(content, str) or text:
+                delta["content"] = text
+        if isinstance(calls, list):
+            delta["tool_calls"] = [self._call(index, call) for call in calls]
+        if finish and (held := self._held_arguments(index)):
+            delta["tool_calls"] = [*(delta.get("tool_calls") or ()), *held]
+        return {**choice, "delta": delta}
+
+    def _call(self, index: int, call: Any) -> Any:
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("arguments"), str):
+            return call
+        key = (index, call.get("index", 0))
+        restorer = self.arguments.get(key)
         if restorer is None:
-            restorer = restorers[choice.get("index", 0)] = StreamRestorer(originals)
-        text = restorer.feed(content) if isinstance(content, str) else ""
-        if finish:
-            text += restorer.flush()
-        if isinstance(content, str) or text:
-            choice = {**choice, "delta": {**delta, "content": text}}
-        out.append(choice)
-    return {**chunk, "choices": out}
+            restorer = self.arguments[key] = StreamRestorer(self.escaped)
+        return {**call, "function": {**function,
+                                     "arguments": restorer.feed(function["arguments"])}}
+
+    def _held_arguments(self, index: int) -> list[dict]:
+        """Tool-call argument deltas for what choice ``index``'s restorers still hold."""
+        return [{"index": call, "function": {"arguments": text}}
+                for (choice, call), restorer in self.arguments.items()
+                if choice == index and (text := restorer.flush())]
+
+    def rest(self) -> list[dict]:
+        """Choices carrying whatever is still held, for a stream cut before its finish."""
+        out = []
+        for index in sorted({*self.content, *(c for c, _ in self.arguments)}):
+            delta: dict = {}
+            restorer = self.content.get(index)
+            if restorer is not None and (text := restorer.flush()):
+                delta["content"] = text
+            if held := self._held_arguments(index):
+                delta["tool_calls"] = held
+            if delta:
+                out.append({"index": index, "delta": delta, "finish_reason": None})
+        return out
 
 
 def _json_escaped(value: str) -> str:

@@ -19,6 +19,7 @@ import sqlite3
 from dataclasses import replace
 from types import MappingProxyType
 
+import anthropic
 import httpx
 import openai
 import pytest
@@ -102,6 +103,54 @@ async def test_masked_values_are_restored_in_a_stream_split_across_events(gatewa
     whole = await sdks["masked"].chat.completions.create(
         model="gpt-4o", messages=[{"role": "user", "content": PROMPT}])
     assert whole.choices[0].message.content == FAKE_SAYS + PROMPT
+
+
+# The fake fills a tool's arguments from its schema, and streams them in 5-character
+# fragments: a model repeating the placeholder it saw, split as ``<PERS`` | ``ON_1>``.
+GREET = {"type": "function", "function": {"name": "greet", "parameters": {
+    "type": "object", "properties": {"name": {"type": "string", "enum": ["<PERSON_1>"]}},
+    "required": ["name"]}}}
+
+
+async def test_masked_values_are_restored_in_streamed_tool_call_arguments(gateway):
+    _running, sdks, _keys, fake, _waiter, _home = gateway
+    stream = await sdks["masked"].chat.completions.create(
+        model="gpt-4o", stream=True, tools=[GREET],
+        messages=[{"role": "user", "content": f"[tool] {PROMPT}"}])
+    fragments = [call.function.arguments or "" async for c in stream if c.choices
+                 for call in c.choices[0].delta.tool_calls or ()]
+    assert json.loads("".join(fragments)) == {"name": NAME}
+    assert not any("<" in f or ">" in f for f in fragments)
+    assert NAME not in sent_to_fake(fake)
+
+
+async def test_the_responses_api_streams_restored_function_call_arguments(gateway):
+    _running, sdks, _keys, fake, _waiter, _home = gateway
+    tool = {"type": "function", "name": "greet", "parameters": GREET["function"]["parameters"]}
+    stream = await sdks["masked"].responses.create(
+        model="gpt-4o", stream=True, tools=[tool], input=f"[tool] {PROMPT}")
+    events = [e async for e in stream]
+    deltas = [e.delta for e in events if e.type == "response.function_call_arguments.delta"]
+    done = next(e for e in events if e.type == "response.function_call_arguments.done")
+    assert json.loads("".join(deltas)) == json.loads(done.arguments) == {"name": NAME}
+    assert NAME not in sent_to_fake(fake)
+
+
+async def test_the_messages_api_streams_restored_input_json_deltas(gateway):
+    running, _sdks, keys, fake, _waiter, _home = gateway
+    tool = {"name": "greet", "input_schema": GREET["function"]["parameters"]}
+    async with anthropic.AsyncAnthropic(api_key=keys["masked"], base_url=running.url,
+                                        max_retries=0) as sdk:
+        async with sdk.messages.stream(
+                model="gpt-4o", max_tokens=200, tools=[tool],
+                messages=[{"role": "user", "content": f"[tool] {PROMPT}"}]) as stream:
+            events = [e async for e in stream]
+            message = await stream.get_final_message()
+    partials = [e.delta.partial_json for e in events
+                if e.type == "content_block_delta" and e.delta.type == "input_json_delta"]
+    assert json.loads("".join(partials)) == {"name": NAME}
+    assert [b.input for b in message.content if b.type == "tool_use"] == [{"name": NAME}]
+    assert NAME not in sent_to_fake(fake)
 
 
 async def test_the_behest_sdk_reads_a_restored_stream(gateway):

@@ -33,6 +33,7 @@ from behest_local.policy import routing
 from behest_local.providers.emulated import scripted, speech, speech_encode, transcribe
 from behest_local.providers.form import Form
 from behest_local.server.body import form_field, note_part, payload_error, read_json
+from behest_local.server.guard_inputs import guard_field
 from behest_local.server.keys import EXCHANGE, GATEWAY, PRINCIPAL
 from behest_local.server.render import json_response
 from behest_local.server.routes.audio_relay import relay_speech, relay_transcript
@@ -63,6 +64,8 @@ async def create_speech(request: web.Request) -> web.StreamResponse:
     target = _route(request, body["model"])
     exchange.routed(requested_model=body["model"], model=body["model"],
                     provider=target.provider, reason=target.reason, stream=sse_out)
+    if (guarded := await guard_field(request, raw, "input")) is not raw:
+        raw, body = guarded, {**body, "input": guarded["input"]}
     exchange.upstream_started()
     said = await off_loop(speech.plan, body["input"], body["voice"], body["speed"])
     if target.provider != routing.EMULATED:

@@ -19,6 +19,8 @@ the Pillow checks exist for the emulated drawing.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from aiohttp import http_exceptions, web
 
 from behest_local.errors import InvalidRequestError
@@ -27,6 +29,7 @@ from behest_local.policy import routing
 from behest_local.providers.emulated import images
 from behest_local.providers.form import Form
 from behest_local.server.body import note_part
+from behest_local.server.guard_inputs import guard_inputs
 from behest_local.server.keys import EXCHANGE, GATEWAY
 from behest_local.server.routes.images import relay_images, respond, route
 
@@ -54,7 +57,11 @@ async def edits(request: web.Request) -> web.StreamResponse:
     if len(uploads) > (1 if dalle else MAX_IMAGES):
         raise InvalidRequestError(f"Invalid 'image': at most {1 if dalle else MAX_IMAGES} "
                                   "images.", param="image")
-    if (target := _routed(request, fields.get("model"), req)) != routing.EMULATED:
+    target = _routed(request, fields.get("model"), req)
+    if (prompt := (await guard_inputs(request, [req.prompt]))[0]) is not req.prompt:
+        form.set_value("prompt", prompt)
+        req = replace(req, prompt=prompt)
+    if target != routing.EMULATED:
         provider = request.app[GATEWAY].provider(target)
         return await relay_images(request, provider, "image_edits", form, req)
     masks = files.get("mask", [])

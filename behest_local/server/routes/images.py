@@ -23,6 +23,7 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 
 from aiohttp import web
 
@@ -34,6 +35,7 @@ from behest_local.policy import routing
 from behest_local.providers.emulated import images
 from behest_local.providers.form import Form
 from behest_local.server.body import read_json
+from behest_local.server.guard_inputs import guard_field
 from behest_local.server.keys import EXCHANGE, GATEWAY, PRINCIPAL
 from behest_local.server.render import json_response
 from behest_local.server.streaming import relay
@@ -89,6 +91,8 @@ async def generations(request: web.Request) -> web.Response:
     target = route(request, req.model)
     exchange.routed(requested_model=raw.get("model"), model=target.model,
                     provider=target.provider, reason=target.reason, stream=req.stream)
+    if (guarded := await guard_field(request, raw, "prompt")) is not raw:
+        raw, req = guarded, replace(req, prompt=guarded["prompt"])
     exchange.upstream_started()
     if target.provider != routing.EMULATED:
         provider = request.app[GATEWAY].provider(target.provider)

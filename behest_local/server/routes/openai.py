@@ -43,6 +43,7 @@ from behest_local.server.body import beside_body, read_json
 from behest_local.server.gateway import Gateway
 from behest_local.guardrails.shield import active as guards_on
 from behest_local.server.guard import GuardedProvider
+from behest_local.server.guard_inputs import guard_field
 from behest_local.server.keys import EXCHANGE, GATEWAY, PRINCIPAL
 from behest_local.server.render import json_response
 from behest_local.server.streaming import EventWriter, relay
@@ -233,6 +234,7 @@ async def embeddings(request: web.Request) -> web.Response:
                     reason=target.reason, stream=False)
     if gateway.kills is not None and gateway.kills.providers:
         gateway.kills.check_provider(target, gateway.settings.tenant_id)
+    body = await guard_field(request, body, "input")
     exchange.upstream_started()
     result = await gateway.provider(target.provider).embed(body, target.model)
     usage = result.get("usage") or {}
