@@ -23,8 +23,11 @@ from behest_local.config import ProjectConfig
 from behest_local.exchange.events import ExchangeFinished, GuardrailTriggered
 from behest_local.observe.record import build_record
 from tests.conftest import TEST_SETTINGS
-from tests.e2e.test_guardrails_sdk import CARD, EMAIL, NAME, PROJECTS, PROMPT, gateway  # noqa: F401
-from tests.trace_support import EventWaiter, start_gateway
+from tests.e2e import test_guardrails_sdk
+from tests.e2e.test_guardrails_sdk import CARD, EMAIL, NAME, PROJECTS, PROMPT
+from tests.trace_support import start_gateway
+
+gateway = test_guardrails_sdk.gateway  # the live gateway and fake upstream, as a fixture here
 
 MASKED = "My name is <PERSON_1>, write <EMAIL_ADDRESS_1>"
 
