@@ -74,6 +74,7 @@ async def test_a_config_event_from_another_thread_wakes_the_header():
         event = ConfigRejected(at=0.0, source="/x/behest.toml", error="/x/behest.toml:3: bad")
         await asyncio.to_thread(app.feed.config_event, event)
         await until(pilot, lambda: "config rejected" in app.query_one("#header").render().plain)
+        assert "config rejected" in app.query_one("#header").render().plain
 
 
 class _Index:
