@@ -171,14 +171,25 @@ def test_healthz_answers_within_100_ms_while_a_maximal_request_runs(gateways, ca
     method, _, path = target.rpartition(" ")
     body = build()
     assert 16 * MiB < len(body) <= 20 * MiB or case == "embeddings"
+    dashboard = headers is DASHBOARD
+    _healthz_stays_fast(gateways, case, path, body, headers, method or "POST",
+                        token=lambda: gateways.dashboard if dashboard else gateways.key)
+
+
+def _healthz_stays_fast(gateways, case: str, path: str, body: bytes, headers: dict,
+                        method: str = "POST", token=None) -> None:
+    """``/healthz``'s worst answer while ``body`` is sent to ``path`` is under
+    ``TARGET_S``, in one of ``ATTEMPTS`` tries on a clean gateway (a busy machine's
+    second chance); a gateway that stalled or broke is not reused. ``token()`` is read
+    after each ``clean()``: each gateway has its own key (default: ``gateways.key``)."""
     measured = []
     for _ in range(ATTEMPTS):
         served = gateways.clean()
+        secret = token() if token is not None else gateways.key
         try:
-            token = gateways.dashboard if headers is DASHBOARD else gateways.key
             probed = probe_during(served.port, path, body,
-                                  {**headers, "Authorization": f"Bearer {token}"},
-                                  method=method or "POST")
+                                  {**headers, "Authorization": f"Bearer {secret}"},
+                                  method=method)
         except BaseException:
             gateways.spent()  # stalled or broken: not for the next case
             raise
@@ -233,21 +244,4 @@ def test_healthz_answers_within_100_ms_while_guardrails_scan_a_maximal_prompt(
         guarded_gateways, case):
     body = GUARDED_CASES[case]()
     assert 16 * MiB < len(body) <= 20 * MiB
-    measured = []
-    for _ in range(ATTEMPTS):
-        served = guarded_gateways.clean()
-        try:
-            probed = probe_during(served.port, "/v1/chat/completions", body,
-                                  {"Authorization": f"Bearer {guarded_gateways.key}"})
-        except BaseException:
-            guarded_gateways.spent()
-            raise
-        if probed.status is None:
-            guarded_gateways.spent()
-        assert probed.status is None or probed.status < 500, f"{case}: {probed.status}"
-        measured.append(max(probed.latencies))
-        if measured[-1] < TARGET_S:
-            break
-    assert measured[-1] < TARGET_S, (
-        f"/healthz took up to {', '.join(f'{w * 1000:.0f}' for w in measured)} ms while {case} "
-        f"ran (worst of {len(probed.latencies)} probes per attempt)")
+    _healthz_stays_fast(guarded_gateways, case, "/v1/chat/completions", body, {})
