@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 from behest_local.exchange.events import ExchangeFailed, ExchangeFinished, TraceEvent
@@ -26,6 +27,11 @@ from behest_local.exchange.exchange import Exchange
 from behest_local.printable import printable
 
 _ENDS = (ExchangeFinished, ExchangeFailed)
+
+COUNT_LABELS = {"token": "tok", "character": "chars", "second": "s", "image": "img"}
+"""How a line labels its input+output counts, by what they count (``finops/prices.Unit``:
+``tts-1`` records characters, ``whisper-1`` seconds, DALL·E images)."""
+_LABELS_KEPT = 256  # model names come from clients: remember a bounded number of them
 
 
 class LineLogger:
@@ -36,13 +42,18 @@ class LineLogger:
     Args:
         out: the text stream (stdout when None).
         batch: seconds lines may wait to be written together; 0 writes each at once.
+        counts_of: what a model's usage counts (``"token"``, ``"character"`` …); given by
+            the caller, since pricing (finops) sits above this layer. Tokens when None.
     """
 
     EVENTS = _ENDS
 
-    def __init__(self, out: TextIO | None = None, *, batch: float = 0.0) -> None:
+    def __init__(self, out: TextIO | None = None, *, batch: float = 0.0,
+                 counts_of: Callable[[str | None], str] | None = None) -> None:
         self.out = out or sys.stdout
         self.batch = batch
+        self.counts_of = counts_of
+        self._labels: dict[str | None, str] = {}
         self._pending: list[str] = []
         self._timer: asyncio.TimerHandle | None = None
         # The last second's "HH:MM:SS": localtime and strftime cost more than the rest
@@ -55,7 +66,8 @@ class LineLogger:
         second = int(exchange.wall_time)
         if second != self._second[0]:
             self._second = (second, _clock(exchange.wall_time))
-        self._pending.append(format_line(exchange, clock=self._second[1]))
+        self._pending.append(format_line(exchange, clock=self._second[1],
+                                         counts=self._label(exchange.model)))
         if self._timer is not None:
             return
         if self.batch > 0:
@@ -67,6 +79,16 @@ class LineLogger:
                 self._timer = loop.call_later(self.batch, self.flush)
                 return
         self.flush()
+
+    def _label(self, model: str | None) -> str:
+        if self.counts_of is None:
+            return "tok"
+        label = self._labels.get(model)
+        if label is None:
+            label = COUNT_LABELS.get(self.counts_of(model), "tok")
+            if len(self._labels) < _LABELS_KEPT:
+                self._labels[model] = label
+        return label
 
     def flush(self) -> None:
         """Write the lines gathered so far."""
@@ -97,8 +119,9 @@ def _clock(wall_time: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(wall_time))
 
 
-def format_line(exchange: Exchange, *, clock: str | None = None) -> str:
-    """One line for ``exchange``; ``clock`` is its ``HH:MM:SS`` when already known.
+def format_line(exchange: Exchange, *, clock: str | None = None, counts: str = "tok") -> str:
+    """One line for ``exchange``; ``clock`` is its ``HH:MM:SS`` when already known, and
+    ``counts`` the label of its input+output counts (``COUNT_LABELS``).
 
     Its fields joined by two spaces; built as one f-string plus the optional fields, not a
     list joined at the end (it runs once per request, on the event loop). Escaped as a
@@ -123,7 +146,7 @@ def format_line(exchange: Exchange, *, clock: str | None = None) -> str:
     ended = exchange.ended
     line = f"{line}  {_ms(None if ended is None else ended - exchange.started)}"
     if exchange.prompt_tokens is not None:
-        line = f"{line}  {exchange.prompt_tokens}+{exchange.completion_tokens or 0} tok"
+        line = f"{line}  {exchange.prompt_tokens}+{exchange.completion_tokens or 0} {counts}"
     if exchange.error:
         line = f"{line}  error: {exchange.error}"
     if exchange.warning:

@@ -23,6 +23,7 @@ from types import MappingProxyType
 
 
 from behest_local import __version__
+from behest_local.finops import prices
 from behest_local.home import exposure
 from behest_local.runtime import address
 from behest_local.runtime.gc_schedule import CollectorSchedule
@@ -106,7 +107,8 @@ async def serve(options: ServeOptions) -> int:
     stop = asyncio.Event()
     # Request lines are gathered for 50 ms and written together: one write per batch
     # instead of a syscall on the event loop per request (observe/headless.py).
-    logger = None if use_tui else LineLogger(batch=0.05)
+    logger = None if use_tui else LineLogger(
+        batch=0.05, counts_of=lambda model: prices.unit_of(model).counts)
     announced = False
     signals = contextlib.ExitStack()
     try:

@@ -298,6 +298,25 @@ def test_a_log_line_names_every_field_in_order():
         f"12:00:00    -  POST  /v1/chat/completions  -  error: boom  {bare.id}")
 
 
+def test_a_log_line_labels_counts_in_the_unit_the_model_is_billed_in():
+    from behest_local.finops import prices
+    from behest_local.observe.headless import LineLogger
+
+    store, out = TraceStore(clock=FakeClock()), io.StringIO()
+    store.subscribe(LineLogger(out, counts_of=lambda model: prices.unit_of(model).counts),
+                    events=LineLogger.EVENTS)
+    for model, used in (("tts-1", (31, 0)), ("whisper-1", (3, 0)), ("dall-e-3", (0, 2)),
+                        ("gpt-4o", (5, 7))):
+        exchange = make(store)
+        exchange.routed(requested_model=model, model=model, provider="emulated", reason="r",
+                        stream=False)
+        exchange.usage(*used)
+        exchange.finish(200)
+    lines = out.getvalue().splitlines()
+    assert [line.split("  ")[-2] for line in lines] == [
+        "31+0 chars", "3+0 s", "0+2 img", "5+7 tok"]
+
+
 def test_ids_have_their_forms_and_a_trace_id_is_never_all_zero(monkeypatch):
     import random
 
