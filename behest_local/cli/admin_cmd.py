@@ -104,8 +104,8 @@ def _admin_secret(args: argparse.Namespace, home) -> int:
 
 
 def _switch(args: argparse.Namespace, home, noun: str, action: str) -> int:
-    from behest_local.policy.kill_switches import KillStateError, KillSwitches
-    from behest_local.policy.routing import EMULATED
+    from behest_local.policy.kill_switches import (
+        KillStateError, KillSwitches, ProviderRefused, check_killable)
     from behest_local.runtime import address
     from behest_local.vault.crypto import VaultError
     from behest_local.vault.key_formats import normalize_provider
@@ -128,9 +128,10 @@ def _switch(args: argparse.Namespace, home, noun: str, action: str) -> int:
             name = normalize_provider(args.name)
         except VaultError as exc:
             raise AdminCommandError(str(exc)) from None
-        if name == EMULATED:
-            raise AdminCommandError("the emulated model is behest-local's own, not a tenant "
-                                    "provider: kill the project instead")
+        try:
+            check_killable(name, settings.providers, kills.providers)
+        except ProviderRefused as exc:
+            raise AdminCommandError(str(exc)) from None
         subject = f"the {name} provider of tenant {settings.tenant_id}"
     was = name in (kills.projects if noun == "project" else kills.providers)
     reason = " ".join((getattr(args, "reason", None) or "").split()) or None

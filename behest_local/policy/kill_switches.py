@@ -32,12 +32,13 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
 from behest_local.atomic import atomic_write, locked
-from behest_local.config.schema import DEFAULT_MODEL
+from behest_local.config.errors import did_you_mean
+from behest_local.config.schema import BUILTIN_PROVIDERS, DEFAULT_MODEL
 from behest_local.errors import GatewayError
 from behest_local.exchange.events import ConfigEvent, KillSwitchChanged
 from behest_local.file_watch import FileWatch
@@ -51,6 +52,31 @@ log = logging.getLogger("behest_local.kill_switches")
 
 class KillStateError(Exception):
     """``kill_switches.json`` exists but is not a kill-switch record."""
+
+
+class ProviderRefused(ValueError):
+    """A provider name the kill switch does not take: ``code`` says why (the admin API's
+    error code; the CLI shows the message)."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def check_killable(name: str, configured: Iterable[str], killed: Iterable[str]) -> None:
+    """Raise ``ProviderRefused`` unless ``name`` (normalised) names a provider a kill can
+    stop: a built-in one or one of the ``[providers.*]`` tables (``configured``), or one
+    already ``killed`` (so a stale kill can still be revived). A typo would otherwise
+    kill nothing and say it had. One rule for the admin API and the CLI."""
+    if name == EMULATED:
+        raise ProviderRefused("The emulated model is behest-local's own, not a tenant "
+                              "provider: kill the project instead", "INVALID_PROVIDER")
+    known = (*BUILTIN_PROVIDERS, *(n for n in configured if n not in BUILTIN_PROVIDERS))
+    if name in known or name in killed:
+        return
+    hint = did_you_mean(name, known)
+    raise ProviderRefused(f"Unknown provider {name!r}{'; ' + hint if hint else ''} (known: "
+                          f"{', '.join(known)})", "PROVIDER_NOT_FOUND")
 
 
 def read_state(path: Path) -> dict[str, dict[str, dict]]:

@@ -83,6 +83,15 @@ def test_cli_kill_with_no_gateway_running_applies_at_the_next_start(tmp_path):
         assert server.stop() == 0
 
 
+def test_a_mistyped_provider_is_refused_with_the_closest_name_and_kills_nothing(tmp_path):
+    home = tmp_path / "home"
+    make_key(home)
+    out = cli(home, "provider", "kill", "opnai")
+    assert out.returncode == 2
+    assert "Unknown provider 'opnai'; did you mean 'openai'?" in out.stderr
+    assert not (home / KILL_FILE).exists() or "opnai" not in (home / KILL_FILE).read_text()
+
+
 def test_a_damaged_kill_state_file_stops_the_start_and_says_where(tmp_path):
     home = tmp_path / "home"
     make_key(home)

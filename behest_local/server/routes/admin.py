@@ -23,8 +23,7 @@ import asyncio
 
 from aiohttp import web
 
-from behest_local.policy.kill_switches import KillStateError
-from behest_local.policy.routing import EMULATED
+from behest_local.policy.kill_switches import KillStateError, ProviderRefused, check_killable
 from behest_local.server.behest_errors import BehestAPIError
 from behest_local.server.body import read_json
 from behest_local.server.keys import GATEWAY
@@ -96,10 +95,12 @@ async def revive_project(request: web.Request) -> web.Response:
 
 def _tenant_provider(request: web.Request) -> tuple[str, str]:
     tid, provider = path_tenant(request), path_provider(request)
-    if provider == EMULATED:
-        raise BehestAPIError("The emulated model is behest-local's own, not a tenant "
-                             "provider: kill the project instead", status=400,
-                             code="INVALID_PROVIDER")
+    try:
+        check_killable(provider, request.app[GATEWAY].settings.providers,
+                       request.app[GATEWAY].kills.providers)
+    except ProviderRefused as exc:
+        status = 404 if exc.code == "PROVIDER_NOT_FOUND" else 400
+        raise BehestAPIError(str(exc), status=status, code=exc.code) from None
     return tid, provider
 
 

@@ -111,6 +111,10 @@ async def test_unknown_projects_tenants_and_providers_are_named(make_gateway_cli
     assert status == 404 and body["code"] == "TENANT_NOT_FOUND"
     status, body = await kill(client, "/v1/admin/tenants/local/providers/emulated/kill")
     assert status == 400 and body["code"] == "INVALID_PROVIDER"
+    # A typo would kill nothing while saying it had: refused, with the closest name.
+    status, body = await kill(client, "/v1/admin/tenants/local/providers/opnai/kill")
+    assert status == 404 and body["code"] == "PROVIDER_NOT_FOUND"
+    assert "did you mean 'openai'?" in body["error"]
     resp = await client.post("/v1/admin/projects/local/kill", data="reason", headers={
         **client.admin, "Content-Type": "application/json"})
     assert resp.status == 400
