@@ -9,6 +9,7 @@ the first-start test (test_tui_terminal.py) and the idle test (test_tui_idle.py)
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import pty
 import re
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import termios
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -108,3 +110,12 @@ def behest_local() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "behest_local"]
 
 
+def chat_once(port: str, key: str) -> None:
+    """One chat request to the gateway the TUI serves, answered 200 (a row to draw)."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v1/chat/completions", method="POST",
+        data=json.dumps({"model": "gpt-4o", "messages": [
+            {"role": "user", "content": "Hello"}]}).encode(),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200

@@ -12,29 +12,17 @@ process is idle again.
 
 from __future__ import annotations
 
-import json
-import urllib.request
-
 import pytest
 
 from tests.wakeups import BUDGET, ON_LINUX_PROC, WINDOW_S, settle, wake_ups
 
 pytest.importorskip("pyte", reason="pip install -e '.[test]'")
 
-from tests.tui.pty_terminal import BASE_URL, KEY, Terminal, behest_local, tui_env  # noqa: E402
+from tests.tui.pty_terminal import (  # noqa: E402
+    BASE_URL, KEY, Terminal, behest_local, chat_once, tui_env)
 
 pytestmark = pytest.mark.skipif(not ON_LINUX_PROC,
                                 reason="reads context switches from Linux's /proc")
-
-
-def _chat(port: str, key: str) -> None:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/v1/chat/completions", method="POST",
-        data=json.dumps({"model": "gpt-4o", "messages": [
-            {"role": "user", "content": "Hello"}]}).encode(),
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        assert response.status == 200
 
 
 def test_the_tui_wakes_at_most_twice_a_second_while_idle_and_after_a_request(tmp_path):
@@ -50,7 +38,7 @@ def test_the_tui_wakes_at_most_twice_a_second_while_idle_and_after_a_request(tmp
         total, per_thread = wake_ups(pid, WINDOW_S, during=terminal.pump)
         assert total <= BUDGET, f"{total} wake-ups in {WINDOW_S} s idle: {per_thread}"
 
-        _chat(port, key)
+        chat_once(port, key)
         # Shown promptly by timers that were asleep: the row, and the rate in the header.
         screen = terminal.read_until(lambda s: "gpt-4o@emulated" in s and "0.1 req/s" in s,
                                      timeout=5)

@@ -8,14 +8,12 @@ request whose row then shows in the list, and ``q`` quits with exit code 0.
 
 from __future__ import annotations
 
-import json
-import urllib.request
-
 import pytest
 
 pytest.importorskip("pyte", reason="pip install -e '.[test]'")
 
-from tests.tui.pty_terminal import BASE_URL, KEY, Terminal, behest_local, tui_env  # noqa: E402
+from tests.tui.pty_terminal import (  # noqa: E402
+    BASE_URL, KEY, Terminal, behest_local, chat_once, tui_env)
 
 
 def test_a_first_start_shows_the_key_in_the_tui_and_q_quits(tmp_path):
@@ -27,13 +25,7 @@ def test_a_first_start_shows_the_key_in_the_tui_and_q_quits(tmp_path):
         key = KEY.search(screen).group(0)
         port = BASE_URL.search(screen).group(1)
         assert "q quits" in screen
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/v1/chat/completions", method="POST",
-            data=json.dumps({"model": "gpt-4o", "messages": [
-                {"role": "user", "content": "Hello"}]}).encode(),
-            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=30) as response:
-            assert response.status == 200
+        chat_once(port, key)
         terminal.send(b"\x1b")  # close the notice: the list, the new row selected
         screen = terminal.read_until(lambda s: "gpt-4o@emulated" in s and KEY.search(s) is None)
         row = next(line for line in screen.splitlines() if "gpt-4o@emulated" in line)
